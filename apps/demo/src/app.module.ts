@@ -1,0 +1,40 @@
+import 'reflect-metadata';
+import { PreloadModule, PreloadProcessContext } from '@lf/nest-preload';
+import { PreloadHealthModule } from '@lf/nest-preload/terminus';
+import { type DynamicModule, Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { join } from 'node:path';
+import { type DemoConfig, readDemoConfig } from './config';
+import { dataSourceOptions } from './database/data-source.options';
+import { StepRun } from './database/step-run.entity';
+import { User } from './database/user.entity';
+import { DEMO_CACHE, DEMO_CONFIG } from './demo.tokens';
+import { ComponentsController } from './http/components.controller';
+import { HealthController } from './http/health.controller';
+import { createDemoCache } from './startup/demo-cache';
+import { StartupSteps } from './startup/startup.steps';
+import { SuperuserService } from './startup/superuser.service';
+
+/** The demo app; `AppModule.forConfig()` builds it for one configuration. */
+@Module({})
+export class AppModule {
+  static forConfig(config: DemoConfig = readDemoConfig()): DynamicModule {
+    const role = PreloadProcessContext.fromEnv().role;
+    return {
+      module: AppModule,
+      imports: [
+        PreloadModule.forRoot({ lockDir: join(config.dataDir, 'locks'), healthDetails: config.healthDetails }),
+        TypeOrmModule.forRoot({ ...dataSourceOptions(config, role), retryAttempts: 2, retryDelay: 1_000 }),
+        TypeOrmModule.forFeature([User, StepRun]),
+        PreloadHealthModule,
+      ],
+      controllers: [HealthController, ComponentsController],
+      providers: [
+        { provide: DEMO_CONFIG, useValue: config },
+        { provide: DEMO_CACHE, useFactory: () => createDemoCache(config, role) },
+        SuperuserService,
+        StartupSteps,
+      ],
+    };
+  }
+}

@@ -1,0 +1,80 @@
+import { availableParallelism } from 'node:os';
+import { isAbsolute, join, resolve } from 'node:path';
+
+/** The demo's configuration, read from the environment once per process. Nest-free. */
+export interface DemoConfig {
+  port: number;
+  host: string;
+  /** Worker count; 0 = standalone (no cluster). */
+  workers: number;
+  databaseUrl: string | null;
+  dataDir: string;
+  configDir: string;
+  redisUrl: string | null;
+  autoLogin: boolean;
+  healthDetails: boolean;
+  superuser: string;
+  superuserPassword: string | null;
+  /** Test hooks: steps to fail (`name` or `name@role`), and per-step delays. */
+  failSteps: string[];
+  stepDelaysMs: Record<string, number>;
+}
+
+/** A bad environment variable: the message says which, what it was, and what is expected. */
+export class DemoConfigError extends Error {}
+
+const bool = (env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean => {
+  const raw = env[name]?.trim().toLowerCase();
+  if (raw === undefined || raw === '') return fallback;
+  if (['true', '1', 'yes', 'on'].includes(raw)) return true;
+  if (['false', '0', 'no', 'off'].includes(raw)) return false;
+  throw new DemoConfigError(`${name}=${JSON.stringify(env[name])} is not a boolean: use true or false.`);
+};
+
+const int = (env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number => {
+  const raw = env[name]?.trim();
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw) || value < min || value > max) {
+    throw new DemoConfigError(`${name}=${JSON.stringify(raw)} is invalid: use a whole number from ${min} to ${max}.`);
+  }
+  return value;
+};
+
+/** Reads and validates the demo's environment. @throws DemoConfigError */
+export function readDemoConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): DemoConfig {
+  const dataDir = resolve(cwd, env.DATA_DIR || '.data');
+  const databaseUrl = env.DATABASE_URL?.trim() || null;
+  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new DemoConfigError(`DATABASE_URL must be a postgres:// URL (got a value starting ${JSON.stringify(databaseUrl.slice(0, 12))}); unset it to use SQLite in DATA_DIR.`);
+  }
+  const redisUrl = env.REDIS_URL?.trim() || null;
+  if (redisUrl && !/^rediss?:\/\//.test(redisUrl)) throw new DemoConfigError(`REDIS_URL must be a redis:// URL; unset it to use the in-memory cache.`);
+  const configDir = env.CONFIG_DIR ? resolve(cwd, env.CONFIG_DIR) : join(dataDir, 'config');
+  const stepDelaysMs: Record<string, number> = {};
+  for (const item of (env.DEMO_STEP_DELAY_MS ?? '').split(',').filter(Boolean)) {
+    const [step, ms] = item.split(':');
+    if (!step || !/^\d+$/.test(ms ?? '')) throw new DemoConfigError(`DEMO_STEP_DELAY_MS item ${JSON.stringify(item)} is invalid: use step:milliseconds.`);
+    stepDelaysMs[step] = Number(ms);
+  }
+  const config: DemoConfig = {
+    port: int(env, 'PORT', 3000, 0, 65535),
+    host: env.HOST?.trim() || '127.0.0.1',
+    workers: int(env, 'WORKERS', availableParallelism(), 0, 256),
+    databaseUrl,
+    dataDir,
+    configDir,
+    redisUrl,
+    autoLogin: bool(env, 'AUTO_LOGIN', true),
+    healthDetails: bool(env, 'HEALTH_DETAILS', false),
+    superuser: env.SUPERUSER?.trim() || 'langflow',
+    superuserPassword: env.SUPERUSER_PASSWORD || null,
+    failSteps: (env.DEMO_FAIL_STEPS ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+    stepDelaysMs,
+  };
+  if (!isAbsolute(config.dataDir)) throw new DemoConfigError(`DATA_DIR could not be resolved to an absolute path.`);
+  return config;
+}
+
+/** Where the demo's shipped assets are (next to both `src/` and `dist/`). */
+export const ASSETS_DIR = join(__dirname, '..', 'assets');

@@ -1,0 +1,62 @@
+/**
+ * `@lf/nest-preload/cluster`: the entry a `main.ts` calls. Loading it loads nothing of Nest, so
+ * the primary stays small; the preloader and worker code is imported only in those processes.
+ */
+import { PreloadError } from './errors/preload.error';
+import { EXIT_CODES, PRELOAD_ENV } from './preload.constants';
+import type { AppEntry } from './roles/app-loader.types';
+import { resolveSupervisorOptions, type SupervisorOptions } from './supervisor/cluster.options';
+import { nodePorts } from './supervisor/node-ports';
+import { Supervisor } from './supervisor/supervisor';
+
+/** Options of {@link runCluster}. */
+export interface RunClusterOptions extends AppEntry, SupervisorOptions {}
+
+export type { AppEntry } from './roles/app-loader.types';
+export { DEFAULT_SUPERVISOR_OPTIONS, preloadFromEnv, type SupervisorOptions } from './supervisor/cluster.options';
+export { describeExit, Supervisor, type SupervisorState } from './supervisor/supervisor';
+export type { ChildHandle, ClusterPort, ProcessPort, SupervisorLogger, TimerPort } from './supervisor/supervisor.ports';
+export { EXIT_CODES, PRELOAD_ENV, type PreloadRole } from './preload.constants';
+
+const ENTRY_KEYS = ['app', 'serve', 'nestOptions'];
+
+/**
+ * Runs the app as a cluster. The same entry file runs in every process; the role comes from the
+ * environment the primary sets:
+ * - primary (no role set, `workers` ≥ 1): validates options, forks the preloader (when `preload`)
+ *   and the workers, supervises them, and exits the process when the cluster stops;
+ * - preloader: runs the preload steps once and hands over;
+ * - worker: serves, skipping what the preloader completed;
+ * - standalone (`workers: 0`): the app runs in this process, every step included.
+ *
+ * Invalid options print one message and exit with code 2 before anything is forked.
+ */
+export async function runCluster(options: RunClusterOptions): Promise<void> {
+  const role = process.env[PRELOAD_ENV.role];
+  if (role === 'preloader') {
+    const { runPreloader } = await import('./roles/preloader.role');
+    await runPreloader(options);
+    return;
+  }
+  if (role === 'worker') {
+    const { runWorker } = await import('./roles/worker.role');
+    return runWorker(options);
+  }
+  let resolved;
+  try {
+    if (typeof options.app !== 'function') throw new PreloadError('runCluster needs `app`: a function that loads the root module, e.g. () => import("./app.module").then((m) => m.AppModule).', 'ERR_PRELOAD_CONFIG');
+    if (typeof options.serve !== 'function') throw new PreloadError('runCluster needs `serve`: a function that starts serving the app, e.g. (app) => app.listen(3000).', 'ERR_PRELOAD_CONFIG');
+    resolved = resolveSupervisorOptions(options as unknown as Record<string, unknown>, process.env, ENTRY_KEYS);
+  } catch (error) {
+    if (!(error instanceof PreloadError)) throw error;
+    console.error(`[nest-preload] ${error.message}`);
+    process.exit(EXIT_CODES.CONFIG_ERROR);
+  }
+  if (resolved.workers === 0) {
+    const { runStandalone } = await import('./roles/worker.role');
+    return runStandalone(options);
+  }
+  const ports = nodePorts();
+  const code = await new Supervisor(resolved, ports.cluster, ports.process, ports.timers, ports.logger).run();
+  process.exit(code);
+}

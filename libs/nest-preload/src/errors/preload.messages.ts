@@ -1,0 +1,32 @@
+/**
+ * Every message this library throws or logs about a user's mistake: what happened, the offending
+ * value, and what to do.
+ */
+export const PreloadMessages = {
+  duplicateStep: (name: string, owners: string[]) =>
+    `Preload step "${name}" is declared more than once (${owners.join(', ')}). Step names must be unique: rename one of them.`,
+  unknownPrerequisite: (step: string, missing: string, known: string[]) =>
+    `Preload step "${step}" runs after "${missing}", but no step is named "${missing}". Known steps: ${known.join(', ') || '(none)'}. Fix the name in its "after" list.`,
+  cycle: (path: string[]) =>
+    `Preload steps form a cycle: ${path.join(' -> ')}. A step cannot (even indirectly) run after itself: remove one of these "after" entries.`,
+  invalidStepName: (name: unknown, owner: string) =>
+    `Preload step on ${owner} has an invalid name ${JSON.stringify(name)}: use a non-empty string of letters, digits, "_", "-" or ".".`,
+  unknownStep: (name: string, known: string[]) =>
+    `No preload step is named "${name}". Known steps: ${known.join(', ') || '(none)'}.`,
+  resultUnavailable: (name: string, status: string) =>
+    `The result of preload step "${name}" is not available in this process: the step is ${status}. Check isStepComplete("${name}") first.`,
+  invalidOption: (key: string, value: unknown, expected: string) =>
+    `Invalid preload option ${key}=${JSON.stringify(value)}: expected ${expected}.`,
+  invalidEnv: (name: string, value: string, expected: string) =>
+    `Invalid environment variable ${name}=${JSON.stringify(value)}: expected ${expected}.`,
+  unknownOption: (key: string, known: string[]) =>
+    `Unknown option "${key}". Known options: ${known.join(', ')}. Check its spelling.`,
+  lockTimeout: (name: string, timeoutMs: number, lockPath: string) =>
+    `Timed out after ${timeoutMs} ms waiting for the startup lock "${name}" (${lockPath}). Another process holds it; if none runs, the lock will be taken over once it is stale.`,
+  lockCompromised: (name: string, cause: string) =>
+    `The startup lock "${name}" was lost while its work ran (${cause}). The work is treated as not done and will be redone.`,
+  criticalStepFailed: (name: string, cause: string) =>
+    `Critical preload step "${name}" failed: ${cause}. The preload is abandoned; workers will run the full start-up.`,
+  prerequisiteIncomplete: (name: string, missing: string[]) =>
+    `Preload step "${name}" was not run: its prerequisite(s) ${missing.join(', ')} did not complete.`,
+} as const;

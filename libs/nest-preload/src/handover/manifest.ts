@@ -1,0 +1,125 @@
+import { createHash } from 'node:crypto';
+import { lstatSync, readFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { deserialize, serialize } from 'node:v8';
+import writeFileAtomic from 'write-file-atomic';
+import type { StepState } from '../steps/step.types';
+
+export const MANIFEST_FILE = 'manifest.json';
+export const MANIFEST_VERSION = 1;
+
+/** A step's return value, written once by the preloader. */
+export interface ResultEntry {
+  /** File name inside the run dir (no directory part). */
+  file: string;
+  size: number;
+  sha256: string;
+}
+
+/** What the preloader hands over to the workers through the run dir. */
+export interface Manifest {
+  version: typeof MANIFEST_VERSION;
+  generation: string;
+  /** The primary that forked the preloader; workers trust the manifest only if it is their parent. */
+  primaryPid: number;
+  preloaderPid: number;
+  createdAt: string;
+  steps: StepState[];
+  results: Record<string, ResultEntry>;
+  /** Temp dirs the preloader made; the primary owns and removes them. */
+  tempDirs: string[];
+}
+
+/** Whether a worker may trust a manifest, and if not, why. */
+export type ManifestTrust = { trusted: true; manifest: Manifest } | { trusted: false; reason: string };
+
+/** Writes `data` to `path` atomically (temp file, fsync, rename), owner-only. */
+export async function writePrivateFile(path: string, data: string | Buffer): Promise<void> {
+  await writeFileAtomic(path, data, { mode: 0o600, fsync: true });
+}
+
+/** Writes the manifest (mode 0600, atomic) and returns its path. */
+export async function writeManifest(runDir: string, manifest: Manifest): Promise<string> {
+  const path = join(runDir, MANIFEST_FILE);
+  await writePrivateFile(path, JSON.stringify(manifest, null, 2));
+  return path;
+}
+
+/** Serializes a step's value with `v8.serialize` into the run dir and describes the file. */
+export async function writeResult(runDir: string, step: string, value: unknown): Promise<ResultEntry> {
+  const bytes = serialize(value);
+  const file = `result-${step}.v8`;
+  await writePrivateFile(join(runDir, file), bytes);
+  return { file, size: bytes.length, sha256: sha256(bytes) };
+}
+
+/**
+ * Reads a result file and checks its size and checksum.
+ * @returns the bytes, or a reason why they must not be used.
+ */
+export function readResultBytes(runDir: string, entry: ResultEntry): { bytes: Buffer } | { reason: string } {
+  if (basename(entry.file) !== entry.file) return { reason: `result file name ${JSON.stringify(entry.file)} is not a plain file name` };
+  const path = join(runDir, entry.file);
+  try {
+    if (lstatSync(path).isSymbolicLink()) return { reason: `${path} is a symbolic link` };
+    const bytes = readFileSync(path);
+    if (bytes.length !== entry.size) return { reason: `${path} has ${bytes.length} bytes, the manifest says ${entry.size}` };
+    if (sha256(bytes) !== entry.sha256) return { reason: `${path} does not match its sha256 checksum` };
+    return { bytes };
+  } catch (error) {
+    return { reason: `${path} cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)})` };
+  }
+}
+
+/** Deserializes bytes written by {@link writeResult}. */
+export function decodeResult(bytes: Buffer): unknown {
+  return deserialize(bytes);
+}
+
+/**
+ * Reads the manifest at `path` and decides whether this process may trust it: it must be a
+ * regular file that parses, carry the expected generation, and name this process's parent as its
+ * primary.
+ */
+export function readTrustedManifest(path: string, expected: { generation: string; parentPid: number }): ManifestTrust {
+  let text: string;
+  try {
+    if (!lstatSync(path).isFile()) return { trusted: false, reason: `${path} is not a regular file` };
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    return { trusted: false, reason: `the manifest ${path} cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)})` };
+  }
+  let manifest: Manifest;
+  try {
+    manifest = JSON.parse(text) as Manifest;
+  } catch {
+    return { trusted: false, reason: `the manifest ${path} is not valid JSON (corrupt or truncated)` };
+  }
+  if (!isManifest(manifest)) return { trusted: false, reason: `the manifest ${path} does not have the expected shape (version ${MANIFEST_VERSION})` };
+  if (manifest.generation !== expected.generation) {
+    return { trusted: false, reason: `the manifest is of generation ${manifest.generation}, this worker expects ${expected.generation}` };
+  }
+  if (manifest.primaryPid !== expected.parentPid) {
+    return { trusted: false, reason: `the manifest was written for primary pid ${manifest.primaryPid}, but this worker's parent is pid ${expected.parentPid}` };
+  }
+  return { trusted: true, manifest };
+}
+
+/** The run dir of a manifest path. */
+export function runDirOf(manifestPath: string): string {
+  return dirname(manifestPath);
+}
+
+function isManifest(value: unknown): value is Manifest {
+  const m = value as Manifest;
+  return (
+    typeof m === 'object' && m !== null && m.version === MANIFEST_VERSION &&
+    typeof m.generation === 'string' && Number.isInteger(m.primaryPid) &&
+    Array.isArray(m.steps) && m.steps.every((s) => typeof s?.name === 'string' && typeof s?.status === 'string') &&
+    typeof m.results === 'object' && m.results !== null && Array.isArray(m.tempDirs)
+  );
+}
+
+function sha256(bytes: Buffer): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}

@@ -1,0 +1,44 @@
+import { Inject, Injectable, Module } from '@nestjs/common';
+import { type HealthIndicatorResult, HealthIndicatorService, TerminusModule } from '@nestjs/terminus';
+import { PRELOAD_RESOLVED_OPTIONS } from '../preload.module-definition';
+import type { ResolvedPreloadOptions } from '../preload.options';
+import { PreloadService } from '../preload.service';
+
+/**
+ * Terminus indicator: up when this process finished its start-up and no critical step is
+ * missing. Details (role, pid, generation, steps) only with `healthDetails: true`.
+ */
+@Injectable()
+export class PreloadHealthIndicator {
+  constructor(
+    private readonly health: HealthIndicatorService,
+    private readonly preload: PreloadService,
+    @Inject(PRELOAD_RESOLVED_OPTIONS) private readonly options: ResolvedPreloadOptions,
+  ) {}
+
+  /** Checks the preload state under `key`. */
+  isHealthy(key = 'preload'): HealthIndicatorResult {
+    const indicator = this.health.check(key);
+    const missing = this.preload.missingCriticalSteps();
+    const up = this.preload.isReady() && missing.length === 0;
+    const details = this.options.healthDetails ? this.details(missing) : {};
+    return up ? indicator.up(details) : indicator.down(details);
+  }
+
+  private details(missing: string[]): Record<string, unknown> {
+    return {
+      role: this.preload.role,
+      pid: process.pid,
+      workerIndex: this.preload.workerIndex,
+      preloaded: this.preload.isPreloaded(),
+      generation: this.preload.generation,
+      notPreloadedReason: this.preload.notPreloadedReason(),
+      missingCritical: missing,
+      steps: this.preload.steps().map(({ name, status, ranIn, durationMs, critical }) => ({ name, status, ranIn, durationMs, critical })),
+    };
+  }
+}
+
+/** Provides {@link PreloadHealthIndicator}; import it next to `PreloadModule` and `TerminusModule`. */
+@Module({ imports: [TerminusModule], providers: [PreloadHealthIndicator], exports: [PreloadHealthIndicator, TerminusModule] })
+export class PreloadHealthModule {}

@@ -1,0 +1,91 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import * as lockfile from 'proper-lockfile';
+import { LockCompromisedError, LockTimeoutError, PreloadConfigError } from '../errors/preload.error';
+import { PreloadMessages } from '../errors/preload.messages';
+
+/** Options of one {@link FileLock.withLock} call. */
+export interface LockOptions {
+  /**
+   * How long to wait for the lock before giving up with {@link LockTimeoutError}.
+   * @default 5000 (Langflow's superuser lock timeout)
+   */
+  timeoutMs?: number;
+  /**
+   * A lock whose holder has not refreshed it for this long is stale and may be taken over
+   * (proper-lockfile's minimum is 2000).
+   * @default 10000
+   */
+  staleMs?: number;
+}
+
+/** Default lock options. */
+export const DEFAULT_LOCK_OPTIONS: Required<LockOptions> = { timeoutMs: 5_000, staleMs: 10_000 };
+
+const LOCK_NAME = /^[A-Za-z0-9_.-]+$/;
+
+/**
+ * A host-local startup lock: a directory created atomically with `mkdir` (proper-lockfile),
+ * refreshed while held and taken over once stale. It saves work; correctness still comes from
+ * the database's unique constraints.
+ */
+export class FileLock {
+  constructor(
+    /** Where the lock dirs live; every process that must be excluded has to use the same dir. */
+    readonly dir: string,
+    private readonly warn: (message: string) => void = () => undefined,
+  ) {}
+
+  /**
+   * Runs `fn` while holding the lock `name`.
+   * @throws LockTimeoutError when the lock stays held by someone else past `timeoutMs`.
+   * @throws LockCompromisedError when the lock was lost while `fn` ran (after `fn` settles).
+   */
+  async withLock<T>(name: string, fn: () => Promise<T>, options: LockOptions = {}): Promise<T> {
+    if (!LOCK_NAME.test(name)) {
+      throw new PreloadConfigError(PreloadMessages.invalidOption('lock name', name, 'letters, digits, "_", "-" or "."'));
+    }
+    const { timeoutMs, staleMs } = { ...DEFAULT_LOCK_OPTIONS, ...options };
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    const target = join(this.dir, name);
+    const lockfilePath = `${target}.lock`;
+    let compromised: Error | undefined;
+    const deadline = Date.now() + timeoutMs;
+    let delayMs = 20;
+    let release: () => Promise<void>;
+    for (;;) {
+      try {
+        release = await lockfile.lock(target, {
+          realpath: false,
+          lockfilePath,
+          stale: staleMs,
+          retries: 0,
+          // proper-lockfile's default throws from a timer, which would crash the process.
+          onCompromised: (error: Error) => {
+            compromised = error;
+            this.warn(PreloadMessages.lockCompromised(name, error.message));
+          },
+        });
+        break;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ELOCKED') throw error;
+        const left = deadline - Date.now();
+        if (left <= 0) throw new LockTimeoutError(PreloadMessages.lockTimeout(name, timeoutMs, lockfilePath), name);
+        await sleep(Math.min(delayMs, left));
+        delayMs = Math.min(delayMs * 2, 250);
+      }
+    }
+    try {
+      return await fn();
+    } finally {
+      await release().catch((error: NodeJS.ErrnoException) => {
+        if (!compromised) this.warn(`releasing the startup lock "${name}" failed: ${error.message}`);
+      });
+      if (compromised) {
+        // eslint-disable-next-line no-unsafe-finally -- losing the lock outranks fn's own outcome
+        throw new LockCompromisedError(PreloadMessages.lockCompromised(name, compromised.message), name, { cause: compromised });
+      }
+    }
+  }
+}

@@ -1,0 +1,39 @@
+/**
+ * Names shared by every role. This file imports nothing, so the primary can use it
+ * without loading Nest.
+ */
+
+/** The role a process plays in a preloaded cluster. */
+export type PreloadRole = 'primary' | 'preloader' | 'worker' | 'standalone';
+
+/** Environment variables the supervisor sets for its children (never secrets, never data). */
+export const PRELOAD_ENV = {
+  /** `preloader` or `worker`; unset in the primary and in a standalone app. */
+  role: 'NEST_PRELOAD_ROLE',
+  /** Turns preload on or off for `runCluster` (`true`/`false`), like `LANGFLOW_GUNICORN_PRELOAD`. */
+  preload: 'NEST_PRELOAD',
+  /** Absolute path of the manifest a worker should trust (workers of a preloaded cluster only). */
+  manifest: 'NEST_PRELOAD_MANIFEST',
+  /** The generation id the manifest must carry. */
+  generation: 'NEST_PRELOAD_GENERATION',
+  /** The private run dir the preloader writes its results into (preloader only). */
+  runDir: 'NEST_PRELOAD_RUN_DIR',
+  /** Where the preloader creates its temp dirs: a dir the primary owns and removes (preloader only). */
+  tempRoot: 'NEST_PRELOAD_TEMP_ROOT',
+  /** The worker's index, 0..N-1. */
+  workerIndex: 'NEST_PRELOAD_WORKER_INDEX',
+} as const;
+
+/** Prefix of every IPC message type this library sends, so apps can share the channel. */
+export const IPC_PREFIX = 'nest-preload:';
+
+/** Exit codes the supervisor uses. */
+export const EXIT_CODES = {
+  OK: 0,
+  /** Options or environment were invalid; nothing was forked. */
+  CONFIG_ERROR: 2,
+  /** A worker exited before it ever became ready: restarting it would loop. */
+  WORKER_BOOT_ERROR: 3,
+  /** The preloader could not hand over (only used by the preloader process itself). */
+  PRELOAD_FAILED: 4,
+} as const;

@@ -1,0 +1,85 @@
+import { tmpdir } from 'node:os';
+import { isAbsolute, join } from 'node:path';
+import { PreloadConfigError } from './errors/preload.error';
+import { PreloadMessages } from './errors/preload.messages';
+
+/** Options of `PreloadModule.forRoot()` / `forRootAsync()`. */
+export interface PreloadModuleOptions {
+  /**
+   * Directory of the host-local startup locks. Every process that must be excluded (all workers
+   * of all clusters sharing one database on this host) must use the same dir.
+   * @default `${os.tmpdir()}/nest-preload-locks`
+   */
+  lockDir?: string;
+  /**
+   * How long `StartupLock.withLock` waits by default.
+   * @default 5000
+   */
+  lockTimeoutMs?: number;
+  /**
+   * Age after which a lock whose holder stopped refreshing it is taken over (minimum 2000).
+   * @default 10000
+   */
+  lockStaleMs?: number;
+  /**
+   * Where temp dirs made with `PreloadService.createTempDir()` go (the preloader uses a dir the
+   * primary owns instead).
+   * @default os.tmpdir()
+   */
+  tempRoot?: string;
+  /**
+   * Whether `/health/preload` shows details (role, pid, generation, steps). Keep it off where the
+   * endpoint is public.
+   * @default false
+   */
+  healthDetails?: boolean;
+  /**
+   * Upper bound for tearing down each external cache.
+   * @default 5000
+   */
+  cacheTeardownTimeoutMs?: number;
+}
+
+/** Every option with its default. */
+export type ResolvedPreloadOptions = Required<PreloadModuleOptions>;
+
+/** The defaults, in one place. */
+export const DEFAULT_PRELOAD_OPTIONS: Readonly<ResolvedPreloadOptions> = Object.freeze({
+  lockDir: join(tmpdir(), 'nest-preload-locks'),
+  lockTimeoutMs: 5_000,
+  lockStaleMs: 10_000,
+  tempRoot: tmpdir(),
+  healthDetails: false,
+  cacheTeardownTimeoutMs: 5_000,
+});
+
+/**
+ * Merges `options` over the defaults and validates every field.
+ * @throws PreloadConfigError on an unknown key or a bad value.
+ */
+export function resolvePreloadOptions(options: PreloadModuleOptions = {}): ResolvedPreloadOptions {
+  const known = Object.keys(DEFAULT_PRELOAD_OPTIONS);
+  for (const key of Object.keys(options)) {
+    // ConfigurableModuleBuilder passes its extras (isGlobal) through with the options.
+    if (!known.includes(key) && key !== 'isGlobal') throw new PreloadConfigError(PreloadMessages.unknownOption(key, known));
+  }
+  const defined = Object.fromEntries(Object.entries(options).filter(([k, v]) => v !== undefined && k !== 'isGlobal'));
+  const resolved = { ...DEFAULT_PRELOAD_OPTIONS, ...defined } as ResolvedPreloadOptions;
+  for (const key of ['lockDir', 'tempRoot'] as const) {
+    if (typeof resolved[key] !== 'string' || !isAbsolute(resolved[key])) {
+      throw new PreloadConfigError(PreloadMessages.invalidOption(key, resolved[key], 'an absolute path'));
+    }
+  }
+  for (const key of ['lockTimeoutMs', 'cacheTeardownTimeoutMs'] as const) {
+    if (!Number.isInteger(resolved[key]) || resolved[key] <= 0) {
+      throw new PreloadConfigError(PreloadMessages.invalidOption(key, resolved[key], 'a positive whole number of milliseconds'));
+    }
+  }
+  if (!Number.isInteger(resolved.lockStaleMs) || resolved.lockStaleMs < 2_000) {
+    throw new PreloadConfigError(PreloadMessages.invalidOption('lockStaleMs', resolved.lockStaleMs, 'a whole number of milliseconds, at least 2000'));
+  }
+  if (typeof resolved.healthDetails !== 'boolean') {
+    throw new PreloadConfigError(PreloadMessages.invalidOption('healthDetails', resolved.healthDetails, 'true or false'));
+  }
+  return resolved;
+}

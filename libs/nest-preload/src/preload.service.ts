@@ -1,0 +1,96 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { ResultUnavailableError } from './errors/preload.error';
+import { PreloadMessages } from './errors/preload.messages';
+import { decodeResult, readResultBytes, runDirOf } from './handover/manifest';
+import type { PreloadRole } from './preload.constants';
+import { PreloadProcessContext } from './roles/process-context';
+import { PreloadState } from './roles/preload-state';
+import type { StepState } from './steps/step.types';
+
+/** The preload hooks, injectable anywhere in the app. */
+@Injectable()
+export class PreloadService {
+  constructor(
+    private readonly ctx: PreloadProcessContext,
+    @Inject(PreloadState) private readonly state: PreloadState,
+  ) {}
+
+  /** The role of this process: `preloader`, `worker` or `standalone`. */
+  get role(): Exclude<PreloadRole, 'primary'> {
+    return this.ctx.role;
+  }
+
+  /** This worker's stable index (0..N-1), or `null` outside a cluster. */
+  get workerIndex(): number | null {
+    return this.ctx.workerIndex;
+  }
+
+  /** The preload generation this process started from, or `null`. */
+  get generation(): string | null {
+    return this.state.manifest?.generation ?? (this.ctx.role === 'preloader' ? this.ctx.generation : null);
+  }
+
+  /** True in a worker that started from a valid manifest (even if it redid some steps). */
+  isPreloaded(): boolean {
+    return this.state.manifest !== null;
+  }
+
+  /** Why this worker is not preloaded (invalid manifest, failed preload, preload off), or `null`. */
+  notPreloadedReason(): string | null {
+    return this.state.notPreloadedReason;
+  }
+
+  /** True once every step this process had to run has run. */
+  isReady(): boolean {
+    return this.state.ready;
+  }
+
+  /** Whether the step completed, here or in the preloader. */
+  isStepComplete(name: string): boolean {
+    return this.state.steps.get(name)?.status === 'complete';
+  }
+
+  /** A snapshot of every step's state, in plan order. */
+  steps(): StepState[] {
+    return [...this.state.steps.values()].map((s) => ({ ...s }));
+  }
+
+  /** Critical steps that are not complete. */
+  missingCriticalSteps(): string[] {
+    return this.steps().filter((s) => s.critical && s.status !== 'complete').map((s) => s.name);
+  }
+
+  /**
+   * The value a step returned: from memory where it ran in this process, from the preloader's
+   * verified result file otherwise (decoded once, on first use).
+   * @throws ResultUnavailableError when the step is not complete.
+   */
+  result<T = unknown>(name: string): T {
+    if (this.state.values.has(name)) return this.state.values.get(name) as T;
+    const step = this.state.steps.get(name);
+    if (step?.status !== 'complete') {
+      throw new ResultUnavailableError(PreloadMessages.resultUnavailable(name, step ? step.status : 'not a step of this app'));
+    }
+    const entry = this.state.resultEntries.get(name);
+    const manifestPath = this.ctx.manifestPath;
+    if (!entry || !manifestPath) return undefined as T;
+    const read = readResultBytes(runDirOf(manifestPath), entry);
+    if ('reason' in read) throw new ResultUnavailableError(`The result of preload step "${name}" became unreadable: ${read.reason}.`);
+    const value = decodeResult(read.bytes);
+    this.state.values.set(name, value);
+    return value as T;
+  }
+
+  /**
+   * Temp dirs this process must clean up (and does, on shutdown). A preloaded worker owns none
+   * of the preloader's dirs: the primary owns those.
+   */
+  getOwnedTempDirs(): string[] {
+    return this.state.tempDirs.list();
+  }
+
+  /** Creates a private (0700) temp dir owned by this process; see {@link getOwnedTempDirs}. */
+  createTempDir(prefix: string): string {
+    return this.state.tempDirs.create(prefix);
+  }
+}

@@ -1,0 +1,177 @@
+import {
+  type BeforeApplicationShutdown,
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+} from '@nestjs/common';
+import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ExternalCache } from '../cache/external-cache';
+import { CriticalStepError } from '../errors/preload.error';
+import { readResultBytes, readTrustedManifest, runDirOf, writeResult } from '../handover/manifest';
+import { PRELOAD_RESOLVED_OPTIONS } from '../preload.module-definition';
+import type { ResolvedPreloadOptions } from '../preload.options';
+import { PRELOAD_STEP_METADATA } from '../steps/preload-step.decorator';
+import { StepPlan } from '../steps/step-plan';
+import { runSteps, summarize } from '../steps/step-runner';
+import type { PreloadStepOptions, StepDefinition } from '../steps/step.types';
+import { PreloadProcessContext } from './process-context';
+import { PreloadState } from './preload-state';
+
+interface DiscoveredStep extends StepDefinition {
+  invoke(): Promise<unknown>;
+}
+
+/**
+ * Runs the step plan when the app bootstraps, according to this process's role, and releases
+ * what the module acquired (external caches, owned temp dirs) when it shuts down. @internal
+ */
+@Injectable()
+export class PreloadBootstrapper implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger('Preload');
+  private cachesTornDown: Promise<string[]> | null = null;
+
+  constructor(
+    private readonly discovery: DiscoveryService,
+    private readonly scanner: MetadataScanner,
+    private readonly reflector: Reflector,
+    private readonly ctx: PreloadProcessContext,
+    @Inject(PreloadState) private readonly state: PreloadState,
+    @Inject(PRELOAD_RESOLVED_OPTIONS) private readonly options: ResolvedPreloadOptions,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    const steps = this.discoverSteps();
+    const plan = StepPlan.build(steps);
+    for (const step of plan.ordered) {
+      this.state.steps.set(step.name, { name: step.name, critical: step.critical, status: 'pending', ranIn: null, durationMs: null, error: null });
+    }
+    const invokers = new Map(steps.map((s) => [s.name, s]));
+    const toRun = this.ctx.role === 'worker' ? this.adoptManifest(plan) : plan.ordered;
+    try {
+      await runSteps(toRun, this.state.steps, this.ctx.role, {
+        invoke: (step) => (invokers.get(step.name) as DiscoveredStep).invoke(),
+        onComplete: async (step, value) => {
+          if (this.ctx.role === 'preloader' && value !== undefined) {
+            const entry = await writeResult(this.requireRunDir(), step.name, value);
+            this.state.resultEntries.set(step.name, entry);
+          }
+          this.state.values.set(step.name, value);
+        },
+        log: (message) => this.logger.log(message),
+        error: (message, error) => this.logger.error(message, error instanceof Error ? error.stack : undefined),
+        now: () => performance.now(),
+      });
+    } catch (error) {
+      // The preloader must survive to reset its state and report; other roles fail to start,
+      // as a worker whose start-up failed must not serve.
+      if (this.ctx.role !== 'preloader' || !(error instanceof CriticalStepError)) throw error;
+      this.state.abortReason = error.message;
+      this.logger.error(error.message, error.cause instanceof Error ? error.cause.stack : undefined);
+      return;
+    }
+    this.state.ready = true;
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    const failures = await this.teardownCaches();
+    for (const failure of failures) this.logger.warn(failure);
+    for (const failure of this.state.tempDirs.removeAll()) this.logger.warn(`could not remove temp dir ${failure}`);
+  }
+
+  /**
+   * Tears every external cache down once, each bounded by `cacheTeardownTimeoutMs`.
+   * @returns one message per cache whose teardown failed or timed out.
+   */
+  teardownCaches(): Promise<string[]> {
+    this.cachesTornDown ??= (async () => {
+      const caches = this.discovery
+        .getProviders()
+        .filter((w) => w.isDependencyTreeStatic() && w.instance instanceof ExternalCache)
+        .map((w) => ({ name: w.name, cache: w.instance as ExternalCache }));
+      const failures: string[] = [];
+      for (const { name, cache } of caches) {
+        const bound = this.options.cacheTeardownTimeoutMs;
+        const outcome = await Promise.race([
+          cache.teardown().then(() => null, (error: unknown) => `cache ${String(name)} teardown failed: ${summarize(error)}`),
+          sleep(bound, `cache ${String(name)} teardown did not finish within ${bound} ms`, { ref: false }),
+        ]);
+        if (outcome) failures.push(outcome);
+      }
+      return failures;
+    })();
+    return this.cachesTornDown;
+  }
+
+  /** Marks what the trusted manifest says is done; returns the steps this worker must run. */
+  private adoptManifest(plan: StepPlan): readonly StepDefinition[] {
+    const { manifestPath, generation } = this.ctx;
+    if (!manifestPath || !generation) {
+      this.state.notPreloadedReason = 'no preload hand-over was given to this worker (preload off or failed)';
+      this.logger.log(`not preloaded: ${this.state.notPreloadedReason}; running the full start-up`);
+      return plan.ordered;
+    }
+    const trust = readTrustedManifest(manifestPath, { generation, parentPid: this.ctx.parentPid });
+    if (!trust.trusted) {
+      this.state.notPreloadedReason = trust.reason;
+      this.logger.warn(`not preloaded: ${trust.reason}; running the full start-up`);
+      return plan.ordered;
+    }
+    const { manifest } = trust;
+    this.state.manifest = manifest;
+    const incomplete = new Set(plan.names);
+    for (const record of manifest.steps) {
+      const state = this.state.steps.get(record.name);
+      if (!state || record.status !== 'complete') continue;
+      const entry = manifest.results[record.name];
+      if (entry) {
+        const read = readResultBytes(runDirOf(manifestPath), entry);
+        if ('reason' in read) {
+          this.logger.warn(`the result of step ${record.name} cannot be used (${read.reason}); this worker redoes the step`);
+          continue;
+        }
+        this.state.resultEntries.set(record.name, entry);
+      }
+      Object.assign(state, { status: 'complete', ranIn: record.ranIn, durationMs: record.durationMs, error: null });
+      incomplete.delete(record.name);
+    }
+    const redo = plan.withDependents(incomplete);
+    for (const step of redo) {
+      Object.assign(this.state.steps.get(step.name) as object, { status: 'pending', ranIn: null, durationMs: null, error: null });
+      this.state.resultEntries.delete(step.name);
+    }
+    this.logger.log(
+      `preloaded from generation ${manifest.generation}; ${redo.length ? `redoing: ${redo.map((s) => s.name).join(', ')}` : 'nothing to redo'}`,
+    );
+    return redo;
+  }
+
+  private discoverSteps(): DiscoveredStep[] {
+    const steps: DiscoveredStep[] = [];
+    for (const wrapper of this.discovery.getProviders()) {
+      const { instance } = wrapper;
+      if (!instance || typeof instance !== 'object' || !wrapper.isDependencyTreeStatic()) continue;
+      const prototype = Object.getPrototypeOf(instance) as object;
+      for (const method of this.scanner.getAllMethodNames(prototype)) {
+        const fn = (instance as Record<string, unknown>)[method];
+        if (typeof fn !== 'function') continue;
+        const options = this.reflector.get<PreloadStepOptions | undefined>(PRELOAD_STEP_METADATA, fn as () => unknown);
+        if (!options) continue;
+        steps.push({
+          name: options.name,
+          after: options.after ?? [],
+          critical: options.critical ?? false,
+          owner: `${instance.constructor.name}.${method}`,
+          invoke: async () => (fn as () => unknown).call(instance),
+        });
+      }
+    }
+    return steps;
+  }
+
+  private requireRunDir(): string {
+    if (!this.ctx.runDir) throw new Error('the preloader was started without a run dir (NEST_PRELOAD_RUN_DIR)');
+    return this.ctx.runDir;
+  }
+}

@@ -1,0 +1,61 @@
+import { CriticalStepError } from '../errors/preload.error';
+import { PreloadMessages } from '../errors/preload.messages';
+import type { PreloadRole } from '../preload.constants';
+import type { StepDefinition, StepState } from './step.types';
+
+/** What the runner needs from its host: how to invoke a step and where to report. */
+export interface StepRunnerHooks {
+  invoke(step: StepDefinition): Promise<unknown>;
+  /** Called after a step completed, with its return value; a throw here fails the step. */
+  onComplete?(step: StepDefinition, value: unknown, durationMs: number): Promise<void> | void;
+  log(message: string): void;
+  error(message: string, error: unknown): void;
+  now(): number;
+}
+
+/**
+ * Runs `toRun` in order, updating `states` (which holds every step of the plan).
+ *
+ * A step runs only when all its prerequisites are complete; otherwise it is skipped and stays
+ * incomplete. A failed or skipped critical step throws {@link CriticalStepError} at once; a
+ * best-effort failure is logged and the run goes on.
+ */
+export async function runSteps(
+  toRun: readonly StepDefinition[],
+  states: Map<string, StepState>,
+  role: Exclude<PreloadRole, 'primary'>,
+  hooks: StepRunnerHooks,
+): Promise<void> {
+  for (const step of toRun) {
+    const state = states.get(step.name) as StepState;
+    const missing = step.after.filter((dep) => states.get(dep)?.status !== 'complete');
+    if (missing.length > 0) {
+      const message = PreloadMessages.prerequisiteIncomplete(step.name, missing);
+      Object.assign(state, { status: 'skipped', ranIn: role, durationMs: null, error: message });
+      hooks.log(message);
+      if (step.critical) throw new CriticalStepError(message, step.name);
+      continue;
+    }
+    const started = hooks.now();
+    try {
+      const value = await hooks.invoke(step);
+      const durationMs = Math.round(hooks.now() - started);
+      await hooks.onComplete?.(step, value, durationMs);
+      Object.assign(state, { status: 'complete', ranIn: role, durationMs, error: null });
+      hooks.log(`step ${step.name} complete in ${durationMs} ms`);
+    } catch (error) {
+      const summary = summarize(error);
+      Object.assign(state, { status: 'failed', ranIn: role, durationMs: Math.round(hooks.now() - started), error: summary });
+      if (step.critical) {
+        throw new CriticalStepError(PreloadMessages.criticalStepFailed(step.name, summary), step.name, { cause: error });
+      }
+      hooks.error(`best-effort step ${step.name} failed (it stays incomplete): ${summary}`, error);
+    }
+  }
+}
+
+/** One line that says what went wrong, without a stack. */
+export function summarize(error: unknown): string {
+  if (error instanceof Error) return `${error.name}: ${error.message}`.split('\n')[0].slice(0, 500);
+  return String(error).slice(0, 500);
+}

@@ -1,0 +1,109 @@
+import { availableParallelism, tmpdir } from 'node:os';
+import { isAbsolute } from 'node:path';
+import { PreloadConfigError } from '../errors/preload.error';
+import { PreloadMessages } from '../errors/preload.messages';
+import { PRELOAD_ENV } from '../preload.constants';
+
+/** The supervisor's own options (everything but how to load and serve the app). */
+export interface SupervisorOptions {
+  /**
+   * Number of workers; `0` runs the app in this process, without a cluster (standalone).
+   * @default os.availableParallelism()
+   */
+  workers?: number;
+  /**
+   * Run the app's preload steps once, in a preloader child, before the workers start.
+   * @default the `NEST_PRELOAD` environment variable (`true`/`false`), else `true`
+   */
+  preload?: boolean;
+  /**
+   * How long the preloader may take; a hung preloader is killed and the workers do the full start-up.
+   * @default 120000
+   */
+  preloadTimeoutMs?: number;
+  /**
+   * On SIGTERM/SIGINT, how long workers may take to finish in-flight requests before SIGKILL.
+   * @default 30000
+   */
+  gracefulTimeoutMs?: number;
+  /**
+   * First delay before a crashed worker is replaced; doubles on each crash of the same worker.
+   * @default 100
+   */
+  restartDelayMs?: number;
+  /**
+   * Upper bound of the restart delay.
+   * @default 10000
+   */
+  maxRestartDelayMs?: number;
+  /**
+   * Where the primary creates its private cluster dir (run dir and the preloader's temp dirs).
+   * @default os.tmpdir()
+   */
+  runRoot?: string;
+}
+
+export type ResolvedSupervisorOptions = Required<SupervisorOptions>;
+
+/** Defaults of the supervisor options, except `preload`, which comes from the environment. */
+export const DEFAULT_SUPERVISOR_OPTIONS: Readonly<Omit<ResolvedSupervisorOptions, 'preload' | 'workers' | 'runRoot'>> = Object.freeze({
+  preloadTimeoutMs: 120_000,
+  gracefulTimeoutMs: 30_000,
+  restartDelayMs: 100,
+  maxRestartDelayMs: 10_000,
+});
+
+const KEYS: ReadonlyArray<keyof SupervisorOptions> = ['workers', 'preload', 'preloadTimeoutMs', 'gracefulTimeoutMs', 'restartDelayMs', 'maxRestartDelayMs', 'runRoot'];
+
+/**
+ * Resolves and validates the supervisor options before anything is forked.
+ * @param extraKeys keys the caller handles itself (they are not "unknown").
+ * @throws PreloadConfigError with one message naming the bad value.
+ */
+export function resolveSupervisorOptions(
+  options: Record<string, unknown>,
+  env: NodeJS.ProcessEnv = process.env,
+  extraKeys: readonly string[] = [],
+): ResolvedSupervisorOptions {
+  for (const key of Object.keys(options)) {
+    if (!KEYS.includes(key as keyof SupervisorOptions) && !extraKeys.includes(key)) {
+      throw new PreloadConfigError(PreloadMessages.unknownOption(key, [...KEYS, ...extraKeys]));
+    }
+  }
+  const given = Object.fromEntries(Object.entries(options).filter(([k, v]) => v !== undefined && KEYS.includes(k as keyof SupervisorOptions)));
+  const resolved: ResolvedSupervisorOptions = {
+    ...DEFAULT_SUPERVISOR_OPTIONS,
+    workers: availableParallelism(),
+    preload: preloadFromEnv(env),
+    runRoot: tmpdir(),
+    ...given,
+  };
+  if (!Number.isInteger(resolved.workers) || resolved.workers < 0 || resolved.workers > 1024) {
+    throw new PreloadConfigError(PreloadMessages.invalidOption('workers', resolved.workers, 'a whole number from 1 to 1024, or 0 to run without a cluster'));
+  }
+  if (typeof resolved.preload !== 'boolean') {
+    throw new PreloadConfigError(PreloadMessages.invalidOption('preload', resolved.preload, 'true or false'));
+  }
+  for (const key of ['preloadTimeoutMs', 'gracefulTimeoutMs', 'restartDelayMs', 'maxRestartDelayMs'] as const) {
+    if (!Number.isInteger(resolved[key]) || resolved[key] <= 0) {
+      throw new PreloadConfigError(PreloadMessages.invalidOption(key, resolved[key], 'a positive whole number of milliseconds'));
+    }
+  }
+  if (resolved.maxRestartDelayMs < resolved.restartDelayMs) {
+    throw new PreloadConfigError(PreloadMessages.invalidOption('maxRestartDelayMs', resolved.maxRestartDelayMs, `at least restartDelayMs (${resolved.restartDelayMs})`));
+  }
+  if (typeof resolved.runRoot !== 'string' || !isAbsolute(resolved.runRoot)) {
+    throw new PreloadConfigError(PreloadMessages.invalidOption('runRoot', resolved.runRoot, 'an absolute path'));
+  }
+  return resolved;
+}
+
+/** `NEST_PRELOAD`: `true`/`1`/`yes`/`on` or `false`/`0`/`no`/`off`; unset means on. */
+export function preloadFromEnv(env: NodeJS.ProcessEnv): boolean {
+  const raw = env[PRELOAD_ENV.preload];
+  if (raw === undefined || raw.trim() === '') return true;
+  const value = raw.trim().toLowerCase();
+  if (['true', '1', 'yes', 'on'].includes(value)) return true;
+  if (['false', '0', 'no', 'off'].includes(value)) return false;
+  throw new PreloadConfigError(PreloadMessages.invalidEnv(PRELOAD_ENV.preload, raw, 'true or false'));
+}

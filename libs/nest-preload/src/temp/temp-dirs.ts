@@ -1,0 +1,54 @@
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/**
+ * The temp dirs one process made and must remove: created 0700 under `root`, tracked until they
+ * are removed or handed over to the primary.
+ */
+export class OwnedTempDirs {
+  private readonly dirs = new Set<string>();
+
+  constructor(private readonly root: string = tmpdir()) {}
+
+  /** Creates a private (0700) temp dir and records it as owned by this process. */
+  create(prefix: string): string {
+    const safe = prefix.replace(/[^A-Za-z0-9_.-]/g, '_') || 'dir';
+    const dir = mkdtempSync(join(this.root, `nest-preload-${safe}-`));
+    chmodSync(dir, 0o700);
+    this.dirs.add(dir);
+    return dir;
+  }
+
+  list(): string[] {
+    return [...this.dirs];
+  }
+
+  /** Gives up ownership (to the primary, which removes them) and returns what was owned. */
+  handOver(): string[] {
+    const dirs = this.list();
+    this.dirs.clear();
+    return dirs;
+  }
+
+  /** Removes every owned dir; returns the ones that could not be removed with why. */
+  removeAll(): string[] {
+    const failures: string[] = [];
+    for (const dir of this.dirs) {
+      const error = removeDir(dir);
+      if (error) failures.push(`${dir}: ${error}`);
+      this.dirs.delete(dir);
+    }
+    return failures;
+  }
+}
+
+/** Removes a directory tree; returns the error text, or null. */
+export function removeDir(dir: string): string | null {
+  try {
+    rmSync(dir, { recursive: true, force: true, maxRetries: 2 });
+    return null;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code ?? String(error);
+  }
+}

@@ -8,8 +8,14 @@ export const {
   ASYNC_OPTIONS_TYPE: PRELOAD_ASYNC_OPTIONS_TYPE,
 } = new ConfigurableModuleBuilder<PreloadModuleOptions>({ moduleName: 'Preload' })
   .setClassMethodName('forRoot')
+  .setFactoryMethodName('createPreloadOptions')
   .setExtras({ isGlobal: true }, (definition, extras) => ({ ...definition, global: extras.isGlobal }))
   .build();
 
 /** Token of the resolved options (every field set). */
 export const PRELOAD_RESOLVED_OPTIONS = Symbol('PRELOAD_RESOLVED_OPTIONS');
+
+/** A class usable with `forRootAsync({ useClass })` or `useExisting`. */
+export interface PreloadOptionsFactory {
+  createPreloadOptions(): PreloadModuleOptions | Promise<PreloadModuleOptions>;
+}

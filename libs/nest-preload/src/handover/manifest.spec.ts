@@ -1,0 +1,66 @@
+import { mkdtempSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { decodeResult, type Manifest, MANIFEST_VERSION, readResultBytes, readTrustedManifest, writeManifest, writeResult } from './manifest';
+
+const manifest = (over: Partial<Manifest> = {}): Manifest => ({
+  version: MANIFEST_VERSION, generation: 'gen-1', primaryPid: 4242, preloaderPid: 4243, createdAt: new Date(0).toISOString(),
+  steps: [{ name: 'a', critical: true, status: 'complete', ranIn: 'preloader', durationMs: 3, error: null }],
+  results: {}, tempDirs: ['/tmp/x'], ...over,
+});
+
+describe('manifest hand-over', () => {
+  let dir: string;
+  beforeEach(() => (dir = mkdtempSync(join(tmpdir(), 'manifest-spec-'))));
+
+  it('writes the manifest atomically with mode 0600 and trusts it for the right generation and parent', async () => {
+    const path = await writeManifest(dir, manifest());
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    const trust = readTrustedManifest(path, { generation: 'gen-1', parentPid: 4242 });
+    expect(trust).toEqual({ trusted: true, manifest: manifest() });
+  });
+
+  it('refuses a manifest of another generation', async () => {
+    const path = await writeManifest(dir, manifest());
+    expect(readTrustedManifest(path, { generation: 'gen-2', parentPid: 4242 })).toEqual({
+      trusted: false, reason: 'the manifest is of generation gen-1, this worker expects gen-2',
+    });
+  });
+
+  it("refuses a manifest written for another primary than the worker's parent", async () => {
+    const path = await writeManifest(dir, manifest());
+    expect(readTrustedManifest(path, { generation: 'gen-1', parentPid: 1 })).toEqual({
+      trusted: false, reason: "the manifest was written for primary pid 4242, but this worker's parent is pid 1",
+    });
+  });
+
+  it('refuses a corrupt, truncated, misshapen or missing manifest, saying why', async () => {
+    const path = await writeManifest(dir, manifest());
+    const text = readFileSync(path, 'utf8');
+    writeFileSync(path, text.slice(0, text.length / 2));
+    expect(readTrustedManifest(path, { generation: 'gen-1', parentPid: 4242 })).toMatchObject({ trusted: false, reason: expect.stringContaining('not valid JSON') });
+    writeFileSync(path, JSON.stringify({ ...manifest(), version: 99 }));
+    expect(readTrustedManifest(path, { generation: 'gen-1', parentPid: 4242 })).toMatchObject({ trusted: false, reason: expect.stringContaining('expected shape') });
+    expect(readTrustedManifest(join(dir, 'missing.json'), { generation: 'gen-1', parentPid: 4242 })).toMatchObject({ trusted: false, reason: expect.stringContaining('ENOENT') });
+  });
+
+  it('refuses a symlink planted where the manifest should be', async () => {
+    const real = await writeManifest(dir, manifest());
+    const link = join(dir, 'link.json');
+    symlinkSync(real, link);
+    expect(readTrustedManifest(link, { generation: 'gen-1', parentPid: 4242 })).toMatchObject({ trusted: false, reason: expect.stringContaining('not a regular file') });
+  });
+
+  it('round-trips a result through a checksummed 0600 file, and refuses it once it changed', async () => {
+    const value = { index: { inputs: ['ChatInput'] }, when: new Date(5), tags: new Map([['a', 1]]) };
+    const entry = await writeResult(dir, 'types_cached', value);
+    expect(statSync(join(dir, entry.file)).mode & 0o777).toBe(0o600);
+    const read = readResultBytes(dir, entry);
+    expect('bytes' in read && decodeResult(read.bytes)).toEqual(value);
+    const bytes = readFileSync(join(dir, entry.file));
+    bytes[bytes.length - 1] ^= 0xff;
+    writeFileSync(join(dir, entry.file), bytes);
+    expect(readResultBytes(dir, entry)).toEqual({ reason: `${join(dir, entry.file)} does not match its sha256 checksum` });
+    expect(readResultBytes(dir, { ...entry, file: '../etc/passwd' })).toMatchObject({ reason: expect.stringContaining('not a plain file name') });
+  });
+});

@@ -1,0 +1,163 @@
+import { Injectable, Module } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ExternalCache } from '../cache/external-cache';
+import { ResultUnavailableError } from '../errors/preload.error';
+import { MANIFEST_VERSION, writeManifest, writeResult } from '../handover/manifest';
+import { PreloadModule } from '../preload.module';
+import { PreloadService } from '../preload.service';
+import { PreloadStep } from '../steps/preload-step.decorator';
+import type { StepState } from '../steps/step.types';
+import { PreloadProcessContext } from './process-context';
+import { PreloadState } from './preload-state';
+
+/** A small plan: migrations → superuser; pictures (best-effort); bundles → types (critical). */
+@Injectable()
+class Steps {
+  calls: string[] = [];
+  fail = new Set<string>();
+  constructor(readonly preload: PreloadService) {}
+  private run(name: string) {
+    this.calls.push(name);
+    if (this.fail.has(name)) throw new Error(`${name} broke`);
+  }
+  @PreloadStep({ name: 'migrations', critical: true }) async migrations() { this.run('migrations'); }
+  @PreloadStep({ name: 'superuser', after: ['migrations'], critical: true }) async superuser() { this.run('superuser'); return { outcome: 'created' }; }
+  @PreloadStep({ name: 'pictures' }) async pictures() { this.run('pictures'); return 6; }
+  @PreloadStep({ name: 'bundles', critical: true }) async bundles() { this.run('bundles'); return { dir: this.preload.createTempDir('bundle') }; }
+  @PreloadStep({ name: 'types', after: ['bundles'], critical: true }) async types() { this.run('types'); return { inputs: ['ChatInput'], from: this.preload.result<{ dir: string }>('bundles').dir }; }
+}
+
+class FakeCache extends ExternalCache {
+  tornDown = 0;
+  async teardown() { this.tornDown++; }
+}
+
+@Module({ providers: [Steps, FakeCache] })
+class AppFeature {}
+
+async function boot(ctx: PreloadProcessContext, fail: string[] = []) {
+  const ref = await Test.createTestingModule({ imports: [PreloadModule.forRoot({ isGlobal: true, tempRoot: mkdtempSync(join(tmpdir(), 'boot-spec-')) }), AppFeature] })
+    .overrideProvider(PreloadProcessContext).useValue(ctx)
+    .compile();
+  const app = ref.createNestApplication({ logger: false });
+  const steps = app.get(Steps);
+  for (const name of fail) steps.fail.add(name);
+  await app.init();
+  return { app, steps, preload: app.get(PreloadService), state: app.get(PreloadState), cache: app.get(FakeCache) };
+}
+
+const status = (preload: PreloadService) => Object.fromEntries(preload.steps().map((s) => [s.name, `${s.status}@${s.ranIn}`]));
+
+describe('PreloadBootstrapper by role', () => {
+  it('standalone: runs every step in order, owns and removes its temp dirs, tears the cache down on close', async () => {
+    const { app, steps, preload, cache } = await boot(new PreloadProcessContext('standalone', 1));
+    expect(steps.calls).toEqual(['migrations', 'superuser', 'pictures', 'bundles', 'types']);
+    expect(preload.role).toBe('standalone');
+    expect(preload.isPreloaded()).toBe(false);
+    expect(preload.isReady()).toBe(true);
+    expect(preload.result('superuser')).toEqual({ outcome: 'created' });
+    const [dir] = preload.getOwnedTempDirs();
+    expect(existsSync(dir)).toBe(true);
+    await app.close();
+    expect(existsSync(dir)).toBe(false);
+    expect(cache.tornDown).toBe(1);
+  });
+
+  it('standalone: a failing critical step fails the start-up', async () => {
+    await expect(boot(new PreloadProcessContext('standalone', 1), ['bundles'])).rejects.toThrow('Critical preload step "bundles" failed: Error: bundles broke.');
+  });
+
+  it('preloader: writes each result to the run dir; a best-effort failure leaves that step failed and goes on', async () => {
+    const runDir = mkdtempSync(join(tmpdir(), 'run-'));
+    const { app, preload, state } = await boot(new PreloadProcessContext('preloader', 1, null, null, 'g1', runDir), ['pictures']);
+    expect(status(preload)).toEqual({ migrations: 'complete@preloader', superuser: 'complete@preloader', pictures: 'failed@preloader', bundles: 'complete@preloader', types: 'complete@preloader' });
+    expect(state.abortReason).toBeNull();
+    expect([...state.resultEntries.keys()]).toEqual(['superuser', 'bundles', 'types']);
+    expect(existsSync(join(runDir, 'result-types.v8'))).toBe(true);
+    await app.close();
+  });
+
+  it('preloader: a failing critical step abandons the preload without throwing, and close removes its temp dirs', async () => {
+    const runDir = mkdtempSync(join(tmpdir(), 'run-'));
+    const { app, preload, state, steps } = await boot(new PreloadProcessContext('preloader', 1, null, null, 'g1', runDir), ['types']);
+    expect(state.abortReason).toContain('Critical preload step "types" failed');
+    expect(preload.isReady()).toBe(false);
+    expect(preload.missingCriticalSteps()).toEqual(['types']);
+    expect(steps.calls).toEqual(['migrations', 'superuser', 'pictures', 'bundles', 'types']);
+    const [dir] = preload.getOwnedTempDirs();
+    await app.close();
+    expect(existsSync(dir)).toBe(false);
+  });
+
+  describe('worker', () => {
+    async function handover(steps: Array<Pick<StepState, 'name' | 'status'>>, values: Record<string, unknown> = {}) {
+      const runDir = mkdtempSync(join(tmpdir(), 'run-'));
+      const results: Record<string, Awaited<ReturnType<typeof writeResult>>> = {};
+      for (const [name, value] of Object.entries(values)) results[name] = await writeResult(runDir, name, value);
+      const path = await writeManifest(runDir, {
+        version: MANIFEST_VERSION, generation: 'g1', primaryPid: 777, preloaderPid: 778, createdAt: '',
+        steps: steps.map((s) => ({ critical: false, ranIn: 'preloader', durationMs: 1, error: null, ...s })), results, tempDirs: [],
+      });
+      return { path, runDir };
+    }
+    const allComplete = ['migrations', 'superuser', 'pictures', 'bundles', 'types'].map((name) => ({ name, status: 'complete' as const }));
+
+    it('with a trusted manifest: skips completed steps, reads results from the hand-over, owns no temp dirs', async () => {
+      const { path } = await handover(allComplete, { superuser: { outcome: 'created' }, bundles: { dir: '/primary/owned' }, types: { inputs: ['ChatInput'] } });
+      const { app, steps, preload } = await boot(new PreloadProcessContext('worker', 777, 2, path, 'g1'));
+      expect(steps.calls).toEqual([]);
+      expect(preload.isPreloaded()).toBe(true);
+      expect(preload.workerIndex).toBe(2);
+      expect(preload.generation).toBe('g1');
+      expect(preload.result('types')).toEqual({ inputs: ['ChatInput'] });
+      expect(preload.getOwnedTempDirs()).toEqual([]);
+      expect(status(preload).types).toBe('complete@preloader');
+      await app.close();
+    });
+
+    it('redoes exactly the incomplete steps and their dependents', async () => {
+      const { path } = await handover(
+        allComplete.map((s) => (s.name === 'pictures' || s.name === 'bundles' ? { ...s, status: 'failed' as const } : s)),
+        { superuser: { outcome: 'created' }, types: { inputs: ['stale'] } },
+      );
+      const { app, steps, preload } = await boot(new PreloadProcessContext('worker', 777, 0, path, 'g1'));
+      expect(steps.calls).toEqual(['pictures', 'bundles', 'types']);
+      expect(status(preload)).toEqual({ migrations: 'complete@preloader', superuser: 'complete@preloader', pictures: 'complete@worker', bundles: 'complete@worker', types: 'complete@worker' });
+      expect(preload.result<{ from: string }>('types').from).toBe(preload.getOwnedTempDirs()[0]);
+      await app.close();
+    });
+
+    it('redoes a step whose result file is corrupt, and says so', async () => {
+      const { path, runDir } = await handover(allComplete, { superuser: { outcome: 'created' }, bundles: { dir: '/x' }, types: { inputs: [] } });
+      writeFileSync(join(runDir, 'result-superuser.v8'), 'garbage');
+      const { app, steps } = await boot(new PreloadProcessContext('worker', 777, 0, path, 'g1'));
+      expect(steps.calls).toEqual(['superuser']);
+      await app.close();
+    });
+
+    it.each([
+      ['another generation', (p: string) => new PreloadProcessContext('worker', 777, 0, p, 'g2'), 'generation g1, this worker expects g2'],
+      ['another parent', (p: string) => new PreloadProcessContext('worker', 1, 0, p, 'g1'), 'primary pid 777'],
+      ['no hand-over', () => new PreloadProcessContext('worker', 777, 0, null, null), 'no preload hand-over'],
+    ])('with %s: does the full start-up and records why', async (_, ctx, reason) => {
+      const { path } = await handover(allComplete);
+      const { app, steps, preload } = await boot(ctx(path));
+      expect(steps.calls).toEqual(['migrations', 'superuser', 'pictures', 'bundles', 'types']);
+      expect(preload.isPreloaded()).toBe(false);
+      expect(preload.notPreloadedReason()).toContain(reason);
+      await app.close();
+    });
+  });
+
+  it('result() of a step that did not complete throws a clear error', async () => {
+    const runDir = mkdtempSync(join(tmpdir(), 'run-'));
+    const { app, preload } = await boot(new PreloadProcessContext('preloader', 1, null, null, 'g1', runDir), ['pictures']);
+    expect(() => preload.result('pictures')).toThrow(ResultUnavailableError);
+    expect(() => preload.result('pictures')).toThrow('The result of preload step "pictures" is not available in this process: the step is failed.');
+    expect(() => preload.result('nope')).toThrow('the step is not a step of this app');
+    await app.close();
+  });
+});

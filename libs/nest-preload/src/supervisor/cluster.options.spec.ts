@@ -1,0 +1,37 @@
+import { availableParallelism, tmpdir } from 'node:os';
+import { PreloadConfigError } from '../errors/preload.error';
+import { resolveSupervisorOptions } from './cluster.options';
+
+describe('resolveSupervisorOptions', () => {
+  it('defaults: one worker per core, preload on, bounded timeouts', () => {
+    expect(resolveSupervisorOptions({}, {})).toEqual({
+      workers: availableParallelism(), preload: true, preloadTimeoutMs: 120_000, gracefulTimeoutMs: 30_000, restartDelayMs: 100, maxRestartDelayMs: 10_000, runRoot: tmpdir(),
+    });
+  });
+
+  it.each([
+    ['true', true], ['1', true], ['ON', true], ['false', false], ['0', false], ['no', false], ['', true],
+  ])('NEST_PRELOAD=%p means preload %p', (value, expected) => {
+    expect(resolveSupervisorOptions({}, { NEST_PRELOAD: value }).preload).toBe(expected);
+  });
+
+  it('an explicit option wins over NEST_PRELOAD', () => {
+    expect(resolveSupervisorOptions({ preload: false }, { NEST_PRELOAD: 'true' }).preload).toBe(false);
+  });
+
+  it.each([
+    [{ workers: -1 }, {}, 'Invalid preload option workers=-1: expected a whole number from 1 to 1024, or 0 to run without a cluster.'],
+    [{ workers: 1.5 }, {}, 'workers=1.5'],
+    [{ workers: '4' }, {}, 'workers="4"'],
+    [{ preloadTimeoutMs: 0 }, {}, 'preloadTimeoutMs=0: expected a positive whole number of milliseconds'],
+    [{ gracefulTimeoutMs: -5 }, {}, 'gracefulTimeoutMs=-5'],
+    [{ restartDelayMs: 500, maxRestartDelayMs: 100 }, {}, 'maxRestartDelayMs=100: expected at least restartDelayMs (500)'],
+    [{ runRoot: 'tmp' }, {}, 'runRoot="tmp": expected an absolute path'],
+    [{ worker: 2 }, {}, 'Unknown option "worker"'],
+    [{}, { NEST_PRELOAD: 'maybe' }, 'Invalid environment variable NEST_PRELOAD="maybe": expected true or false.'],
+  ])('refuses %p (env %p) with one clear message', (options, env, message) => {
+    const run = () => resolveSupervisorOptions(options, env);
+    expect(run).toThrow(PreloadConfigError);
+    expect(run).toThrow(message);
+  });
+});

@@ -1,0 +1,228 @@
+import { existsSync, mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { EXIT_CODES, PRELOAD_ENV } from '../preload.constants';
+import { PRELOAD_DONE, READY, SHUTDOWN } from './cluster.messages';
+import { resolveSupervisorOptions } from './cluster.options';
+import { Supervisor } from './supervisor';
+import type { ChildHandle, ClusterPort, ProcessPort, SupervisorLogger, TimerPort } from './supervisor.ports';
+
+class FakeChild implements ChildHandle {
+  sent: unknown[] = [];
+  signals: NodeJS.Signals[] = [];
+  private messageListeners: Array<(m: unknown) => void> = [];
+  private exitListeners: Array<(c: number | null, s: NodeJS.Signals | null) => void> = [];
+  constructor(readonly pid: number, readonly env: Record<string, string>) {}
+  send(message: unknown) { this.sent.push(message); }
+  kill(signal: NodeJS.Signals) { this.signals.push(signal); }
+  onMessage(l: (m: unknown) => void) { this.messageListeners.push(l); }
+  onExit(l: (c: number | null, s: NodeJS.Signals | null) => void) { this.exitListeners.push(l); }
+  emit(message: unknown) { for (const l of this.messageListeners) l(message); }
+  exit(code: number | null, signal: NodeJS.Signals | null = null) { for (const l of this.exitListeners) l(code, signal); }
+  get role() { return this.env[PRELOAD_ENV.role]; }
+}
+
+class FakeCluster implements ClusterPort {
+  children: FakeChild[] = [];
+  private nextPid = 100;
+  fork(env: Record<string, string>) {
+    const child = new FakeChild(this.nextPid++, env);
+    this.children.push(child);
+    return child;
+  }
+  get workers() { return this.children.filter((c) => c.role === 'worker'); }
+  get preloader() { return this.children.find((c) => c.role === 'preloader') as FakeChild; }
+}
+
+class FakeTimers implements TimerPort {
+  private t = 0;
+  private timers: Array<{ at: number; fn: () => void; id: number }> = [];
+  private id = 0;
+  setTimeout(fn: () => void, ms: number) { const id = ++this.id; this.timers.push({ at: this.t + ms, fn, id }); return id; }
+  clearTimeout(handle: unknown) { this.timers = this.timers.filter((x) => x.id !== handle); }
+  now() { return this.t; }
+  advance(ms: number) {
+    const until = this.t + ms;
+    for (;;) {
+      const next = this.timers.filter((x) => x.at <= until).sort((a, b) => a.at - b.at)[0];
+      if (!next) break;
+      this.timers = this.timers.filter((x) => x !== next);
+      this.t = next.at;
+      next.fn();
+    }
+    this.t = until;
+  }
+}
+
+class FakeProcess implements ProcessPort {
+  readonly pid = 42;
+  listeners = new Map<string, () => void>();
+  onSignal(signal: NodeJS.Signals, l: () => void) { this.listeners.set(signal, l); }
+  removeSignalListeners() { this.listeners.clear(); }
+  raise(signal: NodeJS.Signals) { this.listeners.get(signal)?.(); }
+}
+
+function start(over: Record<string, unknown> = {}) {
+  const runRoot = mkdtempSync(join(tmpdir(), 'sup-spec-'));
+  const options = resolveSupervisorOptions({ workers: 2, preload: true, preloadTimeoutMs: 1_000, gracefulTimeoutMs: 500, restartDelayMs: 100, maxRestartDelayMs: 400, runRoot, ...over }, {});
+  const cluster = new FakeCluster();
+  const timers = new FakeTimers();
+  const proc = new FakeProcess();
+  const lines: string[] = [];
+  const logger: SupervisorLogger = { log: (m) => lines.push(m), warn: (m) => lines.push(`WARN ${m}`), error: (m) => lines.push(`ERROR ${m}`) };
+  const sup = new Supervisor(options, cluster, proc, timers, logger);
+  let exitCode: number | null = null;
+  void sup.run().then((code) => (exitCode = code));
+  const clusterDir = join(runRoot, readdirSync(runRoot)[0]);
+  return { sup, cluster, timers, proc, lines, runRoot, clusterDir, exit: () => exitCode };
+}
+
+const settle = () => new Promise((r) => setImmediate(r));
+
+function preloadOk(t: ReturnType<typeof start>) {
+  const manifestPath = join(t.clusterDir, 'run', 'manifest.json');
+  t.cluster.preloader.emit({ type: PRELOAD_DONE, ok: true, manifestPath, reason: null, lingering: [] });
+  t.cluster.preloader.exit(0);
+  return manifestPath;
+}
+
+describe('Supervisor', () => {
+  it('forks the preloader with a private run dir, then the workers with the hand-over', () => {
+    const t = start();
+    expect(t.sup.currentState).toBe('preloading');
+    const pre = t.cluster.preloader;
+    expect(pre.env).toEqual({
+      [PRELOAD_ENV.role]: 'preloader', [PRELOAD_ENV.runDir]: join(t.clusterDir, 'run'), [PRELOAD_ENV.tempRoot]: join(t.clusterDir, 'tmp'),
+      [PRELOAD_ENV.generation]: expect.stringMatching(/^[0-9a-f-]{36}$/),
+    });
+    expect(t.cluster.workers).toHaveLength(0);
+    const manifestPath = preloadOk(t);
+    expect(t.sup.currentState).toBe('running');
+    expect(t.cluster.workers.map((w) => w.env)).toEqual([0, 1].map((i) => ({
+      [PRELOAD_ENV.role]: 'worker', [PRELOAD_ENV.workerIndex]: String(i), [PRELOAD_ENV.manifest]: manifestPath, [PRELOAD_ENV.generation]: pre.env[PRELOAD_ENV.generation],
+    })));
+  });
+
+  it('with preload off, forks the workers at once, without a hand-over', () => {
+    const t = start({ preload: false });
+    expect(t.cluster.children.map((c) => c.env)).toEqual([
+      { [PRELOAD_ENV.role]: 'worker', [PRELOAD_ENV.workerIndex]: '0' },
+      { [PRELOAD_ENV.role]: 'worker', [PRELOAD_ENV.workerIndex]: '1' },
+    ]);
+  });
+
+  it.each([
+    ['reports failure', (c: FakeChild) => { c.emit({ type: PRELOAD_DONE, ok: false, manifestPath: null, reason: 'Critical preload step "bundles" failed', lingering: [] }); c.exit(4); }, 'Critical preload step "bundles" failed'],
+    ['crashes', (c: FakeChild) => c.exit(null, 'SIGKILL'), 'the preloader was killed by SIGKILL (perhaps out of memory?)'],
+    ['reports success but exits non-zero', (c: FakeChild) => { c.emit({ type: PRELOAD_DONE, ok: true, manifestPath: '/x', reason: null, lingering: [] }); c.exit(1); }, 'the preloader exited with code 1'],
+  ])('when the preloader %s: empties its dirs and forks workers without a hand-over', (_, end, why) => {
+    const t = start();
+    mkdirSync(join(t.clusterDir, 'tmp', 'nest-preload-bundle-x'));
+    end(t.cluster.preloader);
+    expect(readdirSync(join(t.clusterDir, 'tmp'))).toEqual([]);
+    expect(t.cluster.workers.map((w) => w.env[PRELOAD_ENV.manifest])).toEqual([undefined, undefined]);
+    expect(t.lines.some((l) => l.startsWith('WARN preload abandoned') && l.includes(why))).toBe(true);
+  });
+
+  it('kills a hung preloader at preloadTimeoutMs and falls back', () => {
+    const t = start();
+    t.timers.advance(999);
+    expect(t.cluster.preloader.signals).toEqual([]);
+    t.timers.advance(1);
+    expect(t.cluster.preloader.signals).toEqual(['SIGKILL']);
+    t.cluster.preloader.exit(null, 'SIGKILL');
+    expect(t.cluster.workers).toHaveLength(2);
+    expect(t.lines.some((l) => l.includes('timed out after 1000 ms'))).toBe(true);
+  });
+
+  it('announces readiness once every worker said ready', () => {
+    const t = start({ preload: false });
+    t.cluster.workers[0].emit({ type: READY, pid: 100, preloaded: false });
+    expect(t.lines.some((l) => l.startsWith('cluster ready'))).toBe(false);
+    t.cluster.workers[1].emit({ type: READY, pid: 101, preloaded: false });
+    expect(t.lines.filter((l) => l.startsWith('cluster ready: 2/2 workers (not preloaded)'))).toHaveLength(1);
+  });
+
+  it('replaces a crashed ready worker under the same index, with a doubling delay capped at maxRestartDelayMs', () => {
+    const t = start({ preload: false });
+    const [w0] = t.cluster.workers;
+    w0.emit({ type: READY, pid: w0.pid, preloaded: false });
+    const delays: number[] = [];
+    let current = w0;
+    for (let i = 0; i < 4; i++) {
+      current.exit(null, 'SIGKILL');
+      const before = t.cluster.children.length;
+      let waited = 0;
+      while (t.cluster.children.length === before) { t.timers.advance(10); waited += 10; }
+      delays.push(waited);
+      current = t.cluster.children[t.cluster.children.length - 1];
+      expect(current.env[PRELOAD_ENV.workerIndex]).toBe('0');
+      current.emit({ type: READY, pid: current.pid, preloaded: false });
+    }
+    expect(delays).toEqual([100, 200, 400, 400]);
+    expect(t.lines).toContain(`WARN worker 0 (pid ${w0.pid}) was killed by SIGKILL (perhaps out of memory?); replacing it in 100 ms`);
+  });
+
+  it('halts with WORKER_BOOT_ERROR when a worker exits before it was ever ready, instead of looping', async () => {
+    const t = start({ preload: false });
+    t.cluster.workers[0].exit(1);
+    expect(t.sup.currentState).toBe('stopping');
+    expect(t.cluster.workers[1].sent).toEqual([{ type: SHUTDOWN }]);
+    t.cluster.workers[1].exit(0);
+    await settle();
+    expect(t.exit()).toBe(EXIT_CODES.WORKER_BOOT_ERROR);
+    expect(t.cluster.children).toHaveLength(2);
+    expect(t.lines.some((l) => l.includes('before it became ready: a boot error'))).toBe(true);
+  });
+
+  it('SIGTERM: asks every worker to drain, then removes the cluster dir and exits 0', async () => {
+    const t = start();
+    preloadOk(t);
+    t.proc.raise('SIGTERM');
+    expect(t.cluster.workers.map((w) => w.sent)).toEqual([[{ type: SHUTDOWN }], [{ type: SHUTDOWN }]]);
+    t.cluster.workers[0].exit(0);
+    await settle();
+    expect(t.exit()).toBeNull();
+    t.cluster.workers[1].exit(0);
+    await settle();
+    expect(t.exit()).toBe(0);
+    expect(existsSync(t.clusterDir)).toBe(false);
+    expect(t.proc.listeners.size).toBe(0);
+    expect(t.sup.currentState).toBe('stopped');
+  });
+
+  it('SIGTERM: SIGKILLs what is left at gracefulTimeoutMs, and a second signal forces it at once', () => {
+    const t = start({ preload: false });
+    t.proc.raise('SIGTERM');
+    t.timers.advance(499);
+    expect(t.cluster.workers[0].signals).toEqual([]);
+    t.timers.advance(1);
+    expect(t.cluster.workers.map((w) => w.signals)).toEqual([['SIGKILL'], ['SIGKILL']]);
+
+    const u = start({ preload: false });
+    u.proc.raise('SIGINT');
+    u.proc.raise('SIGINT');
+    expect(u.cluster.workers.map((w) => w.signals)).toEqual([['SIGKILL'], ['SIGKILL']]);
+  });
+
+  it('SIGTERM during the preload stops the preloader and starts no worker', async () => {
+    const t = start();
+    t.proc.raise('SIGTERM');
+    expect(t.cluster.preloader.signals).toEqual(['SIGTERM']);
+    t.cluster.preloader.exit(null, 'SIGTERM');
+    await settle();
+    expect(t.cluster.workers).toHaveLength(0);
+    expect(t.exit()).toBe(0);
+  });
+
+  it('does not restart workers it stopped itself', async () => {
+    const t = start({ preload: false });
+    for (const w of t.cluster.workers) w.emit({ type: READY, pid: w.pid, preloaded: false });
+    t.proc.raise('SIGTERM');
+    for (const w of t.cluster.workers) w.exit(null, 'SIGTERM');
+    t.timers.advance(10_000);
+    await settle();
+    expect(t.cluster.children).toHaveLength(2);
+    expect(t.exit()).toBe(0);
+  });
+});

@@ -15,7 +15,9 @@ export interface DemoConfig {
   healthDetails: boolean;
   superuser: string;
   superuserPassword: string | null;
-  /** Test hooks: steps to fail (`name` or `name@role`), and per-step delays. */
+  gracefulTimeoutMs: number;
+  preloadTimeoutMs: number;
+  /** Test hooks: steps to fail and steps to slow down (`name` or `name@role`). */
   failSteps: string[];
   stepDelaysMs: Record<string, number>;
 }
@@ -54,13 +56,15 @@ export function readDemoConfig(env: NodeJS.ProcessEnv = process.env, cwd = proce
   const stepDelaysMs: Record<string, number> = {};
   for (const item of (env.DEMO_STEP_DELAY_MS ?? '').split(',').filter(Boolean)) {
     const [step, ms] = item.split(':');
-    if (!step || !/^\d+$/.test(ms ?? '')) throw new DemoConfigError(`DEMO_STEP_DELAY_MS item ${JSON.stringify(item)} is invalid: use step:milliseconds.`);
+    if (!step || !/^\d+$/.test(ms ?? '')) throw new DemoConfigError(`DEMO_STEP_DELAY_MS item ${JSON.stringify(item)} is invalid: use step[@role]:milliseconds.`);
     stepDelaysMs[step] = Number(ms);
   }
   const config: DemoConfig = {
     port: int(env, 'PORT', 3000, 0, 65535),
     host: env.HOST?.trim() || '127.0.0.1',
     workers: int(env, 'WORKERS', availableParallelism(), 0, 256),
+    gracefulTimeoutMs: int(env, 'GRACEFUL_TIMEOUT_MS', 30_000, 1, 3_600_000),
+    preloadTimeoutMs: int(env, 'PRELOAD_TIMEOUT_MS', 120_000, 1, 3_600_000),
     databaseUrl,
     dataDir,
     configDir,

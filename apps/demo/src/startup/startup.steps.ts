@@ -73,9 +73,9 @@ export class StartupSteps {
 
   @PreloadStep({ name: 'bundles', critical: true })
   async bundles(): Promise<BundlesResult> {
-    await injectFaults(this.config, 'bundles', this.preload.role);
     // The built-in bundle is staged into a temp dir this process owns, like a downloaded archive.
     const dir = this.preload.createTempDir('bundle-builtin');
+    await injectFaults(this.config, 'bundles', this.preload.role);
     const source = join(ASSETS_DIR, 'components');
     const files = (await readdir(source)).filter((f) => f.endsWith('.json'));
     for (const file of files) await copyFile(join(source, file), join(dir, file));

@@ -43,16 +43,23 @@ export class RedisCache extends ExternalCache {
   teardown(): Promise<void> {
     this.closed ??= (async () => {
       if (this.client.status === 'end') return;
-      let timer: NodeJS.Timeout | undefined;
-      const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), this.quitTimeoutMs)));
-      try {
-        // QUIT on a client that never connected would wait for a connection: drop it instead.
-        if (this.client.status === 'ready') await Promise.race([this.client.quit().catch(() => undefined), timedOut]);
-      } finally {
-        clearTimeout(timer);
-        this.client.disconnect(false);
-      }
+      // ioredis reaches `end` only when the socket has closed, after quit() resolved.
+      const ended = new Promise<void>((resolve) => this.client.once('end', () => resolve()));
+      // QUIT on a client that is not ready would wait for a connection: drop it instead.
+      if (this.client.status === 'ready') await within(this.client.quit().then(() => undefined, () => undefined), this.quitTimeoutMs);
+      this.client.disconnect(false);
+      await within(ended, this.quitTimeoutMs);
     })();
     return this.closed;
+  }
+}
+
+/** Waits for `promise`, or `ms`, whichever comes first. */
+async function within(promise: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([promise, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  } finally {
+    clearTimeout(timer);
   }
 }

@@ -1,0 +1,35 @@
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { DemoConfigError, readDemoConfig } from './config';
+
+describe('readDemoConfig', () => {
+  it('defaults: port 3000 on loopback, one worker per core, SQLite in ./.data, auto-login on, details off', () => {
+    expect(readDemoConfig({}, '/srv/app')).toEqual({
+      port: 3000, host: '127.0.0.1', workers: availableParallelism(), gracefulTimeoutMs: 30_000, preloadTimeoutMs: 120_000,
+      databaseUrl: null, dataDir: '/srv/app/.data', configDir: join('/srv/app/.data', 'config'), redisUrl: null,
+      autoLogin: true, healthDetails: false, superuser: 'langflow', superuserPassword: null, failSteps: [], stepDelaysMs: {},
+    });
+  });
+
+  it('reads every variable', () => {
+    const config = readDemoConfig({
+      PORT: '8080', HOST: '0.0.0.0', WORKERS: '0', DATABASE_URL: 'postgres://u@db/x', DATA_DIR: 'data', CONFIG_DIR: '/etc/demo',
+      REDIS_URL: 'redis://cache:6379', AUTO_LOGIN: 'false', HEALTH_DETAILS: 'true', DEMO_FAIL_STEPS: 'a, b@worker', DEMO_STEP_DELAY_MS: 'c:10,d@preloader:20',
+    }, '/srv');
+    expect(config).toMatchObject({
+      port: 8080, host: '0.0.0.0', workers: 0, databaseUrl: 'postgres://u@db/x', dataDir: '/srv/data', configDir: '/etc/demo',
+      redisUrl: 'redis://cache:6379', autoLogin: false, healthDetails: true, failSteps: ['a', 'b@worker'], stepDelaysMs: { c: 10, 'd@preloader': 20 },
+    });
+  });
+
+  it.each([
+    [{ PORT: '70000' }, 'PORT="70000" is invalid: use a whole number from 0 to 65535.'],
+    [{ WORKERS: '2.5' }, 'WORKERS="2.5" is invalid'],
+    [{ HEALTH_DETAILS: 'maybe' }, 'HEALTH_DETAILS="maybe" is not a boolean'],
+    [{ REDIS_URL: 'localhost:6379' }, 'REDIS_URL must be a redis:// URL'],
+    [{ DEMO_STEP_DELAY_MS: 'bundles' }, 'DEMO_STEP_DELAY_MS item "bundles" is invalid'],
+  ])('refuses %p', (env, message) => {
+    expect(() => readDemoConfig(env, '/srv')).toThrow(DemoConfigError);
+    expect(() => readDemoConfig(env, '/srv')).toThrow(message);
+  });
+});

@@ -45,6 +45,18 @@ describeWithServices('the demo cluster on PostgreSQL and Redis (real services)',
     expect(await redisClientsNamed('demo:worker:')).toEqual([]);
   });
 
+  it('a preload abandoned on a critical step still closes its DB pool and Redis client; the workers start in full', async () => {
+    cluster = await DemoCluster.start({ workers: 2, preload: true, env: { DATABASE_URL: db.url, REDIS_URL, DEMO_FAIL_STEPS: 'types_cached@preloader' } });
+    const [, preloaderPid] = await cluster.waitFor(/preloader started \(pid (\d+)/);
+    expect((await cluster.waitReady())[3]).toBe('not preloaded');
+    expect(cluster.output()).toMatch(/\[Preloader\] no handles left open/);
+    expect(await pgConnectionsNamed(`demo:preloader:${preloaderPid}`)).toEqual([]);
+    expect(await redisClientsNamed(`demo:preloader:${preloaderPid}`)).toEqual([]);
+    expect((await stepRuns()).types_cached).toEqual({ worker: 2 });
+    expect(await db.query('select count(*)::int as n from users')).toEqual([{ n: 1 }]);
+    expect((await cluster.stop()).code).toBe(0);
+  });
+
   it('preload off, 4 workers racing: exactly one superuser, migrations applied once, no error, every worker healthy', async () => {
     cluster = await DemoCluster.start({ workers: 4, preload: false, env: { DATABASE_URL: db.url } });
     expect((await cluster.waitReady())[3]).toBe('not preloaded');

@@ -152,6 +152,34 @@ describe('PreloadBootstrapper by role', () => {
     });
   });
 
+  it('preloader: an invalid plan abandons the preload without throwing, so the context can still be closed', async () => {
+    @Injectable()
+    class Cyclic {
+      @PreloadStep({ name: 'x', after: ['y'] }) async x() { return 1; }
+      @PreloadStep({ name: 'y', after: ['x'] }) async y() { return 2; }
+    }
+    const ref = await Test.createTestingModule({ imports: [PreloadModule.forRoot({ isGlobal: true })], providers: [Cyclic, FakeCache] })
+      .overrideProvider(PreloadProcessContext).useValue(new PreloadProcessContext('preloader', 1, null, null, 'g1', mkdtempSync(join(tmpdir(), 'run-'))))
+      .compile();
+    const app = ref.createNestApplication({ logger: false });
+    await app.init();
+    expect(app.get(PreloadState).abortReason).toBe('the preload plan could not run: PreloadConfigError: Preload steps form a cycle: x -> y -> x. A step cannot (even indirectly) run after itself: remove one of these "after" entries.');
+    await app.close();
+    expect(app.get(FakeCache).tornDown).toBe(1);
+  });
+
+  it('standalone: an invalid plan fails the start-up with the plan error', async () => {
+    @Injectable()
+    class Dup {
+      @PreloadStep({ name: 'x' }) async a() { return 1; }
+      @PreloadStep({ name: 'x' }) async b() { return 2; }
+    }
+    const ref = await Test.createTestingModule({ imports: [PreloadModule.forRoot({})], providers: [Dup] })
+      .overrideProvider(PreloadProcessContext).useValue(new PreloadProcessContext('standalone', 1))
+      .compile();
+    await expect(ref.createNestApplication({ logger: false }).init()).rejects.toThrow('Preload step "x" is declared more than once (Dup.a, Dup.b).');
+  });
+
   it('result() of a step that did not complete throws a clear error', async () => {
     const runDir = mkdtempSync(join(tmpdir(), 'run-'));
     const { app, preload } = await boot(new PreloadProcessContext('preloader', 1, null, null, 'g1', runDir), ['pictures']);

@@ -42,6 +42,22 @@ export class PreloadBootstrapper implements OnApplicationBootstrap, BeforeApplic
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
+    try {
+      await this.runPlan();
+    } catch (error) {
+      // The preloader must survive any failure here (a bad plan included) so that its caller can
+      // tear down and close the context in a finally, reset its state and report. Other roles
+      // fail to start: a worker whose start-up failed must not serve.
+      if (this.ctx.role !== 'preloader') throw error;
+      this.state.abortReason = error instanceof CriticalStepError ? error.message : `the preload plan could not run: ${summarize(error)}`;
+      const stack = error instanceof CriticalStepError ? error.cause : error;
+      this.logger.error(this.state.abortReason, stack instanceof Error ? stack.stack : undefined);
+      return;
+    }
+    this.state.ready = true;
+  }
+
+  private async runPlan(): Promise<void> {
     const steps = this.discoverSteps();
     const plan = StepPlan.build(steps);
     for (const step of plan.ordered) {
@@ -49,29 +65,19 @@ export class PreloadBootstrapper implements OnApplicationBootstrap, BeforeApplic
     }
     const invokers = new Map(steps.map((s) => [s.name, s]));
     const toRun = this.ctx.role === 'worker' ? this.adoptManifest(plan) : plan.ordered;
-    try {
-      await runSteps(toRun, this.state.steps, this.ctx.role, {
-        invoke: (step) => (invokers.get(step.name) as DiscoveredStep).invoke(),
-        onComplete: async (step, value) => {
-          if (this.ctx.role === 'preloader' && value !== undefined) {
-            const entry = await writeResult(this.requireRunDir(), step.name, value);
-            this.state.resultEntries.set(step.name, entry);
-          }
-          this.state.values.set(step.name, value);
-        },
-        log: (message) => this.logger.log(message),
-        error: (message, error) => this.logger.error(message, error instanceof Error ? error.stack : undefined),
-        now: () => performance.now(),
-      });
-    } catch (error) {
-      // The preloader must survive to reset its state and report; other roles fail to start,
-      // as a worker whose start-up failed must not serve.
-      if (this.ctx.role !== 'preloader' || !(error instanceof CriticalStepError)) throw error;
-      this.state.abortReason = error.message;
-      this.logger.error(error.message, error.cause instanceof Error ? error.cause.stack : undefined);
-      return;
-    }
-    this.state.ready = true;
+    await runSteps(toRun, this.state.steps, this.ctx.role, {
+      invoke: (step) => (invokers.get(step.name) as DiscoveredStep).invoke(),
+      onComplete: async (step, value) => {
+        if (this.ctx.role === 'preloader' && value !== undefined) {
+          const entry = await writeResult(this.requireRunDir(), step.name, value);
+          this.state.resultEntries.set(step.name, entry);
+        }
+        this.state.values.set(step.name, value);
+      },
+      log: (message) => this.logger.log(message),
+      error: (message, error) => this.logger.error(message, error instanceof Error ? error.stack : undefined),
+      now: () => performance.now(),
+    });
   }
 
   async beforeApplicationShutdown(): Promise<void> {

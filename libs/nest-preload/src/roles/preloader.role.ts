@@ -1,7 +1,7 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { setImmediate as nextTurn } from 'node:timers/promises';
+import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 import { MANIFEST_VERSION, writeManifest } from '../handover/manifest';
 import { EXIT_CODES } from '../preload.constants';
 import { summarize } from '../steps/step-runner';
@@ -13,6 +13,18 @@ import { PreloadState } from './preload-state';
 
 /** Resource kinds that are expected while the preloader reports back (its IPC channel, stdio). */
 const EXPECTED_HANDLES = new Set(['PipeWrap', 'TTYWrap', 'FSReqCallback', 'Immediate']);
+
+/** How long sockets that are closing (FIN sent, not yet acknowledged) may take before they count as ghosts. */
+const GHOST_SETTLE_MS = 1_000;
+
+/** Handles still open once closing sockets had `settleMs` to finish, by resource name. */
+async function openHandles(settleMs: number): Promise<string[]> {
+  const unexpected = () => process.getActiveResourcesInfo().filter((name) => !EXPECTED_HANDLES.has(name) && name !== 'Timeout');
+  const deadline = Date.now() + settleMs;
+  await nextTurn();
+  while (unexpected().length > 0 && Date.now() < deadline) await sleep(10, undefined, { ref: false });
+  return unexpected();
+}
 
 /**
  * The preloader: builds an application context (no HTTP server), which runs every step; tears
@@ -63,10 +75,7 @@ export async function runPreloader(entry: AppEntry): Promise<never> {
       abort = `writing the manifest failed: ${summarize(error)}`;
     }
   }
-  // Let sockets closed above release their handles before looking for ghosts.
-  await nextTurn();
-  await nextTurn();
-  const lingering = process.getActiveResourcesInfo().filter((name) => !EXPECTED_HANDLES.has(name) && name !== 'Timeout');
+  const lingering = await openHandles(GHOST_SETTLE_MS);
   if (lingering.length) logger.warn(`handles still open before exit: ${lingering.join(', ')}`);
   else logger.log('no handles left open (DB pools and cache clients closed)');
   const report: PreloadDoneMessage = { type: PRELOAD_DONE, ok: abort === null, manifestPath, reason: abort, lingering };

@@ -45,6 +45,8 @@ export async function runWorker(entry: AppEntry): Promise<void> {
     await entry.serve(app);
   } catch (error) {
     logger.error(`failed to start: ${String(error)}`, error instanceof Error ? error.stack : undefined);
+    // Release what did start (DB pool, cache client) before exiting, bounded.
+    await Promise.race([app?.close().catch(() => undefined), new Promise((r) => setTimeout(r, 5_000).unref())]);
     process.exit(1);
   }
   if (closing) return;

@@ -14,5 +14,6 @@ export { ExternalCache } from './cache/external-cache';
 export { OwnedTempDirs } from './temp/temp-dirs';
 export type { Manifest, ResultEntry, ManifestTrust } from './handover/manifest';
 export { readTrustedManifest } from './handover/manifest';
+export { PreloadArtifact, type ArtifactHandle, type ArtifactIndex } from './handover/artifact';
 export { PreloadError, PreloadConfigError, LockTimeoutError, LockCompromisedError, CriticalStepError, ResultUnavailableError } from './errors/preload.error';
 export { PreloadMessages } from './errors/preload.messages';

@@ -1,6 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ResultUnavailableError } from './errors/preload.error';
 import { PreloadMessages } from './errors/preload.messages';
+import { join } from 'node:path';
+import { FileArtifact } from './handover/artifact';
 import { decodeResult, readResultBytes, runDirOf } from './handover/manifest';
 import type { PreloadRole } from './preload.constants';
 import { PreloadProcessContext } from './roles/process-context';
@@ -62,7 +64,8 @@ export class PreloadService {
 
   /**
    * The value a step returned: from memory where it ran in this process, from the preloader's
-   * verified result file otherwise (decoded once, on first use).
+   * verified result file otherwise (decoded once, on first use). For a step that returned a
+   * `PreloadArtifact`, an `ArtifactHandle` that reads the bytes in slices.
    * @throws ResultUnavailableError when the step is not complete.
    */
   result<T = unknown>(name: string): T {
@@ -74,6 +77,11 @@ export class PreloadService {
     const entry = this.state.resultEntries.get(name);
     const manifestPath = this.ctx.manifestPath;
     if (!entry || !manifestPath) return undefined as T;
+    if (entry.kind === 'artifact') {
+      const handle = new FileArtifact(join(runDirOf(manifestPath), entry.file), entry.size);
+      this.state.values.set(name, handle);
+      return handle as T;
+    }
     const read = readResultBytes(runDirOf(manifestPath), entry);
     if ('reason' in read) throw new ResultUnavailableError(`The result of preload step "${name}" became unreadable: ${read.reason}.`);
     const value = decodeResult(read.bytes);

@@ -1,15 +1,18 @@
 import { createHash } from 'node:crypto';
-import { lstatSync, readFileSync } from 'node:fs';
+import { closeSync, lstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { deserialize, serialize } from 'node:v8';
 import writeFileAtomic from 'write-file-atomic';
 import type { StepState } from '../steps/step.types';
+import { encodeArtifact, PreloadArtifact } from './artifact';
 
 export const MANIFEST_FILE = 'manifest.json';
 export const MANIFEST_VERSION = 1;
 
 /** A step's return value, written once by the preloader. */
 export interface ResultEntry {
+  /** `value`: a v8-serialized value, decoded on first use; `artifact`: a {@link PreloadArtifact} file, read in slices. */
+  kind: 'value' | 'artifact';
   /** File name inside the run dir (no directory part). */
   file: string;
   size: number;
@@ -45,12 +48,41 @@ export async function writeManifest(runDir: string, manifest: Manifest): Promise
   return path;
 }
 
-/** Serializes a step's value with `v8.serialize` into the run dir and describes the file. */
+/**
+ * Writes a step's value into the run dir and describes the file: a {@link PreloadArtifact} as its
+ * bytes, anything else with `v8.serialize`.
+ */
 export async function writeResult(runDir: string, step: string, value: unknown): Promise<ResultEntry> {
-  const bytes = serialize(value);
-  const file = `result-${step}.v8`;
+  const artifact = value instanceof PreloadArtifact;
+  const bytes = artifact ? encodeArtifact(value) : serialize(value);
+  const file = `result-${step}.${artifact ? 'artifact' : 'v8'}`;
   await writePrivateFile(join(runDir, file), bytes);
-  return { file, size: bytes.length, sha256: sha256(bytes) };
+  return { kind: artifact ? 'artifact' : 'value', file, size: bytes.length, sha256: sha256(bytes) };
+}
+
+/**
+ * Checks a result file against its entry (plain name, no symlink, size, sha256) without holding
+ * the whole file in memory.
+ * @returns why it must not be used, or `null`.
+ */
+export function verifyResult(runDir: string, entry: ResultEntry): string | null {
+  if (basename(entry.file) !== entry.file) return `result file name ${JSON.stringify(entry.file)} is not a plain file name`;
+  const path = join(runDir, entry.file);
+  let fd: number | undefined;
+  try {
+    const stat = lstatSync(path);
+    if (!stat.isFile()) return `${path} is not a regular file`;
+    if (stat.size !== entry.size) return `${path} has ${stat.size} bytes, the manifest says ${entry.size}`;
+    fd = openSync(path, 'r');
+    const hash = createHash('sha256');
+    const chunk = Buffer.allocUnsafe(1 << 20);
+    for (let n = readSync(fd, chunk); n > 0; n = readSync(fd, chunk)) hash.update(chunk.subarray(0, n));
+    return hash.digest('hex') === entry.sha256 ? null : `${path} does not match its sha256 checksum`;
+  } catch (error) {
+    return `${path} cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)})`;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
 }
 
 /**
@@ -61,7 +93,7 @@ export function readResultBytes(runDir: string, entry: ResultEntry): { bytes: Bu
   if (basename(entry.file) !== entry.file) return { reason: `result file name ${JSON.stringify(entry.file)} is not a plain file name` };
   const path = join(runDir, entry.file);
   try {
-    if (lstatSync(path).isSymbolicLink()) return { reason: `${path} is a symbolic link` };
+    if (!lstatSync(path).isFile()) return { reason: `${path} is not a regular file` };
     const bytes = readFileSync(path);
     if (bytes.length !== entry.size) return { reason: `${path} has ${bytes.length} bytes, the manifest says ${entry.size}` };
     if (sha256(bytes) !== entry.sha256) return { reason: `${path} does not match its sha256 checksum` };

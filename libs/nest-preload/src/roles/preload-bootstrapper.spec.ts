@@ -4,6 +4,8 @@ import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ExternalCache } from '../cache/external-cache';
+import { type ArtifactHandle, PreloadArtifact } from '../handover/artifact';
+import { FileArtifact } from '../handover/artifact';
 import { ResultUnavailableError } from '../errors/preload.error';
 import { MANIFEST_VERSION, writeManifest, writeResult } from '../handover/manifest';
 import { PreloadModule } from '../preload.module';
@@ -178,6 +180,30 @@ describe('PreloadBootstrapper by role', () => {
       .overrideProvider(PreloadProcessContext).useValue(new PreloadProcessContext('standalone', 1))
       .compile();
     await expect(ref.createNestApplication({ logger: false }).init()).rejects.toThrow('Preload step "x" is declared more than once (Dup.a, Dup.b).');
+  });
+
+  it('an artifact step: the worker gets a file-backed handle to the preloader\'s bytes', async () => {
+    @Injectable()
+    class Indexer {
+      runs = 0;
+      @PreloadStep({ name: 'index' }) async index() { this.runs++; return new PreloadArtifact(Buffer.from('{"x":1}'), { x: [1, 5] }); }
+    }
+    const runDir = mkdtempSync(join(tmpdir(), 'run-'));
+    const make = (ctx: PreloadProcessContext) => Test.createTestingModule({ imports: [PreloadModule.forRoot({ isGlobal: true })], providers: [Indexer] })
+      .overrideProvider(PreloadProcessContext).useValue(ctx).compile().then(async (ref) => { const app = ref.createNestApplication({ logger: false }); await app.init(); return app; });
+    const preloader = await make(new PreloadProcessContext('preloader', 1, null, null, 'g1', runDir));
+    const state = preloader.get(PreloadState);
+    expect(preloader.get(PreloadService).result<ArtifactHandle>('index').slice('x')?.toString()).toBe('"x":1');
+    const path = await writeManifest(runDir, {
+      version: MANIFEST_VERSION, generation: 'g1', primaryPid: 9, preloaderPid: 10, createdAt: '', steps: [...state.steps.values()], results: Object.fromEntries(state.resultEntries), tempDirs: [],
+    });
+    await preloader.close();
+    const worker = await make(new PreloadProcessContext('worker', 9, 0, path, 'g1'));
+    const handle = worker.get(PreloadService).result<ArtifactHandle>('index');
+    expect(handle).toBeInstanceOf(FileArtifact);
+    expect(handle.slice('x')?.toString()).toBe('"x":1');
+    expect(worker.get(Indexer).runs).toBe(0);
+    await worker.close();
   });
 
   it('result() of a step that did not complete throws a clear error', async () => {

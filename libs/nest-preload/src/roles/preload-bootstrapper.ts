@@ -9,7 +9,8 @@ import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ExternalCache } from '../cache/external-cache';
 import { CriticalStepError } from '../errors/preload.error';
-import { readResultBytes, readTrustedManifest, runDirOf, writeResult } from '../handover/manifest';
+import { MemoryArtifact, PreloadArtifact } from '../handover/artifact';
+import { readTrustedManifest, runDirOf, verifyResult, writeResult } from '../handover/manifest';
 import { PRELOAD_RESOLVED_OPTIONS } from '../preload.module-definition';
 import type { ResolvedPreloadOptions } from '../preload.options';
 import { PRELOAD_STEP_METADATA } from '../steps/preload-step.decorator';
@@ -72,7 +73,7 @@ export class PreloadBootstrapper implements OnApplicationBootstrap, BeforeApplic
           const entry = await writeResult(this.requireRunDir(), step.name, value);
           this.state.resultEntries.set(step.name, entry);
         }
-        this.state.values.set(step.name, value);
+        this.state.values.set(step.name, value instanceof PreloadArtifact ? new MemoryArtifact(value) : value);
       },
       log: (message) => this.logger.log(message),
       error: (message, error) => this.logger.error(message, error instanceof Error ? error.stack : undefined),
@@ -132,9 +133,9 @@ export class PreloadBootstrapper implements OnApplicationBootstrap, BeforeApplic
       if (!state || record.status !== 'complete') continue;
       const entry = manifest.results[record.name];
       if (entry) {
-        const read = readResultBytes(runDirOf(manifestPath), entry);
-        if ('reason' in read) {
-          this.logger.warn(`the result of step ${record.name} cannot be used (${read.reason}); this worker redoes the step`);
+        const reason = verifyResult(runDirOf(manifestPath), entry);
+        if (reason) {
+          this.logger.warn(`the result of step ${record.name} cannot be used (${reason}); this worker redoes the step`);
           continue;
         }
         this.state.resultEntries.set(record.name, entry);

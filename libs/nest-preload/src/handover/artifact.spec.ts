@@ -1,0 +1,52 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { text } from 'node:stream/consumers';
+import { encodeArtifact, FileArtifact, MemoryArtifact, PreloadArtifact } from './artifact';
+import { verifyResult, writeResult } from './manifest';
+
+const payload = Buffer.from('{"a":1}\n{"b":22}');
+const artifact = () => new PreloadArtifact(payload, { a: [0, 7], b: [8, 8], empty: [3, 0] });
+
+describe('artifacts', () => {
+  it('refuses a slice outside the bytes', () => {
+    expect(() => new PreloadArtifact(payload, { bad: [10, 20] })).toThrow('artifact slice "bad" [10, 20] is outside the 16 bytes');
+  });
+
+  it.each([
+    ['in memory', () => new MemoryArtifact(artifact())],
+    ['from the hand-over file', () => {
+      const path = join(mkdtempSync(join(tmpdir(), 'art-')), 'x.artifact');
+      const bytes = encodeArtifact(artifact());
+      writeFileSync(path, bytes);
+      return new FileArtifact(path, bytes.length);
+    }],
+  ])('%s: reads slices and streams, whole or by key', async (_, open) => {
+    const handle = open();
+    expect(handle.size).toBe(16);
+    expect(handle.keys()).toEqual(['a', 'b', 'empty']);
+    expect(handle.slice('b')?.toString()).toBe('{"b":22}');
+    expect(handle.slice('nope')).toBeUndefined();
+    expect(handle.has('a')).toBe(true);
+    expect(await text(handle.stream())).toBe(payload.toString());
+    expect(await text(handle.stream('a'))).toBe('{"a":1}');
+    expect(await text(handle.stream('empty'))).toBe('');
+    expect(() => handle.stream('nope')).toThrow('no artifact slice "nope"');
+  });
+
+  it('is written as an artifact result whose checksum is verified in chunks', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'art-'));
+    const entry = await writeResult(dir, 'types_cached', artifact());
+    expect(entry).toMatchObject({ kind: 'artifact', file: 'result-types_cached.artifact' });
+    expect(verifyResult(dir, entry)).toBeNull();
+    writeFileSync(join(dir, entry.file), Buffer.alloc(entry.size));
+    expect(verifyResult(dir, entry)).toBe(`${join(dir, entry.file)} does not match its sha256 checksum`);
+    expect(verifyResult(dir, { ...entry, size: 1 })).toContain('the manifest says 1');
+  });
+
+  it('refuses a file that is not an artifact', () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'art-')), 'x');
+    writeFileSync(path, 'not an artifact at all');
+    expect(() => new FileArtifact(path, 22)).toThrow('is not an artifact file');
+  });
+});

@@ -6,10 +6,13 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { join } from 'node:path';
 import { type DemoConfig, readDemoConfig } from './config';
 import { dataSourceOptions } from './database/data-source.options';
+import { ComponentCatalog } from './components/component-catalog';
+import { Flow } from './database/flow.entity';
 import { StepRun } from './database/step-run.entity';
 import { User } from './database/user.entity';
 import { DEMO_CACHE, DEMO_CONFIG } from './demo.tokens';
 import { ComponentsController } from './http/components.controller';
+import { FlowsController } from './http/flows.controller';
 import { HealthController } from './http/health.controller';
 import { createDemoCache } from './startup/demo-cache';
 import { StartupSteps } from './startup/startup.steps';
@@ -25,14 +28,15 @@ export class AppModule {
       imports: [
         PreloadModule.forRoot({ lockDir: join(config.dataDir, 'locks'), healthDetails: config.healthDetails }),
         TypeOrmModule.forRoot({ ...dataSourceOptions(config, role), retryAttempts: 2, retryDelay: 1_000 }),
-        TypeOrmModule.forFeature([User, StepRun]),
+        TypeOrmModule.forFeature([User, StepRun, Flow]),
         PreloadHealthModule,
       ],
-      controllers: [HealthController, ComponentsController],
+      controllers: [HealthController, ComponentsController, FlowsController],
       providers: [
         { provide: DEMO_CONFIG, useValue: config },
         { provide: DEMO_CACHE, useFactory: () => createDemoCache(config, role) },
         SuperuserService,
+        ComponentCatalog,
         StartupSteps,
       ],
     };

@@ -15,6 +15,12 @@ export interface DemoConfig {
   healthDetails: boolean;
   superuser: string;
   superuserPassword: string | null;
+  /** Archives of extra component modules: local paths, file:// or http(s):// URLs. */
+  bundleUrls: string[];
+  /** A directory of flow JSON files to load, or null. */
+  flowsPath: string | null;
+  /** Whether the built-in component library is part of the index (off only to measure the floor). */
+  builtinComponents: boolean;
   gracefulTimeoutMs: number;
   preloadTimeoutMs: number;
   /** Test hooks: steps to fail and steps to slow down (`name` or `name@role`). */
@@ -63,6 +69,9 @@ export function readDemoConfig(env: NodeJS.ProcessEnv = process.env, cwd = proce
     port: int(env, 'PORT', 3000, 0, 65535),
     host: env.HOST?.trim() || '127.0.0.1',
     workers: int(env, 'WORKERS', availableParallelism(), 0, 256),
+    bundleUrls: (env.BUNDLE_URLS ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+    flowsPath: env.FLOWS_PATH?.trim() ? resolve(cwd, env.FLOWS_PATH.trim()) : null,
+    builtinComponents: bool(env, 'BUILTIN_COMPONENTS', true),
     gracefulTimeoutMs: int(env, 'GRACEFUL_TIMEOUT_MS', 30_000, 1, 3_600_000),
     preloadTimeoutMs: int(env, 'PRELOAD_TIMEOUT_MS', 120_000, 1, 3_600_000),
     databaseUrl,

@@ -3,12 +3,14 @@ import { join } from 'node:path';
 import type { DataSourceOptions } from 'typeorm';
 import type { DemoConfig } from '../config';
 import { Init1700000000000 } from './1700000000000-init.migration';
+import { Flows1700000000001 } from './1700000000001-flows.migration';
+import { Flow } from './flow.entity';
 import { StepRun } from './step-run.entity';
 import { User } from './user.entity';
 
 /** TypeORM options: PostgreSQL when DATABASE_URL is set, else a SQLite file in DATA_DIR. */
 export function dataSourceOptions(config: DemoConfig, role: string): DataSourceOptions {
-  const common = { entities: [User, StepRun], migrations: [Init1700000000000], migrationsRun: false, synchronize: false };
+  const common = { entities: [User, StepRun, Flow], migrations: [Init1700000000000, Flows1700000000001], migrationsRun: false, synchronize: false };
   if (config.databaseUrl) {
     // The name lets operators (and tests) find this process's connections in pg_stat_activity.
     return { ...common, type: 'postgres', url: config.databaseUrl, applicationName: `demo:${role}:${process.pid}`, extra: { max: 5 } };

@@ -1,14 +1,17 @@
-import { PreloadService } from '@lf/nest-preload';
-import { Controller, Get } from '@nestjs/common';
-import type { TypesIndex } from '../startup/components';
+import { Controller, Get, Header, StreamableFile } from '@nestjs/common';
+import { ComponentCatalog } from '../components/component-catalog';
 
 @Controller('api/v1')
 export class ComponentsController {
-  constructor(private readonly preload: PreloadService) {}
+  constructor(private readonly catalog: ComponentCatalog) {}
 
-  /** The component types index, built once by the `types_cached` step. */
+  /**
+   * The component types index, built once by `types_cached`. Sent as the stored bytes, never
+   * re-serialized: in a preloaded worker they stream from the hand-over file (page cache).
+   */
   @Get('all')
-  all(): TypesIndex {
-    return this.preload.result<TypesIndex>('types_cached');
+  @Header('content-type', 'application/json; charset=utf-8')
+  all(): StreamableFile {
+    return new StreamableFile(this.catalog.types().stream('all'));
   }
 }

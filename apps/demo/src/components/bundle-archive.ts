@@ -1,0 +1,159 @@
+import { createWriteStream } from 'node:fs';
+import { mkdir, open, stat, symlink } from 'node:fs/promises';
+import { dirname, isAbsolute, join, normalize, resolve, sep } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { fileURLToPath } from 'node:url';
+import * as tar from 'tar';
+import * as yauzl from 'yauzl';
+
+/** A bundle that cannot be used: the message names the bundle and says why. */
+export class BundleError extends Error {}
+
+export type ArchiveKind = 'tar.gz' | 'zip';
+
+/**
+ * Gets the archive named by `source` (a local path, `file://` or `http(s)://` URL) into `workDir`
+ * if it must be downloaded, and returns its local path.
+ */
+export async function fetchBundle(source: string, workDir: string): Promise<string> {
+  if (/^https?:\/\//i.test(source)) {
+    let response: Response;
+    try {
+      response = await fetch(source, { redirect: 'follow' });
+    } catch (error) {
+      throw new BundleError(`bundle ${source} could not be downloaded: ${(error as Error).cause ?? (error as Error).message}`);
+    }
+    if (!response.ok || !response.body) throw new BundleError(`bundle ${source} could not be downloaded: HTTP ${response.status} ${response.statusText}`);
+    const target = join(workDir, `download${extensionOf(new URL(source).pathname) ?? ''}`);
+    await pipeline(Readable.fromWeb(response.body as import('node:stream/web').ReadableStream), createWriteStream(target, { mode: 0o600 }));
+    return target;
+  }
+  const path = source.startsWith('file://') ? fileURLToPath(source) : resolve(source);
+  const info = await stat(path).catch(() => null);
+  if (!info?.isFile()) throw new BundleError(`bundle ${source} does not exist or is not a file (${path})`);
+  return path;
+}
+
+/** Tells the archive kind from the file's first bytes (gzip or zip), whatever its name. */
+export async function archiveKind(path: string, source: string): Promise<ArchiveKind> {
+  const handle = await open(path, 'r');
+  try {
+    const { buffer, bytesRead } = await handle.read(Buffer.alloc(4), 0, 4, 0);
+    if (bytesRead >= 2 && buffer[0] === 0x1f && buffer[1] === 0x8b) return 'tar.gz';
+    if (bytesRead === 4 && buffer.readUInt32LE(0) === 0x04034b50) return 'zip';
+  } finally {
+    await handle.close();
+  }
+  throw new BundleError(`bundle ${source} is not a .tar.gz or .zip archive`);
+}
+
+/**
+ * Unpacks the archive into `dest` after checking every entry: no absolute path, no `..`, no link
+ * pointing outside `dest` (zip-slip). An unsafe archive is refused whole; nothing is written.
+ */
+export async function unpackBundle(path: string, dest: string, source: string): Promise<void> {
+  const kind = await archiveKind(path, source);
+  await mkdir(dest, { recursive: true, mode: 0o700 });
+  if (kind === 'tar.gz') await unpackTar(path, dest, source);
+  else await unpackZip(path, dest, source);
+}
+
+/** Why an entry would escape `dest`, or null. */
+function escapeReason(name: string, linkTarget: string | null): string | null {
+  if (isAbsolute(name) || /^[A-Za-z]:[\\/]/.test(name)) return 'has an absolute path';
+  if (normalize(name).split(/[\\/]/).includes('..')) return 'would be written outside the bundle dir';
+  if (linkTarget !== null) {
+    if (isAbsolute(linkTarget)) return `is a link to an absolute path (${linkTarget})`;
+    const root = resolve('/bundle');
+    const target = resolve(root, dirname(name), linkTarget);
+    if (target !== root && !target.startsWith(root + sep)) return `is a link that points outside the bundle dir (${linkTarget})`;
+  }
+  return null;
+}
+
+function refuse(source: string, entry: string, reason: string): never {
+  throw new BundleError(`bundle ${source} is unsafe: entry ${JSON.stringify(entry)} ${reason} (zip-slip). Nothing was unpacked.`);
+}
+
+async function unpackTar(path: string, dest: string, source: string): Promise<void> {
+  let bad: [string, string] | null = null;
+  try {
+    await tar.t({
+      file: path,
+      onReadEntry: (entry) => {
+        const link = entry.type === 'SymbolicLink' || entry.type === 'Link' ? (entry.linkpath ?? '') : null;
+        const reason = escapeReason(entry.path, link);
+        if (reason && !bad) bad = [entry.path, reason];
+      },
+    });
+  } catch (error) {
+    throw new BundleError(`bundle ${source} is not a readable .tar.gz archive: ${(error as Error).message}`);
+  }
+  if (bad) refuse(source, bad[0], bad[1]);
+  await tar.x({ file: path, cwd: dest, strict: true, preservePaths: false });
+}
+
+function openZip(path: string): Promise<yauzl.ZipFile> {
+  return new Promise((ok, fail) => yauzl.open(path, { lazyEntries: true, autoClose: false, strictFileNames: true, validateEntrySizes: true }, (error, zip) => (error ? fail(error) : ok(zip))));
+}
+
+/** Calls `onEntry` for each entry in order; resolves when the archive ends. */
+function eachEntry(zip: yauzl.ZipFile, onEntry: (entry: yauzl.Entry) => Promise<void>): Promise<void> {
+  return new Promise((ok, fail) => {
+    zip.on('entry', (entry: yauzl.Entry) => onEntry(entry).then(() => zip.readEntry(), fail));
+    zip.on('end', () => ok());
+    zip.on('error', fail);
+    zip.readEntry();
+  });
+}
+
+function readEntry(zip: yauzl.ZipFile, entry: yauzl.Entry): Promise<Readable> {
+  return new Promise((ok, fail) => zip.openReadStream(entry, (error, stream) => (error ? fail(error) : ok(stream))));
+}
+
+const isZipSymlink = (entry: yauzl.Entry) => ((entry.externalFileAttributes >>> 16) & 0o170000) === 0o120000;
+
+async function unpackZip(path: string, dest: string, source: string): Promise<void> {
+  let zip: yauzl.ZipFile;
+  try {
+    zip = await openZip(path);
+  } catch (error) {
+    throw new BundleError(`bundle ${source} is not a readable .zip archive: ${(error as Error).message}`);
+  }
+  try {
+    // First pass: check every name and link target. yauzl itself rejects some names; report those too.
+    try {
+      await eachEntry(zip, async (entry) => {
+        const link = isZipSymlink(entry) ? (await streamText(await readEntry(zip, entry))) : null;
+        const reason = escapeReason(entry.fileName, link);
+        if (reason) refuse(source, entry.fileName, reason);
+      });
+    } catch (error) {
+      if (error instanceof BundleError) throw error;
+      throw new BundleError(`bundle ${source} is unsafe or corrupt: ${(error as Error).message}. Nothing was unpacked.`);
+    }
+    zip.close();
+    zip = await openZip(path);
+    await eachEntry(zip, async (entry) => {
+      const target = join(dest, entry.fileName);
+      if (entry.fileName.endsWith('/')) return void (await mkdir(target, { recursive: true, mode: 0o700 }));
+      await mkdir(dirname(target), { recursive: true, mode: 0o700 });
+      if (isZipSymlink(entry)) return void (await symlink(await streamText(await readEntry(zip, entry)), target));
+      await pipeline(await readEntry(zip, entry), createWriteStream(target, { mode: 0o600 }));
+    });
+  } finally {
+    zip.close();
+  }
+}
+
+async function streamText(stream: Readable): Promise<string> {
+  let text = '';
+  for await (const chunk of stream) text += chunk.toString('utf8');
+  return text;
+}
+
+function extensionOf(pathname: string): string | null {
+  const m = /(\.tar\.gz|\.tgz|\.zip)$/i.exec(pathname);
+  return m ? m[1].toLowerCase() : null;
+}

@@ -2,9 +2,10 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DemoCluster, eventually, TRACE_MODULES } from './support/demo-cluster';
+import { makeBundle } from './support/bundles';
 import { appliedMigrations, stepRuns, superusers } from './support/sqlite';
 
-const STEPS = ['migrations', 'superuser', 'profile_pictures', 'bundles', 'types_cached'];
+const STEPS = ['migrations', 'superuser', 'profile_pictures', 'bundles', 'types_cached', 'starter_projects', 'flows'];
 const byPreloader = Object.fromEntries(STEPS.map((s) => [s, { preloader: 1 }]));
 
 /** The cluster's own dir in TMPDIR (nest-preload-<primary pid>-*), holding run/ and the preloader's tmp/. */
@@ -12,11 +13,14 @@ const clusterDir = (c: DemoCluster) => readdirSync(join(c.dir, 'tmp')).filter((e
 
 describe('a preloaded cluster of the demo (SQLite, real processes)', () => {
   let cluster: DemoCluster;
+  /** Every cluster here unpacks one small bundle, so the preload owns a temp dir. */
+  let BUNDLE_URLS: string;
+  beforeAll(async () => (BUNDLE_URLS = await makeBundle(20)));
   afterEach(async () => cluster?.destroy());
 
   it('runs each step exactly once, every worker starts preloaded and healthy, the primary never loads the app', async () => {
     const traceDir = mkdtempSync(join(tmpdir(), 'np-trace-'));
-    cluster = await DemoCluster.start({ workers: 4, preload: true, nodeArgs: ['--require', TRACE_MODULES], env: { TRACE_MODULES_DIR: traceDir } });
+    cluster = await DemoCluster.start({ workers: 4, preload: true, nodeArgs: ['--require', TRACE_MODULES], env: { TRACE_MODULES_DIR: traceDir, BUNDLE_URLS } });
     const ready = await cluster.waitReady();
     expect(ready.slice(1, 4)).toEqual(['4', '4', 'preloaded']);
 
@@ -33,18 +37,18 @@ describe('a preloaded cluster of the demo (SQLite, real processes)', () => {
     expect(cluster.output()).toMatch(/\[Preloader\] no handles left open/);
     const all = await cluster.get('/api/v1/all');
     expect(all.status).toBe(200);
-    expect(Object.keys(all.json()).sort()).toEqual(['data', 'inputs', 'models', 'outputs', 'processing', 'prompts']);
+    expect(Object.keys(all.json())).toEqual(expect.arrayContaining(['data', 'helpers', 'inputs', 'logic', 'memories', 'outputs', 'processing', 'prompts', 'tools', 'agents']));
 
     const stop = await cluster.stop('SIGTERM');
     expect(stop.code).toBe(0);
-    const [trace] = readdirSync(traceDir);
+    const [trace] = readdirSync(traceDir).filter((f) => f.startsWith('primary-'));
     const loaded: string[] = JSON.parse(readFileSync(join(traceDir, trace), 'utf8'));
     expect(loaded.some((m) => m.endsWith(join('dist', 'cluster.js')))).toBe(true);
     expect(loaded.filter((m) => /app\.module|@nestjs[/\\]core|typeorm|ioredis/.test(m))).toEqual([]);
   });
 
   it('SIGTERM: exits 0 within the graceful timeout and leaves no process and no temp dir behind', async () => {
-    cluster = await DemoCluster.start({ workers: 4, preload: true, env: { GRACEFUL_TIMEOUT_MS: '5000' } });
+    cluster = await DemoCluster.start({ workers: 4, preload: true, env: { GRACEFUL_TIMEOUT_MS: '5000', BUNDLE_URLS } });
     await cluster.waitReady();
     expect(cluster.childPids()).toHaveLength(4);
     expect(existsSync(clusterDir(cluster))).toBe(true);
@@ -56,7 +60,7 @@ describe('a preloaded cluster of the demo (SQLite, real processes)', () => {
   });
 
   it('a best-effort step that fails in the preloader is redone by every worker, and only that step', async () => {
-    cluster = await DemoCluster.start({ workers: 4, preload: true, env: { DEMO_FAIL_STEPS: 'profile_pictures@preloader' } });
+    cluster = await DemoCluster.start({ workers: 4, preload: true, env: { DEMO_FAIL_STEPS: 'profile_pictures@preloader', BUNDLE_URLS } });
     await cluster.waitReady();
     expect(stepRuns(cluster.dir)).toEqual({ ...byPreloader, profile_pictures: { worker: 4 } });
     for (const { body } of (await cluster.healthOfEveryWorker(4)).values()) {
@@ -68,13 +72,13 @@ describe('a preloaded cluster of the demo (SQLite, real processes)', () => {
   });
 
   it('a critical step that fails in the preloader: its temp dirs are removed and the workers run the full start-up', async () => {
-    cluster = await DemoCluster.start({ workers: 4, preload: true, env: { DEMO_FAIL_STEPS: 'types_cached@preloader' } });
+    cluster = await DemoCluster.start({ workers: 4, preload: true, env: { DEMO_FAIL_STEPS: 'types_cached@preloader', BUNDLE_URLS } });
     const ready = await cluster.waitReady();
     expect(ready[3]).toBe('not preloaded');
     expect(cluster.output()).toMatch(/preload abandoned after \d+ ms \(Critical preload step "types_cached" failed: Error: injected failure/);
     // The preloader's bundle dir is gone; each worker owns the one it made itself.
     expect(readdirSync(join(clusterDir(cluster), 'tmp'))).toEqual([]);
-    expect(readdirSync(join(cluster.dir, 'tmp')).filter((e) => e.startsWith('nest-preload-bundle-builtin-'))).toHaveLength(4);
+    expect(readdirSync(join(cluster.dir, 'tmp')).filter((e) => e.startsWith('nest-preload-bundle-0-'))).toHaveLength(4);
     const runs = stepRuns(cluster.dir);
     expect(runs.types_cached).toEqual({ worker: 4 });
     expect(runs.bundles).toEqual({ preloader: 1, worker: 4 });
@@ -88,7 +92,7 @@ describe('a preloaded cluster of the demo (SQLite, real processes)', () => {
   });
 
   it('a preloader killed mid-step: the workers run the full start-up and nothing of it is left in the temp dirs', async () => {
-    cluster = await DemoCluster.start({ workers: 2, preload: true, env: { DEMO_STEP_DELAY_MS: 'bundles@preloader:30000' } });
+    cluster = await DemoCluster.start({ workers: 2, preload: true, env: { DEMO_STEP_DELAY_MS: 'bundles@preloader:30000', BUNDLE_URLS } });
     const [, pid] = await cluster.waitFor(/preloader started \(pid (\d+)/);
     await cluster.waitFor(/step superuser complete/);
     await eventually(() => readdirSync(join(clusterDir(cluster), 'tmp')).length === 1, 10_000, 'the preloader created its bundle dir');
@@ -103,13 +107,13 @@ describe('a preloaded cluster of the demo (SQLite, real processes)', () => {
   });
 
   it('preload off, 4 workers racing: one superuser, migrations applied once, no error, every worker healthy', async () => {
-    cluster = await DemoCluster.start({ workers: 4, preload: false });
+    cluster = await DemoCluster.start({ workers: 4, preload: false, env: { BUNDLE_URLS } });
     const ready = await cluster.waitReady();
     expect(ready[3]).toBe('not preloaded');
     expect(superusers(cluster.dir)).toBe(1);
     const runs = stepRuns(cluster.dir);
     expect(runs.migrations).toEqual({ worker: 4 });
-    expect(appliedMigrations(cluster.dir)).toEqual(['Init1700000000000']);
+    expect(appliedMigrations(cluster.dir)).toEqual(['Init1700000000000', 'Flows1700000000001']);
     expect(runs.superuser).toEqual({ worker: 4 });
     expect(cluster.output()).not.toMatch(/ERROR|Error:/);
     for (const { status } of (await cluster.healthOfEveryWorker(4)).values()) expect(status).toBe(200);

@@ -27,5 +27,5 @@ export function superusers(dir: string): number {
 }
 
 export function appliedMigrations(dir: string): string[] {
-  return sqlite(dir, (db) => (db.prepare('select name from migrations').all() as Array<{ name: string }>).map((r) => r.name));
+  return sqlite(dir, (db) => (db.prepare('select name from migrations order by id').all() as Array<{ name: string }>).map((r) => r.name));
 }

@@ -29,7 +29,9 @@ export interface DemoConfig {
 }
 
 /** A bad environment variable: the message says which, what it was, and what is expected. */
-export class DemoConfigError extends Error {}
+export class DemoConfigError extends Error {
+  override name = 'DemoConfigError';
+}
 
 const bool = (env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean => {
   const raw = env[name]?.trim().toLowerCase();

@@ -8,7 +8,9 @@ import * as tar from 'tar';
 import * as yauzl from 'yauzl';
 
 /** A bundle that cannot be used: the message names the bundle and says why. */
-export class BundleError extends Error {}
+export class BundleError extends Error {
+  override name = 'BundleError';
+}
 
 export type ArchiveKind = 'tar.gz' | 'zip';
 
@@ -95,7 +97,7 @@ async function unpackTar(path: string, dest: string, source: string): Promise<vo
 }
 
 function openZip(path: string): Promise<yauzl.ZipFile> {
-  return new Promise((ok, fail) => yauzl.open(path, { lazyEntries: true, autoClose: false, strictFileNames: true, validateEntrySizes: true }, (error, zip) => (error ? fail(error) : ok(zip))));
+  return new Promise((ok, fail) => yauzl.open(path, { lazyEntries: true, autoClose: false, decodeStrings: false, validateEntrySizes: true }, (error, zip) => (error ? fail(error) : ok(zip))));
 }
 
 /** Calls `onEntry` for each entry in order; resolves when the archive ends. */
@@ -114,6 +116,12 @@ function readEntry(zip: yauzl.ZipFile, entry: yauzl.Entry): Promise<Readable> {
 
 const isZipSymlink = (entry: yauzl.Entry) => ((entry.externalFileAttributes >>> 16) & 0o170000) === 0o120000;
 
+/** The entry's name. yauzl is opened with decodeStrings off, so that every unsafe name gets our one message. */
+const zipName = (entry: yauzl.Entry): string => {
+  const raw = entry.fileName as unknown as Buffer | string;
+  return typeof raw === 'string' ? raw : raw.toString('utf8');
+};
+
 async function unpackZip(path: string, dest: string, source: string): Promise<void> {
   let zip: yauzl.ZipFile;
   try {
@@ -126,8 +134,8 @@ async function unpackZip(path: string, dest: string, source: string): Promise<vo
     try {
       await eachEntry(zip, async (entry) => {
         const link = isZipSymlink(entry) ? (await streamText(await readEntry(zip, entry))) : null;
-        const reason = escapeReason(entry.fileName, link);
-        if (reason) refuse(source, entry.fileName, reason);
+        const reason = escapeReason(zipName(entry), link);
+        if (reason) refuse(source, zipName(entry), reason);
       });
     } catch (error) {
       if (error instanceof BundleError) throw error;
@@ -136,8 +144,9 @@ async function unpackZip(path: string, dest: string, source: string): Promise<vo
     zip.close();
     zip = await openZip(path);
     await eachEntry(zip, async (entry) => {
-      const target = join(dest, entry.fileName);
-      if (entry.fileName.endsWith('/')) return void (await mkdir(target, { recursive: true, mode: 0o700 }));
+      const name = zipName(entry);
+      const target = join(dest, name);
+      if (name.endsWith('/')) return void (await mkdir(target, { recursive: true, mode: 0o700 }));
       await mkdir(dirname(target), { recursive: true, mode: 0o700 });
       if (isZipSymlink(entry)) return void (await symlink(await streamText(await readEntry(zip, entry)), target));
       await pipeline(await readEntry(zip, entry), createWriteStream(target, { mode: 0o600 }));

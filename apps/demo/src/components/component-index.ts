@@ -18,7 +18,8 @@ export interface ComponentSource {
   dir: string;
 }
 
-const MODULE_FILE = __filename.endsWith('.ts') ? /(?<!\.d|\.spec)\.ts$/ : /\.js$/;
+// Bundles ship .js; the built-in modules are .ts when this file itself runs from source (ts-jest).
+const MODULE_FILE = __filename.endsWith('.ts') ? /(\.js|(?<!\.d|\.spec)\.ts)$/ : /\.js$/;
 
 /** Every component module file under `dir`, sorted. */
 export async function listComponentModules(dir: string): Promise<string[]> {

@@ -10,7 +10,9 @@ export interface FlowDocument {
 }
 
 /** A flow that cannot be accepted; the message says what is wrong. */
-export class FlowError extends Error {}
+export class FlowError extends Error {
+  override name = 'FlowError';
+}
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 

@@ -76,6 +76,7 @@ export function encodeArtifact(artifact: PreloadArtifact): Buffer {
 /** Backed by the hand-over file: reads slices with positioned reads; keeps only the index in the heap. */
 export class FileArtifact implements ArtifactHandle {
   private readonly fd: number;
+  private closed = false;
   private readonly index: ArtifactIndex;
   private readonly payloadStart: number;
   readonly size: number;
@@ -108,6 +109,13 @@ export class FileArtifact implements ArtifactHandle {
     const range = this.index[key];
     return range ? this.read(this.payloadStart + range[0], range[1]) : undefined;
   }
+  /** Closes the file; later reads fail. Called by the module when the app shuts down. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    closeSync(this.fd);
+  }
+
   stream(key?: string) {
     const [offset, length] = key === undefined ? [0, this.size] : (this.index[key] ?? [-1, 0]);
     if (offset < 0) throw new RangeError(`no artifact slice "${key}"`);
@@ -117,6 +125,7 @@ export class FileArtifact implements ArtifactHandle {
   }
 
   private read(position: number, length: number): Buffer {
+    if (this.closed) throw new Error(`artifact ${this.path} is closed (the app is shutting down)`);
     const buffer = Buffer.allocUnsafe(length);
     let done = 0;
     while (done < length) {

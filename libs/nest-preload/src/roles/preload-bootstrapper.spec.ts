@@ -204,6 +204,7 @@ describe('PreloadBootstrapper by role', () => {
     expect(handle.slice('x')?.toString()).toBe('"x":1');
     expect(worker.get(Indexer).runs).toBe(0);
     await worker.close();
+    expect(() => handle.slice('x')).toThrow('is closed (the app is shutting down)');
   });
 
   it('result() of a step that did not complete throws a clear error', async () => {

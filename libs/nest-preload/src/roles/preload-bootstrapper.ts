@@ -9,7 +9,7 @@ import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ExternalCache } from '../cache/external-cache';
 import { CriticalStepError } from '../errors/preload.error';
-import { MemoryArtifact, PreloadArtifact } from '../handover/artifact';
+import { FileArtifact, MemoryArtifact, PreloadArtifact } from '../handover/artifact';
 import { readTrustedManifest, runDirOf, verifyResult, writeResult } from '../handover/manifest';
 import { PRELOAD_RESOLVED_OPTIONS } from '../preload.module-definition';
 import type { ResolvedPreloadOptions } from '../preload.options';
@@ -85,6 +85,7 @@ export class PreloadBootstrapper implements OnApplicationBootstrap, BeforeApplic
     const failures = await this.teardownCaches();
     for (const failure of failures) this.logger.warn(failure);
     for (const failure of this.state.tempDirs.removeAll()) this.logger.warn(`could not remove temp dir ${failure}`);
+    for (const value of this.state.values.values()) if (value instanceof FileArtifact) value.close();
   }
 
   /**

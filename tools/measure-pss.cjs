@@ -4,102 +4,41 @@
  *   preload  — K generated components + the built-in library, preload on
  *   off      — the same components, preload off (every worker imports and indexes them itself)
  *   floor    — no components at all (built-in library off, no bundle), preload on
- * Modes are interleaved (A B C A B C …) so machine drift hits all of them; each worker is warmed
+ * Modes are interleaved in a rotated order each round (A B C, B C A, …) so machine drift and
+ * order effects hit all of them; each worker is warmed
  * with requests before it is measured.
  *
  *   npm run measure:pss -- [--count 1000] [--workers 4] [--rounds 3] [--json out.json]
  *
  * Needs the demo built (npm run build). Prints a Markdown table; --json also writes the raw figures.
  */
-const { spawn } = require('node:child_process');
-const { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, mkdirSync } = require('node:fs');
-const { request } = require('node:http');
-const { createServer } = require('node:net');
-const { cpus, totalmem, tmpdir } = require('node:os');
-const { join, resolve } = require('node:path');
+const { mkdtempSync, rmSync, writeFileSync } = require('node:fs');
+const { tmpdir } = require('node:os');
+const { join } = require('node:path');
 const { generateBundle } = require('./gen-bundle.cjs');
+const { childrenOf, flag, get, machine, median, pssKb, rotated, startDemo } = require('./lib/demo-runner.cjs');
 
-const DEMO = resolve(__dirname, '../apps/demo/dist/main.js');
 const args = process.argv.slice(2);
-const flag = (name, fallback) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : fallback;
-};
-const COUNT = Number(flag('count', '1000'));
-const WORKERS = Number(flag('workers', '4'));
-const ROUNDS = Number(flag('rounds', '3'));
-const JSON_OUT = flag('json', null);
-
-const freePort = () =>
-  new Promise((ok) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => ok(port));
-    });
-  });
-
-const get = (port, path) =>
-  new Promise((ok, fail) => {
-    const req = request({ host: '127.0.0.1', port, path, agent: false, headers: { connection: 'close' } }, (res) => {
-      res.resume();
-      res.on('end', () => ok(res.statusCode));
-    });
-    req.on('error', fail);
-    req.end();
-  });
-
-/** PSS in KiB of one process. */
-const pssKb = (pid) => Number(/^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))[1]);
-
-const childrenOf = (ppid) =>
-  readdirSync('/proc')
-    .filter((e) => /^\d+$/.test(e))
-    .filter((pid) => {
-      try {
-        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === ppid;
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
+const COUNT = Number(flag(args, 'count', '1000'));
+const WORKERS = Number(flag(args, 'workers', '4'));
+const ROUNDS = Number(flag(args, 'rounds', '3'));
+const JSON_OUT = flag(args, 'json', null);
 
 async function runMode(mode, env) {
-  const dir = mkdtempSync(join(tmpdir(), `pss-${mode}-`));
-  mkdirSync(join(dir, 'tmp'));
-  const port = await freePort();
-  const child = spawn(process.execPath, [DEMO], {
-    cwd: dir,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { PATH: process.env.PATH, PORT: String(port), WORKERS: String(WORKERS), DATA_DIR: join(dir, 'data'), TMPDIR: join(dir, 'tmp'), ...env },
-  });
-  let out = '';
-  child.stdout.on('data', (c) => (out += c));
-  child.stderr.on('data', (c) => (out += c));
-  const started = Date.now();
-  while (!/cluster ready/.test(out)) {
-    if (child.exitCode !== null || Date.now() - started > 120_000) throw new Error(`${mode}: the cluster did not become ready:\n${out.slice(-3000)}`);
-    await new Promise((r) => setTimeout(r, 50));
+  const demo = await startDemo(mode, { WORKERS: String(WORKERS), ...env });
+  try {
+    // Warm every worker the same way in every mode: the index and the health endpoint, several times each.
+    for (let i = 0; i < WORKERS * 6; i++) {
+      await get(demo.port, '/api/v1/all');
+      await get(demo.port, '/health/preload');
+    }
+    await new Promise((r) => setTimeout(r, 1_000));
+    return { mode, primaryKb: pssKb(demo.pid), workersKb: childrenOf(demo.pid).map(pssKb).sort((a, b) => a - b) };
+  } finally {
+    await demo.stop();
   }
-  // Warm every worker the same way in every mode: the index and the health endpoint, several times each.
-  for (let i = 0; i < WORKERS * 6; i++) {
-    await get(port, '/api/v1/all');
-    await get(port, '/health/preload');
-  }
-  await new Promise((r) => setTimeout(r, 1_000));
-  const workers = childrenOf(child.pid);
-  const figures = { mode, primaryKb: pssKb(child.pid), workersKb: workers.map(pssKb).sort((a, b) => a - b) };
-  child.kill('SIGTERM');
-  await new Promise((r) => child.on('exit', r));
-  rmSync(dir, { recursive: true, force: true });
-  return figures;
 }
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 const mb = (kb) => (kb / 1024).toFixed(1);
 
 (async () => {
@@ -113,14 +52,14 @@ const mb = (kb) => (kb / 1024).toFixed(1);
   const rounds = [];
   for (let r = 0; r < ROUNDS; r++) {
     const round = {};
-    for (const [mode, env] of Object.entries(modes)) round[mode] = await runMode(mode, env);
+    for (const mode of rotated(Object.keys(modes), r)) round[mode] = await runMode(mode, modes[mode]);
     rounds.push(round);
     process.stderr.write(`round ${r + 1}/${ROUNDS}: median worker PSS preload ${mb(median(round.preload.workersKb))} MB, off ${mb(median(round.off.workersKb))} MB, floor ${mb(median(round.floor.workersKb))} MB\n`);
   }
   const all = (mode) => rounds.flatMap((r) => r[mode].workersKb);
   const perRound = (fn) => rounds.map(fn);
   const summary = {
-    machine: { cores: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
+    machine: machine(),
     components: COUNT + 24,
     workers: WORKERS,
     rounds: ROUNDS,

@@ -5,7 +5,7 @@ import { DemoConfigError, readDemoConfig } from './config';
 describe('readDemoConfig', () => {
   it('defaults: port 3000 on loopback, one worker per core, SQLite in ./.data, auto-login on, details off', () => {
     expect(readDemoConfig({}, '/srv/app')).toEqual({
-      port: 3000, host: '127.0.0.1', workers: availableParallelism(), gracefulTimeoutMs: 30_000, preloadTimeoutMs: 120_000,
+      port: 3000, host: '127.0.0.1', workers: availableParallelism(), gracefulTimeoutMs: 30_000, preloadTimeoutMs: 120_000, preloadStart: 'auto',
       bundleUrls: [], flowsPath: null, builtinComponents: true,
       databaseUrl: null, dataDir: '/srv/app/.data', configDir: join('/srv/app/.data', 'config'), redisUrl: null,
       autoLogin: true, healthDetails: false, superuser: 'langflow', superuserPassword: null, failSteps: [], stepDelaysMs: {},
@@ -31,6 +31,7 @@ describe('readDemoConfig', () => {
     [{ HEALTH_DETAILS: 'maybe' }, 'HEALTH_DETAILS="maybe" is not a boolean'],
     [{ REDIS_URL: 'localhost:6379' }, 'REDIS_URL must be a redis:// URL'],
     [{ DEMO_STEP_DELAY_MS: 'bundles' }, 'DEMO_STEP_DELAY_MS item "bundles" is invalid'],
+    [{ PRELOAD_START: 'eager' }, 'PRELOAD_START="eager" is invalid: use one of pipelined, serial, auto.'],
   ])('refuses %p', (env, message) => {
     expect(() => readDemoConfig(env, '/srv')).toThrow(DemoConfigError);
     expect(() => readDemoConfig(env, '/srv')).toThrow(message);

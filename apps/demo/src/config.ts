@@ -23,6 +23,8 @@ export interface DemoConfig {
   builtinComponents: boolean;
   gracefulTimeoutMs: number;
   preloadTimeoutMs: number;
+  /** `pipelined`, `serial` or `auto` (runCluster's preloadStart). */
+  preloadStart: 'pipelined' | 'serial' | 'auto';
   /** Test hooks: steps to fail and steps to slow down (`name` or `name@role`). */
   failSteps: string[];
   stepDelaysMs: Record<string, number>;
@@ -51,6 +53,13 @@ const int = (env: NodeJS.ProcessEnv, name: string, fallback: number, min: number
   return value;
 };
 
+const oneOf = <T extends string>(env: NodeJS.ProcessEnv, name: string, values: readonly T[], fallback: T): T => {
+  const raw = env[name]?.trim();
+  if (raw === undefined || raw === '') return fallback;
+  if (!values.includes(raw as T)) throw new DemoConfigError(`${name}=${JSON.stringify(raw)} is invalid: use one of ${values.join(', ')}.`);
+  return raw as T;
+};
+
 /** Reads and validates the demo's environment. @throws DemoConfigError */
 export function readDemoConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): DemoConfig {
   const dataDir = resolve(cwd, env.DATA_DIR || '.data');
@@ -76,6 +85,7 @@ export function readDemoConfig(env: NodeJS.ProcessEnv = process.env, cwd = proce
     builtinComponents: bool(env, 'BUILTIN_COMPONENTS', true),
     gracefulTimeoutMs: int(env, 'GRACEFUL_TIMEOUT_MS', 30_000, 1, 3_600_000),
     preloadTimeoutMs: int(env, 'PRELOAD_TIMEOUT_MS', 120_000, 1, 3_600_000),
+    preloadStart: oneOf(env, 'PRELOAD_START', ['pipelined', 'serial', 'auto'] as const, 'auto'),
     databaseUrl,
     dataDir,
     configDir,

@@ -17,6 +17,7 @@ void runCluster({
   workers: config.workers,
   gracefulTimeoutMs: config.gracefulTimeoutMs,
   preloadTimeoutMs: config.preloadTimeoutMs,
+  preloadStart: config.preloadStart,
   // Loaded lazily: the primary never imports the app, only the preloader and the workers do.
   app: () => import('./app.module').then((m) => m.AppModule.forConfig(config)),
   serve: (app) => app.listen(config.port, config.host),

@@ -20,6 +20,8 @@ export const PRELOAD_ENV = {
   runDir: 'NEST_PRELOAD_RUN_DIR',
   /** Where the preloader creates its temp dirs: a dir the primary owns and removes (preloader only). */
   tempRoot: 'NEST_PRELOAD_TEMP_ROOT',
+  /** `1` in a worker forked while the preload runs (pipelined start): it asks for the hand-over over IPC. */
+  awaitHandover: 'NEST_PRELOAD_AWAIT_HANDOVER',
   /** The worker's index, 0..N-1. */
   workerIndex: 'NEST_PRELOAD_WORKER_INDEX',
 } as const;

@@ -75,7 +75,7 @@ export class PreloadService {
       throw new ResultUnavailableError(PreloadMessages.resultUnavailable(name, step ? step.status : 'not a step of this app'));
     }
     const entry = this.state.resultEntries.get(name);
-    const manifestPath = this.ctx.manifestPath;
+    const manifestPath = this.state.manifestPath;
     if (!entry || !manifestPath) return undefined as T;
     if (entry.kind === 'artifact') {
       const handle = new FileArtifact(join(runDirOf(manifestPath), entry.file), entry.size);

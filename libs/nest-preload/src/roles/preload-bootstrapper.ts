@@ -17,6 +17,8 @@ import { PRELOAD_STEP_METADATA } from '../steps/preload-step.decorator';
 import { StepPlan } from '../steps/step-plan';
 import { runSteps, summarize } from '../steps/step-runner';
 import type { PreloadStepOptions, StepDefinition } from '../steps/step.types';
+import { STEPS_STARTED } from '../supervisor/cluster.messages';
+import { awaitHandover } from './handover-client';
 import { PreloadProcessContext } from './process-context';
 import { PreloadState } from './preload-state';
 
@@ -65,7 +67,10 @@ export class PreloadBootstrapper implements OnApplicationBootstrap, BeforeApplic
       this.state.steps.set(step.name, { name: step.name, critical: step.critical, status: 'pending', ranIn: null, durationMs: null, error: null });
     }
     const invokers = new Map(steps.map((s) => [s.name, s]));
-    const toRun = this.ctx.role === 'worker' ? this.adoptManifest(plan) : plan.ordered;
+    // Pipelined start: the primary forks the workers now, so their boot overlaps the steps
+    // instead of competing with this process's own boot.
+    if (this.ctx.role === 'preloader') process.send?.({ type: STEPS_STARTED });
+    const toRun = this.ctx.role === 'worker' ? this.adoptManifest(plan, await this.handover()) : plan.ordered;
     await runSteps(toRun, this.state.steps, this.ctx.role, {
       invoke: (step) => (invokers.get(step.name) as DiscoveredStep).invoke(),
       onComplete: async (step, value) => {
@@ -112,14 +117,28 @@ export class PreloadBootstrapper implements OnApplicationBootstrap, BeforeApplic
     return this.cachesTornDown;
   }
 
-  /** Marks what the trusted manifest says is done; returns the steps this worker must run. */
-  private adoptManifest(plan: StepPlan): readonly StepDefinition[] {
+  /**
+   * Where this worker's hand-over is: from its environment, or — pipelined start — asked of the
+   * primary once the app is built, so no step runs here while the preloader still runs.
+   */
+  private async handover(): Promise<{ manifestPath: string; generation: string } | { reason: string }> {
+    if (this.ctx.awaitHandover) {
+      this.logger.log('app built; waiting for the preload hand-over before running any step');
+      const answer = await awaitHandover();
+      return answer.ok ? { manifestPath: answer.manifestPath, generation: answer.generation } : { reason: `the preload was abandoned (${answer.reason})` };
+    }
     const { manifestPath, generation } = this.ctx;
-    if (!manifestPath || !generation) {
-      this.state.notPreloadedReason = 'no preload hand-over was given to this worker (preload off or failed)';
-      this.logger.log(`not preloaded: ${this.state.notPreloadedReason}; running the full start-up`);
+    return manifestPath && generation ? { manifestPath, generation } : { reason: 'no preload hand-over was given to this worker (preload off or failed)' };
+  }
+
+  /** Marks what the trusted manifest says is done; returns the steps this worker must run. */
+  private adoptManifest(plan: StepPlan, handover: { manifestPath: string; generation: string } | { reason: string }): readonly StepDefinition[] {
+    if ('reason' in handover) {
+      this.state.notPreloadedReason = handover.reason;
+      this.logger.log(`not preloaded: ${handover.reason}; running the full start-up`);
       return plan.ordered;
     }
+    const { manifestPath, generation } = handover;
     const trust = readTrustedManifest(manifestPath, { generation, parentPid: this.ctx.parentPid });
     if (!trust.trusted) {
       this.state.notPreloadedReason = trust.reason;
@@ -128,6 +147,7 @@ export class PreloadBootstrapper implements OnApplicationBootstrap, BeforeApplic
     }
     const { manifest } = trust;
     this.state.manifest = manifest;
+    this.state.manifestPath = manifestPath;
     const incomplete = new Set(plan.names);
     for (const record of manifest.steps) {
       const state = this.state.steps.get(record.name);

@@ -16,8 +16,9 @@ export class PreloadState {
   /** Verified result files of steps the preloader completed (workers). */
   readonly resultEntries = new Map<string, ResultEntry>();
   readonly tempDirs: OwnedTempDirs;
-  /** The manifest this worker trusted, if any. */
+  /** The manifest this worker trusted, if any, and where it is. */
   manifest: Manifest | null = null;
+  manifestPath: string | null = null;
   /** Why a worker did not start from a manifest. */
   notPreloadedReason: string | null = null;
   /** Set once the steps this process had to run have run. */

@@ -13,6 +13,8 @@ export class PreloadProcessContext {
     readonly generation: string | null = null,
     readonly runDir: string | null = null,
     readonly tempRoot: string | null = null,
+    /** Pipelined start: ask the primary for the hand-over before running any step. */
+    readonly awaitHandover = false,
   ) {}
 
   /** Reads the context from an environment (the supervisor's variables; none → standalone). */
@@ -25,7 +27,7 @@ export class PreloadProcessContext {
     if (role === 'worker') {
       return new PreloadProcessContext(
         'worker', parentPid, index !== undefined && /^\d+$/.test(index) ? Number(index) : null,
-        env[PRELOAD_ENV.manifest] || null, env[PRELOAD_ENV.generation] || null,
+        env[PRELOAD_ENV.manifest] || null, env[PRELOAD_ENV.generation] || null, null, null, env[PRELOAD_ENV.awaitHandover] === '1',
       );
     }
     return new PreloadProcessContext('standalone', parentPid);

@@ -5,7 +5,7 @@ import { resolveSupervisorOptions } from './cluster.options';
 describe('resolveSupervisorOptions', () => {
   it('defaults: one worker per core, preload on, bounded timeouts', () => {
     expect(resolveSupervisorOptions({}, {})).toEqual({
-      workers: availableParallelism(), preload: true, preloadTimeoutMs: 120_000, gracefulTimeoutMs: 30_000, restartDelayMs: 100, maxRestartDelayMs: 10_000, runRoot: tmpdir(),
+      workers: availableParallelism(), preload: true, preloadStart: 'pipelined', preloadTimeoutMs: 120_000, gracefulTimeoutMs: 30_000, restartDelayMs: 100, maxRestartDelayMs: 10_000, runRoot: tmpdir(),
     });
   });
 
@@ -13,6 +13,12 @@ describe('resolveSupervisorOptions', () => {
     ['true', true], ['1', true], ['ON', true], ['false', false], ['0', false], ['no', false], ['', true],
   ])('NEST_PRELOAD=%p means preload %p', (value, expected) => {
     expect(resolveSupervisorOptions({}, { NEST_PRELOAD: value }).preload).toBe(expected);
+  });
+
+  it('preloadStart auto is pipelined up to one worker per core, serial beyond', () => {
+    expect(resolveSupervisorOptions({ workers: availableParallelism() }, {}).preloadStart).toBe('pipelined');
+    expect(resolveSupervisorOptions({ workers: availableParallelism() + 1 }, {}).preloadStart).toBe('serial');
+    expect(resolveSupervisorOptions({ workers: 64, preloadStart: 'pipelined' }, {}).preloadStart).toBe('pipelined');
   });
 
   it('an explicit option wins over NEST_PRELOAD', () => {
@@ -28,6 +34,7 @@ describe('resolveSupervisorOptions', () => {
     [{ restartDelayMs: 500, maxRestartDelayMs: 100 }, {}, 'maxRestartDelayMs=100: expected at least restartDelayMs (500)'],
     [{ runRoot: 'tmp' }, {}, 'runRoot="tmp": expected an absolute path'],
     [{ worker: 2 }, {}, 'Unknown option "worker"'],
+    [{ preloadStart: 'parallel' }, {}, 'Invalid preload option preloadStart="parallel": expected "pipelined", "serial" or "auto".'],
     [{}, { NEST_PRELOAD: 'maybe' }, 'Invalid environment variable NEST_PRELOAD="maybe": expected true or false.'],
   ])('refuses %p (env %p) with one clear message', (options, env, message) => {
     const run = () => resolveSupervisorOptions(options, env);

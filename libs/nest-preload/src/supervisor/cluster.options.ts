@@ -17,6 +17,13 @@ export interface SupervisorOptions {
    */
   preload?: boolean;
   /**
+   * `pipelined`: fork the workers together with the preloader; they build their apps while it
+   * runs and wait for its hand-over before their own steps. `serial`: fork them after it.
+   * `auto`: pipelined when there are no more workers than cores, serial otherwise.
+   * @default 'auto'
+   */
+  preloadStart?: 'pipelined' | 'serial' | 'auto';
+  /**
    * How long the preloader may take; a hung preloader is killed and the workers do the full start-up.
    * @default 120000
    */
@@ -43,17 +50,17 @@ export interface SupervisorOptions {
   runRoot?: string;
 }
 
-export type ResolvedSupervisorOptions = Required<SupervisorOptions>;
+export type ResolvedSupervisorOptions = Required<Omit<SupervisorOptions, 'preloadStart'>> & { preloadStart: 'pipelined' | 'serial' };
 
 /** Defaults of the supervisor options, except `preload`, which comes from the environment. */
-export const DEFAULT_SUPERVISOR_OPTIONS: Readonly<Omit<ResolvedSupervisorOptions, 'preload' | 'workers' | 'runRoot'>> = Object.freeze({
+export const DEFAULT_SUPERVISOR_OPTIONS: Readonly<Omit<ResolvedSupervisorOptions, 'preload' | 'workers' | 'runRoot' | 'preloadStart'>> = Object.freeze({
   preloadTimeoutMs: 120_000,
   gracefulTimeoutMs: 30_000,
   restartDelayMs: 100,
   maxRestartDelayMs: 10_000,
 });
 
-const KEYS: ReadonlyArray<keyof SupervisorOptions> = ['workers', 'preload', 'preloadTimeoutMs', 'gracefulTimeoutMs', 'restartDelayMs', 'maxRestartDelayMs', 'runRoot'];
+const KEYS: ReadonlyArray<keyof SupervisorOptions> = ['workers', 'preload', 'preloadStart', 'preloadTimeoutMs', 'gracefulTimeoutMs', 'restartDelayMs', 'maxRestartDelayMs', 'runRoot'];
 
 /**
  * Resolves and validates the supervisor options before anything is forked.
@@ -71,12 +78,20 @@ export function resolveSupervisorOptions(
     }
   }
   const given = Object.fromEntries(Object.entries(options).filter(([k, v]) => v !== undefined && KEYS.includes(k as keyof SupervisorOptions)));
-  const resolved: ResolvedSupervisorOptions = {
+  const merged = {
     ...DEFAULT_SUPERVISOR_OPTIONS,
     workers: availableParallelism(),
     preload: preloadFromEnv(env),
+    preloadStart: 'auto',
     runRoot: tmpdir(),
     ...given,
+  } as Omit<ResolvedSupervisorOptions, 'preloadStart'> & { preloadStart: unknown };
+  if (!['pipelined', 'serial', 'auto'].includes(merged.preloadStart as string)) {
+    throw new PreloadConfigError(PreloadMessages.invalidOption('preloadStart', merged.preloadStart, '"pipelined", "serial" or "auto"'));
+  }
+  const resolved: ResolvedSupervisorOptions = {
+    ...merged,
+    preloadStart: merged.preloadStart === 'auto' ? (merged.workers <= availableParallelism() ? 'pipelined' : 'serial') : (merged.preloadStart as 'pipelined' | 'serial'),
   };
   if (!Number.isInteger(resolved.workers) || resolved.workers < 0 || resolved.workers > 1024) {
     throw new PreloadConfigError(PreloadMessages.invalidOption('workers', resolved.workers, 'a whole number from 1 to 1024, or 0 to run without a cluster'));

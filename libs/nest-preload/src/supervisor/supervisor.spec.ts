@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EXIT_CODES, PRELOAD_ENV } from '../preload.constants';
-import { PRELOAD_DONE, READY, SHUTDOWN } from './cluster.messages';
+import { AWAIT_HANDOVER, HANDOVER, PRELOAD_DONE, READY, SHUTDOWN, STEPS_STARTED } from './cluster.messages';
 import { resolveSupervisorOptions } from './cluster.options';
 import { Supervisor } from './supervisor';
 import type { ChildHandle, ClusterPort, ProcessPort, SupervisorLogger, TimerPort } from './supervisor.ports';
@@ -64,7 +64,7 @@ class FakeProcess implements ProcessPort {
 
 function start(over: Record<string, unknown> = {}) {
   const runRoot = mkdtempSync(join(tmpdir(), 'sup-spec-'));
-  const options = resolveSupervisorOptions({ workers: 2, preload: true, preloadTimeoutMs: 1_000, gracefulTimeoutMs: 500, restartDelayMs: 100, maxRestartDelayMs: 400, runRoot, ...over }, {});
+  const options = resolveSupervisorOptions({ workers: 2, preload: true, preloadStart: 'serial', preloadTimeoutMs: 1_000, gracefulTimeoutMs: 500, restartDelayMs: 100, maxRestartDelayMs: 400, runRoot, ...over }, {});
   const cluster = new FakeCluster();
   const timers = new FakeTimers();
   const proc = new FakeProcess();
@@ -114,7 +114,6 @@ describe('Supervisor', () => {
   it.each([
     ['reports failure', (c: FakeChild) => { c.emit({ type: PRELOAD_DONE, ok: false, manifestPath: null, reason: 'Critical preload step "bundles" failed', lingering: [] }); c.exit(4); }, 'Critical preload step "bundles" failed'],
     ['crashes', (c: FakeChild) => c.exit(null, 'SIGKILL'), 'the preloader was killed by SIGKILL (perhaps out of memory?)'],
-    ['reports success but exits non-zero', (c: FakeChild) => { c.emit({ type: PRELOAD_DONE, ok: true, manifestPath: '/x', reason: null, lingering: [] }); c.exit(1); }, 'the preloader exited with code 1'],
   ])('when the preloader %s: empties its dirs and forks workers without a hand-over', (_, end, why) => {
     const t = start();
     mkdirSync(join(t.clusterDir, 'tmp', 'nest-preload-bundle-x'));
@@ -122,6 +121,18 @@ describe('Supervisor', () => {
     expect(readdirSync(join(t.clusterDir, 'tmp'))).toEqual([]);
     expect(t.cluster.workers.map((w) => w.env[PRELOAD_ENV.manifest])).toEqual([undefined, undefined]);
     expect(t.lines.some((l) => l.startsWith('WARN preload abandoned') && l.includes(why))).toBe(true);
+  });
+
+  it('hands over as soon as the preloader reports the manifest, before it exits; a later unclean exit only warns', () => {
+    const t = start();
+    t.cluster.preloader.emit({ type: PRELOAD_DONE, ok: true, manifestPath: '/run/manifest.json', reason: null, lingering: [] });
+    expect(t.sup.currentState).toBe('running');
+    expect(t.cluster.workers.map((w) => w.env[PRELOAD_ENV.manifest])).toEqual(['/run/manifest.json', '/run/manifest.json']);
+    t.cluster.preloader.exit(1);
+    expect(t.lines).toContain('WARN the preloader exited with code 1 after handing over');
+    expect(t.cluster.workers).toHaveLength(2);
+    t.timers.advance(5_000);
+    expect(t.cluster.preloader.signals).toEqual([]);
   });
 
   it('kills a hung preloader at preloadTimeoutMs and falls back', () => {
@@ -213,6 +224,75 @@ describe('Supervisor', () => {
     await settle();
     expect(t.cluster.workers).toHaveLength(0);
     expect(t.exit()).toBe(0);
+  });
+
+  describe('pipelined start', () => {
+    /** A pipelined cluster whose preloader has built its app and started its steps. */
+    const pipelined = () => {
+      const t = start({ preloadStart: 'pipelined' });
+      t.cluster.preloader.emit({ type: STEPS_STARTED });
+      return t;
+    };
+
+    it('forks the workers once the preloader starts its steps; they wait for the hand-over instead of reading it from their environment', () => {
+      const t = start({ preloadStart: 'pipelined' });
+      expect(t.cluster.children.map((c) => c.role)).toEqual(['preloader']);
+      t.cluster.preloader.emit({ type: STEPS_STARTED });
+      expect(t.cluster.children.map((c) => c.role)).toEqual(['preloader', 'worker', 'worker']);
+      expect(t.cluster.workers.map((w) => w.env)).toEqual([0, 1].map((i) => ({ [PRELOAD_ENV.role]: 'worker', [PRELOAD_ENV.workerIndex]: String(i), [PRELOAD_ENV.awaitHandover]: '1' })));
+    });
+
+    it('answers a worker that asked during the preload when it ends, and a later one at once', () => {
+      const t = pipelined();
+      const [w0, w1] = t.cluster.workers;
+      w0.emit({ type: AWAIT_HANDOVER });
+      expect(w0.sent).toEqual([]);
+      const manifestPath = preloadOk(t);
+      const answer = { type: HANDOVER, ok: true, manifestPath, generation: t.cluster.preloader.env[PRELOAD_ENV.generation] };
+      expect(w0.sent).toEqual([answer]);
+      expect(w1.sent).toEqual([]);
+      w1.emit({ type: AWAIT_HANDOVER });
+      expect(w1.sent).toEqual([answer]);
+      expect(t.cluster.children).toHaveLength(3);
+    });
+
+    it('a preloader that dies before its steps start: the workers are forked anyway, without a hand-over', () => {
+      const t = start({ preloadStart: 'pipelined' });
+      t.cluster.preloader.exit(1);
+      expect(t.cluster.workers.map((w) => w.env[PRELOAD_ENV.awaitHandover] ?? w.env[PRELOAD_ENV.manifest])).toEqual([undefined, undefined]);
+    });
+
+    it('tells waiting workers why the preload was abandoned, so they do the full start-up', () => {
+      const t = pipelined();
+      const [w0] = t.cluster.workers;
+      w0.emit({ type: AWAIT_HANDOVER });
+      t.cluster.preloader.exit(null, 'SIGKILL');
+      expect(w0.sent).toEqual([{ type: HANDOVER, ok: false, reason: 'the preloader was killed by SIGKILL (perhaps out of memory?)' }]);
+    });
+
+    it('SIGTERM while workers wait: the preloader is stopped and every worker asked to exit', async () => {
+      const t = pipelined();
+      for (const w of t.cluster.workers) w.emit({ type: AWAIT_HANDOVER });
+      t.proc.raise('SIGTERM');
+      expect(t.cluster.preloader.signals).toEqual(['SIGTERM']);
+      expect(t.cluster.workers.map((w) => w.sent)).toEqual([[{ type: SHUTDOWN }], [{ type: SHUTDOWN }]]);
+      t.cluster.preloader.exit(null, 'SIGTERM');
+      for (const w of t.cluster.workers) w.exit(0);
+      await settle();
+      expect(t.exit()).toBe(0);
+      expect(existsSync(t.clusterDir)).toBe(false);
+    });
+
+    it('a worker replaced after the preload gets the hand-over in its environment', () => {
+      const t = pipelined();
+      const manifestPath = preloadOk(t);
+      const [w0] = t.cluster.workers;
+      w0.emit({ type: READY, pid: w0.pid, preloaded: true });
+      w0.exit(null, 'SIGKILL');
+      t.timers.advance(100);
+      expect(t.cluster.children[3].env).toMatchObject({ [PRELOAD_ENV.manifest]: manifestPath, [PRELOAD_ENV.workerIndex]: '0' });
+      expect(t.cluster.children[3].env[PRELOAD_ENV.awaitHandover]).toBeUndefined();
+    });
   });
 
   it('does not restart workers it stopped itself', async () => {

@@ -3,7 +3,18 @@ import { mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { EXIT_CODES, PRELOAD_ENV } from '../preload.constants';
 import { removeDir } from '../temp/temp-dirs';
-import { isMessage, PRELOAD_DONE, type PreloadDoneMessage, READY, type ReadyMessage, SHUTDOWN } from './cluster.messages';
+import {
+  AWAIT_HANDOVER,
+  HANDOVER,
+  type HandoverMessage,
+  isMessage,
+  PRELOAD_DONE,
+  type PreloadDoneMessage,
+  READY,
+  type ReadyMessage,
+  SHUTDOWN,
+  STEPS_STARTED,
+} from './cluster.messages';
 import type { ResolvedSupervisorOptions } from './cluster.options';
 import type { ChildHandle, ClusterPort, ProcessPort, SupervisorLogger, TimerPort } from './supervisor.ports';
 
@@ -49,6 +60,10 @@ export class Supervisor {
   private preloadTimer: unknown = null;
   private preloadStartedAt = 0;
   private handover: Handover | null = null;
+  /** Why the preload was abandoned, once it was. */
+  private abandonReason: string | null = null;
+  /** Pipelined start: workers that asked for the hand-over before the preload ended. */
+  private readonly awaiting = new Set<WorkerSlot>();
   private graceTimer: unknown = null;
   private startedAt = 0;
   private announcedReady = false;
@@ -86,7 +101,7 @@ export class Supervisor {
     mkdirSync(this.runDir, { mode: 0o700 });
     mkdirSync(this.tempRoot, { mode: 0o700 });
     for (const signal of ['SIGTERM', 'SIGINT'] as const) this.proc.onSignal(signal, () => this.enqueue({ type: 'signal', signal }));
-    this.logger.log(`starting ${this.options.workers} worker(s), preload ${this.options.preload ? 'on' : 'off'}`);
+    this.logger.log(`starting ${this.options.workers} worker(s), preload ${this.options.preload ? `on (${this.options.preloadStart})` : 'off'}`);
     if (this.options.preload) this.startPreload();
     else this.enterRunning();
     return done;
@@ -135,7 +150,13 @@ export class Supervisor {
   }
 
   private handlePreloaderMessage(message: unknown): void {
-    if (isMessage<PreloadDoneMessage>(message, PRELOAD_DONE)) this.preloadResult = message;
+    // Pipelined: the workers build their apps while the steps run, and ask for the hand-over when built.
+    if (isMessage(message, STEPS_STARTED) && this.options.preloadStart === 'pipelined' && this.state === 'preloading') return this.manageWorkers();
+    if (!isMessage<PreloadDoneMessage>(message, PRELOAD_DONE)) return;
+    this.preloadResult = message;
+    // The hand-over is complete once the manifest is written (after the preloader's teardown):
+    // the workers need not wait for its process to exit.
+    if (message.ok && message.manifestPath && this.state === 'preloading') this.finishPreload(null);
   }
 
   private handlePreloadTimeout(): void {
@@ -146,23 +167,45 @@ export class Supervisor {
   }
 
   private handlePreloaderExit(code: number | null, signal: NodeJS.Signals | null): void {
-    this.timers.clearTimeout(this.preloadTimer);
     this.preloader = null;
-    const result = this.preloadResult;
-    const tookMs = Math.round(this.timers.now() - this.preloadStartedAt);
     if (this.state === 'stopping') return this.maybeFinish();
-    if (result?.ok && result.manifestPath && code === 0 && this.handover) {
+    if (this.state !== 'preloading') {
+      // It had handed over already; only an unclean exit is worth a word.
+      if (code !== 0) this.logger.warn(`${describeExit('the preloader', code, signal)} after handing over`);
+      return;
+    }
+    this.finishPreload(this.preloadResult?.reason ?? describeExit('the preloader', code, signal));
+  }
+
+  /** Ends the preloading state: with the hand-over (`failure` null) or falling back; then the workers go on. */
+  private finishPreload(failure: string | null): void {
+    this.timers.clearTimeout(this.preloadTimer);
+    const tookMs = Math.round(this.timers.now() - this.preloadStartedAt);
+    const result = this.preloadResult;
+    if (failure === null && result?.manifestPath && this.handover) {
       this.handover.manifestPath = result.manifestPath;
       if (result.lingering.length) this.logger.warn(`the preloader exited with handles still open: ${result.lingering.join(', ')}`);
       this.logger.log(`preload complete in ${tookMs} ms (generation ${this.handover.generation})`);
     } else {
-      const why = result?.reason ?? describeExit('the preloader', code, signal);
+      const why = failure ?? 'the preloader reported no hand-over';
       this.logger.warn(`preload abandoned after ${tookMs} ms (${why}); workers will run the full start-up`);
       this.handover = null;
+      this.abandonReason = why;
       this.emptyDir(this.runDir);
       this.emptyDir(this.tempRoot);
     }
-    this.enterRunning();
+    this.state = 'running';
+    for (const slot of this.awaiting) this.sendHandover(slot);
+    this.awaiting.clear();
+    this.manageWorkers();
+  }
+
+  /** Tells a waiting worker the preload's outcome. */
+  private sendHandover(slot: WorkerSlot): void {
+    const answer: HandoverMessage = this.handover
+      ? { type: HANDOVER, ok: true, manifestPath: this.handover.manifestPath, generation: this.handover.generation }
+      : { type: HANDOVER, ok: false, reason: this.abandonReason ?? 'preload is off' };
+    slot.child.send(answer);
   }
 
   private enterRunning(): void {
@@ -179,7 +222,9 @@ export class Supervisor {
 
   private spawnWorker(index: number): void {
     const env: Record<string, string> = { [PRELOAD_ENV.role]: 'worker', [PRELOAD_ENV.workerIndex]: String(index) };
-    if (this.handover) {
+    if (this.state === 'preloading') {
+      env[PRELOAD_ENV.awaitHandover] = '1';
+    } else if (this.handover) {
       env[PRELOAD_ENV.manifest] = this.handover.manifestPath;
       env[PRELOAD_ENV.generation] = this.handover.generation;
     }
@@ -190,7 +235,13 @@ export class Supervisor {
   }
 
   private handleWorkerMessage(slot: WorkerSlot, message: unknown): void {
-    if (!isMessage<ReadyMessage>(message, READY) || this.workers.get(slot.index) !== slot) return;
+    if (this.workers.get(slot.index) !== slot) return;
+    if (isMessage(message, AWAIT_HANDOVER)) {
+      if (this.state === 'preloading') this.awaiting.add(slot);
+      else if (this.state === 'running') this.sendHandover(slot);
+      return;
+    }
+    if (!isMessage<ReadyMessage>(message, READY)) return;
     slot.ready = true;
     if (this.announcedReady || this.state !== 'running') return;
     const ready = [...this.workers.values()].filter((s) => s.ready).length;
@@ -204,6 +255,7 @@ export class Supervisor {
   private reapWorker(slot: WorkerSlot, code: number | null, signal: NodeJS.Signals | null): void {
     if (this.workers.get(slot.index) !== slot) return;
     this.workers.delete(slot.index);
+    this.awaiting.delete(slot);
     const what = describeExit(`worker ${slot.index} (pid ${slot.child.pid})`, code, signal);
     if (this.state === 'stopping') {
       this.logger.log(what);

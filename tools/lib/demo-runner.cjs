@@ -1,0 +1,102 @@
+/** Shared by the measurement tools: start the built demo as a real cluster, read /proc, summarize. */
+const { execFileSync, spawn } = require('node:child_process');
+const { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } = require('node:fs');
+const { request } = require('node:http');
+const { createServer } = require('node:net');
+const { cpus, totalmem, tmpdir } = require('node:os');
+const { join, resolve } = require('node:path');
+
+const DEMO = resolve(__dirname, '../../apps/demo/dist/main.js');
+
+/** `--name value` from argv, or the fallback. */
+const flag = (args, name, fallback) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : fallback;
+};
+
+const freePort = () =>
+  new Promise((ok) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => ok(port));
+    });
+  });
+
+const get = (port, path) =>
+  new Promise((ok, fail) => {
+    const req = request({ host: '127.0.0.1', port, path, agent: false, headers: { connection: 'close' } }, (res) => {
+      res.resume();
+      res.on('end', () => ok(res.statusCode));
+    });
+    req.on('error', fail);
+    req.end();
+  });
+
+/** PSS in KiB of one process. */
+const pssKb = (pid) => Number(/^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))[1]);
+
+const childrenOf = (ppid) =>
+  readdirSync('/proc')
+    .filter((e) => /^\d+$/.test(e))
+    .filter((pid) => {
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === ppid;
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+
+/**
+ * Starts the demo in a fresh dir with `env`; resolves once the primary says the cluster is ready,
+ * with `readyMs` measured from the spawn. `stop()` ends it and removes the dir.
+ */
+async function startDemo(label, env) {
+  // Flush the previous run's file writes and deletions, so they do not slow this one down.
+  execFileSync('sync');
+  const dir = mkdtempSync(join(tmpdir(), `bench-${label}-`));
+  mkdirSync(join(dir, 'tmp'));
+  const port = await freePort();
+  const spawnedAt = performance.now();
+  const child = spawn(process.execPath, [DEMO], {
+    cwd: dir,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { PATH: process.env.PATH, PORT: String(port), DATA_DIR: join(dir, 'data'), TMPDIR: join(dir, 'tmp'), ...env },
+  });
+  let out = '';
+  const ready = new Promise((ok, fail) => {
+    const onData = (chunk) => {
+      out += chunk;
+      if (/cluster ready/.test(out)) ok(performance.now() - spawnedAt);
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('exit', () => fail(new Error(`${label}: the cluster exited before it was ready:\n${out.slice(-3000)}`)));
+    setTimeout(() => fail(new Error(`${label}: not ready within 180 s`)), 180_000).unref();
+  });
+  const readyMs = await ready;
+  return {
+    port,
+    pid: child.pid,
+    readyMs,
+    stop: async () => {
+      child.kill('SIGTERM');
+      if (child.exitCode === null) await new Promise((r) => child.on('exit', r));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+/** The modes in a different order each round (A B C, B C A, C A B, …), so no mode always follows the same one. */
+const rotated = (modes, round) => modes.map((_, i) => modes[(i + round) % modes.length]);
+
+const machine = () => ({ cores: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version });
+
+module.exports = { DEMO, flag, get, pssKb, childrenOf, startDemo, median, machine, rotated };

@@ -126,7 +126,7 @@ describe('the Langflow-shaped demo: shared results and real start-up work (real 
     await cluster.waitReady();
     const before = (await cluster.get('/api/v1/all')).body;
     const clusterDir = join(cluster.dir, 'tmp', readdirSync(join(cluster.dir, 'tmp')).find((e) => e.startsWith(`nest-preload-${cluster?.pid}-`)) as string);
-    const artifact = join(clusterDir, 'run', 'result-types_cached.artifact');
+    const artifact = join(clusterDir, 'gen-1', 'run', 'result-types_cached.artifact');
     const bytes = readFileSync(artifact);
     bytes[bytes.length - 10] ^= 0xff;
     writeFileSync(artifact, bytes);

@@ -7,7 +7,8 @@ import { stepRuns } from './support/sqlite';
 /** Index of the first output line matching `pattern` (the cluster's processes share one stdout, in write order). */
 const lineOf = (c: DemoCluster, pattern: RegExp) => c.lines.findIndex((l) => pattern.test(l));
 const linesOf = (c: DemoCluster, pattern: RegExp) => c.lines.map((l, i) => (pattern.test(l) ? i : -1)).filter((i) => i >= 0);
-const clusterTmp = (c: DemoCluster) => join(c.dir, 'tmp', readdirSync(join(c.dir, 'tmp')).find((e) => e.startsWith(`nest-preload-${c.pid}-`)) as string, 'tmp');
+/** The cluster's own dir: one gen-N/ per preload generation that is still in use. */
+const clusterDir = (c: DemoCluster) => join(c.dir, 'tmp', readdirSync(join(c.dir, 'tmp')).find((e) => e.startsWith(`nest-preload-${c.pid}-`)) as string);
 
 describe('pipelined start (real processes)', () => {
   let cluster: DemoCluster | undefined;
@@ -51,7 +52,7 @@ describe('pipelined start (real processes)', () => {
     }
     expect((await cluster.waitReady())[3]).toBe('not preloaded');
     expect(linesOf(cluster, /not preloaded: the preload was abandoned/)).toHaveLength(2);
-    expect(readdirSync(clusterTmp(cluster))).toEqual([]);
+    expect(readdirSync(clusterDir(cluster))).toEqual([]);
     expect(stepRuns(cluster.dir).types_cached).toEqual({ worker: 2 });
     for (const { status } of (await cluster.healthOfEveryWorker(2)).values()) expect(status).toBe(200);
     expect((await cluster.stop()).code).toBe(0);

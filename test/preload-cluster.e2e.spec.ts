@@ -8,7 +8,7 @@ import { appliedMigrations, stepRuns, superusers } from './support/sqlite';
 const STEPS = ['migrations', 'superuser', 'profile_pictures', 'bundles', 'types_cached', 'starter_projects', 'flows'];
 const byPreloader = Object.fromEntries(STEPS.map((s) => [s, { preloader: 1 }]));
 
-/** The cluster's own dir in TMPDIR (nest-preload-<primary pid>-*), holding run/ and the preloader's tmp/. */
+/** The cluster's own dir in TMPDIR (nest-preload-<primary pid>-*), holding one gen-N/ (run/ and tmp/) per preload generation. */
 const clusterDir = (c: DemoCluster) => readdirSync(join(c.dir, 'tmp')).filter((e) => e.startsWith(`nest-preload-${c.pid}-`)).map((e) => join(c.dir, 'tmp', e))[0];
 
 describe('a preloaded cluster of the demo (SQLite, real processes)', () => {
@@ -76,8 +76,8 @@ describe('a preloaded cluster of the demo (SQLite, real processes)', () => {
     const ready = await cluster.waitReady();
     expect(ready[3]).toBe('not preloaded');
     expect(cluster.output()).toMatch(/preload abandoned after \d+ ms \(Critical preload step "types_cached" failed: Error: injected failure/);
-    // The preloader's bundle dir is gone; each worker owns the one it made itself.
-    expect(readdirSync(join(clusterDir(cluster), 'tmp'))).toEqual([]);
+    // The abandoned generation (its run dir and the preloader's bundle dir) is gone; each worker owns the one it made itself.
+    expect(readdirSync(clusterDir(cluster))).toEqual([]);
     expect(readdirSync(join(cluster.dir, 'tmp')).filter((e) => e.startsWith('nest-preload-bundle-0-'))).toHaveLength(4);
     const runs = stepRuns(cluster.dir);
     expect(runs.types_cached).toEqual({ worker: 4 });
@@ -95,12 +95,12 @@ describe('a preloaded cluster of the demo (SQLite, real processes)', () => {
     cluster = await DemoCluster.start({ workers: 2, preload: true, env: { DEMO_STEP_DELAY_MS: 'bundles@preloader:30000', BUNDLE_URLS } });
     const [, pid] = await cluster.waitFor(/preloader started \(pid (\d+)/);
     await cluster.waitFor(/step superuser complete/);
-    await eventually(() => readdirSync(join(clusterDir(cluster), 'tmp')).length === 1, 10_000, 'the preloader created its bundle dir');
+    await eventually(() => readdirSync(join(clusterDir(cluster), 'gen-1', 'tmp')).length === 1, 10_000, 'the preloader created its bundle dir');
     process.kill(Number(pid), 'SIGKILL');
     const ready = await cluster.waitReady();
     expect(ready[3]).toBe('not preloaded');
     expect(cluster.output()).toContain('the preloader was killed by SIGKILL');
-    expect(readdirSync(join(clusterDir(cluster), 'tmp'))).toEqual([]);
+    expect(readdirSync(clusterDir(cluster))).toEqual([]);
     expect(stepRuns(cluster.dir).types_cached).toEqual({ worker: 2 });
     expect((await cluster.stop()).code).toBe(0);
     expect(readdirSync(join(cluster.dir, 'tmp'))).toEqual([]);

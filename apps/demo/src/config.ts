@@ -23,6 +23,8 @@ export interface DemoConfig {
   builtinComponents: boolean;
   gracefulTimeoutMs: number;
   preloadTimeoutMs: number;
+  /** On SIGHUP, preload a new generation first (runCluster's reloadPreload). */
+  reloadPreload: boolean;
   /** `pipelined`, `serial` or `auto` (runCluster's preloadStart). */
   preloadStart: 'pipelined' | 'serial' | 'auto';
   /** Test hooks: steps to fail and steps to slow down (`name` or `name@role`). */
@@ -86,6 +88,7 @@ export function readDemoConfig(env: NodeJS.ProcessEnv = process.env, cwd = proce
     gracefulTimeoutMs: int(env, 'GRACEFUL_TIMEOUT_MS', 30_000, 1, 3_600_000),
     preloadTimeoutMs: int(env, 'PRELOAD_TIMEOUT_MS', 120_000, 1, 3_600_000),
     preloadStart: oneOf(env, 'PRELOAD_START', ['pipelined', 'serial', 'auto'] as const, 'auto'),
+    reloadPreload: bool(env, 'RELOAD_PRELOAD', false),
     databaseUrl,
     dataDir,
     configDir,

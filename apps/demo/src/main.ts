@@ -18,6 +18,7 @@ void runCluster({
   gracefulTimeoutMs: config.gracefulTimeoutMs,
   preloadTimeoutMs: config.preloadTimeoutMs,
   preloadStart: config.preloadStart,
+  reloadPreload: config.reloadPreload,
   // Loaded lazily: the primary never imports the app, only the preloader and the workers do.
   app: () => import('./app.module').then((m) => m.AppModule.forConfig(config)),
   serve: (app) => app.listen(config.port, config.host),

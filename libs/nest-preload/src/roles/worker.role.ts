@@ -2,9 +2,29 @@ import type { INestApplication } from '@nestjs/common';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { Server } from 'node:http';
+import { Server as NetServer } from 'node:net';
 import { isMessage, READY, type ReadyMessage, SHUTDOWN, type ShutdownMessage } from '../supervisor/cluster.messages';
 import type { AppEntry } from './app-loader.types';
 import { PreloadState } from './preload-state';
+
+/** After this long without a request, a keep-alive connection of a draining worker is closed. */
+const IDLE_GRACE_MS = 1_000;
+
+/**
+ * Drains an HTTP server without failing a request: stop accepting (the primary routes new
+ * connections to other workers), answer what still arrives with `Connection: close`, close
+ * connections left idle after a grace, and resolve when the last connection has ended.
+ * (`http.Server#close` would close idle keep-alive sockets at once, racing a client that is just
+ * sending a request on one.)
+ */
+function drain(server: Server, state: { draining: boolean }): Promise<void> {
+  state.draining = true;
+  return new Promise((resolve) => {
+    if (!server.listening) return resolve();
+    NetServer.prototype.close.call(server, () => resolve());
+    setTimeout(() => server.closeIdleConnections(), IDLE_GRACE_MS).unref();
+  });
+}
 
 /**
  * A worker: creates the full app (whose bootstrap skips what the preloader did and redoes the
@@ -15,6 +35,7 @@ export async function runWorker(entry: AppEntry): Promise<void> {
   const logger = new Logger('Worker');
   let app: INestApplication | undefined;
   let closing: Promise<void> | null = null;
+  const http = { draining: false };
   const shutdown = (why: string): Promise<void> =>
     (closing ??= (async () => {
       logger.log(`stopping (${why})`);
@@ -23,7 +44,7 @@ export async function runWorker(entry: AppEntry): Promise<void> {
         if (app) {
           // Stop accepting and let in-flight requests finish before the app's resources go away.
           const server = app.getHttpServer() as Server | undefined;
-          if (server?.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
+          if (server) await drain(server, http);
           await app.close();
         }
       } catch (error) {
@@ -42,6 +63,10 @@ export async function runWorker(entry: AppEntry): Promise<void> {
   try {
     const module = await entry.app();
     app = await NestFactory.create(module, entry.nestOptions ?? {});
+    // Once draining, every response asks its client to reconnect (to another worker).
+    (app.getHttpServer() as Server | undefined)?.prependListener('request', (_req, res) => {
+      if (http.draining) res.setHeader('connection', 'close');
+    });
     await entry.serve(app);
   } catch (error) {
     logger.error(`failed to start: ${String(error)}`, error instanceof Error ? error.stack : undefined);

@@ -5,7 +5,7 @@ import { resolveSupervisorOptions } from './cluster.options';
 describe('resolveSupervisorOptions', () => {
   it('defaults: one worker per core, preload on, bounded timeouts', () => {
     expect(resolveSupervisorOptions({}, {})).toEqual({
-      workers: availableParallelism(), preload: true, preloadStart: 'pipelined', preloadTimeoutMs: 120_000, gracefulTimeoutMs: 30_000, restartDelayMs: 100, maxRestartDelayMs: 10_000, runRoot: tmpdir(),
+      workers: availableParallelism(), preload: true, preloadStart: 'pipelined', reloadPreload: false, preloadTimeoutMs: 120_000, gracefulTimeoutMs: 30_000, restartDelayMs: 100, maxRestartDelayMs: 10_000, runRoot: tmpdir(),
     });
   });
 

@@ -24,6 +24,12 @@ export interface SupervisorOptions {
    */
   preloadStart?: 'pipelined' | 'serial' | 'auto';
   /**
+   * On SIGHUP, run the preload again as a new generation before replacing the workers (they then
+   * start from it); the old generation's results stay until its last worker is gone.
+   * @default false
+   */
+  reloadPreload?: boolean;
+  /**
    * How long the preloader may take; a hung preloader is killed and the workers do the full start-up.
    * @default 120000
    */
@@ -54,13 +60,14 @@ export type ResolvedSupervisorOptions = Required<Omit<SupervisorOptions, 'preloa
 
 /** Defaults of the supervisor options, except `preload`, which comes from the environment. */
 export const DEFAULT_SUPERVISOR_OPTIONS: Readonly<Omit<ResolvedSupervisorOptions, 'preload' | 'workers' | 'runRoot' | 'preloadStart'>> = Object.freeze({
+  reloadPreload: false,
   preloadTimeoutMs: 120_000,
   gracefulTimeoutMs: 30_000,
   restartDelayMs: 100,
   maxRestartDelayMs: 10_000,
 });
 
-const KEYS: ReadonlyArray<keyof SupervisorOptions> = ['workers', 'preload', 'preloadStart', 'preloadTimeoutMs', 'gracefulTimeoutMs', 'restartDelayMs', 'maxRestartDelayMs', 'runRoot'];
+const KEYS: ReadonlyArray<keyof SupervisorOptions> = ['workers', 'preload', 'preloadStart', 'reloadPreload', 'preloadTimeoutMs', 'gracefulTimeoutMs', 'restartDelayMs', 'maxRestartDelayMs', 'runRoot'];
 
 /**
  * Resolves and validates the supervisor options before anything is forked.
@@ -95,6 +102,9 @@ export function resolveSupervisorOptions(
   };
   if (!Number.isInteger(resolved.workers) || resolved.workers < 0 || resolved.workers > 1024) {
     throw new PreloadConfigError(PreloadMessages.invalidOption('workers', resolved.workers, 'a whole number from 1 to 1024, or 0 to run without a cluster'));
+  }
+  if (typeof resolved.reloadPreload !== 'boolean') {
+    throw new PreloadConfigError(PreloadMessages.invalidOption('reloadPreload', resolved.reloadPreload, 'true or false'));
   }
   if (typeof resolved.preload !== 'boolean') {
     throw new PreloadConfigError(PreloadMessages.invalidOption('preload', resolved.preload, 'true or false'));

@@ -79,8 +79,11 @@ function start(over: Record<string, unknown> = {}) {
 
 const settle = () => new Promise((r) => setImmediate(r));
 
-function preloadOk(t: ReturnType<typeof start>) {
-  const manifestPath = join(t.clusterDir, 'run', 'manifest.json');
+/** The dir of the n-th generation inside the cluster dir. */
+const gen = (t: ReturnType<typeof start>, n = 1) => join(t.clusterDir, `gen-${n}`);
+
+function preloadOk(t: ReturnType<typeof start>, n = 1) {
+  const manifestPath = join(gen(t, n), 'run', 'manifest.json');
   t.cluster.preloader.emit({ type: PRELOAD_DONE, ok: true, manifestPath, reason: null, lingering: [] });
   t.cluster.preloader.exit(0);
   return manifestPath;
@@ -92,7 +95,7 @@ describe('Supervisor', () => {
     expect(t.sup.currentState).toBe('preloading');
     const pre = t.cluster.preloader;
     expect(pre.env).toEqual({
-      [PRELOAD_ENV.role]: 'preloader', [PRELOAD_ENV.runDir]: join(t.clusterDir, 'run'), [PRELOAD_ENV.tempRoot]: join(t.clusterDir, 'tmp'),
+      [PRELOAD_ENV.role]: 'preloader', [PRELOAD_ENV.runDir]: join(gen(t), 'run'), [PRELOAD_ENV.tempRoot]: join(gen(t), 'tmp'),
       [PRELOAD_ENV.generation]: expect.stringMatching(/^[0-9a-f-]{36}$/),
     });
     expect(t.cluster.workers).toHaveLength(0);
@@ -114,11 +117,11 @@ describe('Supervisor', () => {
   it.each([
     ['reports failure', (c: FakeChild) => { c.emit({ type: PRELOAD_DONE, ok: false, manifestPath: null, reason: 'Critical preload step "bundles" failed', lingering: [] }); c.exit(4); }, 'Critical preload step "bundles" failed'],
     ['crashes', (c: FakeChild) => c.exit(null, 'SIGKILL'), 'the preloader was killed by SIGKILL (perhaps out of memory?)'],
-  ])('when the preloader %s: empties its dirs and forks workers without a hand-over', (_, end, why) => {
+  ])('when the preloader %s: removes its generation and forks workers without a hand-over', (_, end, why) => {
     const t = start();
-    mkdirSync(join(t.clusterDir, 'tmp', 'nest-preload-bundle-x'));
+    mkdirSync(join(gen(t), 'tmp', 'nest-preload-bundle-x'));
     end(t.cluster.preloader);
-    expect(readdirSync(join(t.clusterDir, 'tmp'))).toEqual([]);
+    expect(existsSync(gen(t))).toBe(false);
     expect(t.cluster.workers.map((w) => w.env[PRELOAD_ENV.manifest])).toEqual([undefined, undefined]);
     expect(t.lines.some((l) => l.startsWith('WARN preload abandoned') && l.includes(why))).toBe(true);
   });
@@ -292,6 +295,101 @@ describe('Supervisor', () => {
       t.timers.advance(100);
       expect(t.cluster.children[3].env).toMatchObject({ [PRELOAD_ENV.manifest]: manifestPath, [PRELOAD_ENV.workerIndex]: '0' });
       expect(t.cluster.children[3].env[PRELOAD_ENV.awaitHandover]).toBeUndefined();
+    });
+  });
+
+  describe('rolling reload (SIGHUP)', () => {
+    /** A running, preloaded cluster whose workers all said ready. */
+    function running(over: Record<string, unknown> = {}) {
+      const t = start(over);
+      preloadOk(t);
+      for (const w of t.cluster.workers) w.emit({ type: READY, pid: w.pid, preloaded: true });
+      return t;
+    }
+    const ready = (c: FakeChild) => c.emit({ type: READY, pid: c.pid, preloaded: true });
+
+    it('replaces the workers one at a time: start the new one, wait until ready, then drain the old one', () => {
+      const t = running();
+      const [old0, old1] = t.cluster.workers;
+      t.proc.raise('SIGHUP');
+      expect(t.cluster.workers).toHaveLength(3);
+      const new0 = t.cluster.workers[2];
+      expect(new0.env[PRELOAD_ENV.workerIndex]).toBe('0');
+      expect(old0.sent).toEqual([]);
+      ready(new0);
+      expect(old0.sent).toEqual([{ type: SHUTDOWN }]);
+      expect(t.cluster.workers).toHaveLength(3);
+      old0.exit(0);
+      const new1 = t.cluster.workers[3];
+      expect(new1.env[PRELOAD_ENV.workerIndex]).toBe('1');
+      ready(new1);
+      old1.exit(0);
+      expect(t.sup.workerPids()).toEqual(new Map([[0, new0.pid], [1, new1.pid]]));
+      expect(t.lines.filter((l) => l.startsWith('reload complete'))).toHaveLength(1);
+      expect(t.sup.currentState).toBe('running');
+    });
+
+    it('a replacement that fails to start abandons the reload; the running workers keep serving', () => {
+      const t = running();
+      const [old0] = t.cluster.workers;
+      t.proc.raise('SIGHUP');
+      t.cluster.workers[2].exit(1);
+      expect(old0.sent).toEqual([]);
+      expect(t.sup.currentState).toBe('running');
+      expect(t.lines).toContain(`ERROR worker 0 (pid ${t.cluster.workers[2].pid}) exited with code 1 before it became ready: reload abandoned, the running workers keep serving`);
+      t.proc.raise('SIGHUP');
+      expect(t.cluster.workers).toHaveLength(4);
+    });
+
+    it('a second SIGHUP during a reload is queued, then run after it', () => {
+      const t = running();
+      t.proc.raise('SIGHUP');
+      t.proc.raise('SIGHUP');
+      expect(t.cluster.workers).toHaveLength(3);
+      const drive = () => {
+        const fresh = t.cluster.workers[t.cluster.workers.length - 1];
+        ready(fresh);
+        const old = t.cluster.workers.find((w) => w.sent.length === 1 && w.signals.length === 0 && !(w as unknown as { gone?: boolean }).gone) as FakeChild;
+        (old as unknown as { gone: boolean }).gone = true;
+        old.exit(0);
+      };
+      for (let i = 0; i < 4; i++) drive();
+      expect(t.cluster.workers).toHaveLength(2 + 4);
+      expect(t.lines.filter((l) => l.startsWith('reload complete'))).toHaveLength(2);
+      expect(t.lines).toContain('SIGHUP received during a reload or the start-up: queued');
+    });
+
+    it('with reloadPreload: a new generation is preloaded while a replacement boots, and the old generation goes with its last worker', () => {
+      const t = running({ reloadPreload: true, preloadStart: 'pipelined' });
+      const [old0, old1] = t.cluster.workers;
+      t.proc.raise('SIGHUP');
+      const preloader2 = t.cluster.children[t.cluster.children.length - 1];
+      expect(preloader2.env[PRELOAD_ENV.runDir]).toBe(join(gen(t, 2), 'run'));
+      preloader2.emit({ type: STEPS_STARTED });
+      const new0 = t.cluster.workers[2];
+      expect(new0.env[PRELOAD_ENV.awaitHandover]).toBe('1');
+      new0.emit({ type: AWAIT_HANDOVER });
+      expect(new0.sent).toEqual([]);
+      const manifest2 = preloadOk(t, 2);
+      expect(new0.sent).toEqual([{ type: HANDOVER, ok: true, manifestPath: manifest2, generation: preloader2.env[PRELOAD_ENV.generation] }]);
+      ready(new0);
+      old0.exit(0);
+      const new1 = t.cluster.workers[3];
+      expect(new1.env[PRELOAD_ENV.manifest]).toBe(manifest2);
+      expect(existsSync(gen(t, 1))).toBe(true);
+      ready(new1);
+      old1.exit(0);
+      expect(existsSync(gen(t, 1))).toBe(false);
+      expect(existsSync(gen(t, 2))).toBe(true);
+    });
+
+    it('an old worker that crashes while the new generation is preloaded is still replaced', () => {
+      const t = running({ reloadPreload: true });
+      const [old0] = t.cluster.workers;
+      t.proc.raise('SIGHUP');
+      old0.exit(null, 'SIGKILL');
+      t.timers.advance(100);
+      expect(t.cluster.workers[t.cluster.workers.length - 1].env).toMatchObject({ [PRELOAD_ENV.workerIndex]: '0', [PRELOAD_ENV.manifest]: join(gen(t, 1), 'run', 'manifest.json') });
     });
   });
 

@@ -198,11 +198,18 @@ export class DemoCluster {
   }
 }
 
-/** Waits until `check` holds (bounded). */
+/** Waits until `check` holds (bounded); a check that throws counts as "not yet", and its last error is reported. */
 export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 10_000, what = 'condition'): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`${what} did not hold within ${timeoutMs} ms`);
+  let lastError: unknown = null;
+  for (;;) {
+    try {
+      if (await check()) return;
+      lastError = null;
+    } catch (error) {
+      lastError = error;
+    }
+    if (Date.now() > deadline) throw new Error(`${what} did not hold within ${timeoutMs} ms${lastError ? ` (last error: ${String(lastError)})` : ''}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }

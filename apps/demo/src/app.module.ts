@@ -14,6 +14,7 @@ import { DEMO_CACHE, DEMO_CONFIG } from './demo.tokens';
 import { ComponentsController } from './http/components.controller';
 import { FlowsController } from './http/flows.controller';
 import { HealthController } from './http/health.controller';
+import { TestHooksController } from './http/test-hooks.controller';
 import { createDemoCache } from './startup/demo-cache';
 import { StartupSteps } from './startup/startup.steps';
 import { SuperuserService } from './startup/superuser.service';
@@ -31,7 +32,7 @@ export class AppModule {
         TypeOrmModule.forFeature([User, StepRun, Flow]),
         PreloadHealthModule,
       ],
-      controllers: [HealthController, ComponentsController, FlowsController],
+      controllers: [HealthController, ComponentsController, FlowsController, ...(config.testHooks ? [TestHooksController] : [])],
       providers: [
         { provide: DEMO_CONFIG, useValue: config },
         { provide: DEMO_CACHE, useFactory: () => createDemoCache(config, role) },

@@ -5,7 +5,7 @@ import { DemoConfigError, readDemoConfig } from './config';
 describe('readDemoConfig', () => {
   it('defaults: port 3000 on loopback, one worker per core, SQLite in ./.data, auto-login on, details off', () => {
     expect(readDemoConfig({}, '/srv/app')).toEqual({
-      port: 3000, host: '127.0.0.1', workers: availableParallelism(), gracefulTimeoutMs: 30_000, preloadTimeoutMs: 120_000, preloadStart: 'auto', reloadPreload: false,
+      port: 3000, host: '127.0.0.1', workers: availableParallelism(), gracefulTimeoutMs: 30_000, preloadTimeoutMs: 120_000, preloadStart: 'auto', reloadPreload: false, supervision: {}, testHooks: false,
       bundleUrls: [], flowsPath: null, builtinComponents: true,
       databaseUrl: null, dataDir: '/srv/app/.data', configDir: join('/srv/app/.data', 'config'), redisUrl: null,
       autoLogin: true, healthDetails: false, superuser: 'langflow', superuserPassword: null, failSteps: [], stepDelaysMs: {},
@@ -17,11 +17,13 @@ describe('readDemoConfig', () => {
       PORT: '8080', HOST: '0.0.0.0', WORKERS: '0', DATABASE_URL: 'postgres://u@db/x', DATA_DIR: 'data', CONFIG_DIR: '/etc/demo',
       REDIS_URL: 'redis://cache:6379', AUTO_LOGIN: 'false', HEALTH_DETAILS: 'true', DEMO_FAIL_STEPS: 'a, b@worker', DEMO_STEP_DELAY_MS: 'c:10,d@preloader:20',
       BUNDLE_URLS: 'https://x/a.zip, ./b.tar.gz', FLOWS_PATH: 'flows', BUILTIN_COMPONENTS: 'false',
+      MAX_REQUESTS: '500', HEARTBEAT_TIMEOUT_MS: '3000',
     }, '/srv');
     expect(config).toMatchObject({
       port: 8080, host: '0.0.0.0', workers: 0, databaseUrl: 'postgres://u@db/x', dataDir: '/srv/data', configDir: '/etc/demo',
       redisUrl: 'redis://cache:6379', autoLogin: false, healthDetails: true, failSteps: ['a', 'b@worker'], stepDelaysMs: { c: 10, 'd@preloader': 20 },
       bundleUrls: ['https://x/a.zip', './b.tar.gz'], flowsPath: '/srv/flows', builtinComponents: false,
+      supervision: { maxRequests: 500, heartbeatTimeoutMs: 3000 },
     });
   });
 

@@ -23,6 +23,10 @@ export interface DemoConfig {
   builtinComponents: boolean;
   gracefulTimeoutMs: number;
   preloadTimeoutMs: number;
+  /** Supervision options passed to runCluster when set (unset: the library's defaults). */
+  supervision: Partial<Record<(typeof SUPERVISION_ENV)[number][1], number>>;
+  /** Test-only endpoints (/__test/hang, /__test/slow); never on in production. */
+  testHooks: boolean;
   /** On SIGHUP, preload a new generation first (runCluster's reloadPreload). */
   reloadPreload: boolean;
   /** `pipelined`, `serial` or `auto` (runCluster's preloadStart). */
@@ -31,6 +35,18 @@ export interface DemoConfig {
   failSteps: string[];
   stepDelaysMs: Record<string, number>;
 }
+
+/** Environment variable → runCluster option, for the supervision knobs. */
+export const SUPERVISION_ENV = [
+  ['BOOT_TIMEOUT_MS', 'bootTimeoutMs'],
+  ['MAX_RESTARTS', 'maxRestarts'],
+  ['RESTART_WINDOW_MS', 'restartWindowMs'],
+  ['HEARTBEAT_INTERVAL_MS', 'heartbeatIntervalMs'],
+  ['HEARTBEAT_TIMEOUT_MS', 'heartbeatTimeoutMs'],
+  ['MAX_REQUESTS', 'maxRequests'],
+  ['MAX_REQUESTS_JITTER', 'maxRequestsJitter'],
+  ['MAX_RSS_MB', 'maxRssMb'],
+] as const;
 
 /** A bad environment variable: the message says which, what it was, and what is expected. */
 export class DemoConfigError extends Error {
@@ -89,6 +105,10 @@ export function readDemoConfig(env: NodeJS.ProcessEnv = process.env, cwd = proce
     preloadTimeoutMs: int(env, 'PRELOAD_TIMEOUT_MS', 120_000, 1, 3_600_000),
     preloadStart: oneOf(env, 'PRELOAD_START', ['pipelined', 'serial', 'auto'] as const, 'auto'),
     reloadPreload: bool(env, 'RELOAD_PRELOAD', false),
+    supervision: Object.fromEntries(
+      SUPERVISION_ENV.filter(([name]) => env[name]?.trim()).map(([name, option]) => [option, int(env, name, 0, 0, 86_400_000)]),
+    ),
+    testHooks: bool(env, 'DEMO_TEST_HOOKS', false),
     databaseUrl,
     dataDir,
     configDir,

@@ -19,6 +19,7 @@ void runCluster({
   preloadTimeoutMs: config.preloadTimeoutMs,
   preloadStart: config.preloadStart,
   reloadPreload: config.reloadPreload,
+  ...config.supervision,
   // Loaded lazily: the primary never imports the app, only the preloader and the workers do.
   app: () => import('./app.module').then((m) => m.AppModule.forConfig(config)),
   serve: (app) => app.listen(config.port, config.host),

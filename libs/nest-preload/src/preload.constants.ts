@@ -22,6 +22,8 @@ export const PRELOAD_ENV = {
   tempRoot: 'NEST_PRELOAD_TEMP_ROOT',
   /** `1` in a worker forked while the preload runs (pipelined start): it asks for the hand-over over IPC. */
   awaitHandover: 'NEST_PRELOAD_AWAIT_HANDOVER',
+  /** How often a worker sends its heartbeat, in ms (0: never). */
+  heartbeatMs: 'NEST_PRELOAD_HEARTBEAT_MS',
   /** The worker's index, 0..N-1. */
   workerIndex: 'NEST_PRELOAD_WORKER_INDEX',
 } as const;
@@ -38,4 +40,6 @@ export const EXIT_CODES = {
   WORKER_BOOT_ERROR: 3,
   /** The preloader could not hand over (only used by the preloader process itself). */
   PRELOAD_FAILED: 4,
+  /** Workers crashed more than `maxRestarts` times within `restartWindowMs`. */
+  RESTART_LIMIT: 5,
 } as const;

@@ -4,10 +4,11 @@ import { PreloadMessages } from './errors/preload.messages';
 import { join } from 'node:path';
 import { FileArtifact } from './handover/artifact';
 import { decodeResult, readResultBytes, runDirOf } from './handover/manifest';
-import type { PreloadRole } from './preload.constants';
+import { PRELOAD_ENV, type PreloadRole } from './preload.constants';
 import { PreloadProcessContext } from './roles/process-context';
 import { PreloadState } from './roles/preload-state';
 import type { StepState } from './steps/step.types';
+import { CLUSTER_STATUS, CLUSTER_STATUS_REQUEST, type ClusterStatusMessage, type ClusterView, isMessage } from './supervisor/cluster.messages';
 
 /** The preload hooks, injectable anywhere in the app. */
 @Injectable()
@@ -41,6 +42,39 @@ export class PreloadService {
   notPreloadedReason(): string | null {
     return this.state.notPreloadedReason;
   }
+
+  /**
+   * True in the one worker the primary designated for run-once jobs (cron, sweeps); another worker
+   * takes over when it dies. Always true in a standalone app.
+   */
+  isLeader(): boolean {
+    return this.ctx.role === 'standalone' || this.state.leader;
+  }
+
+  /**
+   * The cluster as the primary sees it (workers, restarts, generation, preload duration), asked
+   * over IPC; `null` outside a cluster or when no answer came within `timeoutMs`.
+   */
+  clusterStatus(timeoutMs = 1_000): Promise<ClusterView | null> {
+    // Only a worker forked by our primary has one to ask (other parents, e.g. a test runner, do not answer).
+    if (this.ctx.role !== 'worker' || process.env[PRELOAD_ENV.role] !== 'worker' || !process.send) return Promise.resolve(null);
+    const id = ++this.statusRequests;
+    return new Promise((resolve) => {
+      const done = (view: ClusterView | null) => {
+        clearTimeout(timer);
+        process.off('message', onMessage);
+        resolve(view);
+      };
+      const onMessage = (message: unknown) => {
+        if (isMessage<ClusterStatusMessage>(message, CLUSTER_STATUS) && message.id === id) done(message.view);
+      };
+      const timer = setTimeout(() => done(null), timeoutMs);
+      process.on('message', onMessage);
+      process.send?.({ type: CLUSTER_STATUS_REQUEST, id });
+    });
+  }
+
+  private statusRequests = 0;
 
   /** True once every step this process had to run has run. */
   isReady(): boolean {

@@ -36,7 +36,7 @@ describe('PreloadHealthIndicator', () => {
   it('with healthDetails shows role, pid, worker index and each step with where it ran', async () => {
     const result = await check(true);
     expect(result.info?.preload).toEqual({
-      status: 'up', role: 'worker', pid: process.pid, workerIndex: 3, preloaded: false, generation: null,
+      status: 'up', leader: false, cluster: null, role: 'worker', pid: process.pid, workerIndex: 3, preloaded: false, generation: null,
       notPreloadedReason: 'no preload hand-over was given to this worker (preload off or failed)', missingCritical: [],
       steps: [
         { name: 'migrations', status: 'complete', ranIn: 'worker', durationMs: expect.any(Number), critical: true },

@@ -16,17 +16,21 @@ export class PreloadHealthIndicator {
     @Inject(PRELOAD_RESOLVED_OPTIONS) private readonly options: ResolvedPreloadOptions,
   ) {}
 
-  /** Checks the preload state under `key`. */
-  isHealthy(key = 'preload'): HealthIndicatorResult {
+  /**
+   * Checks the preload state under `key`. With `healthDetails`, the details also carry the
+   * cluster view that only the primary has (asked over IPC, waiting at most `clusterTimeoutMs`).
+   */
+  async isHealthy(key = 'preload', clusterTimeoutMs = 1_000): Promise<HealthIndicatorResult> {
     const indicator = this.health.check(key);
     const missing = this.preload.missingCriticalSteps();
     const up = this.preload.isReady() && missing.length === 0;
-    const details = this.options.healthDetails ? this.details(missing) : {};
+    const details = this.options.healthDetails ? { ...this.details(missing), cluster: await this.preload.clusterStatus(clusterTimeoutMs) } : {};
     return up ? indicator.up(details) : indicator.down(details);
   }
 
   private details(missing: string[]): Record<string, unknown> {
     return {
+      leader: this.preload.isLeader(),
       role: this.preload.role,
       pid: process.pid,
       workerIndex: this.preload.workerIndex,

@@ -23,6 +23,8 @@ export class PreloadState {
   notPreloadedReason: string | null = null;
   /** Set once the steps this process had to run have run. */
   ready = false;
+  /** Whether the primary made this worker the leader (run-once jobs). */
+  leader = false;
   /** Why the preload was abandoned (preloader only). */
   abortReason: string | null = null;
 

@@ -3,7 +3,8 @@ import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { Server } from 'node:http';
 import { Server as NetServer } from 'node:net';
-import { isMessage, READY, type ReadyMessage, SHUTDOWN, type ShutdownMessage } from '../supervisor/cluster.messages';
+import { PRELOAD_ENV } from '../preload.constants';
+import { HEARTBEAT, type HeartbeatMessage, isMessage, LEADER, type LeaderMessage, READY, type ReadyMessage, SHUTDOWN, type ShutdownMessage } from '../supervisor/cluster.messages';
 import type { AppEntry } from './app-loader.types';
 import { PreloadState } from './preload-state';
 
@@ -35,7 +36,9 @@ export async function runWorker(entry: AppEntry): Promise<void> {
   const logger = new Logger('Worker');
   let app: INestApplication | undefined;
   let closing: Promise<void> | null = null;
-  const http = { draining: false };
+  const http = { draining: false, requests: 0 };
+  let state: PreloadState | undefined;
+  let leader = false;
   const shutdown = (why: string): Promise<void> =>
     (closing ??= (async () => {
       logger.log(`stopping (${why})`);
@@ -55,6 +58,11 @@ export async function runWorker(entry: AppEntry): Promise<void> {
     })());
   process.on('message', (message) => {
     if (isMessage<ShutdownMessage>(message, SHUTDOWN)) void shutdown('asked by the primary');
+    if (isMessage<LeaderMessage>(message, LEADER)) {
+      leader = message.leader;
+      if (state) state.leader = leader;
+      logger.log(leader ? 'this worker is now the leader' : 'this worker is no longer the leader');
+    }
   });
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
@@ -65,8 +73,12 @@ export async function runWorker(entry: AppEntry): Promise<void> {
     app = await NestFactory.create(module, entry.nestOptions ?? {});
     // Once draining, every response asks its client to reconnect (to another worker).
     (app.getHttpServer() as Server | undefined)?.prependListener('request', (_req, res) => {
+      http.requests++;
       if (http.draining) res.setHeader('connection', 'close');
     });
+    const found: PreloadState = app.get(PreloadState, { strict: false });
+    found.leader = leader;
+    state = found;
     await entry.serve(app);
   } catch (error) {
     logger.error(`failed to start: ${String(error)}`, error instanceof Error ? error.stack : undefined);
@@ -75,9 +87,17 @@ export async function runWorker(entry: AppEntry): Promise<void> {
     process.exit(1);
   }
   if (closing) return;
-  const preloaded = app.get(PreloadState, { strict: false }).manifest !== null;
+  const preloaded = (state as PreloadState).manifest !== null;
   const ready: ReadyMessage = { type: READY, pid: process.pid, preloaded };
   process.send?.(ready);
+  // The heartbeat comes from this event loop: if it stops, the primary's watchdog replaces this worker.
+  const heartbeatMs = Number(process.env[PRELOAD_ENV.heartbeatMs] ?? 0);
+  if (heartbeatMs > 0) {
+    setInterval(() => {
+      const beat: HeartbeatMessage = { type: HEARTBEAT, requests: http.requests, rssMb: Math.round(process.memoryUsage.rss() / 2 ** 20) };
+      if (process.connected) process.send?.(beat);
+    }, heartbeatMs).unref();
+  }
 }
 
 /** Standalone: no cluster; the app runs every step itself and handles its own signals. */

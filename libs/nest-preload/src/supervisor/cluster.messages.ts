@@ -31,3 +31,28 @@ export type HandoverMessage =
 export function isMessage<T extends { type: string }>(value: unknown, type: T['type']): value is T {
   return typeof value === 'object' && value !== null && (value as { type?: unknown }).type === type;
 }
+
+/** Worker → primary, every heartbeat interval, from its event loop: alive, and its counters. */
+export const HEARTBEAT = `${IPC_PREFIX}heartbeat`;
+export interface HeartbeatMessage { type: typeof HEARTBEAT; requests: number; rssMb: number }
+
+/** Primary → worker: whether it is the leader (the one worker that runs run-once jobs). */
+export const LEADER = `${IPC_PREFIX}leader`;
+export interface LeaderMessage { type: typeof LEADER; leader: boolean }
+
+/** Worker → primary: send me the cluster view; primary → worker: here it is. */
+export const CLUSTER_STATUS_REQUEST = `${IPC_PREFIX}cluster-status-request`;
+export const CLUSTER_STATUS = `${IPC_PREFIX}cluster-status`;
+export interface ClusterStatusRequest { type: typeof CLUSTER_STATUS_REQUEST; id: number }
+export interface ClusterStatusMessage { type: typeof CLUSTER_STATUS; id: number; view: ClusterView }
+
+/** What only the primary knows: the workers, restarts, the generation, the preload's duration. */
+export interface ClusterView {
+  state: string;
+  workers: Array<{ index: number; pid: number | null; ready: boolean; leader: boolean; requests: number; rssMb: number | null }>;
+  ready: number;
+  target: number;
+  restarts: number;
+  generation: string | null;
+  preloadDurationMs: number | null;
+}

@@ -3,6 +3,7 @@ import { isAbsolute } from 'node:path';
 import { PreloadConfigError } from '../errors/preload.error';
 import { PreloadMessages } from '../errors/preload.messages';
 import { PRELOAD_ENV } from '../preload.constants';
+import type { SupervisorHooks } from './supervisor.hooks';
 
 /** The supervisor's own options (everything but how to load and serve the app). */
 export interface SupervisorOptions {
@@ -50,6 +51,51 @@ export interface SupervisorOptions {
    */
   maxRestartDelayMs?: number;
   /**
+   * A worker not ready this long after it was forked is killed (a boot error).
+   * @default 60000
+   */
+  bootTimeoutMs?: number;
+  /**
+   * More than this many worker crashes within `restartWindowMs` halt the cluster (exit code 5).
+   * @default 5
+   */
+  maxRestarts?: number;
+  /**
+   * The window of `maxRestarts`; a worker that ran this long without crashing starts its backoff over.
+   * @default 60000
+   */
+  restartWindowMs?: number;
+  /**
+   * How often workers send a heartbeat from their event loop.
+   * @default 1000
+   */
+  heartbeatIntervalMs?: number;
+  /**
+   * A ready worker silent this long (event loop blocked) is killed and replaced; 0 turns the watchdog off.
+   * @default 10000
+   */
+  heartbeatTimeoutMs?: number;
+  /**
+   * Recycle a worker (replacement first, then a graceful drain) after this many requests; 0 = never.
+   * @default 0
+   */
+  maxRequests?: number;
+  /**
+   * Up to this many extra requests, drawn per worker, so workers do not all recycle at once.
+   * @default 0
+   */
+  maxRequestsJitter?: number;
+  /**
+   * Recycle a worker whose RSS exceeds this many MB (checked at each heartbeat); 0 = never.
+   * @default 0
+   */
+  maxRssMb?: number;
+  /**
+   * Lifecycle hooks, run in the primary.
+   * @default {}
+   */
+  hooks?: Partial<SupervisorHooks>;
+  /**
    * Where the primary creates its private cluster dir (run dir and the preloader's temp dirs).
    * @default os.tmpdir()
    */
@@ -58,16 +104,29 @@ export interface SupervisorOptions {
 
 export type ResolvedSupervisorOptions = Required<Omit<SupervisorOptions, 'preloadStart'>> & { preloadStart: 'pipelined' | 'serial' };
 
+const MS_OPTIONS = ['preloadTimeoutMs', 'gracefulTimeoutMs', 'restartDelayMs', 'maxRestartDelayMs', 'bootTimeoutMs', 'restartWindowMs', 'heartbeatIntervalMs'] as const;
+const COUNT_OPTIONS = ['maxRestarts', 'heartbeatTimeoutMs', 'maxRequests', 'maxRequestsJitter', 'maxRssMb'] as const;
+const HOOKS: ReadonlyArray<keyof SupervisorHooks> = ['onStarting', 'whenReady', 'preFork', 'postFork', 'workerReady', 'workerExit', 'onReload', 'onExit'];
+
 /** Defaults of the supervisor options, except `preload`, which comes from the environment. */
 export const DEFAULT_SUPERVISOR_OPTIONS: Readonly<Omit<ResolvedSupervisorOptions, 'preload' | 'workers' | 'runRoot' | 'preloadStart'>> = Object.freeze({
   reloadPreload: false,
+  bootTimeoutMs: 60_000,
+  maxRestarts: 5,
+  restartWindowMs: 60_000,
+  heartbeatIntervalMs: 1_000,
+  heartbeatTimeoutMs: 10_000,
+  maxRequests: 0,
+  maxRequestsJitter: 0,
+  maxRssMb: 0,
+  hooks: {},
   preloadTimeoutMs: 120_000,
   gracefulTimeoutMs: 30_000,
   restartDelayMs: 100,
   maxRestartDelayMs: 10_000,
 });
 
-const KEYS: ReadonlyArray<keyof SupervisorOptions> = ['workers', 'preload', 'preloadStart', 'reloadPreload', 'preloadTimeoutMs', 'gracefulTimeoutMs', 'restartDelayMs', 'maxRestartDelayMs', 'runRoot'];
+const KEYS: ReadonlyArray<keyof SupervisorOptions> = ['workers', 'preload', 'preloadStart', 'reloadPreload', ...MS_OPTIONS, ...COUNT_OPTIONS, 'hooks', 'preloadTimeoutMs', 'gracefulTimeoutMs', 'restartDelayMs', 'maxRestartDelayMs', 'runRoot'];
 
 /**
  * Resolves and validates the supervisor options before anything is forked.
@@ -109,10 +168,25 @@ export function resolveSupervisorOptions(
   if (typeof resolved.preload !== 'boolean') {
     throw new PreloadConfigError(PreloadMessages.invalidOption('preload', resolved.preload, 'true or false'));
   }
-  for (const key of ['preloadTimeoutMs', 'gracefulTimeoutMs', 'restartDelayMs', 'maxRestartDelayMs'] as const) {
+  for (const key of MS_OPTIONS) {
     if (!Number.isInteger(resolved[key]) || resolved[key] <= 0) {
       throw new PreloadConfigError(PreloadMessages.invalidOption(key, resolved[key], 'a positive whole number of milliseconds'));
     }
+  }
+  for (const key of COUNT_OPTIONS) {
+    if (!Number.isInteger(resolved[key]) || resolved[key] < 0) {
+      throw new PreloadConfigError(PreloadMessages.invalidOption(key, resolved[key], 'a whole number, 0 or more'));
+    }
+  }
+  if (resolved.heartbeatTimeoutMs > 0 && resolved.heartbeatTimeoutMs <= resolved.heartbeatIntervalMs) {
+    throw new PreloadConfigError(PreloadMessages.invalidOption('heartbeatTimeoutMs', resolved.heartbeatTimeoutMs, `more than heartbeatIntervalMs (${resolved.heartbeatIntervalMs}), or 0 to turn the watchdog off`));
+  }
+  if (typeof resolved.hooks !== 'object' || resolved.hooks === null) {
+    throw new PreloadConfigError(PreloadMessages.invalidOption('hooks', resolved.hooks, 'an object of hook functions'));
+  }
+  for (const [name, hook] of Object.entries(resolved.hooks)) {
+    if (!HOOKS.includes(name as keyof SupervisorHooks)) throw new PreloadConfigError(PreloadMessages.unknownOption(`hooks.${name}`, HOOKS.map((h) => `hooks.${h}`)));
+    if (typeof hook !== 'function') throw new PreloadConfigError(PreloadMessages.invalidOption(`hooks.${name}`, typeof hook, 'a function'));
   }
   if (resolved.maxRestartDelayMs < resolved.restartDelayMs) {
     throw new PreloadConfigError(PreloadMessages.invalidOption('maxRestartDelayMs', resolved.maxRestartDelayMs, `at least restartDelayMs (${resolved.restartDelayMs})`));

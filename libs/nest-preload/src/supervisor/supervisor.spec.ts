@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EXIT_CODES, PRELOAD_ENV } from '../preload.constants';
-import { AWAIT_HANDOVER, HANDOVER, PRELOAD_DONE, READY, SHUTDOWN, STEPS_STARTED } from './cluster.messages';
+import { AWAIT_HANDOVER, CLUSTER_STATUS, CLUSTER_STATUS_REQUEST, HANDOVER, HEARTBEAT, LEADER, PRELOAD_DONE, READY, SHUTDOWN, STEPS_STARTED } from './cluster.messages';
 import { resolveSupervisorOptions } from './cluster.options';
 import { Supervisor } from './supervisor';
 import type { ChildHandle, ClusterPort, ProcessPort, SupervisorLogger, TimerPort } from './supervisor.ports';
@@ -64,7 +64,7 @@ class FakeProcess implements ProcessPort {
 
 function start(over: Record<string, unknown> = {}) {
   const runRoot = mkdtempSync(join(tmpdir(), 'sup-spec-'));
-  const options = resolveSupervisorOptions({ workers: 2, preload: true, preloadStart: 'serial', preloadTimeoutMs: 1_000, gracefulTimeoutMs: 500, restartDelayMs: 100, maxRestartDelayMs: 400, runRoot, ...over }, {});
+  const options = resolveSupervisorOptions({ workers: 2, preload: true, preloadStart: 'serial', heartbeatTimeoutMs: 0, preloadTimeoutMs: 1_000, gracefulTimeoutMs: 500, restartDelayMs: 100, maxRestartDelayMs: 400, runRoot, ...over }, {});
   const cluster = new FakeCluster();
   const timers = new FakeTimers();
   const proc = new FakeProcess();
@@ -78,6 +78,8 @@ function start(over: Record<string, unknown> = {}) {
 }
 
 const settle = () => new Promise((r) => setImmediate(r));
+/** The SHUTDOWN requests a child received (it may also have been told who leads). */
+const shutdowns = (c: FakeChild) => c.sent.filter((m) => (m as { type: string }).type === SHUTDOWN);
 
 /** The dir of the n-th generation inside the cluster dir. */
 const gen = (t: ReturnType<typeof start>, n = 1) => join(t.clusterDir, `gen-${n}`);
@@ -193,7 +195,7 @@ describe('Supervisor', () => {
     const t = start();
     preloadOk(t);
     t.proc.raise('SIGTERM');
-    expect(t.cluster.workers.map((w) => w.sent)).toEqual([[{ type: SHUTDOWN }], [{ type: SHUTDOWN }]]);
+    expect(t.cluster.workers.map(shutdowns)).toEqual([[{ type: SHUTDOWN }], [{ type: SHUTDOWN }]]);
     t.cluster.workers[0].exit(0);
     await settle();
     expect(t.exit()).toBeNull();
@@ -278,7 +280,7 @@ describe('Supervisor', () => {
       for (const w of t.cluster.workers) w.emit({ type: AWAIT_HANDOVER });
       t.proc.raise('SIGTERM');
       expect(t.cluster.preloader.signals).toEqual(['SIGTERM']);
-      expect(t.cluster.workers.map((w) => w.sent)).toEqual([[{ type: SHUTDOWN }], [{ type: SHUTDOWN }]]);
+      expect(t.cluster.workers.map(shutdowns)).toEqual([[{ type: SHUTDOWN }], [{ type: SHUTDOWN }]]);
       t.cluster.preloader.exit(null, 'SIGTERM');
       for (const w of t.cluster.workers) w.exit(0);
       await settle();
@@ -315,9 +317,9 @@ describe('Supervisor', () => {
       expect(t.cluster.workers).toHaveLength(3);
       const new0 = t.cluster.workers[2];
       expect(new0.env[PRELOAD_ENV.workerIndex]).toBe('0');
-      expect(old0.sent).toEqual([]);
+      expect(shutdowns(old0)).toEqual([]);
       ready(new0);
-      expect(old0.sent).toEqual([{ type: SHUTDOWN }]);
+      expect(shutdowns(old0)).toEqual([{ type: SHUTDOWN }]);
       expect(t.cluster.workers).toHaveLength(3);
       old0.exit(0);
       const new1 = t.cluster.workers[3];
@@ -334,7 +336,7 @@ describe('Supervisor', () => {
       const [old0] = t.cluster.workers;
       t.proc.raise('SIGHUP');
       t.cluster.workers[2].exit(1);
-      expect(old0.sent).toEqual([]);
+      expect(shutdowns(old0)).toEqual([]);
       expect(t.sup.currentState).toBe('running');
       expect(t.lines).toContain(`ERROR worker 0 (pid ${t.cluster.workers[2].pid}) exited with code 1 before it became ready: reload abandoned, the running workers keep serving`);
       t.proc.raise('SIGHUP');
@@ -349,7 +351,7 @@ describe('Supervisor', () => {
       const drive = () => {
         const fresh = t.cluster.workers[t.cluster.workers.length - 1];
         ready(fresh);
-        const old = t.cluster.workers.find((w) => w.sent.length === 1 && w.signals.length === 0 && !(w as unknown as { gone?: boolean }).gone) as FakeChild;
+        const old = t.cluster.workers.find((w) => shutdowns(w).length === 1 && !(w as unknown as { gone?: boolean }).gone) as FakeChild;
         (old as unknown as { gone: boolean }).gone = true;
         old.exit(0);
       };
@@ -390,6 +392,164 @@ describe('Supervisor', () => {
       old0.exit(null, 'SIGKILL');
       t.timers.advance(100);
       expect(t.cluster.workers[t.cluster.workers.length - 1].env).toMatchObject({ [PRELOAD_ENV.workerIndex]: '0', [PRELOAD_ENV.manifest]: join(gen(t, 1), 'run', 'manifest.json') });
+    });
+  });
+
+  describe('supervision', () => {
+    const readyAll = (t: ReturnType<typeof start>) => { for (const w of t.cluster.workers) w.emit({ type: READY, pid: w.pid, preloaded: false }); };
+
+    it('kills a worker not ready within bootTimeoutMs, which is then a boot error', async () => {
+      const t = start({ preload: false, bootTimeoutMs: 5_000 });
+      t.cluster.workers[0].emit({ type: READY, pid: 1, preloaded: false });
+      t.timers.advance(5_000);
+      expect(t.cluster.workers.map((w) => w.signals)).toEqual([[], ['SIGKILL']]);
+      t.cluster.workers[1].exit(null, 'SIGKILL');
+      expect(t.sup.currentState).toBe('stopping');
+      t.cluster.workers[0].exit(0);
+      await settle();
+      expect(t.exit()).toBe(EXIT_CODES.WORKER_BOOT_ERROR);
+    });
+
+    it('halts with RESTART_LIMIT after more than maxRestarts crashes within restartWindowMs', async () => {
+      const t = start({ preload: false, maxRestarts: 2, restartWindowMs: 10_000, restartDelayMs: 10, maxRestartDelayMs: 10 });
+      readyAll(t);
+      for (let i = 0; i < 3; i++) {
+        const w = t.cluster.workers[t.cluster.workers.length - 1];
+        w.exit(null, 'SIGKILL');
+        t.timers.advance(10);
+        t.cluster.workers[t.cluster.workers.length - 1].emit({ type: READY, pid: 0, preloaded: false });
+      }
+      expect(t.sup.currentState).toBe('stopping');
+      expect(t.lines.some((l) => l.includes('3 worker crashes within 10000 ms (maxRestarts 2); halting'))).toBe(true);
+      expect(t.cluster.workers).toHaveLength(4);
+    });
+
+    it('crashes spread wider than restartWindowMs never halt, and a stable worker starts its backoff over', () => {
+      const t = start({ preload: false, maxRestarts: 1, restartWindowMs: 1_000, restartDelayMs: 100, maxRestartDelayMs: 1_000 });
+      readyAll(t);
+      for (let i = 0; i < 3; i++) {
+        t.cluster.workers[t.cluster.workers.length - 1].exit(null, 'SIGKILL');
+        t.timers.advance(100);
+        t.cluster.workers[t.cluster.workers.length - 1].emit({ type: READY, pid: 0, preloaded: false });
+        t.timers.advance(1_000);
+      }
+      expect(t.sup.currentState).toBe('running');
+      expect(t.lines.filter((l) => l.includes('replacing it in 100 ms'))).toHaveLength(3);
+    });
+
+    it('the watchdog kills a ready worker whose heartbeat stopped (SIGTERM, then SIGKILL) and replaces it', () => {
+      const t = start({ preload: false, heartbeatIntervalMs: 500, heartbeatTimeoutMs: 2_000 });
+      readyAll(t);
+      const [w0, w1] = t.cluster.workers;
+      for (let i = 0; i < 6; i++) {
+        t.timers.advance(500);
+        w1.emit({ type: HEARTBEAT, requests: 0, rssMb: 50 });
+      }
+      expect(w0.signals).toEqual(['SIGTERM']);
+      expect(w1.signals).toEqual([]);
+      t.timers.advance(2_000);
+      expect(w0.signals).toEqual(['SIGTERM', 'SIGKILL']);
+      w0.exit(null, 'SIGKILL');
+      t.timers.advance(100);
+      expect(t.cluster.workers[2].env[PRELOAD_ENV.workerIndex]).toBe('0');
+      expect(t.lines.some((l) => /worker 0 .* has not answered for \d+ ms \(hung event loop\): killing it/.test(l))).toBe(true);
+      expect(t.cluster.workers[0].env[PRELOAD_ENV.heartbeatMs]).toBe('500');
+    });
+
+    it('recycles a worker past maxRequests (plus its jitter) gracefully: replacement first, then a drain', () => {
+      const t = start({ preload: false, maxRequests: 100, maxRequestsJitter: 10 });
+      readyAll(t);
+      const [w0] = t.cluster.workers;
+      w0.emit({ type: HEARTBEAT, requests: 99, rssMb: 50 });
+      expect(t.cluster.workers).toHaveLength(2);
+      w0.emit({ type: HEARTBEAT, requests: 111, rssMb: 50 });
+      expect(t.cluster.workers).toHaveLength(3);
+      expect(shutdowns(w0)).toEqual([]);
+      t.cluster.workers[2].emit({ type: READY, pid: 0, preloaded: false });
+      expect(shutdowns(w0)).toEqual([{ type: SHUTDOWN }]);
+      w0.exit(0);
+      expect(t.lines.some((l) => l.startsWith('recycle of worker 0 complete'))).toBe(true);
+      expect(t.lines.some((l) => l.includes('served 111 requests (maxRequests 100)'))).toBe(true);
+    });
+
+    it('recycles a worker whose RSS is over maxRssMb', () => {
+      const t = start({ preload: false, maxRssMb: 200 });
+      readyAll(t);
+      t.cluster.workers[1].emit({ type: HEARTBEAT, requests: 5, rssMb: 250 });
+      expect(t.cluster.workers[2].env[PRELOAD_ENV.workerIndex]).toBe('1');
+      expect(t.lines.some((l) => l.includes('RSS 250 MB is over maxRssMb 200'))).toBe(true);
+    });
+
+    it('SIGTTIN adds a worker, SIGTTOU drains the highest index, never below one', () => {
+      const t = start({ preload: false });
+      readyAll(t);
+      t.proc.raise('SIGTTIN');
+      expect(t.cluster.workers[2].env[PRELOAD_ENV.workerIndex]).toBe('2');
+      t.proc.raise('SIGTTOU');
+      expect(shutdowns(t.cluster.workers[2])).toEqual([{ type: SHUTDOWN }]);
+      t.cluster.workers[2].exit(0);
+      t.proc.raise('SIGTTOU');
+      t.cluster.workers[1].exit(0);
+      t.proc.raise('SIGTTOU');
+      expect(t.lines).toContain('WARN SIGTTOU ignored: the cluster keeps at least one worker');
+      expect([...t.sup.workerPids().keys()]).toEqual([0]);
+      t.timers.advance(60_000);
+      expect(t.cluster.workers).toHaveLength(3);
+    });
+
+    it('the lowest-index ready worker leads; when it dies the next one is told', () => {
+      const t = start({ preload: false });
+      readyAll(t);
+      const [w0, w1] = t.cluster.workers;
+      const leads = (c: FakeChild) => c.sent.filter((m) => (m as { type: string }).type === LEADER);
+      expect(leads(w0)).toEqual([{ type: LEADER, leader: true }]);
+      expect(leads(w1)).toEqual([]);
+      w0.exit(null, 'SIGKILL');
+      expect(leads(w1)).toEqual([{ type: LEADER, leader: true }]);
+    });
+
+    it('answers a cluster-status request with the view only the primary has', () => {
+      const t = start();
+      preloadOk(t);
+      readyAll(t);
+      t.cluster.workers[0].emit({ type: HEARTBEAT, requests: 7, rssMb: 61 });
+      t.cluster.workers[1].emit({ type: CLUSTER_STATUS_REQUEST, id: 3 });
+      const reply = t.cluster.workers[1].sent.find((m) => (m as { type: string }).type === CLUSTER_STATUS) as { id: number; view: Record<string, unknown> };
+      expect(reply).toEqual({ type: CLUSTER_STATUS, id: 3, view: {
+        state: 'running', ready: 2, target: 2, restarts: 0, generation: t.cluster.preloader.env[PRELOAD_ENV.generation], preloadDurationMs: 0,
+        workers: [
+          { index: 0, pid: t.cluster.workers[0].pid, ready: true, leader: true, requests: 7, rssMb: 61 },
+          { index: 1, pid: t.cluster.workers[1].pid, ready: true, leader: false, requests: 0, rssMb: null },
+        ],
+      } });
+    });
+
+    it('calls the hooks with typed payloads; a throwing hook is logged, not fatal', async () => {
+      const calls: string[] = [];
+      const hooks = {
+        onStarting: () => calls.push('onStarting'),
+        preFork: (i: { role: string; index: number | null }) => calls.push(`preFork ${i.role} ${i.index}`),
+        postFork: (i: { role: string; index: number | null }) => calls.push(`postFork ${i.role} ${i.index}`),
+        workerReady: (i: { index: number }) => calls.push(`workerReady ${i.index}`),
+        whenReady: (i: { workers: number }) => { calls.push(`whenReady ${i.workers}`); throw new Error('oops'); },
+        onReload: (i: { workers: number }) => calls.push(`onReload ${i.workers}`),
+        workerExit: (i: { index: number; expected: boolean }) => calls.push(`workerExit ${i.index} ${i.expected}`),
+        onExit: (i: { code: number }) => calls.push(`onExit ${i.code}`),
+      };
+      const t = start({ preload: false, workers: 1, hooks });
+      readyAll(t);
+      t.proc.raise('SIGHUP');
+      t.cluster.workers[1].emit({ type: READY, pid: 0, preloaded: false });
+      t.cluster.workers[0].exit(0);
+      t.proc.raise('SIGTERM');
+      t.cluster.workers[1].exit(0);
+      await settle();
+      expect(calls).toEqual([
+        'onStarting', 'preFork worker 0', 'postFork worker 0', 'workerReady 0', 'whenReady 1', 'onReload 1',
+        'preFork worker 0', 'postFork worker 0', 'workerReady 0', 'workerExit 0 true', 'workerExit 0 true', 'onExit 0',
+      ]);
+      expect(t.lines).toContain('ERROR hook whenReady threw: oops');
+      expect(t.exit()).toBe(0);
     });
   });
 

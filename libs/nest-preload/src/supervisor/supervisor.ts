@@ -5,7 +5,14 @@ import { EXIT_CODES, PRELOAD_ENV } from '../preload.constants';
 import { removeDir } from '../temp/temp-dirs';
 import {
   AWAIT_HANDOVER,
+  CLUSTER_STATUS,
+  CLUSTER_STATUS_REQUEST,
+  type ClusterStatusRequest,
+  type ClusterView,
   HANDOVER,
+  HEARTBEAT,
+  type HeartbeatMessage,
+  LEADER,
   type HandoverMessage,
   isMessage,
   PRELOAD_DONE,
@@ -15,7 +22,11 @@ import {
   STEPS_STARTED,
 } from './cluster.messages';
 import type { ResolvedSupervisorOptions } from './cluster.options';
+import type { SupervisorHooks } from './supervisor.hooks';
 import type { ChildHandle, ClusterPort, ProcessPort, SupervisorLogger, TimerPort } from './supervisor.ports';
+
+/** How long a hung worker (one that cannot run its SIGTERM handler) gets before SIGKILL. */
+const HUNG_KILL_GRACE_MS = 2_000;
 
 /** The supervisor's lifecycle. */
 export type SupervisorState = 'starting' | 'preloading' | 'running' | 'stopping' | 'stopped';
@@ -28,7 +39,10 @@ type SupervisorEvent =
   | { type: 'worker-message'; slot: WorkerSlot; message: unknown }
   | { type: 'worker-exit'; slot: WorkerSlot; code: number | null; signal: NodeJS.Signals | null }
   | { type: 'respawn'; index: number }
-  | { type: 'graceful-timeout' };
+  | { type: 'graceful-timeout' }
+  | { type: 'boot-timeout'; slot: WorkerSlot }
+  | { type: 'watchdog' }
+  | { type: 'hung-kill'; slot: WorkerSlot };
 
 /**
  * One preload's output: its own run dir and temp root inside the cluster dir. It stays until the
@@ -49,6 +63,17 @@ interface WorkerSlot {
   ready: boolean;
   /** The generation this worker started from, if any. */
   generation: Generation | null;
+  bootTimer: unknown;
+  /** When its last heartbeat (or its ready message) came. */
+  lastBeat: number;
+  requests: number;
+  rssMb: number | null;
+  /** `maxRequests` plus this worker's jitter. */
+  requestLimit: number;
+  /** Killed by the watchdog. */
+  hung: boolean;
+  /** Its process has exited (it may still be in a table until reaped). */
+  exited: boolean;
 }
 
 /** A rolling reload in progress: indices still to replace, and the one being replaced. */
@@ -57,6 +82,8 @@ interface Reload {
   fresh: WorkerSlot | null;
   withPreload: boolean;
   startedAt: number;
+  /** What it is for: a SIGHUP reload, or recycling one worker. */
+  label: string;
 }
 
 /**
@@ -95,6 +122,16 @@ export class Supervisor {
   private exitCode: number = EXIT_CODES.OK;
   private clusterDir = '';
   private generations = 0;
+  /** How many workers the cluster should run (SIGTTIN/SIGTTOU change it). */
+  private target: number;
+  /** When workers crashed, for `maxRestarts` within `restartWindowMs`. */
+  private crashTimes: number[] = [];
+  private restartsTotal = 0;
+  private lastCrashAt = new Map<number, number>();
+  private leader: WorkerSlot | null = null;
+  private watchdogTimer: unknown = null;
+  private preloadDurationMs: number | null = null;
+  private readonly random: () => number = Math.random;
   private resolveDone: (code: number) => void = () => undefined;
 
   constructor(
@@ -103,7 +140,9 @@ export class Supervisor {
     private readonly proc: ProcessPort,
     private readonly timers: TimerPort,
     private readonly logger: SupervisorLogger,
-  ) {}
+  ) {
+    this.target = options.workers;
+  }
 
   /** The current state, for tests and health. */
   get currentState(): SupervisorState {
@@ -120,7 +159,9 @@ export class Supervisor {
     const done = new Promise<number>((resolve) => (this.resolveDone = resolve));
     this.startedAt = this.timers.now();
     this.clusterDir = mkdtempSync(join(this.options.runRoot, `nest-preload-${this.proc.pid}-`));
-    for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) this.proc.onSignal(signal, () => this.enqueue({ type: 'signal', signal }));
+    for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGTTIN', 'SIGTTOU'] as const) this.proc.onSignal(signal, () => this.enqueue({ type: 'signal', signal }));
+    this.hook('onStarting', undefined);
+    if (this.options.heartbeatTimeoutMs > 0) this.scheduleWatchdog();
     this.logger.log(`starting ${this.options.workers} worker(s), preload ${this.options.preload ? `on (${this.options.preloadStart})` : 'off'}`);
     if (this.options.preload) this.startPreload();
     else this.enterRunning();
@@ -148,6 +189,20 @@ export class Supervisor {
       case 'worker-exit': return this.reapWorker(event.slot, event.code, event.signal);
       case 'respawn': return this.handleRespawn(event.index);
       case 'graceful-timeout': return this.handleGracefulTimeout();
+      case 'boot-timeout': return this.handleBootTimeout(event.slot);
+      case 'watchdog': return this.handleWatchdog();
+      case 'hung-kill': return event.slot.child.kill('SIGKILL');
+    }
+  }
+
+  /** Runs a hook; a throwing hook is logged, never fatal. */
+  private hook<K extends keyof SupervisorHooks>(name: K, info: Parameters<SupervisorHooks[K]>[0]): void {
+    const hook = this.options.hooks[name] as ((i: typeof info) => void) | undefined;
+    if (!hook) return;
+    try {
+      hook(info);
+    } catch (error) {
+      this.logger.error(`hook ${name} threw: ${error instanceof Error ? error.message : String(error)}`);
     }
   }
 
@@ -161,6 +216,7 @@ export class Supervisor {
     this.preloading = generation;
     this.preloadResult = null;
     this.preloadStartedAt = this.timers.now();
+    this.hook('preFork', { role: 'preloader', index: null });
     const child = this.cluster.fork({
       [PRELOAD_ENV.role]: 'preloader',
       [PRELOAD_ENV.runDir]: generation.runDir,
@@ -168,6 +224,7 @@ export class Supervisor {
       [PRELOAD_ENV.generation]: id,
     });
     this.preloader = child;
+    this.hook('postFork', { role: 'preloader', index: null, pid: child.pid });
     this.logger.log(`preloader started (pid ${child.pid}, generation ${id})`);
     child.onMessage((message) => this.enqueue({ type: 'preloader-message', message }));
     child.onExit((code, signal) => this.enqueue({ type: 'preloader-exit', code, signal }));
@@ -208,6 +265,7 @@ export class Supervisor {
   private finishPreload(failure: string | null): void {
     this.timers.clearTimeout(this.preloadTimer);
     const tookMs = Math.round(this.timers.now() - this.preloadStartedAt);
+    this.preloadDurationMs = tookMs;
     const generation = this.preloading as Generation;
     this.preloading = null;
     const previous = this.current;
@@ -248,7 +306,7 @@ export class Supervisor {
 
   /** Makes sure every worker index has a live worker or a scheduled respawn. */
   private manageWorkers(): void {
-    for (let index = 0; index < this.options.workers; index++) {
+    for (let index = 0; index < this.target; index++) {
       if (!this.workers.has(index) && !this.pendingRespawns.has(index)) this.workers.set(index, this.spawnWorker(index));
     }
   }
@@ -268,7 +326,13 @@ export class Supervisor {
       env[PRELOAD_ENV.manifest] = this.current.manifestPath;
       env[PRELOAD_ENV.generation] = this.current.id;
     }
-    const slot: WorkerSlot = { index, child: this.cluster.fork(env), ready: false, generation };
+    if (this.options.heartbeatTimeoutMs > 0) env[PRELOAD_ENV.heartbeatMs] = String(this.options.heartbeatIntervalMs);
+    this.hook('preFork', { role: 'worker', index });
+    const child = this.cluster.fork(env);
+    this.hook('postFork', { role: 'worker', index, pid: child.pid });
+    const requestLimit = this.options.maxRequests > 0 ? this.options.maxRequests + Math.floor(this.random() * (this.options.maxRequestsJitter + 1)) : Infinity;
+    const slot: WorkerSlot = { index, child, ready: false, generation, bootTimer: null, lastBeat: 0, requests: 0, rssMb: null, requestLimit, hung: false, exited: false };
+    slot.bootTimer = this.timers.setTimeout(() => this.enqueue({ type: 'boot-timeout', slot }), this.options.bootTimeoutMs);
     slot.child.onMessage((message) => this.enqueue({ type: 'worker-message', slot, message }));
     slot.child.onExit((code, signal) => this.enqueue({ type: 'worker-exit', slot, code, signal }));
     return slot;
@@ -286,21 +350,108 @@ export class Supervisor {
       else if (this.state === 'running') this.sendHandover(slot);
       return;
     }
+    if (isMessage<HeartbeatMessage>(message, HEARTBEAT)) return this.handleHeartbeat(slot, message);
+    if (isMessage<ClusterStatusRequest>(message, CLUSTER_STATUS_REQUEST)) {
+      return slot.child.send({ type: CLUSTER_STATUS, id: message.id, view: this.clusterView() });
+    }
     if (!isMessage(message, READY) || slot.ready) return;
     slot.ready = true;
+    slot.lastBeat = this.timers.now();
+    this.timers.clearTimeout(slot.bootTimer);
+    this.hook('workerReady', { index: slot.index, pid: slot.child.pid });
     if (this.reload?.fresh === slot) return this.replaceWith(slot);
+    this.electLeader();
     if (this.announcedReady || this.state !== 'running') return;
     const ready = [...this.workers.values()].filter((s) => s.ready).length;
-    if (ready < this.options.workers) return;
+    if (ready < this.target) return;
     this.announcedReady = true;
+    const readyMs = Math.round(this.timers.now() - this.startedAt);
     const mode = this.current ? `preloaded, generation ${this.current.id}` : 'not preloaded';
-    this.logger.log(`cluster ready: ${ready}/${this.options.workers} workers (${mode}) in ${Math.round(this.timers.now() - this.startedAt)} ms`);
+    this.logger.log(`cluster ready: ${ready}/${this.target} workers (${mode}) in ${readyMs} ms`);
+    this.hook('whenReady', { workers: ready, generation: this.current?.id ?? null, readyMs });
+  }
+
+  /** What only the primary knows, for `/health/preload` details and operators. */
+  clusterView(): ClusterView {
+    const workers = [...this.workers.values()].sort((a, b) => a.index - b.index);
+    return {
+      state: this.state,
+      workers: workers.map((w) => ({ index: w.index, pid: w.child.pid ?? null, ready: w.ready, leader: w === this.leader, requests: w.requests, rssMb: w.rssMb })),
+      ready: workers.filter((w) => w.ready).length,
+      target: this.target,
+      restarts: this.restartsTotal,
+      generation: this.current?.id ?? null,
+      preloadDurationMs: this.preloadDurationMs,
+    };
+  }
+
+  /** A heartbeat: the worker's event loop runs. Also where recycling is decided. */
+  private handleHeartbeat(slot: WorkerSlot, beat: HeartbeatMessage): void {
+    slot.lastBeat = this.timers.now();
+    slot.requests = beat.requests;
+    slot.rssMb = beat.rssMb;
+    if (!slot.ready || this.workers.get(slot.index) !== slot) return;
+    if (slot.requests >= slot.requestLimit) return this.recycle(slot, `served ${slot.requests} requests (maxRequests ${this.options.maxRequests})`);
+    if (this.options.maxRssMb > 0 && beat.rssMb > this.options.maxRssMb) return this.recycle(slot, `RSS ${beat.rssMb} MB is over maxRssMb ${this.options.maxRssMb}`);
+  }
+
+  /** Replaces one worker gracefully (a replacement first, then a drain) — unless a reload runs: then at a later heartbeat. */
+  private recycle(slot: WorkerSlot, why: string): void {
+    if (this.reload || this.state !== 'running') return;
+    this.logger.log(`recycling worker ${slot.index} (pid ${slot.child.pid}): ${why}`);
+    this.reload = { pending: [slot.index], fresh: null, withPreload: false, startedAt: this.timers.now(), label: `recycle of worker ${slot.index}` };
+    this.reloadNext();
+  }
+
+  /** The lowest-index ready worker leads (run-once jobs); a new leader is told when the old one goes. */
+  private electLeader(): void {
+    if (this.leader && !this.leader.exited && this.workers.get(this.leader.index) === this.leader) return;
+    const next = [...this.workers.values()].filter((w) => w.ready && !w.exited).sort((a, b) => a.index - b.index)[0] ?? null;
+    if (next === this.leader) return;
+    if (this.leader && !this.leader.exited) this.leader.child.send({ type: LEADER, leader: false });
+    this.leader = next;
+    if (next) {
+      next.child.send({ type: LEADER, leader: true });
+      this.logger.log(`worker ${next.index} (pid ${next.child.pid}) is the leader`);
+    }
+  }
+
+  private handleBootTimeout(slot: WorkerSlot): void {
+    if (slot.ready || this.state === 'stopping') return;
+    this.logger.error(`worker ${slot.index} (pid ${slot.child.pid}) was not ready within bootTimeoutMs (${this.options.bootTimeoutMs} ms): killing it`);
+    slot.child.kill('SIGKILL');
+  }
+
+  private scheduleWatchdog(): void {
+    this.watchdogTimer = this.timers.setTimeout(() => this.enqueue({ type: 'watchdog' }), this.options.heartbeatIntervalMs);
+  }
+
+  /** Kills ready workers whose event loop has not answered for `heartbeatTimeoutMs`. */
+  private handleWatchdog(): void {
+    if (this.state === 'stopping' || this.state === 'stopped') return;
+    const now = this.timers.now();
+    for (const slot of [...this.workers.values(), ...this.retiring]) {
+      if (!slot.ready || slot.hung || now - slot.lastBeat <= this.options.heartbeatTimeoutMs) continue;
+      slot.hung = true;
+      this.logger.error(`worker ${slot.index} (pid ${slot.child.pid}) has not answered for ${Math.round(now - slot.lastBeat)} ms (hung event loop): killing it`);
+      slot.child.kill('SIGTERM');
+      this.timers.setTimeout(() => this.enqueue({ type: 'hung-kill', slot }), HUNG_KILL_GRACE_MS);
+    }
+    this.scheduleWatchdog();
   }
 
   /** A worker exited: decide between nothing (we stopped it), a boot error, and a respawn. */
   private reapWorker(slot: WorkerSlot, code: number | null, signal: NodeJS.Signals | null): void {
-    const what = describeExit(`worker ${slot.index} (pid ${slot.child.pid})`, code, signal);
+    const what = describeExit(`worker ${slot.index} (pid ${slot.child.pid})`, code, signal) + (slot.hung ? ' after it hung' : '');
+    slot.exited = true;
+    this.timers.clearTimeout(slot.bootTimer);
     this.awaiting.delete(slot);
+    const expected = this.retiring.has(slot) || this.state === 'stopping';
+    this.hook('workerExit', { index: slot.index, pid: slot.child.pid, code, signal, expected });
+    if (this.leader === slot) {
+      this.leader = null;
+      if (this.state !== 'stopping') this.electLeader();
+    }
     if (this.retiring.delete(slot)) {
       this.logger.log(`${what} (replaced)`);
       this.dropGenerationIfUnused(slot.generation);
@@ -326,6 +477,16 @@ export class Supervisor {
     }
     // The replacement being started for this index will take it over.
     if (this.reload?.fresh?.index === slot.index) return this.logger.warn(`${what} while being replaced`);
+    const now = this.timers.now();
+    this.restartsTotal++;
+    this.crashTimes = [...this.crashTimes.filter((t) => now - t < this.options.restartWindowMs), now];
+    if (this.crashTimes.length > this.options.maxRestarts) {
+      this.logger.error(`${what}: ${this.crashTimes.length} worker crashes within ${this.options.restartWindowMs} ms (maxRestarts ${this.options.maxRestarts}); halting`);
+      return this.halt(EXIT_CODES.RESTART_LIMIT);
+    }
+    // A worker that ran a whole window without crashing starts its backoff over.
+    if (now - (this.lastCrashAt.get(slot.index) ?? -Infinity) >= this.options.restartWindowMs) this.crashes.delete(slot.index);
+    this.lastCrashAt.set(slot.index, now);
     const crashes = (this.crashes.get(slot.index) ?? 0) + 1;
     this.crashes.set(slot.index, crashes);
     const delayMs = Math.min(this.options.restartDelayMs * 2 ** (crashes - 1), this.options.maxRestartDelayMs);
@@ -340,6 +501,7 @@ export class Supervisor {
 
   private handleSignal(signal: NodeJS.Signals): void {
     if (signal === 'SIGHUP') return this.handleReload();
+    if (signal === 'SIGTTIN' || signal === 'SIGTTOU') return this.handleScale(signal === 'SIGTTIN' ? 1 : -1);
     if (this.state === 'stopping') {
       this.logger.warn(`${signal} again while stopping: killing every child now`);
       return this.killAll('SIGKILL');
@@ -356,8 +518,9 @@ export class Supervisor {
       return this.logger.log('SIGHUP received during a reload or the start-up: queued');
     }
     const withPreload = this.options.preload && this.options.reloadPreload;
-    this.reload = { pending: [...this.workers.keys()].sort((a, b) => a - b), fresh: null, withPreload, startedAt: this.timers.now() };
+    this.reload = { pending: [...this.workers.keys()].sort((a, b) => a - b), fresh: null, withPreload, startedAt: this.timers.now(), label: 'reload' };
     this.logger.log(`SIGHUP received: rolling reload of ${this.reload.pending.length} worker(s)${withPreload ? ' with a new preload generation' : ''}`);
+    this.hook('onReload', { workers: this.reload.pending.length, withPreload });
     if (withPreload) {
       this.startPreload();
       // Serial: the first replacement waits for the preload; pipelined: for its steps to start.
@@ -392,11 +555,32 @@ export class Supervisor {
   private endReload(completed: boolean): void {
     const reload = this.reload as Reload;
     this.reload = null;
-    if (completed) this.logger.log(`reload complete in ${Math.round(this.timers.now() - reload.startedAt)} ms (${this.current ? `generation ${this.current.id}` : 'not preloaded'})`);
+    if (completed) this.logger.log(`${reload.label} complete in ${Math.round(this.timers.now() - reload.startedAt)} ms (${this.current ? `generation ${this.current.id}` : 'not preloaded'})`);
     if (this.reloadQueued && this.state === 'running') {
       this.reloadQueued = false;
       this.handleReload();
     }
+  }
+
+  /** SIGTTIN adds a worker, SIGTTOU drains the highest-index one (never below one). */
+  private handleScale(delta: 1 | -1): void {
+    if (this.state !== 'running' && this.state !== 'preloading') return;
+    if (delta < 0 && this.target <= 1) return this.logger.warn('SIGTTOU ignored: the cluster keeps at least one worker');
+    this.target += delta;
+    this.logger.log(`${delta > 0 ? 'SIGTTIN' : 'SIGTTOU'}: scaling to ${this.target} worker(s)`);
+    if (delta > 0) return this.manageWorkers();
+    const index = this.target;
+    const timer = this.pendingRespawns.get(index);
+    if (timer !== undefined) {
+      this.timers.clearTimeout(timer);
+      this.pendingRespawns.delete(index);
+    }
+    const slot = this.workers.get(index);
+    if (!slot) return;
+    this.workers.delete(index);
+    this.retiring.add(slot);
+    this.killWorker(slot);
+    if (this.leader === slot) this.electLeader();
   }
 
   /** Stops everything: workers drain (bounded), then the dirs are removed and the run ends with `code`. */
@@ -436,11 +620,13 @@ export class Supervisor {
   private maybeFinish(): void {
     if (this.state !== 'stopping' || this.children().length > 0 || this.preloader) return;
     this.timers.clearTimeout(this.graceTimer);
+    this.timers.clearTimeout(this.watchdogTimer);
     const error = removeDir(this.clusterDir);
     if (error) this.logger.warn(`could not remove ${this.clusterDir}: ${error}`);
     this.proc.removeSignalListeners();
     this.state = 'stopped';
     this.logger.log(`stopped (exit code ${this.exitCode})`);
+    this.hook('onExit', { code: this.exitCode });
     this.resolveDone(this.exitCode);
   }
 

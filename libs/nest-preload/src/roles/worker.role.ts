@@ -4,7 +4,19 @@ import { NestFactory } from '@nestjs/core';
 import type { Server } from 'node:http';
 import { Server as NetServer } from 'node:net';
 import { PRELOAD_ENV } from '../preload.constants';
-import { HEARTBEAT, type HeartbeatMessage, isMessage, LEADER, type LeaderMessage, READY, type ReadyMessage, SHUTDOWN, type ShutdownMessage } from '../supervisor/cluster.messages';
+import {
+  HEARTBEAT,
+  type HeartbeatMessage,
+  isMessage,
+  LEADER,
+  type LeaderMessage,
+  READY,
+  type ReadyMessage,
+  SHUTDOWN,
+  type ShutdownMessage,
+  STOPPING,
+  type StoppingMessage,
+} from '../supervisor/cluster.messages';
 import type { AppEntry } from './app-loader.types';
 import { PreloadState } from './preload-state';
 
@@ -64,8 +76,15 @@ export async function runWorker(entry: AppEntry): Promise<void> {
       logger.log(leader ? 'this worker is now the leader' : 'this worker is no longer the leader');
     }
   });
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  process.on('SIGINT', () => void shutdown('SIGINT'));
+  // A signal sent to this worker itself (an operator, or a terminal's Ctrl-C reaching it before the
+  // primary): say so, so that the primary does not count the exit as a crash.
+  const onSignal = (signal: NodeJS.Signals) => {
+    const stopping: StoppingMessage = { type: STOPPING, reason: signal };
+    if (!closing && process.connected) process.send?.(stopping);
+    void shutdown(signal);
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
   // An orphaned worker must not serve on: when the primary dies, the IPC channel closes.
   process.on('disconnect', () => void shutdown('the primary is gone'));
   try {

@@ -56,3 +56,7 @@ export interface ClusterView {
   generation: string | null;
   preloadDurationMs: number | null;
 }
+
+/** Worker → primary: it is stopping on its own (a signal it received directly, its primary gone). */
+export const STOPPING = `${IPC_PREFIX}stopping`;
+export interface StoppingMessage { type: typeof STOPPING; reason: string }

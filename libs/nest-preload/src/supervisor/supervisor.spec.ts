@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EXIT_CODES, PRELOAD_ENV } from '../preload.constants';
-import { AWAIT_HANDOVER, CLUSTER_STATUS, CLUSTER_STATUS_REQUEST, HANDOVER, HEARTBEAT, LEADER, PRELOAD_DONE, READY, SHUTDOWN, STEPS_STARTED } from './cluster.messages';
+import { AWAIT_HANDOVER, CLUSTER_STATUS, CLUSTER_STATUS_REQUEST, HANDOVER, HEARTBEAT, LEADER, PRELOAD_DONE, READY, SHUTDOWN, STEPS_STARTED, STOPPING } from './cluster.messages';
 import { resolveSupervisorOptions } from './cluster.options';
 import { Supervisor } from './supervisor';
 import type { ChildHandle, ClusterPort, ProcessPort, SupervisorLogger, TimerPort } from './supervisor.ports';
@@ -495,6 +495,27 @@ describe('Supervisor', () => {
       expect([...t.sup.workerPids().keys()]).toEqual([0]);
       t.timers.advance(60_000);
       expect(t.cluster.workers).toHaveLength(3);
+    });
+
+    it('a worker that stopped on a signal sent to it is not a crash: no restart limit, no backoff; Ctrl-C then stops the cluster', async () => {
+      const t = start({ preload: false, maxRestarts: 1, restartDelayMs: 100 });
+      readyAll(t);
+      for (let i = 0; i < 3; i++) {
+        const w = t.cluster.workers[t.cluster.workers.length - 1];
+        w.emit({ type: STOPPING, reason: 'SIGTERM' });
+        w.exit(0);
+        t.timers.advance(100);
+        t.cluster.workers[t.cluster.workers.length - 1].emit({ type: READY, pid: 0, preloaded: false });
+      }
+      expect(t.sup.currentState).toBe('running');
+      expect(t.lines.filter((l) => l.includes('it stopped on SIGTERM; replacing it in 100 ms'))).toHaveLength(3);
+      const before = t.cluster.children.length;
+      t.cluster.workers[0].emit({ type: STOPPING, reason: 'SIGINT' });
+      t.cluster.workers[0].exit(0);
+      t.proc.raise('SIGINT');
+      t.timers.advance(1_000);
+      expect(t.cluster.children.length).toBe(before);
+      expect(t.sup.currentState).toBe('stopping');
     });
 
     it('the lowest-index ready worker leads; when it dies the next one is told', () => {

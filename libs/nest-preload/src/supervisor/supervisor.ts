@@ -20,6 +20,8 @@ import {
   READY,
   SHUTDOWN,
   STEPS_STARTED,
+  STOPPING,
+  type StoppingMessage,
 } from './cluster.messages';
 import type { ResolvedSupervisorOptions } from './cluster.options';
 import type { SupervisorHooks } from './supervisor.hooks';
@@ -74,6 +76,8 @@ interface WorkerSlot {
   hung: boolean;
   /** Its process has exited (it may still be in a table until reaped). */
   exited: boolean;
+  /** Why it said it was stopping on its own (a signal it received directly), if it did. */
+  stoppedOn: string | null;
 }
 
 /** A rolling reload in progress: indices still to replace, and the one being replaced. */
@@ -331,7 +335,7 @@ export class Supervisor {
     const child = this.cluster.fork(env);
     this.hook('postFork', { role: 'worker', index, pid: child.pid });
     const requestLimit = this.options.maxRequests > 0 ? this.options.maxRequests + Math.floor(this.random() * (this.options.maxRequestsJitter + 1)) : Infinity;
-    const slot: WorkerSlot = { index, child, ready: false, generation, bootTimer: null, lastBeat: 0, requests: 0, rssMb: null, requestLimit, hung: false, exited: false };
+    const slot: WorkerSlot = { index, child, ready: false, generation, bootTimer: null, lastBeat: 0, requests: 0, rssMb: null, requestLimit, hung: false, exited: false, stoppedOn: null };
     slot.bootTimer = this.timers.setTimeout(() => this.enqueue({ type: 'boot-timeout', slot }), this.options.bootTimeoutMs);
     slot.child.onMessage((message) => this.enqueue({ type: 'worker-message', slot, message }));
     slot.child.onExit((code, signal) => this.enqueue({ type: 'worker-exit', slot, code, signal }));
@@ -351,6 +355,10 @@ export class Supervisor {
       return;
     }
     if (isMessage<HeartbeatMessage>(message, HEARTBEAT)) return this.handleHeartbeat(slot, message);
+    if (isMessage<StoppingMessage>(message, STOPPING)) {
+      slot.stoppedOn = String(message.reason).slice(0, 32);
+      return;
+    }
     if (isMessage<ClusterStatusRequest>(message, CLUSTER_STATUS_REQUEST)) {
       return slot.child.send({ type: CLUSTER_STATUS, id: message.id, view: this.clusterView() });
     }
@@ -446,7 +454,7 @@ export class Supervisor {
     slot.exited = true;
     this.timers.clearTimeout(slot.bootTimer);
     this.awaiting.delete(slot);
-    const expected = this.retiring.has(slot) || this.state === 'stopping';
+    const expected = this.retiring.has(slot) || this.state === 'stopping' || slot.stoppedOn !== null;
     this.hook('workerExit', { index: slot.index, pid: slot.child.pid, code, signal, expected });
     if (this.leader === slot) {
       this.leader = null;
@@ -477,6 +485,13 @@ export class Supervisor {
     }
     // The replacement being started for this index will take it over.
     if (this.reload?.fresh?.index === slot.index) return this.logger.warn(`${what} while being replaced`);
+    if (slot.stoppedOn) {
+      // Not a crash: it stopped on a signal sent to it. Replace it after the usual delay, by when a
+      // signal meant for the whole cluster (a terminal's Ctrl-C) has reached this process too.
+      this.logger.log(`${what}: it stopped on ${slot.stoppedOn}; replacing it in ${this.options.restartDelayMs} ms`);
+      this.pendingRespawns.set(slot.index, this.timers.setTimeout(() => this.enqueue({ type: 'respawn', index: slot.index }), this.options.restartDelayMs));
+      return;
+    }
     const now = this.timers.now();
     this.restartsTotal++;
     this.crashTimes = [...this.crashTimes.filter((t) => now - t < this.options.restartWindowMs), now];

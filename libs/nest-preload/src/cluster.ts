@@ -2,6 +2,7 @@
  * `@lf/nest-preload/cluster`: the entry a `main.ts` calls. Loading it loads nothing of Nest, so
  * the primary stays small; the preloader and worker code is imported only in those processes.
  */
+import { ControlServer } from './control/control-server';
 import { PreloadError } from './errors/preload.error';
 import { EXIT_CODES, PRELOAD_ENV } from './preload.constants';
 import type { AppEntry } from './roles/app-loader.types';
@@ -51,6 +52,13 @@ export async function runCluster(options: RunClusterOptions): Promise<void> {
     if (!(error instanceof PreloadError)) throw error;
     console.error(`[nest-preload] ${error.message}`);
     process.exit(EXIT_CODES.CONFIG_ERROR);
+  }
+  if (resolved.workers > 0 && resolved.controlFile) {
+    const conflict = await ControlServer.checkControlFile(resolved.controlFile);
+    if (conflict) {
+      console.error(`[nest-preload] ${conflict}`);
+      process.exit(EXIT_CODES.CONFIG_ERROR);
+    }
   }
   if (resolved.workers === 0) {
     const { runStandalone } = await import('./roles/worker.role');

@@ -15,7 +15,7 @@ import { PRELOAD_RESOLVED_OPTIONS } from '../preload.module-definition';
 import type { ResolvedPreloadOptions } from '../preload.options';
 import { PRELOAD_STEP_METADATA } from '../steps/preload-step.decorator';
 import { StepPlan } from '../steps/step-plan';
-import { runSteps, summarize } from '../steps/step-runner';
+import { runSteps, summarize, summaryTable } from '../steps/step-runner';
 import type { PreloadStepOptions, StepDefinition } from '../steps/step.types';
 import { STEPS_STARTED } from '../supervisor/cluster.messages';
 import { awaitHandover } from './handover-client';
@@ -47,12 +47,14 @@ export class PreloadBootstrapper implements OnApplicationBootstrap, BeforeApplic
   async onApplicationBootstrap(): Promise<void> {
     try {
       await this.runPlan();
+      if (this.ctx.role === 'preloader') this.logger.log(`preload summary:\n${summaryTable(this.state.steps.values())}`);
     } catch (error) {
       // The preloader must survive any failure here (a bad plan included) so that its caller can
       // tear down and close the context in a finally, reset its state and report. Other roles
       // fail to start: a worker whose start-up failed must not serve.
       if (this.ctx.role !== 'preloader') throw error;
       this.state.abortReason = error instanceof CriticalStepError ? error.message : `the preload plan could not run: ${summarize(error)}`;
+      if (this.state.steps.size) this.logger.log(`preload summary (abandoned):\n${summaryTable(this.state.steps.values())}`);
       const stack = error instanceof CriticalStepError ? error.cause : error;
       this.logger.error(this.state.abortReason, stack instanceof Error ? stack.stack : undefined);
       return;

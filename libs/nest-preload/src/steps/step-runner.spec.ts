@@ -1,6 +1,6 @@
 import { CriticalStepError } from '../errors/preload.error';
 import { StepPlan } from './step-plan';
-import { runSteps, type StepRunnerHooks } from './step-runner';
+import { runSteps, type StepRunnerHooks, summaryTable } from './step-runner';
 import type { StepDefinition, StepState } from './step.types';
 
 const step = (name: string, after: string[] = [], critical = false): StepDefinition => ({ name, after, critical, owner: name });
@@ -65,6 +65,21 @@ describe('runSteps', () => {
   it('a critical step whose best-effort prerequisite failed is skipped, which is critical', async () => {
     const t = setup([step('seed'), step('index', ['seed'], true)], { seed: () => { throw new Error('x'); } });
     await expect(runSteps(t.plan.ordered, t.states, 'standalone', t.hooks)).rejects.toThrow('Preload step "index" was not run: its prerequisite(s) seed did not complete.');
+  });
+
+  it('logs a line when each step starts and ends, and summarizes the run in a table', async () => {
+    const t = setup([step('a'), step('b', ['a']), step('c')], { c: () => { throw new Error('no'); } });
+    const lines: string[] = [];
+    t.hooks.log = (m) => void lines.push(m);
+    await runSteps(t.plan.ordered, t.states, 'preloader', t.hooks);
+    expect(lines).toEqual(['step a started', 'step a complete in 5 ms', 'step b started', 'step b complete in 5 ms', 'step c started']);
+    expect(summaryTable(t.states.values()).split('\n')).toEqual([
+      'STEP  STATUS    RAN IN     DURATION',
+      'a     complete  preloader  5 ms',
+      'b     complete  preloader  5 ms',
+      'c     failed    preloader  5 ms',
+      'total 15 ms; workers will redo: c',
+    ]);
   });
 
   it('a step whose onComplete fails (result not written) is failed, not complete', async () => {

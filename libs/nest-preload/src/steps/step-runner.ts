@@ -37,6 +37,7 @@ export async function runSteps(
       continue;
     }
     const started = hooks.now();
+    hooks.log(`step ${step.name} started`);
     try {
       const value = await hooks.invoke(step);
       const durationMs = Math.round(hooks.now() - started);
@@ -58,4 +59,17 @@ export async function runSteps(
 export function summarize(error: unknown): string {
   if (error instanceof Error) return `${error.name}: ${error.message}`.split('\n')[0].slice(0, 500);
   return String(error).slice(0, 500);
+}
+
+/** The end-of-preload summary: each step, its outcome and duration, the total, and what workers will redo. */
+export function summaryTable(states: Iterable<StepState>): string {
+  const rows = [...states];
+  const cells = [['STEP', 'STATUS', 'RAN IN', 'DURATION'], ...rows.map((s) => [s.name, s.status, s.ranIn ?? '-', s.durationMs === null ? '-' : `${s.durationMs} ms`])];
+  const widths = cells[0].map((_, i) => Math.max(...cells.map((r) => r[i].length)));
+  const total = rows.reduce((sum, s) => sum + (s.durationMs ?? 0), 0);
+  const redo = rows.filter((s) => s.status !== 'complete').map((s) => s.name);
+  return [
+    ...cells.map((r) => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd()),
+    `total ${total} ms; workers will redo: ${redo.length ? redo.join(', ') : 'nothing'}`,
+  ].join('\n');
 }

@@ -1,4 +1,5 @@
 import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PreloadConfigError } from '../errors/preload.error';
 import { resolveSupervisorOptions } from './cluster.options';
 
@@ -6,6 +7,7 @@ describe('resolveSupervisorOptions', () => {
   it('defaults: one worker per core, preload on, bounded timeouts', () => {
     expect(resolveSupervisorOptions({}, {})).toEqual({
       workers: availableParallelism(), preload: true, preloadStart: 'pipelined', reloadPreload: false, preloadTimeoutMs: 120_000, gracefulTimeoutMs: 30_000, restartDelayMs: 100, maxRestartDelayMs: 10_000, runRoot: tmpdir(),
+      controlFile: join(process.cwd(), '.nest-preload', 'control.json'),
       bootTimeoutMs: 60_000, maxRestarts: 5, restartWindowMs: 60_000, heartbeatIntervalMs: 1_000, heartbeatTimeoutMs: 10_000, maxRequests: 0, maxRequestsJitter: 0, maxRssMb: 0, hooks: {},
     });
   });
@@ -37,6 +39,7 @@ describe('resolveSupervisorOptions', () => {
     [{ worker: 2 }, {}, 'Unknown option "worker"'],
     [{ preloadStart: 'parallel' }, {}, 'Invalid preload option preloadStart="parallel": expected "pipelined", "serial" or "auto".'],
     [{ maxRestarts: -1 }, {}, 'maxRestarts=-1: expected a whole number, 0 or more'],
+    [{ controlFile: 'rel/control.json' }, {}, 'controlFile="rel/control.json": expected an absolute path, or false'],
     [{ bootTimeoutMs: 0 }, {}, 'bootTimeoutMs=0: expected a positive whole number of milliseconds'],
     [{ heartbeatIntervalMs: 1000, heartbeatTimeoutMs: 500 }, {}, 'heartbeatTimeoutMs=500: expected more than heartbeatIntervalMs (1000), or 0 to turn the watchdog off'],
     [{ hooks: { onStart: () => undefined } }, {}, 'Unknown option "hooks.onStart"'],

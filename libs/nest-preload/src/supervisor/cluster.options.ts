@@ -1,5 +1,5 @@
 import { availableParallelism, tmpdir } from 'node:os';
-import { isAbsolute } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import { PreloadConfigError } from '../errors/preload.error';
 import { PreloadMessages } from '../errors/preload.messages';
 import { PRELOAD_ENV } from '../preload.constants';
@@ -91,6 +91,12 @@ export interface SupervisorOptions {
    */
   maxRssMb?: number;
   /**
+   * Where the primary writes the file the `nest-preload` CLI finds its control socket by; `false`
+   * turns the control socket off.
+   * @default `${process.cwd()}/.nest-preload/control.json`
+   */
+  controlFile?: string | false;
+  /**
    * Lifecycle hooks, run in the primary.
    * @default {}
    */
@@ -109,7 +115,7 @@ const COUNT_OPTIONS = ['maxRestarts', 'heartbeatTimeoutMs', 'maxRequests', 'maxR
 const HOOKS: ReadonlyArray<keyof SupervisorHooks> = ['onStarting', 'whenReady', 'preFork', 'postFork', 'workerReady', 'workerExit', 'onReload', 'onExit'];
 
 /** Defaults of the supervisor options, except `preload`, which comes from the environment. */
-export const DEFAULT_SUPERVISOR_OPTIONS: Readonly<Omit<ResolvedSupervisorOptions, 'preload' | 'workers' | 'runRoot' | 'preloadStart'>> = Object.freeze({
+export const DEFAULT_SUPERVISOR_OPTIONS: Readonly<Omit<ResolvedSupervisorOptions, 'preload' | 'workers' | 'runRoot' | 'preloadStart' | 'controlFile'>> = Object.freeze({
   reloadPreload: false,
   bootTimeoutMs: 60_000,
   maxRestarts: 5,
@@ -126,7 +132,7 @@ export const DEFAULT_SUPERVISOR_OPTIONS: Readonly<Omit<ResolvedSupervisorOptions
   maxRestartDelayMs: 10_000,
 });
 
-const KEYS: ReadonlyArray<keyof SupervisorOptions> = ['workers', 'preload', 'preloadStart', 'reloadPreload', ...MS_OPTIONS, ...COUNT_OPTIONS, 'hooks', 'preloadTimeoutMs', 'gracefulTimeoutMs', 'restartDelayMs', 'maxRestartDelayMs', 'runRoot'];
+const KEYS: ReadonlyArray<keyof SupervisorOptions> = ['workers', 'preload', 'preloadStart', 'reloadPreload', ...MS_OPTIONS, ...COUNT_OPTIONS, 'hooks', 'controlFile', 'preloadTimeoutMs', 'gracefulTimeoutMs', 'restartDelayMs', 'maxRestartDelayMs', 'runRoot'];
 
 /**
  * Resolves and validates the supervisor options before anything is forked.
@@ -150,6 +156,7 @@ export function resolveSupervisorOptions(
     preload: preloadFromEnv(env),
     preloadStart: 'auto',
     runRoot: tmpdir(),
+    controlFile: join(process.cwd(), '.nest-preload', 'control.json'),
     ...given,
   } as Omit<ResolvedSupervisorOptions, 'preloadStart'> & { preloadStart: unknown };
   if (!['pipelined', 'serial', 'auto'].includes(merged.preloadStart as string)) {
@@ -190,6 +197,9 @@ export function resolveSupervisorOptions(
   }
   if (resolved.maxRestartDelayMs < resolved.restartDelayMs) {
     throw new PreloadConfigError(PreloadMessages.invalidOption('maxRestartDelayMs', resolved.maxRestartDelayMs, `at least restartDelayMs (${resolved.restartDelayMs})`));
+  }
+  if (resolved.controlFile !== false && (typeof resolved.controlFile !== 'string' || !isAbsolute(resolved.controlFile))) {
+    throw new PreloadConfigError(PreloadMessages.invalidOption('controlFile', resolved.controlFile, 'an absolute path, or false'));
   }
   if (typeof resolved.runRoot !== 'string' || !isAbsolute(resolved.runRoot)) {
     throw new PreloadConfigError(PreloadMessages.invalidOption('runRoot', resolved.runRoot, 'an absolute path'));

@@ -64,7 +64,7 @@ class FakeProcess implements ProcessPort {
 
 function start(over: Record<string, unknown> = {}) {
   const runRoot = mkdtempSync(join(tmpdir(), 'sup-spec-'));
-  const options = resolveSupervisorOptions({ workers: 2, preload: true, preloadStart: 'serial', heartbeatTimeoutMs: 0, preloadTimeoutMs: 1_000, gracefulTimeoutMs: 500, restartDelayMs: 100, maxRestartDelayMs: 400, runRoot, ...over }, {});
+  const options = resolveSupervisorOptions({ workers: 2, preload: true, preloadStart: 'serial', heartbeatTimeoutMs: 0, controlFile: false, preloadTimeoutMs: 1_000, gracefulTimeoutMs: 500, restartDelayMs: 100, maxRestartDelayMs: 400, runRoot, ...over }, {});
   const cluster = new FakeCluster();
   const timers = new FakeTimers();
   const proc = new FakeProcess();

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EXIT_CODES, PRELOAD_ENV } from '../preload.constants';
 import { removeDir } from '../temp/temp-dirs';
@@ -24,6 +24,8 @@ import {
   type StoppingMessage,
 } from './cluster.messages';
 import type { ResolvedSupervisorOptions } from './cluster.options';
+import { ControlServer } from '../control/control-server';
+import type { ClusterStatus, ControlRequest, WorkerStatus } from '../control/control.protocol';
 import type { SupervisorHooks } from './supervisor.hooks';
 import type { ChildHandle, ClusterPort, ProcessPort, SupervisorLogger, TimerPort } from './supervisor.ports';
 
@@ -44,7 +46,8 @@ type SupervisorEvent =
   | { type: 'graceful-timeout' }
   | { type: 'boot-timeout'; slot: WorkerSlot }
   | { type: 'watchdog' }
-  | { type: 'hung-kill'; slot: WorkerSlot };
+  | { type: 'hung-kill'; slot: WorkerSlot }
+  | { type: 'control'; request: ControlRequest; respond: (result: unknown, error?: string) => void };
 
 /**
  * One preload's output: its own run dir and temp root inside the cluster dir. It stays until the
@@ -78,6 +81,7 @@ interface WorkerSlot {
   exited: boolean;
   /** Why it said it was stopping on its own (a signal it received directly), if it did. */
   stoppedOn: string | null;
+  spawnedAt: number;
 }
 
 /** A rolling reload in progress: indices still to replace, and the one being replaced. */
@@ -136,6 +140,11 @@ export class Supervisor {
   private watchdogTimer: unknown = null;
   private preloadDurationMs: number | null = null;
   private readonly random: () => number = Math.random;
+  private control: ControlServer | null = null;
+  /** Crashes per index since the start (for `status`). */
+  private readonly restartsByIndex = new Map<number, number>();
+  /** A reload asked for over the control socket may want a new preload whatever `reloadPreload` says. */
+  private reloadPreloadOnce: boolean | null = null;
   private resolveDone: (code: number) => void = () => undefined;
 
   constructor(
@@ -165,6 +174,15 @@ export class Supervisor {
     this.clusterDir = mkdtempSync(join(this.options.runRoot, `nest-preload-${this.proc.pid}-`));
     for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGTTIN', 'SIGTTOU'] as const) this.proc.onSignal(signal, () => this.enqueue({ type: 'signal', signal }));
     this.hook('onStarting', undefined);
+    if (this.options.controlFile) {
+      this.control = new ControlServer(
+        join(this.clusterDir, 'control.sock'),
+        this.options.controlFile,
+        (request) => new Promise((resolve, reject) => this.enqueue({ type: 'control', request, respond: (result, error) => (error ? reject(new Error(error)) : resolve(result)) })),
+        (message) => this.logger.warn(message),
+      );
+      this.control.start().catch((error: Error) => this.logger.error(`the control socket could not start (${error.message}); the CLI cannot reach this cluster`));
+    }
     if (this.options.heartbeatTimeoutMs > 0) this.scheduleWatchdog();
     this.logger.log(`starting ${this.options.workers} worker(s), preload ${this.options.preload ? `on (${this.options.preloadStart})` : 'off'}`);
     if (this.options.preload) this.startPreload();
@@ -196,7 +214,73 @@ export class Supervisor {
       case 'boot-timeout': return this.handleBootTimeout(event.slot);
       case 'watchdog': return this.handleWatchdog();
       case 'hung-kill': return event.slot.child.kill('SIGKILL');
+      case 'control': return this.handleControl(event.request, event.respond);
     }
+  }
+
+  /** A command from the control socket (the `nest-preload` CLI). */
+  private handleControl(request: ControlRequest, respond: (result: unknown, error?: string) => void): void {
+    switch (request.cmd) {
+      case 'status':
+        return respond(this.status());
+      case 'reload': {
+        if (this.state !== 'running' && this.state !== 'preloading') return respond(null, `cannot reload while ${this.state}`);
+        const queued = this.reload !== null || this.state !== 'running';
+        if (!queued) this.reloadPreloadOnce = request.preload ?? null;
+        this.handleReload();
+        return respond({ reloading: true, queued, workers: this.workers.size });
+      }
+      case 'scale': {
+        if (this.state !== 'running' && this.state !== 'preloading') return respond(null, `cannot scale while ${this.state}`);
+        const from = this.target;
+        while (this.target < request.workers) this.handleScale(1);
+        while (this.target > request.workers) this.handleScale(-1);
+        return respond({ from, to: this.target });
+      }
+      case 'stop':
+        respond({ stopping: true, pid: this.proc.pid });
+        this.logger.log('stop asked over the control socket');
+        return this.halt(EXIT_CODES.OK);
+    }
+  }
+
+  /** The `status` answer: every worker process with its figures, and the current preload's steps. */
+  private status(): ClusterStatus {
+    const now = this.timers.now();
+    const line = (slot: WorkerSlot, state: WorkerStatus['state']): WorkerStatus => ({
+      index: slot.index,
+      pid: slot.child.pid ?? null,
+      state,
+      uptimeMs: Math.round(now - slot.spawnedAt),
+      restarts: this.restartsByIndex.get(slot.index) ?? 0,
+      pssMb: slot.child.pid ? pssMb(slot.child.pid) : null,
+      requests: slot.requests,
+      generation: slot.generation?.id ?? null,
+      leader: slot === this.leader,
+    });
+    const workers = [
+      ...[...this.workers.values()].map((s) => line(s, s.ready ? 'ready' : 'starting')),
+      ...(this.reload?.fresh ? [line(this.reload.fresh, 'replacing')] : []),
+      ...[...this.retiring].map((s) => line(s, 'draining')),
+    ].sort((a, b) => a.index - b.index || a.uptimeMs - b.uptimeMs);
+    let steps: NonNullable<ClusterStatus['preload']>['steps'] = [];
+    if (this.current?.manifestPath) {
+      try {
+        const manifest = JSON.parse(readFileSync(this.current.manifestPath, 'utf8')) as { steps: typeof steps };
+        steps = manifest.steps.map(({ name, status, ranIn, durationMs, critical }) => ({ name, status, ranIn, durationMs, critical }));
+      } catch {
+        steps = [];
+      }
+    }
+    return {
+      pid: this.proc.pid,
+      state: this.state,
+      target: this.target,
+      uptimeMs: Math.round(now - this.startedAt),
+      primaryPssMb: pssMb(this.proc.pid),
+      workers,
+      preload: this.options.preload ? { generation: this.current?.id ?? null, durationMs: this.preloadDurationMs, steps } : null,
+    };
   }
 
   /** Runs a hook; a throwing hook is logged, never fatal. */
@@ -335,7 +419,7 @@ export class Supervisor {
     const child = this.cluster.fork(env);
     this.hook('postFork', { role: 'worker', index, pid: child.pid });
     const requestLimit = this.options.maxRequests > 0 ? this.options.maxRequests + Math.floor(this.random() * (this.options.maxRequestsJitter + 1)) : Infinity;
-    const slot: WorkerSlot = { index, child, ready: false, generation, bootTimer: null, lastBeat: 0, requests: 0, rssMb: null, requestLimit, hung: false, exited: false, stoppedOn: null };
+    const slot: WorkerSlot = { index, child, ready: false, generation, bootTimer: null, lastBeat: 0, requests: 0, rssMb: null, requestLimit, hung: false, exited: false, stoppedOn: null, spawnedAt: this.timers.now() };
     slot.bootTimer = this.timers.setTimeout(() => this.enqueue({ type: 'boot-timeout', slot }), this.options.bootTimeoutMs);
     slot.child.onMessage((message) => this.enqueue({ type: 'worker-message', slot, message }));
     slot.child.onExit((code, signal) => this.enqueue({ type: 'worker-exit', slot, code, signal }));
@@ -494,6 +578,7 @@ export class Supervisor {
     }
     const now = this.timers.now();
     this.restartsTotal++;
+    this.restartsByIndex.set(slot.index, (this.restartsByIndex.get(slot.index) ?? 0) + 1);
     this.crashTimes = [...this.crashTimes.filter((t) => now - t < this.options.restartWindowMs), now];
     if (this.crashTimes.length > this.options.maxRestarts) {
       this.logger.error(`${what}: ${this.crashTimes.length} worker crashes within ${this.options.restartWindowMs} ms (maxRestarts ${this.options.maxRestarts}); halting`);
@@ -532,7 +617,8 @@ export class Supervisor {
       this.reloadQueued = true;
       return this.logger.log('SIGHUP received during a reload or the start-up: queued');
     }
-    const withPreload = this.options.preload && this.options.reloadPreload;
+    const withPreload = this.options.preload && (this.reloadPreloadOnce ?? this.options.reloadPreload);
+    this.reloadPreloadOnce = null;
     this.reload = { pending: [...this.workers.keys()].sort((a, b) => a - b), fresh: null, withPreload, startedAt: this.timers.now(), label: 'reload' };
     this.logger.log(`SIGHUP received: rolling reload of ${this.reload.pending.length} worker(s)${withPreload ? ' with a new preload generation' : ''}`);
     this.hook('onReload', { workers: this.reload.pending.length, withPreload });
@@ -636,6 +722,7 @@ export class Supervisor {
     if (this.state !== 'stopping' || this.children().length > 0 || this.preloader) return;
     this.timers.clearTimeout(this.graceTimer);
     this.timers.clearTimeout(this.watchdogTimer);
+    this.control?.close();
     const error = removeDir(this.clusterDir);
     if (error) this.logger.warn(`could not remove ${this.clusterDir}: ${error}`);
     this.proc.removeSignalListeners();
@@ -655,6 +742,16 @@ export class Supervisor {
   private dropGeneration(generation: Generation): void {
     const error = removeDir(generation.dir);
     if (error) this.logger.warn(`could not remove ${generation.dir}: ${error}`);
+  }
+}
+
+/** PSS of a process in MB (Linux /proc), or null where it cannot be read. */
+function pssMb(pid: number): number | null {
+  try {
+    const kb = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1];
+    return kb ? Math.round(Number(kb) / 102.4) / 10 : null;
+  } catch {
+    return null;
   }
 }
 

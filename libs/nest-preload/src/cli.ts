@@ -1,0 +1,120 @@
+#!/usr/bin/env node
+/**
+ * `nest-preload`: operate a running cluster through its control socket.
+ *
+ *   nest-preload status [--json]
+ *   nest-preload reload [--preload] [--json]
+ *   nest-preload scale N [--json]
+ *   nest-preload stop [--json]
+ *
+ * Finds the cluster through its control file: --file PATH, else NEST_PRELOAD_CONTROL_FILE, else
+ * ./.nest-preload/control.json. Exit codes: 0 done, 1 no cluster / refused, 2 bad usage.
+ */
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { ControlError, sendControl } from './control/control-client';
+import type { ClusterStatus } from './control/control.protocol';
+
+const USAGE = 'usage: nest-preload <status|reload [--preload]|scale N|stop> [--json] [--file PATH]';
+
+function table(rows: string[][]): string {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  return rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i])).join('  ').trimEnd()).join('\n');
+}
+
+const duration = (ms: number | null) => (ms === null ? '-' : ms < 1_000 ? `${ms}ms` : ms < 60_000 ? `${(ms / 1_000).toFixed(1)}s` : ms < 3_600_000 ? `${Math.floor(ms / 60_000)}m${Math.floor((ms % 60_000) / 1_000)}s` : `${Math.floor(ms / 3_600_000)}h${Math.floor((ms % 3_600_000) / 60_000)}m`);
+
+/** The `status` answer as a `pm2 ls`-like table, then the preload's steps. */
+export function formatStatus(status: ClusterStatus): string {
+  const lines = [
+    `cluster: primary pid ${status.pid}, ${status.state}, ${status.workers.filter((w) => w.state === 'ready').length}/${status.target} workers ready, up ${duration(status.uptimeMs)}, primary PSS ${status.primaryPssMb ?? '-'} MB`,
+    '',
+    table([
+      ['INDEX', 'PID', 'STATE', 'UPTIME', 'RESTARTS', 'PSS', 'REQUESTS', 'GENERATION', 'LEADER'],
+      ...status.workers.map((w) => [String(w.index), String(w.pid ?? '-'), w.state, duration(w.uptimeMs), String(w.restarts), w.pssMb === null ? '-' : `${w.pssMb} MB`, String(w.requests), w.generation?.slice(0, 8) ?? '-', w.leader ? 'yes' : '']),
+    ]),
+  ];
+  if (status.preload) {
+    lines.push('', `preload: generation ${status.preload.generation ?? '- (off or abandoned)'}, took ${duration(status.preload.durationMs)}`);
+    if (status.preload.steps.length) {
+      lines.push(table([['STEP', 'STATUS', 'RAN IN', 'DURATION', 'CRITICAL'], ...status.preload.steps.map((s) => [s.name, s.status, s.ranIn ?? '-', duration(s.durationMs), s.critical ? 'yes' : ''])]));
+      const redo = status.preload.steps.filter((s) => s.status !== 'complete').map((s) => s.name);
+      lines.push(redo.length ? `workers redo: ${redo.join(', ')}` : 'workers redo: nothing');
+    }
+  }
+  return lines.join('\n');
+}
+
+export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const args = [...argv];
+  const take = (flag: string) => {
+    const i = args.indexOf(flag);
+    if (i < 0) return undefined;
+    const [, value] = args.splice(i, 2);
+    return value;
+  };
+  const flag = (name: string) => {
+    const i = args.indexOf(name);
+    if (i >= 0) args.splice(i, 1);
+    return i >= 0;
+  };
+  const file = resolve(take('--file') ?? env.NEST_PRELOAD_CONTROL_FILE ?? join(process.cwd(), '.nest-preload', 'control.json'));
+  const json = flag('--json');
+  const preload = flag('--preload');
+  const [command, value, ...rest] = args;
+  if (rest.length || !command) return usage();
+  try {
+    if (command === 'status' && value === undefined) {
+      const status = (await sendControl(file, { cmd: 'status' })) as ClusterStatus;
+      console.log(json ? JSON.stringify(status, null, 2) : formatStatus(status));
+    } else if (command === 'reload' && value === undefined) {
+      const result = (await sendControl(file, { cmd: 'reload', ...(preload ? { preload: true } : {}) })) as { workers: number; queued: boolean };
+      console.log(json ? JSON.stringify(result) : `${result.queued ? 'reload queued after the one under way' : `rolling reload of ${result.workers} worker(s) started`}${preload ? ' (new preload generation)' : ''}`);
+    } else if (command === 'scale' && value !== undefined) {
+      if (!/^\d+$/.test(value) || Number(value) < 1) {
+        console.error(`nest-preload: scale needs a whole number of workers, 1 or more (got ${JSON.stringify(value)})`);
+        return 2;
+      }
+      const result = (await sendControl(file, { cmd: 'scale', workers: Number(value) })) as { from: number; to: number };
+      console.log(json ? JSON.stringify(result) : `scaled from ${result.from} to ${result.to} worker(s)`);
+    } else if (command === 'stop' && value === undefined) {
+      const result = (await sendControl(file, { cmd: 'stop' })) as { pid: number };
+      const deadline = Date.now() + 120_000;
+      while (Date.now() < deadline && isAlive(result.pid)) await new Promise((r) => setTimeout(r, 100));
+      const stopped = !isAlive(result.pid);
+      console.log(json ? JSON.stringify({ stopped, pid: result.pid }) : stopped ? `stopped (primary pid ${result.pid})` : `asked to stop; primary pid ${result.pid} still running`);
+      return stopped ? 0 : 1;
+    } else {
+      return usage();
+    }
+    return 0;
+  } catch (error) {
+    if (!(error instanceof ControlError)) throw error;
+    console.error(`nest-preload: ${error.message}`);
+    return 1;
+  }
+}
+
+/** Whether the process runs: an exited process its parent has not reaped yet (a zombie) does not. */
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true;
+  }
+}
+
+function usage(): number {
+  console.error(USAGE);
+  return 2;
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then((code) => (process.exitCode = code));
+}

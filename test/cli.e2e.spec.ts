@@ -2,7 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, readFileSync, statSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join, resolve } from 'node:path';
-import { DemoCluster, eventually } from './support/demo-cluster';
+import { alive, DemoCluster, eventually } from './support/demo-cluster';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const autocannon = require('autocannon') as (opts: Record<string, unknown>) => Promise<{ requests: { total: number }; errors: number; timeouts: number; non2xx: number }>;
@@ -15,14 +15,6 @@ function cli(c: DemoCluster, args: string[], options: { uid?: number } = {}) {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 const pss = (pid: number) => Number(/^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1]) / 1024;
 
 /** Sends raw lines to the control socket and collects what comes back until it closes or settles. */

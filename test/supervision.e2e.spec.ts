@@ -1,14 +1,6 @@
 import { createServer } from 'node:net';
-import { DemoCluster, eventually, freePort, get } from './support/demo-cluster';
+import { alive, DemoCluster, eventually, freePort, get } from './support/demo-cluster';
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 /** index → pid of the serving workers, read from /health/preload details. */
 async function workersByIndex(c: DemoCluster, count: number): Promise<Map<number, number>> {

@@ -10,10 +10,10 @@
  * Finds the cluster through its control file: --file PATH, else NEST_PRELOAD_CONTROL_FILE, else
  * ./.nest-preload/control.json. Exit codes: 0 done, 1 no cluster / refused, 2 bad usage.
  */
-import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ControlError, sendControl } from './control/control-client';
 import type { ClusterStatus } from './control/control.protocol';
+import { processAlive } from './control/process-alive';
 
 const USAGE = 'usage: nest-preload <status|reload [--preload]|scale N|stop> [--json] [--file PATH]';
 
@@ -80,8 +80,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     } else if (command === 'stop' && value === undefined) {
       const result = (await sendControl(file, { cmd: 'stop' })) as { pid: number };
       const deadline = Date.now() + 120_000;
-      while (Date.now() < deadline && isAlive(result.pid)) await new Promise((r) => setTimeout(r, 100));
-      const stopped = !isAlive(result.pid);
+      while (Date.now() < deadline && processAlive(result.pid)) await new Promise((r) => setTimeout(r, 100));
+      const stopped = !processAlive(result.pid);
       console.log(json ? JSON.stringify({ stopped, pid: result.pid }) : stopped ? `stopped (primary pid ${result.pid})` : `asked to stop; primary pid ${result.pid} still running`);
       return stopped ? 0 : 1;
     } else {
@@ -92,21 +92,6 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     if (!(error instanceof ControlError)) throw error;
     console.error(`nest-preload: ${error.message}`);
     return 1;
-  }
-}
-
-/** Whether the process runs: an exited process its parent has not reaped yet (a zombie) does not. */
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return true;
   }
 }
 

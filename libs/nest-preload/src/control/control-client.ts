@@ -1,5 +1,6 @@
 import { accessSync, constants } from 'node:fs';
 import { createConnection } from 'node:net';
+import { processAlive } from './process-alive';
 import { CONTROL_PROTOCOL_VERSION, type ControlRequest, type ControlResponse } from './control.protocol';
 import { readControlFile } from './control-server';
 
@@ -8,14 +9,6 @@ export class ControlError extends Error {
   override name = 'ControlError';
 }
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-};
 
 type Command = ControlRequest extends infer R ? (R extends { cmd: infer C } ? Omit<Extract<ControlRequest, { cmd: C }>, 'v' | 'id'> : never) : never;
 
@@ -31,7 +24,7 @@ export async function sendControl(controlFile: string, command: Command, timeout
     }
     throw new ControlError(`${controlFile} is not a nest-preload control file`);
   }
-  if (!alive(file.pid)) throw new ControlError(`the control file ${controlFile} is stale: its primary (pid ${file.pid}) is not running; the next start replaces it`);
+  if (!processAlive(file.pid)) throw new ControlError(`the control file ${controlFile} is stale: its primary (pid ${file.pid}) is not running; the next start replaces it`);
   const request = { v: CONTROL_PROTOCOL_VERSION, id: 1, ...command } as ControlRequest;
   return new Promise((resolve, reject) => {
     const socket = createConnection(file.socket);

@@ -2,6 +2,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs'
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { writePrivateFile } from '../handover/manifest';
+import { processAlive } from './process-alive';
 import { CONTROL_PROTOCOL_VERSION, type ControlFile, type ControlRequest, type ControlResponse, MAX_REQUEST_BYTES, parseControlRequest } from './control.protocol';
 
 /** Whether something still answers on a control socket. */
@@ -29,14 +30,6 @@ export function readControlFile(path: string): ControlFile | null {
   }
 }
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-};
 
 /**
  * The primary's control socket: listens in the private cluster dir (0600), writes the control file
@@ -62,7 +55,7 @@ export class ControlServer {
   static async checkControlFile(path: string): Promise<string | null> {
     const existing = readControlFile(path);
     if (!existing) return null;
-    if (existing.pid !== process.pid && alive(existing.pid) && (await socketAnswers(existing.socket))) {
+    if (existing.pid !== process.pid && processAlive(existing.pid) && (await socketAnswers(existing.socket))) {
       return `another cluster (primary pid ${existing.pid}) is running with the control file ${path}: stop it, or give this one another controlFile`;
     }
     return null;

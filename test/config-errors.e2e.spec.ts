@@ -19,6 +19,7 @@ describe('bad configuration is refused before anything is forked', () => {
     [{ AUTO_LOGIN: 'sure' }, '[demo] AUTO_LOGIN="sure" is not a boolean: use true or false.'],
     [{ DATABASE_URL: 'mysql://x' }, '[demo] DATABASE_URL must be a postgres:// URL'],
     [{ GRACEFUL_TIMEOUT_MS: '0' }, '[demo] GRACEFUL_TIMEOUT_MS="0" is invalid'],
+    [{ HOST: '0.0.0.0' }, '[demo] AUTO_LOGIN is on and HOST=0.0.0.0 is not a loopback address'],
   ])('%p → exit 2 with one clear message', (env, message) => {
     const { code, stderr, stdout } = run({ WORKERS: '2', ...env });
     expect(code).toBe(2);

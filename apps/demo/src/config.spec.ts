@@ -12,9 +12,14 @@ describe('readDemoConfig', () => {
     });
   });
 
+  it('allows auto-login on any loopback address, and remote hosts without auto-login', () => {
+    for (const HOST of ['127.0.0.1', '127.1.2.3', '::1', 'localhost']) expect(readDemoConfig({ HOST }, '/srv').host).toBe(HOST);
+    expect(readDemoConfig({ HOST: '0.0.0.0', AUTO_LOGIN: 'false' }, '/srv').host).toBe('0.0.0.0');
+  });
+
   it('reads every variable', () => {
     const config = readDemoConfig({
-      PORT: '8080', HOST: '0.0.0.0', WORKERS: '0', DATABASE_URL: 'postgres://u@db/x', DATA_DIR: 'data', CONFIG_DIR: '/etc/demo',
+      PORT: '8080', HOST: '0.0.0.0', WORKERS: '0', AUTO_LOGIN_ALLOW_REMOTE: 'true', DATABASE_URL: 'postgres://u@db/x', DATA_DIR: 'data', CONFIG_DIR: '/etc/demo',
       REDIS_URL: 'redis://cache:6379', AUTO_LOGIN: 'false', HEALTH_DETAILS: 'true', DEMO_FAIL_STEPS: 'a, b@worker', DEMO_STEP_DELAY_MS: 'c:10,d@preloader:20',
       BUNDLE_URLS: 'https://x/a.zip, ./b.tar.gz', FLOWS_PATH: 'flows', BUILTIN_COMPONENTS: 'false',
       MAX_REQUESTS: '500', HEARTBEAT_TIMEOUT_MS: '3000',
@@ -34,6 +39,7 @@ describe('readDemoConfig', () => {
     [{ REDIS_URL: 'localhost:6379' }, 'REDIS_URL must be a redis:// URL'],
     [{ DEMO_STEP_DELAY_MS: 'bundles' }, 'DEMO_STEP_DELAY_MS item "bundles" is invalid'],
     [{ PRELOAD_START: 'eager' }, 'PRELOAD_START="eager" is invalid: use one of pipelined, serial, auto.'],
+    [{ HOST: '0.0.0.0' }, 'AUTO_LOGIN is on and HOST=0.0.0.0 is not a loopback address: anyone who can reach the port would be a superuser.'],
   ])('refuses %p', (env, message) => {
     expect(() => readDemoConfig(env, '/srv')).toThrow(DemoConfigError);
     expect(() => readDemoConfig(env, '/srv')).toThrow(message);

@@ -121,7 +121,19 @@ export function readDemoConfig(env: NodeJS.ProcessEnv = process.env, cwd = proce
     stepDelaysMs,
   };
   if (!isAbsolute(config.dataDir)) throw new DemoConfigError(`DATA_DIR could not be resolved to an absolute path.`);
+  // Auto-login gives a superuser session to whoever reaches the port: only on loopback, unless asked for.
+  if (config.autoLogin && !isLoopback(config.host) && !bool(env, 'AUTO_LOGIN_ALLOW_REMOTE', false)) {
+    throw new DemoConfigError(
+      `AUTO_LOGIN is on and HOST=${config.host} is not a loopback address: anyone who can reach the port would be a superuser. ` +
+        'Set AUTO_LOGIN=false (with SUPERUSER and SUPERUSER_PASSWORD), listen on 127.0.0.1, or set AUTO_LOGIN_ALLOW_REMOTE=true if you really mean it.',
+    );
+  }
   return config;
+}
+
+/** True for 127.0.0.0/8, ::1 and localhost. */
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
 /** Where the demo's shipped assets are (next to both `src/` and `dist/`). */

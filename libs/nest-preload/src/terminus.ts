@@ -1,2 +1,2 @@
 /** `@lf/nest-preload/terminus`: the health indicator (needs `@nestjs/terminus`). */
-export { PreloadHealthIndicator, PreloadHealthModule } from './health/preload.health';
+export { PreloadHealthIndicator, PreloadHealthModule, statusOnly } from './health/preload.health';

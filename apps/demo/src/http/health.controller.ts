@@ -1,4 +1,4 @@
-import { PreloadHealthIndicator } from '@lf/nest-preload/terminus';
+import { PreloadHealthIndicator, statusOnly } from '@lf/nest-preload/terminus';
 import { Controller, Get, Inject } from '@nestjs/common';
 import { HealthCheck, type HealthCheckResult, HealthCheckService, HealthIndicatorService, TypeOrmHealthIndicator } from '@nestjs/terminus';
 import type { DemoConfig } from '../config';
@@ -20,18 +20,18 @@ export class HealthController {
   @Get('preload')
   @HealthCheck()
   preloadCheck(): Promise<HealthCheckResult> {
-    return this.health.check([() => this.preload.isHealthy('preload')]);
+    return statusOnly(() => this.health.check([() => this.preload.isHealthy('preload')]), this.config.healthDetails);
   }
 
-  /** The database, Redis (when configured) and the preload state. */
+  /** The database, Redis (when configured) and the preload state; statuses only unless HEALTH_DETAILS. */
   @Get()
   @HealthCheck()
   check(): Promise<HealthCheckResult> {
-    return this.health.check([
+    return statusOnly(() => this.health.check([
       () => this.db.pingCheck('database', { timeout: 2_000 }),
       ...(this.config.redisUrl ? [() => this.redis()] : []),
       () => this.preload.isHealthy('preload'),
-    ]);
+    ]), this.config.healthDetails);
   }
 
   private async redis() {

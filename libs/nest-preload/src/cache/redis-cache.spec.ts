@@ -10,6 +10,7 @@ function fakeClient(status: string, quit: () => Promise<unknown>) {
     quit: () => { calls.push('quit'); return quit(); },
     disconnect: () => { calls.push('disconnect'); setImmediate(() => { client.status = 'end'; onEnd(); }); },
     once: (event: string, listener: () => void) => { if (event === 'end') onEnd = listener; },
+    on: () => undefined,
   };
   return { client: client as unknown as Redis, calls };
 }

@@ -8,6 +8,12 @@ export interface RedisCacheOptions {
    * @default 2000
    */
   quitTimeoutMs?: number;
+  /**
+   * Receives the client's connection errors (ioredis prints "Unhandled error event" without a
+   * listener). While Redis is unreachable ioredis keeps reconnecting; this is called for each failure.
+   * @default ignore them (use `/health` to see that Redis is down)
+   */
+  onError?: (error: Error) => void;
 }
 
 /**
@@ -25,6 +31,8 @@ export class RedisCache extends ExternalCache {
   ) {
     super();
     this.quitTimeoutMs = options.quitTimeoutMs ?? 2_000;
+    const onError = options.onError ?? (() => undefined);
+    client.on('error', (error: Error) => onError(error));
   }
 
   async get(key: string): Promise<string | null> {

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdtempSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeResult, type Manifest, MANIFEST_VERSION, readResultBytes, readTrustedManifest, writeManifest, writeResult } from './manifest';
@@ -42,6 +42,17 @@ describe('manifest hand-over', () => {
     writeFileSync(path, JSON.stringify({ ...manifest(), version: 99 }));
     expect(readTrustedManifest(path, { generation: 'gen-1', parentPid: 4242 })).toMatchObject({ trusted: false, reason: expect.stringContaining('expected shape') });
     expect(readTrustedManifest(join(dir, 'missing.json'), { generation: 'gen-1', parentPid: 4242 })).toMatchObject({ trusted: false, reason: expect.stringContaining('ENOENT') });
+  });
+
+  it('refuses a manifest another user owns, or others can write', async () => {
+    const path = await writeManifest(dir, manifest());
+    chmodSync(path, 0o666);
+    expect(readTrustedManifest(path, { generation: 'gen-1', parentPid: 4242 })).toEqual({ trusted: false, reason: `${path} is writable by others (mode 666)` });
+    chmodSync(path, 0o600);
+    if (process.getuid?.() === 0) {
+      chownSync(path, 65534, 65534);
+      expect(readTrustedManifest(path, { generation: 'gen-1', parentPid: 4242 })).toEqual({ trusted: false, reason: `${path} belongs to uid 65534, not to this process's user` });
+    }
   });
 
   it('refuses a symlink planted where the manifest should be', async () => {

@@ -116,7 +116,11 @@ export function decodeResult(bytes: Buffer): unknown {
 export function readTrustedManifest(path: string, expected: { generation: string; parentPid: number }): ManifestTrust {
   let text: string;
   try {
-    if (!lstatSync(path).isFile()) return { trusted: false, reason: `${path} is not a regular file` };
+    const stat = lstatSync(path);
+    if (!stat.isFile()) return { trusted: false, reason: `${path} is not a regular file` };
+    // Written by our own preloader, so by this user: a manifest another user could write is not ours.
+    if (process.getuid && stat.uid !== process.getuid()) return { trusted: false, reason: `${path} belongs to uid ${stat.uid}, not to this process's user` };
+    if (stat.mode & 0o022) return { trusted: false, reason: `${path} is writable by others (mode ${(stat.mode & 0o777).toString(8)})` };
     text = readFileSync(path, 'utf8');
   } catch (error) {
     return { trusted: false, reason: `the manifest ${path} cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)})` };

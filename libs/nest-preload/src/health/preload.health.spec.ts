@@ -49,3 +49,21 @@ describe('PreloadHealthIndicator', () => {
     await expect(check(false, false)).rejects.toMatchObject({ status: 503, response: { status: 'error', error: { preload: { status: 'down' } } } });
   });
 });
+
+describe('statusOnly', () => {
+  const { statusOnly } = jest.requireActual('./preload.health') as typeof import('./preload.health');
+  const { ServiceUnavailableException } = jest.requireActual('@nestjs/common') as typeof import('@nestjs/common');
+  const failing = { status: 'error' as const, info: { preload: { status: 'up' as const, pid: 42 } }, error: { database: { status: 'down' as const, message: 'connect ECONNREFUSED db.internal:5432' } }, details: { preload: { status: 'up' as const, pid: 42 }, database: { status: 'down' as const, message: 'connect ECONNREFUSED db.internal:5432' } } };
+
+  it('strips a 503 body to statuses: no driver error, host or pid reaches the caller', async () => {
+    const run = statusOnly(async () => { throw new ServiceUnavailableException(failing); });
+    await expect(run).rejects.toBeInstanceOf(ServiceUnavailableException);
+    const body = await run.catch((e: InstanceType<typeof ServiceUnavailableException>) => e.getResponse());
+    expect(body).toEqual({ status: 'error', info: { preload: { status: 'up' } }, error: { database: { status: 'down' } }, details: { preload: { status: 'up' }, database: { status: 'down' } } });
+    expect(JSON.stringify(body)).not.toMatch(/ECONNREFUSED|db\.internal|42/);
+  });
+
+  it('leaves everything in place where details are allowed', async () => {
+    await expect(statusOnly(async () => ({ ...failing, status: 'ok' }), true)).resolves.toMatchObject({ details: { preload: { pid: 42 } } });
+  });
+});

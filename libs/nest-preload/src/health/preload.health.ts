@@ -1,5 +1,5 @@
-import { Inject, Injectable, Module } from '@nestjs/common';
-import { type HealthIndicatorResult, HealthIndicatorService, TerminusModule } from '@nestjs/terminus';
+import { Inject, Injectable, Module, ServiceUnavailableException } from '@nestjs/common';
+import { type HealthCheckResult, type HealthIndicatorResult, HealthIndicatorService, TerminusModule } from '@nestjs/terminus';
 import { PRELOAD_RESOLVED_OPTIONS } from '../preload.module-definition';
 import type { ResolvedPreloadOptions } from '../preload.options';
 import { PreloadService } from '../preload.service';
@@ -46,3 +46,25 @@ export class PreloadHealthIndicator {
 /** Provides {@link PreloadHealthIndicator}; import it next to `PreloadModule` and `TerminusModule`. */
 @Module({ imports: [TerminusModule], providers: [PreloadHealthIndicator], exports: [PreloadHealthIndicator, TerminusModule] })
 export class PreloadHealthModule {}
+
+/** Keeps only each indicator's status: no messages (driver errors, hostnames), paths, pids or versions. */
+function redact(result: HealthCheckResult): HealthCheckResult {
+  const strip = (section?: Partial<HealthIndicatorResult>): HealthIndicatorResult | undefined =>
+    section && Object.fromEntries(Object.entries(section).map(([key, value]) => [key, { status: (value as { status: 'up' | 'down' }).status }]));
+  return { status: result.status, info: strip(result.info), error: strip(result.error), details: strip(result.details) as HealthIndicatorResult };
+}
+
+/**
+ * Runs a terminus check and, unless `details`, answers with the statuses only — also in the 503
+ * body, where terminus would otherwise pass each failing indicator's message (a database driver's
+ * error, say) to an unauthenticated caller.
+ */
+export async function statusOnly(check: () => Promise<HealthCheckResult>, details = false): Promise<HealthCheckResult> {
+  if (details) return check();
+  try {
+    return redact(await check());
+  } catch (error) {
+    if (error instanceof ServiceUnavailableException) throw new ServiceUnavailableException(redact(error.getResponse() as HealthCheckResult));
+    throw error;
+  }
+}

@@ -9,8 +9,8 @@ import type { PreloadModuleOptions, ResolvedPreloadOptions } from './preload.opt
 import { DEFAULT_PRELOAD_OPTIONS } from './preload.options';
 import { PreloadService } from './preload.service';
 
-const custom: PreloadModuleOptions = { lockDir: '/var/lock/app', healthDetails: true, lockTimeoutMs: 1_000 };
-const expected: ResolvedPreloadOptions = { ...DEFAULT_PRELOAD_OPTIONS, lockDir: '/var/lock/app', healthDetails: true, lockTimeoutMs: 1_000 };
+const custom: PreloadModuleOptions = { lockDir: '/var/lock/app', healthDetails: true, lockTimeoutMs: 20_000 };
+const expected: ResolvedPreloadOptions = { ...DEFAULT_PRELOAD_OPTIONS, lockDir: '/var/lock/app', healthDetails: true, lockTimeoutMs: 20_000 };
 
 @Injectable()
 class OptionsFactory implements PreloadOptionsFactory {
@@ -32,7 +32,7 @@ describe('PreloadModule', () => {
   it('forRoot() with no options resolves the defaults', async () => {
     expect(await resolved([PreloadModule.forRoot({})])).toEqual(DEFAULT_PRELOAD_OPTIONS);
     expect(DEFAULT_PRELOAD_OPTIONS).toEqual({
-      lockDir: join(tmpdir(), 'nest-preload-locks'), lockTimeoutMs: 5_000, lockStaleMs: 10_000, tempRoot: tmpdir(), healthDetails: false, cacheTeardownTimeoutMs: 5_000,
+      lockDir: join(tmpdir(), 'nest-preload-locks'), lockTimeoutMs: 15_000, lockStaleMs: 10_000, tempRoot: tmpdir(), healthDetails: false, cacheTeardownTimeoutMs: 5_000,
     });
   });
 
@@ -68,6 +68,7 @@ describe('PreloadModule', () => {
     [{ lockDir: 'relative/dir' }, 'Invalid preload option lockDir="relative/dir": expected an absolute path.'],
     [{ lockTimeoutMs: 0 }, 'Invalid preload option lockTimeoutMs=0: expected a positive whole number of milliseconds.'],
     [{ lockStaleMs: 500 }, 'Invalid preload option lockStaleMs=500: expected a whole number of milliseconds, at least 2000.'],
+    [{ lockTimeoutMs: 10_000 }, 'Invalid preload option lockTimeoutMs=10000: expected more than lockStaleMs (10000), so that a lock left by a killed holder can be taken over in time.'],
     [{ healthDetails: 'yes' }, 'Invalid preload option healthDetails="yes": expected true or false.'],
     [{ lockdir: '/x' }, 'Unknown option "lockdir". Known options: lockDir, lockTimeoutMs, lockStaleMs, tempRoot, healthDetails, cacheTeardownTimeoutMs. Check its spelling.'],
   ])('refuses %p with one clear message', async (options, message) => {

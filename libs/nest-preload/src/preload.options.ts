@@ -12,8 +12,9 @@ export interface PreloadModuleOptions {
    */
   lockDir?: string;
   /**
-   * How long `StartupLock.withLock` waits by default.
-   * @default 5000
+   * How long `StartupLock.withLock` waits by default. It must be longer than `lockStaleMs`, or a
+   * lock left by a killed holder could never be taken over in time.
+   * @default 15000
    */
   lockTimeoutMs?: number;
   /**
@@ -46,7 +47,7 @@ export type ResolvedPreloadOptions = Required<PreloadModuleOptions>;
 /** The defaults, in one place. */
 export const DEFAULT_PRELOAD_OPTIONS: Readonly<ResolvedPreloadOptions> = Object.freeze({
   lockDir: join(tmpdir(), 'nest-preload-locks'),
-  lockTimeoutMs: 5_000,
+  lockTimeoutMs: 15_000,
   lockStaleMs: 10_000,
   tempRoot: tmpdir(),
   healthDetails: false,
@@ -77,6 +78,11 @@ export function resolvePreloadOptions(options: PreloadModuleOptions = {}): Resol
   }
   if (!Number.isInteger(resolved.lockStaleMs) || resolved.lockStaleMs < 2_000) {
     throw new PreloadConfigError(PreloadMessages.invalidOption('lockStaleMs', resolved.lockStaleMs, 'a whole number of milliseconds, at least 2000'));
+  }
+  if (resolved.lockTimeoutMs <= resolved.lockStaleMs) {
+    throw new PreloadConfigError(
+      PreloadMessages.invalidOption('lockTimeoutMs', resolved.lockTimeoutMs, `more than lockStaleMs (${resolved.lockStaleMs}), so that a lock left by a killed holder can be taken over in time`),
+    );
   }
   if (typeof resolved.healthDetails !== 'boolean') {
     throw new PreloadConfigError(PreloadMessages.invalidOption('healthDetails', resolved.healthDetails, 'true or false'));

@@ -38,20 +38,21 @@ export class SuperuserService {
   ) {}
 
   /**
-   * Makes sure the superuser exists. Runs under the startup lock; a unique constraint on the
-   * username makes a duplicate impossible even if the lock is lost.
+   * Makes sure the superuser exists. Runs under the startup lock (waiting the module's
+   * `lockTimeoutMs` unless told otherwise); a unique constraint on the username makes a duplicate
+   * impossible even if the lock is lost.
    */
-  async setup(lockTimeoutMs = 5_000): Promise<SuperuserSetupResult> {
+  async setup(lockTimeoutMs?: number): Promise<SuperuserSetupResult> {
     const username = this.config.superuser;
     try {
-      return await this.lock.withLock('superuser', () => (this.config.autoLogin ? this.ensureAutoLogin(username) : this.ensureConfigured(username)), { timeoutMs: lockTimeoutMs });
+      return await this.lock.withLock('superuser', () => (this.config.autoLogin ? this.ensureAutoLogin(username) : this.ensureConfigured(username)), lockTimeoutMs === undefined ? {} : { timeoutMs: lockTimeoutMs });
     } catch (error) {
       if (!(error instanceof LockTimeoutError)) throw error;
       // A busy holder and a stale lock look the same from here: the database decides.
       const existing = await this.users.findOneBy({ username });
       if (existing?.isSuperuser) return 'lock_timed_out_superuser_present';
       throw new Error(
-        `Timed out after ${lockTimeoutMs} ms waiting for the superuser lock, and no superuser "${username}" exists. ` +
+        `Timed out after ${error.timeoutMs} ms waiting for the superuser lock, and no superuser "${username}" exists. ` +
           `Another process may be stuck holding it: retry the start, or create the superuser yourself (AUTO_LOGIN=false with SUPERUSER and SUPERUSER_PASSWORD).`,
         { cause: error },
       );

@@ -23,6 +23,8 @@ export class LockTimeoutError extends PreloadError {
   constructor(
     message: string,
     readonly lockName: string,
+    /** How long it waited. */
+    readonly timeoutMs: number,
   ) {
     super(message, 'ERR_PRELOAD_LOCK_TIMEOUT');
   }

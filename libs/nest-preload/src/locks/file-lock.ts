@@ -71,7 +71,7 @@ export class FileLock {
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'ELOCKED') throw error;
         const left = deadline - Date.now();
-        if (left <= 0) throw new LockTimeoutError(PreloadMessages.lockTimeout(name, timeoutMs, lockfilePath), name);
+        if (left <= 0) throw new LockTimeoutError(PreloadMessages.lockTimeout(name, timeoutMs, lockfilePath), name, timeoutMs);
         await sleep(Math.min(delayMs, left));
         delayMs = Math.min(delayMs * 2, 250);
       }

@@ -1,4 +1,5 @@
 import { CriticalStepError } from '../errors/preload.error';
+import { LockCompromisedError } from '../errors/preload.error';
 import { StepPlan } from './step-plan';
 import { runSteps, type StepRunnerHooks, summaryTable } from './step-runner';
 import type { StepDefinition, StepState } from './step.types';
@@ -80,6 +81,15 @@ describe('runSteps', () => {
       'c     failed    preloader  5 ms',
       'total 15 ms; workers will redo: c',
     ]);
+  });
+
+  it('a step whose lock was lost while it ran is redone once, and then complete', async () => {
+    let calls = 0;
+    const t = setup([step('superuser', [], true)], { superuser: () => { if (++calls === 1) throw new LockCompromisedError('lost', 'superuser'); return 'ok'; } });
+    await runSteps(t.plan.ordered, t.states, 'worker', t.hooks);
+    expect(t.calls).toEqual(['superuser', 'superuser']);
+    expect(t.states.get('superuser')?.status).toBe('complete');
+    expect(t.values.get('superuser')).toBe('ok');
   });
 
   it('a step whose onComplete fails (result not written) is failed, not complete', async () => {

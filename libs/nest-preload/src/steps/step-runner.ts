@@ -1,4 +1,4 @@
-import { CriticalStepError } from '../errors/preload.error';
+import { CriticalStepError, LockCompromisedError } from '../errors/preload.error';
 import { PreloadMessages } from '../errors/preload.messages';
 import type { PreloadRole } from '../preload.constants';
 import type { StepDefinition, StepState } from './step.types';
@@ -39,7 +39,16 @@ export async function runSteps(
     const started = hooks.now();
     hooks.log(`step ${step.name} started`);
     try {
-      const value = await hooks.invoke(step);
+      let value: unknown;
+      try {
+        value = await hooks.invoke(step);
+      } catch (error) {
+        // Its lock was lost while it ran (a holder stopped past the stale time): what it did is
+        // not trusted, so it runs once more; steps are idempotent and the database constraints hold.
+        if (!(error instanceof LockCompromisedError)) throw error;
+        hooks.log(`step ${step.name}: ${error.message}; redoing it`);
+        value = await hooks.invoke(step);
+      }
       const durationMs = Math.round(hooks.now() - started);
       await hooks.onComplete?.(step, value, durationMs);
       Object.assign(state, { status: 'complete', ranIn: role, durationMs, error: null });

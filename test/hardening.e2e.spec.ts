@@ -1,5 +1,9 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { makeBundle } from './support/bundles';
 import { DemoCluster, eventually, freePort } from './support/demo-cluster';
+import { sqlite } from './support/sqlite';
 import { createDatabase, hasPostgres, servicesRequired } from './support/services';
 
 const redisServerAvailable = spawnSync('redis-server', ['--version']).status === 0;
@@ -40,6 +44,59 @@ describe('faults and exposure (real processes)', () => {
       } finally {
         redis.kill('SIGKILL');
       }
+    });
+  });
+
+  describe('secrets and modes', () => {
+    const PASSWORD = 'op-S3cret-pass-9f2e';
+    const environ = (pid: number) =>
+      new Map(readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+    const clusterDir = (c: DemoCluster) => join(c.dir, 'tmp', readdirSync(join(c.dir, 'tmp')).find((e) => e.startsWith(`nest-preload-${c.pid}-`)) as string);
+
+    it('the hand-over carries no secret: a worker gets only NEST_PRELOAD_* variables more than its primary, and no result file holds the password', async () => {
+      cluster = await DemoCluster.start({ workers: 2, preload: true, env: { AUTO_LOGIN: 'false', SUPERUSER: 'admin', SUPERUSER_PASSWORD: PASSWORD } });
+      await cluster.waitReady();
+      const primary = environ(cluster.pid);
+      for (const pid of cluster.childPids()) {
+        const added = [...environ(pid)].filter(([k, v]) => primary.get(k) !== v);
+        // Ours, and Node's own for a forked child (IPC channel, cluster worker id); nothing else.
+        expect(added.map(([k]) => k).filter((k) => !/^(NEST_PRELOAD_|NODE_CHANNEL_|NODE_UNIQUE_ID$)/.test(k))).toEqual([]);
+        expect(added.map(([k]) => k)).toEqual(expect.arrayContaining(['NEST_PRELOAD_ROLE', 'NEST_PRELOAD_WORKER_INDEX']));
+        expect(added.some(([, v]) => v.includes(PASSWORD))).toBe(false);
+      }
+      const run = join(clusterDir(cluster), 'gen-1', 'run');
+      for (const file of readdirSync(run)) expect(readFileSync(join(run, file)).includes(PASSWORD)).toBe(false);
+      expect(cluster.output()).not.toContain(PASSWORD);
+    });
+
+    it('a password an operator changed survives restarts and preload re-runs', async () => {
+      cluster = await DemoCluster.start({ workers: 1, preload: true, env: { AUTO_LOGIN: 'false', SUPERUSER: 'admin', SUPERUSER_PASSWORD: PASSWORD } });
+      await cluster.waitReady();
+      const dir = cluster.dir;
+      await cluster.stop();
+      // The operator sets another password (here: straight in the database).
+      const Database = require('better-sqlite3') as typeof import('better-sqlite3');
+      const db = new Database(join(dir, 'data', 'demo.sqlite'));
+      db.prepare("update users set password_hash = 'scrypt$operator$changed' where username = 'admin'").run();
+      db.close();
+      for (let i = 0; i < 2; i++) {
+        cluster = await DemoCluster.start({ workers: 1, preload: true, dir, env: { AUTO_LOGIN: 'false', SUPERUSER: 'admin', SUPERUSER_PASSWORD: PASSWORD } });
+        await cluster.waitReady();
+        await cluster.stop();
+      }
+      expect(sqlite(dir, (d) => d.prepare("select password_hash from users where username = 'admin'").get())).toEqual({ password_hash: 'scrypt$operator$changed' });
+    });
+
+    it('on a running cluster: every private dir is 0700 and every hand-over file 0600', async () => {
+      cluster = await DemoCluster.start({ workers: 1, preload: true, env: { BUNDLE_URLS: await makeBundle(5) } });
+      await cluster.waitReady();
+      const root = clusterDir(cluster);
+      const gen = join(root, 'gen-1');
+      const bundleDir = join(gen, 'tmp', readdirSync(join(gen, 'tmp'))[0]);
+      for (const d of [root, gen, join(gen, 'run'), join(gen, 'tmp'), bundleDir]) expect([d, (statSync(d).mode & 0o777).toString(8)]).toEqual([d, '700']);
+      const files = readdirSync(join(gen, 'run')).map((f) => join(gen, 'run', f));
+      expect(files.some((f) => f.endsWith('manifest.json'))).toBe(true);
+      for (const f of files) expect([f, (statSync(f).mode & 0o777).toString(8)]).toEqual([f, '600']);
     });
   });
 

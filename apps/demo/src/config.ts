@@ -17,6 +17,8 @@ export interface DemoConfig {
   superuserPassword: string | null;
   /** Archives of extra component modules: local paths, file:// or http(s):// URLs. */
   bundleUrls: string[];
+  /** Archive-bomb limits for bundles. */
+  bundleLimits: { maxEntries: number; maxBytes: number };
   /** A directory of flow JSON files to load, or null. */
   flowsPath: string | null;
   /** Whether the built-in component library is part of the index (off only to measure the floor). */
@@ -99,6 +101,7 @@ export function readDemoConfig(env: NodeJS.ProcessEnv = process.env, cwd = proce
     host: env.HOST?.trim() || '127.0.0.1',
     workers: int(env, 'WORKERS', availableParallelism(), 0, 256),
     bundleUrls: (env.BUNDLE_URLS ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+    bundleLimits: { maxEntries: int(env, 'BUNDLE_MAX_ENTRIES', 20_000, 1, 10_000_000), maxBytes: int(env, 'BUNDLE_MAX_MB', 512, 1, 1_000_000) * 2 ** 20 },
     flowsPath: env.FLOWS_PATH?.trim() ? resolve(cwd, env.FLOWS_PATH.trim()) : null,
     builtinComponents: bool(env, 'BUILTIN_COMPONENTS', true),
     gracefulTimeoutMs: int(env, 'GRACEFUL_TIMEOUT_MS', 30_000, 1, 3_600_000),

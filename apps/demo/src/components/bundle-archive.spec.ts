@@ -102,6 +102,22 @@ describe('bundles', () => {
     expect(readdirSync(join(dir, 'out'))).toEqual([]);
   });
 
+  it.each([['tar.gz'], ['zip']])('refuses a .%s archive bomb (too many entries, or too many bytes once unpacked) before writing anything', async (ext) => {
+    const dir = work();
+    const many = join(dir, `many.${ext}`);
+    await generateBundle({ count: 12, out: many });
+    await expect(unpackBundle(many, join(dir, 'a'), 'many', { maxEntries: 10, maxBytes: 1e9 })).rejects.toThrow('bundle many has more than 10 entries (an archive bomb?). Nothing was unpacked.');
+    expect(readdirSync(join(dir, 'a'))).toEqual([]);
+    const big = join(dir, `big.${ext}`);
+    if (ext === 'tar.gz') {
+      writeFileSync(big, craftTarGz([{ name: 'components/zeros.js', body: '0'.repeat(3 * 2 ** 20) }]));
+    } else {
+      writeFileSync(big, await craftZip([{ name: 'components/zeros.js', placeholder: 'components/zeros.js', body: '0'.repeat(3 * 2 ** 20) }]));
+    }
+    await expect(unpackBundle(big, join(dir, 'b'), 'big', { maxEntries: 100, maxBytes: 2 ** 20 })).rejects.toThrow(`bundle big unpacks to more than ${2 ** 20} bytes (an archive bomb?). Nothing was unpacked.`);
+    expect(readdirSync(join(dir, 'b'))).toEqual([]);
+  });
+
   it('refuses a file that is not an archive, naming the bundle', async () => {
     const dir = work();
     writeFileSync(join(dir, 'notes.zip'), 'just text');

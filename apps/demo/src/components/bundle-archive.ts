@@ -14,6 +14,17 @@ export class BundleError extends Error {
 
 export type ArchiveKind = 'tar.gz' | 'zip';
 
+/** Limits against archive bombs, checked before anything is written. */
+export interface BundleLimits {
+  /** At most this many entries. */
+  maxEntries: number;
+  /** At most this many bytes once unpacked (declared sizes; zip entries are also checked as they are read). */
+  maxBytes: number;
+}
+
+/** Defaults: generous for real component bundles, far below what fills a disk. */
+export const DEFAULT_BUNDLE_LIMITS: BundleLimits = { maxEntries: 20_000, maxBytes: 512 * 2 ** 20 };
+
 /**
  * Gets the archive named by `source` (a local path, `file://` or `http(s)://` URL) into `workDir`
  * if it must be downloaded, and returns its local path.
@@ -54,11 +65,23 @@ export async function archiveKind(path: string, source: string): Promise<Archive
  * Unpacks the archive into `dest` after checking every entry: no absolute path, no `..`, no link
  * pointing outside `dest` (zip-slip). An unsafe archive is refused whole; nothing is written.
  */
-export async function unpackBundle(path: string, dest: string, source: string): Promise<void> {
+export async function unpackBundle(path: string, dest: string, source: string, limits: BundleLimits = DEFAULT_BUNDLE_LIMITS): Promise<void> {
   const kind = await archiveKind(path, source);
   await mkdir(dest, { recursive: true, mode: 0o700 });
-  if (kind === 'tar.gz') await unpackTar(path, dest, source);
-  else await unpackZip(path, dest, source);
+  if (kind === 'tar.gz') await unpackTar(path, dest, source, limits);
+  else await unpackZip(path, dest, source, limits);
+}
+
+/** Counts entries and bytes during the first pass; throws once a limit is passed. */
+function budget(source: string, limits: BundleLimits) {
+  let entries = 0;
+  let bytes = 0;
+  return (size: number) => {
+    entries++;
+    bytes += size;
+    if (entries > limits.maxEntries) throw new BundleError(`bundle ${source} has more than ${limits.maxEntries} entries (an archive bomb?). Nothing was unpacked.`);
+    if (bytes > limits.maxBytes) throw new BundleError(`bundle ${source} unpacks to more than ${limits.maxBytes} bytes (an archive bomb?). Nothing was unpacked.`);
+  };
 }
 
 /** Why an entry would escape `dest`, or null. */
@@ -78,12 +101,19 @@ function refuse(source: string, entry: string, reason: string): never {
   throw new BundleError(`bundle ${source} is unsafe: entry ${JSON.stringify(entry)} ${reason} (zip-slip). Nothing was unpacked.`);
 }
 
-async function unpackTar(path: string, dest: string, source: string): Promise<void> {
+async function unpackTar(path: string, dest: string, source: string, limits: BundleLimits): Promise<void> {
   let bad: [string, string] | null = null;
+  let over: BundleError | null = null;
+  const count = budget(source, limits);
   try {
     await tar.t({
       file: path,
       onReadEntry: (entry) => {
+        try {
+          count(entry.size ?? 0);
+        } catch (error) {
+          over ??= error as BundleError;
+        }
         const link = entry.type === 'SymbolicLink' || entry.type === 'Link' ? (entry.linkpath ?? '') : null;
         const reason = escapeReason(entry.path, link);
         if (reason && !bad) bad = [entry.path, reason];
@@ -92,6 +122,7 @@ async function unpackTar(path: string, dest: string, source: string): Promise<vo
   } catch (error) {
     throw new BundleError(`bundle ${source} is not a readable .tar.gz archive: ${(error as Error).message}`);
   }
+  if (over) throw over;
   if (bad) refuse(source, bad[0], bad[1]);
   await tar.x({ file: path, cwd: dest, strict: true, preservePaths: false });
 }
@@ -122,7 +153,8 @@ const zipName = (entry: yauzl.Entry): string => {
   return typeof raw === 'string' ? raw : raw.toString('utf8');
 };
 
-async function unpackZip(path: string, dest: string, source: string): Promise<void> {
+async function unpackZip(path: string, dest: string, source: string, limits: BundleLimits): Promise<void> {
+  const count = budget(source, limits);
   let zip: yauzl.ZipFile;
   try {
     zip = await openZip(path);
@@ -133,6 +165,7 @@ async function unpackZip(path: string, dest: string, source: string): Promise<vo
     // First pass: check every name and link target. yauzl itself rejects some names; report those too.
     try {
       await eachEntry(zip, async (entry) => {
+        count(entry.uncompressedSize);
         const link = isZipSymlink(entry) ? (await streamText(await readEntry(zip, entry))) : null;
         const reason = escapeReason(zipName(entry), link);
         if (reason) refuse(source, zipName(entry), reason);

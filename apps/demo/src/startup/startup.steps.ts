@@ -83,7 +83,7 @@ export class StartupSteps {
       await injectFaults(this.config, 'bundles', this.preload.role);
       const archive = await fetchBundle(source, work);
       const dir = join(work, 'content');
-      await unpackBundle(archive, dir, source);
+      await unpackBundle(archive, dir, source, this.config.bundleLimits);
       const components = (await listComponentModules(dir)).length;
       this.logger.log(`bundle ${source}: ${components} component module(s)`);
       bundles.push({ source, dir, components });

@@ -1,8 +1,9 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { processStartTicks } from '@lf/nest-preload';
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeBundle } from './support/bundles';
-import { DemoCluster, eventually, freePort } from './support/demo-cluster';
+import { alive, DemoCluster, eventually, freePort } from './support/demo-cluster';
 import { sqlite } from './support/sqlite';
 import { createDatabase, hasPostgres, servicesRequired } from './support/services';
 
@@ -98,6 +99,31 @@ describe('faults and exposure (real processes)', () => {
       expect(files.some((f) => f.endsWith('manifest.json'))).toBe(true);
       for (const f of files) expect([f, (statSync(f).mode & 0o777).toString(8)]).toEqual([f, '600']);
     });
+  });
+
+  it('after kill -9 of the primary, the next start sweeps the dirs its processes left, and only those', async () => {
+    const BUNDLE_URLS = await makeBundle(5);
+    // Preload off: the workers unpack bundles into temp dirs of their own in TMPDIR.
+    cluster = await DemoCluster.start({ workers: 2, preload: false, env: { BUNDLE_URLS } });
+    await cluster.waitReady();
+    const dir = cluster.dir;
+    const tmp = join(dir, 'tmp');
+    // A dir another live cluster owns must survive the sweep.
+    const foreign = join(tmp, 'nest-preload-live-other');
+    mkdirSync(foreign);
+    writeFileSync(join(foreign, '.owner'), JSON.stringify({ pid: process.pid, startTicks: processStartTicks(process.pid) }));
+    const pids = cluster.childPids();
+    process.kill(cluster.pid, 'SIGKILL');
+    await cluster.waitExit();
+    await eventually(() => pids.every((pid) => !alive(pid)), 5_000, 'the workers are gone');
+    const left = readdirSync(tmp).filter((e) => e.startsWith('nest-preload-') && e !== 'nest-preload-live-other');
+    expect(left.length).toBeGreaterThanOrEqual(3); // the cluster dir and each worker's bundle dir
+    cluster = await DemoCluster.start({ workers: 2, preload: false, dir, env: { BUNDLE_URLS } });
+    await cluster.waitReady();
+    expect(cluster.output()).toMatch(new RegExp(`swept ${left.length} dir\\(s\\) left by processes that are gone`));
+    const now = readdirSync(tmp);
+    for (const entry of left) expect(now).not.toContain(entry);
+    expect(now).toContain('nest-preload-live-other');
   });
 
   const describePg = hasPostgres() ? describe : describe.skip; // a missing PostgreSQL is reported (or fails CI) in the global setup

@@ -12,6 +12,7 @@ export { StartupLock } from './locks/startup-lock';
 export { FileLock, DEFAULT_LOCK_OPTIONS, type LockOptions } from './locks/file-lock';
 export { ExternalCache } from './cache/external-cache';
 export { OwnedTempDirs } from './temp/temp-dirs';
+export { markOwner, processStartTicks, sweepStaleDirs, OWNER_FILE, type Owner } from './temp/owner-marker';
 export type { Manifest, ResultEntry, ManifestTrust } from './handover/manifest';
 export { readTrustedManifest } from './handover/manifest';
 export { PreloadArtifact, type ArtifactHandle, type ArtifactIndex } from './handover/artifact';

@@ -102,6 +102,12 @@ export interface SupervisorOptions {
    */
   hooks?: Partial<SupervisorHooks>;
   /**
+   * More dirs where, at start, `nest-preload-*` dirs left by processes that are gone are removed
+   * (besides `runRoot`): where the app's workers create their own temp dirs.
+   * @default [os.tmpdir()]
+   */
+  sweepRoots?: string[];
+  /**
    * Where the primary creates its private cluster dir (run dir and the preloader's temp dirs).
    * @default os.tmpdir()
    */
@@ -115,7 +121,7 @@ const COUNT_OPTIONS = ['maxRestarts', 'heartbeatTimeoutMs', 'maxRequests', 'maxR
 const HOOKS: ReadonlyArray<keyof SupervisorHooks> = ['onStarting', 'whenReady', 'preFork', 'postFork', 'workerReady', 'workerExit', 'onReload', 'onExit'];
 
 /** Defaults of the supervisor options, except `preload`, which comes from the environment. */
-export const DEFAULT_SUPERVISOR_OPTIONS: Readonly<Omit<ResolvedSupervisorOptions, 'preload' | 'workers' | 'runRoot' | 'preloadStart' | 'controlFile'>> = Object.freeze({
+export const DEFAULT_SUPERVISOR_OPTIONS: Readonly<Omit<ResolvedSupervisorOptions, 'preload' | 'workers' | 'runRoot' | 'preloadStart' | 'controlFile' | 'sweepRoots'>> = Object.freeze({
   reloadPreload: false,
   bootTimeoutMs: 60_000,
   maxRestarts: 5,
@@ -132,7 +138,7 @@ export const DEFAULT_SUPERVISOR_OPTIONS: Readonly<Omit<ResolvedSupervisorOptions
   maxRestartDelayMs: 10_000,
 });
 
-const KEYS: ReadonlyArray<keyof SupervisorOptions> = ['workers', 'preload', 'preloadStart', 'reloadPreload', ...MS_OPTIONS, ...COUNT_OPTIONS, 'hooks', 'controlFile', 'preloadTimeoutMs', 'gracefulTimeoutMs', 'restartDelayMs', 'maxRestartDelayMs', 'runRoot'];
+const KEYS: ReadonlyArray<keyof SupervisorOptions> = ['workers', 'preload', 'preloadStart', 'reloadPreload', ...MS_OPTIONS, ...COUNT_OPTIONS, 'hooks', 'controlFile', 'sweepRoots', 'preloadTimeoutMs', 'gracefulTimeoutMs', 'restartDelayMs', 'maxRestartDelayMs', 'runRoot'];
 
 /**
  * Resolves and validates the supervisor options before anything is forked.
@@ -157,6 +163,7 @@ export function resolveSupervisorOptions(
     preloadStart: 'auto',
     runRoot: tmpdir(),
     controlFile: join(process.cwd(), '.nest-preload', 'control.json'),
+    sweepRoots: [tmpdir()],
     ...given,
   } as Omit<ResolvedSupervisorOptions, 'preloadStart'> & { preloadStart: unknown };
   if (!['pipelined', 'serial', 'auto'].includes(merged.preloadStart as string)) {
@@ -200,6 +207,9 @@ export function resolveSupervisorOptions(
   }
   if (resolved.controlFile !== false && (typeof resolved.controlFile !== 'string' || !isAbsolute(resolved.controlFile))) {
     throw new PreloadConfigError(PreloadMessages.invalidOption('controlFile', resolved.controlFile, 'an absolute path, or false'));
+  }
+  if (!Array.isArray(resolved.sweepRoots) || !resolved.sweepRoots.every((r) => typeof r === 'string' && isAbsolute(r))) {
+    throw new PreloadConfigError(PreloadMessages.invalidOption('sweepRoots', resolved.sweepRoots, 'a list of absolute paths'));
   }
   if (typeof resolved.runRoot !== 'string' || !isAbsolute(resolved.runRoot)) {
     throw new PreloadConfigError(PreloadMessages.invalidOption('runRoot', resolved.runRoot, 'an absolute path'));

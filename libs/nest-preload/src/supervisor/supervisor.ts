@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EXIT_CODES, PRELOAD_ENV } from '../preload.constants';
+import { markOwner, sweepStaleDirs } from '../temp/owner-marker';
 import { removeDir } from '../temp/temp-dirs';
 import {
   AWAIT_HANDOVER,
@@ -171,7 +172,11 @@ export class Supervisor {
   run(): Promise<number> {
     const done = new Promise<number>((resolve) => (this.resolveDone = resolve));
     this.startedAt = this.timers.now();
+    // What a killed cluster left (its dir, its workers' temp dirs) goes now, and only that.
+    const swept = [...new Set([this.options.runRoot, ...this.options.sweepRoots])].flatMap((root) => sweepStaleDirs(root));
+    if (swept.length) this.logger.log(`swept ${swept.length} dir(s) left by processes that are gone: ${swept.join(', ')}`);
     this.clusterDir = mkdtempSync(join(this.options.runRoot, `nest-preload-${this.proc.pid}-`));
+    markOwner(this.clusterDir);
     for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGTTIN', 'SIGTTOU'] as const) this.proc.onSignal(signal, () => this.enqueue({ type: 'signal', signal }));
     this.hook('onStarting', undefined);
     if (this.options.controlFile) {
@@ -301,6 +306,7 @@ export class Supervisor {
     const dir = join(this.clusterDir, `gen-${++this.generations}`);
     const generation: Generation = { id, dir, runDir: join(dir, 'run'), tempRoot: join(dir, 'tmp'), manifestPath: null };
     for (const d of [dir, generation.runDir, generation.tempRoot]) mkdirSync(d, { mode: 0o700 });
+    markOwner(dir, id);
     this.preloading = generation;
     this.preloadResult = null;
     this.preloadStartedAt = this.timers.now();

@@ -1,6 +1,10 @@
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { markOwner } from './owner-marker';
+import { removeDir } from './remove-dir';
+
+export { removeDir } from './remove-dir';
 
 /**
  * The temp dirs one process made and must remove: created 0700 under `root`, tracked until they
@@ -16,6 +20,8 @@ export class OwnedTempDirs {
     const safe = prefix.replace(/[^A-Za-z0-9_.-]/g, '_') || 'dir';
     const dir = mkdtempSync(join(this.root, `nest-preload-${safe}-`));
     chmodSync(dir, 0o700);
+    // So that a later start can tell it was left by a process that is gone (and sweep it).
+    markOwner(dir);
     this.dirs.add(dir);
     return dir;
   }
@@ -40,15 +46,5 @@ export class OwnedTempDirs {
       this.dirs.delete(dir);
     }
     return failures;
-  }
-}
-
-/** Removes a directory tree; returns the error text, or null. */
-export function removeDir(dir: string): string | null {
-  try {
-    rmSync(dir, { recursive: true, force: true, maxRetries: 2 });
-    return null;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code ?? String(error);
   }
 }

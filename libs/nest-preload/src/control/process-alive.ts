@@ -1,5 +1,16 @@
 import { readFileSync } from 'node:fs';
 
+/** State letter and start time (clock ticks since boot) of a process, from /proc; null when it cannot be read. */
+export function procStat(pid: number): { state: string; startTicks: number } | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { state: fields[0], startTicks: Number(fields[19]) };
+  } catch {
+    return null;
+  }
+}
+
 /**
  * Whether the process runs. One that belongs to another user counts (EPERM); one that exited but
  * whose parent has not reaped it yet (a zombie) does not.
@@ -10,10 +21,5 @@ export function processAlive(pid: number): boolean {
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat[stat.lastIndexOf(')') + 2] !== 'Z';
-  } catch {
-    return true;
-  }
+  return procStat(pid)?.state !== 'Z';
 }

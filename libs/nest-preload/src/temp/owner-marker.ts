@@ -1,5 +1,6 @@
 import { lstatSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { procStat } from '../control/process-alive';
 import { removeDir } from './remove-dir';
 
 /** The file in every dir this library creates that says which process owns it. */
@@ -16,12 +17,7 @@ export interface Owner {
 
 /** Start time of a process (clock ticks since boot), or null when it cannot be read. */
 export function processStartTicks(pid: number): number | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
-  } catch {
-    return null;
-  }
+  return procStat(pid)?.startTicks ?? null;
 }
 
 /** Writes the owner marker of `dir` for this process. */
@@ -30,9 +26,11 @@ export function markOwner(dir: string, generation?: string): void {
   writeFileSync(join(dir, OWNER_FILE), JSON.stringify(owner), { mode: 0o600 });
 }
 
-/** Whether the owner of a marker is gone: no such process, or another process under the same pid. */
+/** Whether the owner of a marker is gone: no such process, an exited one not reaped yet, or another process under the same pid. */
 function ownerGone(owner: Owner): boolean {
-  const ticks = processStartTicks(owner.pid);
+  const stat = procStat(owner.pid);
+  if (stat?.state === 'Z') return true;
+  const ticks = stat?.startTicks ?? null;
   if (ticks === null) {
     try {
       process.kill(owner.pid, 0);

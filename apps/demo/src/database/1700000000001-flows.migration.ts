@@ -5,6 +5,12 @@ export class Flows1700000000001 implements MigrationInterface {
   name = 'Flows1700000000001';
 
   async up(queryRunner: QueryRunner): Promise<void> {
+    // Test hook: pause inside this migration's transaction, so a test can stop the process mid-migration.
+    const pause = Number(process.env.DEMO_MIGRATION_DELAY_MS ?? 0);
+    if (pause > 0) {
+      console.log('migration Flows1700000000001 in progress');
+      await new Promise((resolve) => setTimeout(resolve, pause));
+    }
     await queryRunner.createTable(
       new Table({
         name: 'flows',

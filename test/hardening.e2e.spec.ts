@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { processStartTicks } from '@lf/nest-preload';
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeBundle } from './support/bundles';
 import { alive, DemoCluster, eventually, freePort } from './support/demo-cluster';
@@ -12,6 +13,18 @@ if (!redisServerAvailable && servicesRequired) throw new Error('redis-server is 
 // A private Redis on its own port, so that stopping it disturbs nothing else; skipped (with this
 // reason) where the redis-server binary is missing, and a failure in CI (see above).
 const describeWithRedisServer = redisServerAvailable ? describe : describe.skip;
+
+/** Whether this process may mount a small tmpfs (root), for the full-disk test. */
+const canMountTmpfs = (() => {
+  const probe = mkdtempSync(join(tmpdir(), 'np-mount-probe-'));
+  const ok = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', probe]).status === 0;
+  if (ok) spawnSync('umount', [probe]);
+  return ok;
+})();
+if (!canMountTmpfs && servicesRequired) throw new Error('cannot mount a tmpfs (root needed): the full-disk test needs one');
+if (!canMountTmpfs) console.warn('\n[e2e] cannot mount a tmpfs here (not root?): the full-disk test is SKIPPED.\n');
+// Skipped (with the warning above) where a tmpfs cannot be mounted; a failure in CI instead.
+const itWithTmpfs = canMountTmpfs ? it : it.skip;
 
 function startRedis(port: number): Promise<ChildProcess> {
   const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
@@ -126,7 +139,60 @@ describe('faults and exposure (real processes)', () => {
     expect(now).toContain('nest-preload-live-other');
   });
 
+  itWithTmpfs('a full disk while the preloader writes: nothing half-written is read, the workers rebuild and serve', async () => {
+    const runRoot = mkdtempSync(join(tmpdir(), 'np-full-'));
+    // A run root that holds the unpacked bundle but not every result file.
+    expect(spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1400k', 'tmpfs', runRoot]).status).toBe(0);
+    try {
+      cluster = await DemoCluster.start({ workers: 2, preload: true, env: { RUN_ROOT: runRoot, BUNDLE_URLS: await makeBundle(300) } });
+      await cluster.waitReady();
+      expect(cluster.output()).toContain('ENOSPC: no space left on device');
+      const workers = [...(await cluster.healthOfEveryWorker(2)).values()].map((w) => w.body.details.preload);
+      // Either the preload was abandoned (full start-up) or the steps it could not hand over were redone.
+      for (const w of workers) expect(w.steps.every((s: { status: string }) => s.status === 'complete')).toBe(true);
+      const all = (await cluster.get('/api/v1/all')).json();
+      expect(Object.values(all).reduce((n: number, c) => n + Object.keys(c as object).length, 0)).toBe(324);
+      // No partial file anywhere under the run root (atomic writes: a temp file, then a rename).
+      const files = readdirSync(runRoot, { recursive: true }).map(String);
+      expect(files.filter((f) => /\.\d+$|tmp-|~$/.test(f.split('/').pop() as string) && !f.includes('content'))).toEqual([]);
+      expect((await cluster.stop()).code).toBe(0);
+    } finally {
+      spawnSync('umount', ['-l', runRoot]);
+    }
+  });
+
   const describePg = hasPostgres() ? describe : describe.skip; // a missing PostgreSQL is reported (or fails CI) in the global setup
+  describePg('PostgreSQL restarted while the cluster runs', () => {
+    const version = () => readdirSync('/etc/postgresql').sort().pop() as string;
+    const pgctl = (action: 'stop' | 'start') => spawnSync('pg_ctlcluster', ['--skip-systemctl-redirect', ...(action === 'stop' ? ['-m', 'fast'] : []), version(), 'main', action], { encoding: 'utf8' });
+
+    it('requests fail while it is down, then recover without restarting the app', async () => {
+      const db = await createDatabase();
+      try {
+        cluster = await DemoCluster.start({ workers: 2, preload: true, env: { DATABASE_URL: db.url } });
+        await cluster.waitReady();
+        const pids = cluster.childPids();
+        expect((await cluster.get('/api/v1/flows')).status).toBe(200);
+        expect(pgctl('stop').status).toBe(0);
+        try {
+          expect((await cluster.get('/api/v1/flows')).status).toBe(500);
+          expect((await cluster.get('/health')).json().error).toEqual({ database: { status: 'down' } });
+        } finally {
+          expect(pgctl('start').status).toBe(0);
+        }
+        await eventually(async () => {
+          for (let i = 0; i < 6; i++) if ((await (cluster as DemoCluster).get('/api/v1/flows')).status !== 200) return false;
+          return true;
+        }, 30_000, 'every worker answers from the database again');
+        expect((await cluster.get('/health')).status).toBe(200);
+        // The same processes: recovered, not restarted.
+        expect(cluster.childPids().sort()).toEqual(pids.sort());
+      } finally {
+        await db.drop().catch(() => undefined);
+      }
+    });
+  });
+
   describePg('health bodies', () => {
     it('with a forced database error, unauthenticated /health and /health/preload show statuses only', async () => {
       const db = await createDatabase();

@@ -27,6 +27,8 @@ export interface DemoConfig {
   preloadTimeoutMs: number;
   /** Supervision options passed to runCluster when set (unset: the library's defaults). */
   supervision: Partial<Record<(typeof SUPERVISION_ENV)[number][1], number>>;
+  /** Where the primary creates its private cluster dir (runCluster's runRoot), or null for the default. */
+  runRoot: string | null;
   /** Test-only endpoints (/__test/hang, /__test/slow); never on in production. */
   testHooks: boolean;
   /** On SIGHUP, preload a new generation first (runCluster's reloadPreload). */
@@ -112,6 +114,7 @@ export function readDemoConfig(env: NodeJS.ProcessEnv = process.env, cwd = proce
       SUPERVISION_ENV.filter(([name]) => env[name]?.trim()).map(([name, option]) => [option, int(env, name, 0, 0, 86_400_000)]),
     ),
     testHooks: bool(env, 'DEMO_TEST_HOOKS', false),
+    runRoot: env.RUN_ROOT?.trim() ? resolve(cwd, env.RUN_ROOT.trim()) : null,
     databaseUrl,
     dataDir,
     configDir,

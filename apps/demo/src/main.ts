@@ -20,6 +20,7 @@ void runCluster({
   preloadStart: config.preloadStart,
   reloadPreload: config.reloadPreload,
   ...config.supervision,
+  ...(config.runRoot ? { runRoot: config.runRoot } : {}),
   // Loaded lazily: the primary never imports the app, only the preloader and the workers do.
   app: () => import('./app.module').then((m) => m.AppModule.forConfig(config)),
   serve: (app) => app.listen(config.port, config.host),

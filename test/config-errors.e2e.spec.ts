@@ -27,3 +27,46 @@ describe('bad configuration is refused before anything is forked', () => {
     expect(stdout).not.toContain('worker');
   });
 });
+
+const FIXTURE = join(__dirname, 'fixtures', 'configurable-app.cjs');
+
+/** Runs the fixture app with runCluster options (and environment); it must refuse with one message. */
+function runFixture(options: Record<string, unknown>, env: Record<string, string> = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'np-fixture-'));
+  const r = spawnSync(process.execPath, [FIXTURE], { cwd: __dirname, env: { PATH: process.env.PATH, TMPDIR: dir, FIXTURE_OPTIONS: JSON.stringify(options), ...env }, encoding: 'utf8', timeout: 30_000 });
+  return { code: r.status, stderr: r.stderr, stdout: r.stdout };
+}
+
+describe('runCluster options are validated before anything is forked', () => {
+  it.each([
+    [{ workers: -1 }, 'Invalid preload option workers=-1: expected a whole number from 1 to 1024, or 0 to run without a cluster.'],
+    [{ workers: 'two' }, 'Invalid preload option workers="two"'],
+    [{ workers: 0.5 }, 'Invalid preload option workers=0.5'],
+    [{ gracefulTimeoutMs: 0 }, 'Invalid preload option gracefulTimeoutMs=0: expected a positive whole number of milliseconds.'],
+    [{ maxRestarts: -3 }, 'Invalid preload option maxRestarts=-3: expected a whole number, 0 or more.'],
+    [{ wrokers: 2 }, 'Unknown option "wrokers". Known options:'],
+    [{ preloadStart: 'later' }, 'Invalid preload option preloadStart="later"'],
+  ])('%p → exit 2, one clear message, no child', (options, message) => {
+    const { code, stderr, stdout } = runFixture({ workers: 2, ...options });
+    expect(code).toBe(2);
+    expect(stderr.trim().split('\n')).toEqual([expect.stringContaining(message)]);
+    expect(stdout).not.toMatch(/preloader started|worker/);
+  });
+
+  it('a step plan with a cycle: the preload is abandoned and the cluster halts non-zero, naming the cycle', () => {
+    const { code, stdout, stderr } = runFixture({ workers: 1 }, { FIXTURE_CYCLE: 'true' });
+    expect(code).toBe(3);
+    expect(stdout + stderr).toContain('Preload steps form a cycle: a -> b -> a');
+  });
+
+  it('the same app without the cycle starts (the fixture itself is sound)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'np-fixture-'));
+    const child = spawnSync(process.execPath, ['-e', `
+      const { spawn } = require('node:child_process');
+      const c = spawn(process.execPath, [${JSON.stringify(FIXTURE)}], { env: { PATH: process.env.PATH, TMPDIR: ${JSON.stringify(dir)}, FIXTURE_OPTIONS: '{"workers":1}' } });
+      let out = ''; c.stdout.on('data', (d) => { out += d; if (/cluster ready/.test(out)) { c.kill('SIGTERM'); } });
+      c.on('exit', (code) => { process.stdout.write(out.includes('cluster ready') ? 'ready ' + code : 'not ready ' + code); });
+    `], { cwd: __dirname, encoding: 'utf8', timeout: 30_000 });
+    expect(child.stdout).toBe('ready 0');
+  });
+});

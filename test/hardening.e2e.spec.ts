@@ -39,7 +39,7 @@ describe('faults and exposure (real processes)', () => {
   });
 
   describeWithRedisServer('Redis', () => {
-    it('down when the cluster starts: start-up completes, /health says redis is down; once it is up the workers reconnect', async () => {
+    it('down when the cluster starts, then up, then restarted: start-up completes, /health says what is down, the workers reconnect', async () => {
       const port = await freePort();
       cluster = await DemoCluster.start({ workers: 2, preload: true, env: { REDIS_URL: `redis://127.0.0.1:${port}` } });
       const started = Date.now();
@@ -51,10 +51,17 @@ describe('faults and exposure (real processes)', () => {
       const down = await cluster.get('/health');
       expect(down.status).toBe(503);
       expect(down.json().error).toEqual({ redis: { status: 'down' } });
-      const redis = await startRedis(port);
+      let redis = await startRedis(port);
       try {
         await eventually(async () => (await (cluster as DemoCluster).get('/health')).status === 200, 20_000, '/health is 200 again');
         await eventually(() => ((cluster as DemoCluster).output().match(/the cache is back/g) ?? []).length >= 1, 10_000, 'a worker says the cache is back');
+        // Restarted while the cluster runs: down, then back, with no restart of the app.
+        const pids = cluster.childPids();
+        redis.kill('SIGKILL');
+        await eventually(async () => (await (cluster as DemoCluster).get('/health')).status === 503, 20_000, '/health says redis is down');
+        redis = await startRedis(port);
+        await eventually(async () => (await (cluster as DemoCluster).get('/health')).status === 200, 20_000, '/health is 200 after the restart');
+        expect(cluster.childPids().sort()).toEqual(pids.sort());
       } finally {
         redis.kill('SIGKILL');
       }
@@ -137,6 +144,24 @@ describe('faults and exposure (real processes)', () => {
     const now = readdirSync(tmp);
     for (const entry of left) expect(now).not.toContain(entry);
     expect(now).toContain('nest-preload-live-other');
+  });
+
+  it('a worker sending garbage or a 100 MB message over IPC neither crashes nor stalls the primary', async () => {
+    cluster = await DemoCluster.start({ workers: 2, preload: true, env: { DEMO_TEST_HOOKS: 'true' } });
+    await cluster.waitReady();
+    expect((await cluster.get('/__test/ipc?kind=garbage')).json()).toEqual({ sent: 'garbage' });
+    await cluster.waitFor(/sent a malformed nest-preload:heartbeat message: ignored/, 5_000);
+    expect((await cluster.get('/__test/ipc?kind=huge&mb=100')).json()).toEqual({ sent: 'huge' });
+    // The primary received the 100 MB message, checked it and ignored it...
+    await eventually(() => ((cluster as DemoCluster).output().match(/sent a malformed nest-preload:heartbeat message: ignored/g) ?? []).length === 2, 20_000, 'the huge message was received and ignored');
+    // ...and still answers its control socket promptly, and the cluster still serves.
+    const asked = Date.now();
+    const status = spawnSync(process.execPath, [join(__dirname, '../libs/nest-preload/dist/cli.js'), 'status', '--json'], { cwd: cluster.dir, encoding: 'utf8', timeout: 20_000 });
+    expect(status.status).toBe(0);
+    expect(Date.now() - asked).toBeLessThan(5_000);
+    expect(JSON.parse(status.stdout).workers.filter((w: { state: string }) => w.state === 'ready')).toHaveLength(2);
+    for (let i = 0; i < 6; i++) expect((await cluster.get('/api/v1/all')).status).toBe(200);
+    expect(alive(cluster.pid)).toBe(true);
   });
 
   itWithTmpfs('a full disk while the preloader writes: nothing half-written is read, the workers rebuild and serve', async () => {

@@ -16,6 +16,19 @@ export class TestHooksController {
     return { pid: process.pid };
   }
 
+  /** Sends the primary a message over IPC: `garbage` (well-formed JSON of wrong shapes) or `huge` (`mb` megabytes). */
+  @Get('ipc')
+  ipc(@Query('kind') kind = 'garbage', @Query('mb') mb = '100'): { sent: string } {
+    if (kind === 'huge') {
+      process.send?.({ type: 'nest-preload:heartbeat', requests: 'x'.repeat(Math.min(Number(mb) || 1, 200) * 2 ** 20), rssMb: 1 });
+    } else {
+      for (const message of [42, 'text', null, [1, 2], { type: 'nest-preload:heartbeat', requests: -5, rssMb: 'lots' }, { type: 'nest-preload:cluster-status-request', id: 'x' }, { type: 'nest-preload:stopping', reason: { deep: true } }, { type: 'nest-preload:ready' }, { type: 'unknown:thing' }]) {
+        process.send?.(message);
+      }
+    }
+    return { sent: kind };
+  }
+
   /** Answers after `ms` milliseconds. */
   @Get('slow')
   async slow(@Query('ms') ms = '1000'): Promise<{ pid: number; waitedMs: number }> {

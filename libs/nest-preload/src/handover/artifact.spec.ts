@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { text } from 'node:stream/consumers';
@@ -42,6 +42,14 @@ describe('artifacts', () => {
     writeFileSync(join(dir, entry.file), Buffer.alloc(entry.size));
     expect(verifyResult(dir, entry)).toBe(`${join(dir, entry.file)} does not match its sha256 checksum`);
     expect(verifyResult(dir, { ...entry, size: 1 })).toContain('the manifest says 1');
+  });
+
+  it('refuses a symlink planted where a result file should be', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'art-'));
+    const entry = await writeResult(dir, 'types_cached', artifact());
+    renameSync(join(dir, entry.file), join(dir, 'elsewhere'));
+    symlinkSync(join(dir, 'elsewhere'), join(dir, entry.file));
+    expect(verifyResult(dir, entry)).toBe(`${join(dir, entry.file)} is not a regular file`);
   });
 
   it('refuses a file that is not an artifact', () => {

@@ -518,6 +518,18 @@ describe('Supervisor', () => {
       expect(t.sup.currentState).toBe('stopping');
     });
 
+    it('ignores malformed messages of its own protocol (logged) and foreign ones (silently)', () => {
+      const t = start({ preload: false, maxRequests: 10 });
+      readyAll(t);
+      const [w0] = t.cluster.workers;
+      for (const m of [42, null, 'x', [1], { type: 'app:mine' }, { type: HEARTBEAT, requests: 'many', rssMb: 1 }, { type: HEARTBEAT, requests: 1e9, rssMb: -1 }, { type: CLUSTER_STATUS_REQUEST, id: 'a' }, { type: STOPPING, reason: { x: 1 } }]) w0.emit(m);
+      expect(t.cluster.workers).toHaveLength(2);
+      expect(w0.sent.filter((m) => (m as { type: string }).type === CLUSTER_STATUS)).toEqual([]);
+      expect(t.lines.filter((l) => l.includes('sent a malformed'))).toHaveLength(4);
+      t.cluster.workers[0].exit(0);
+      expect(t.lines.some((l) => l.includes('stopped on'))).toBe(false);
+    });
+
     it('the lowest-index ready worker leads; when it dies the next one is told', () => {
       const t = start({ preload: false });
       readyAll(t);

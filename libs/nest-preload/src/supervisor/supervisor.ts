@@ -439,6 +439,11 @@ export class Supervisor {
 
   private handleWorkerMessage(slot: WorkerSlot, message: unknown): void {
     if (!this.isCurrent(slot)) return;
+    // Every message of ours is checked against its shape; anything else on the channel is ignored.
+    if (!validWorkerMessage(message)) {
+      if (isOurs(message)) this.logger.warn(`worker ${slot.index} (pid ${slot.child.pid}) sent a malformed ${String((message as { type: unknown }).type).slice(0, 64)} message: ignored`);
+      return;
+    }
     if (isMessage(message, AWAIT_HANDOVER)) {
       if (this.state === 'preloading') this.awaiting.add(slot);
       else if (this.state === 'running') this.sendHandover(slot);
@@ -748,6 +753,23 @@ export class Supervisor {
   private dropGeneration(generation: Generation): void {
     const error = removeDir(generation.dir);
     if (error) this.logger.warn(`could not remove ${generation.dir}: ${error}`);
+  }
+}
+
+const isOurs = (m: unknown): boolean => typeof m === 'object' && m !== null && typeof (m as { type?: unknown }).type === 'string' && (m as { type: string }).type.startsWith('nest-preload:');
+const count = (v: unknown, max: number) => typeof v === 'number' && Number.isFinite(v) && v >= 0 && v <= max;
+
+/** The shape of each message a worker may send the primary. Not ours, or malformed: false. */
+function validWorkerMessage(m: unknown): boolean {
+  if (!isOurs(m)) return false;
+  const msg = m as Record<string, unknown>;
+  switch (msg.type) {
+    case READY: return count(msg.pid, 2 ** 31);
+    case AWAIT_HANDOVER: return true;
+    case HEARTBEAT: return count(msg.requests, Number.MAX_SAFE_INTEGER) && count(msg.rssMb, 2 ** 24);
+    case CLUSTER_STATUS_REQUEST: return Number.isInteger(msg.id);
+    case STOPPING: return typeof msg.reason === 'string' && msg.reason.length <= 64;
+    default: return false;
   }
 }
 

@@ -1,0 +1,63 @@
+import { builtinModules } from 'node:module';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const root = join(__dirname, '..');
+const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+  dependencies?: Record<string, string>;
+  peerDependencies?: Record<string, string>;
+  peerDependenciesMeta?: Record<string, { optional?: boolean }>;
+  exports: Record<string, string | { types: string; default: string }>;
+  typesVersions?: Record<string, Record<string, string[]>>;
+  bin?: Record<string, string>;
+};
+
+/** Every non-spec source file of the package. */
+const sources = (readdirSync(join(root, 'src'), { recursive: true }) as string[])
+  .filter((f) => f.endsWith('.ts') && !f.endsWith('.spec.ts'))
+  .map((f) => join(root, 'src', f));
+
+/** The package a bare import specifier names (`@scope/name/sub` → `@scope/name`). */
+const packageOf = (spec: string) => (spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]);
+
+describe('the package manifest', () => {
+  it('declares every package the source imports, as a dependency or a peer', () => {
+    const declared = new Set([...Object.keys(manifest.dependencies ?? {}), ...Object.keys(manifest.peerDependencies ?? {})]);
+    const missing = new Set<string>();
+    for (const file of sources) {
+      const text = readFileSync(file, 'utf8');
+      for (const [, spec] of text.matchAll(/(?:from\s+|import\(|require\()\s*'([^'.][^']*)'/g)) {
+        if (spec.startsWith('node:') || builtinModules.includes(spec)) continue;
+        if (!declared.has(packageOf(spec))) missing.add(`${packageOf(spec)} (in ${file.slice(root.length + 1)})`);
+      }
+    }
+    expect([...missing]).toEqual([]);
+  });
+
+  it('keeps the optional integrations optional peers, so a user without them never needs them', () => {
+    for (const name of ['@nestjs/terminus', 'ioredis']) expect(manifest.peerDependenciesMeta?.[name]?.optional).toBe(true);
+  });
+
+  it('gives every exports entry types and a default, each built from a source file', () => {
+    for (const [entry, target] of Object.entries(manifest.exports)) {
+      if (entry === './package.json') continue;
+      expect(typeof target).toBe('object');
+      const { types, default: main } = target as { types: string; default: string };
+      expect([entry, types.endsWith('.d.ts'), main.endsWith('.js')]).toEqual([entry, true, true]);
+      const source = join(root, main.replace('./dist/', 'src/').replace(/\.js$/, '.ts'));
+      expect([entry, existsSync(source)]).toEqual([entry, true]);
+      expect(types.replace(/\.d\.ts$/, '')).toBe(main.replace(/\.js$/, ''));
+    }
+  });
+
+  it('maps every subpath for TypeScript users on moduleResolution node, too', () => {
+    const subpaths = Object.keys(manifest.exports).filter((e) => e !== '.' && e !== './package.json').map((e) => e.slice(2));
+    expect(Object.keys(manifest.typesVersions?.['*'] ?? {}).sort()).toEqual(subpaths.sort());
+  });
+
+  it('ships the CLI as a bin built from its source, with a shebang', () => {
+    const bin = manifest.bin?.['nest-preload'] as string;
+    const source = join(root, bin.replace('./dist/', 'src/').replace(/\.js$/, '.ts'));
+    expect(readFileSync(source, 'utf8').startsWith('#!/usr/bin/env node\n')).toBe(true);
+  });
+});

@@ -87,3 +87,8 @@ export async function redisClientsNamed(prefix: string): Promise<string[]> {
     client.disconnect();
   }
 }
+
+/** Root is needed by a few fault tests (act as another user, stop PostgreSQL, mount a tmpfs). */
+export const isRoot = process.getuid?.() === 0;
+if (!isRoot && servicesRequired) throw new Error('NEST_PRELOAD_REQUIRE_SERVICES is set but the tests do not run as root: the fault tests that need root would be skipped');
+if (!isRoot) console.warn('\n[e2e] not running as root: the tests that act as another user, stop PostgreSQL or mount a tmpfs are SKIPPED.\n');

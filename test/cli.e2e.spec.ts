@@ -2,7 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, readFileSync, statSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join, resolve } from 'node:path';
-import { alive, DemoCluster, eventually } from './support/demo-cluster';
+import { alive, DemoCluster, eventually, pssMb } from './support/demo-cluster';
 import { isRoot } from './support/services';
 
 // Acting as another user needs root; elsewhere this one test is a declared skip (see services.ts).
@@ -19,7 +19,6 @@ function cli(c: DemoCluster, args: string[], options: { uid?: number } = {}) {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-const pss = (pid: number) => Number(/^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1]) / 1024;
 
 /** Sends raw lines to the control socket and collects what comes back until it closes or settles. */
 function raw(socketPath: string, payload: string | Buffer): Promise<string> {
@@ -52,7 +51,7 @@ describe('the nest-preload CLI against a running cluster (real processes)', () =
     expect(new Set(status.workers.map((w: { pid: number }) => w.pid))).toEqual(new Set(cluster.childPids()));
     for (const w of status.workers) {
       expect(alive(w.pid)).toBe(true);
-      expect(Math.abs(w.pssMb - pss(w.pid))).toBeLessThan(10);
+      expect(Math.abs(w.pssMb - pssMb(w.pid))).toBeLessThan(10);
     }
     expect(status.workers.filter((w: { leader: boolean }) => w.leader)).toHaveLength(1);
     expect(status.preload.steps.map((s: { name: string; status: string; ranIn: string }) => `${s.name}:${s.status}@${s.ranIn}`)).toEqual(

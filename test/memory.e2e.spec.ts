@@ -1,8 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { makeBundle } from './support/bundles';
-import { DemoCluster } from './support/demo-cluster';
+import { DemoCluster, pssMb } from './support/demo-cluster';
 
-const pssKb = (pid: number) => Number(/^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1]);
 
 /** Median worker PSS of a cluster after the same warm-up requests. */
 async function workerPss(env: Record<string, string>, preload: boolean): Promise<number> {
@@ -11,7 +9,7 @@ async function workerPss(env: Record<string, string>, preload: boolean): Promise
     await cluster.waitReady();
     for (let i = 0; i < 8; i++) await cluster.get('/api/v1/all');
     await new Promise((r) => setTimeout(r, 500));
-    const values = cluster.childPids().map(pssKb).sort((a, b) => a - b);
+    const values = cluster.childPids().map(pssMb).sort((a, b) => a - b);
     return (values[0] + values[values.length - 1]) / 2;
   } finally {
     await cluster.destroy();

@@ -228,3 +228,8 @@ export function alive(pid: number): boolean {
     return false;
   }
 }
+
+/** PSS of a process in MB, from /proc/PID/smaps_rollup. */
+export function pssMb(pid: number): number {
+  return Number(/^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1]) / 1024;
+}

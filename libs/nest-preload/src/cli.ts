@@ -14,13 +14,9 @@ import { join, resolve } from 'node:path';
 import { ControlError, sendControl } from './control/control-client';
 import type { ClusterStatus } from './control/control.protocol';
 import { processAlive } from './control/process-alive';
+import { formatTable } from './format-table';
 
 const USAGE = 'usage: nest-preload <status|reload [--preload]|scale N|stop> [--json] [--file PATH]';
-
-function table(rows: string[][]): string {
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  return rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i])).join('  ').trimEnd()).join('\n');
-}
 
 const duration = (ms: number | null) => (ms === null ? '-' : ms < 1_000 ? `${ms}ms` : ms < 60_000 ? `${(ms / 1_000).toFixed(1)}s` : ms < 3_600_000 ? `${Math.floor(ms / 60_000)}m${Math.floor((ms % 60_000) / 1_000)}s` : `${Math.floor(ms / 3_600_000)}h${Math.floor((ms % 3_600_000) / 60_000)}m`);
 
@@ -29,7 +25,7 @@ export function formatStatus(status: ClusterStatus): string {
   const lines = [
     `cluster: primary pid ${status.pid}, ${status.state}, ${status.workers.filter((w) => w.state === 'ready').length}/${status.target} workers ready, up ${duration(status.uptimeMs)}, primary PSS ${status.primaryPssMb ?? '-'} MB`,
     '',
-    table([
+    formatTable([
       ['INDEX', 'PID', 'STATE', 'UPTIME', 'RESTARTS', 'PSS', 'REQUESTS', 'GENERATION', 'LEADER'],
       ...status.workers.map((w) => [String(w.index), String(w.pid ?? '-'), w.state, duration(w.uptimeMs), String(w.restarts), w.pssMb === null ? '-' : `${w.pssMb} MB`, String(w.requests), w.generation?.slice(0, 8) ?? '-', w.leader ? 'yes' : '']),
     ]),
@@ -37,7 +33,7 @@ export function formatStatus(status: ClusterStatus): string {
   if (status.preload) {
     lines.push('', `preload: generation ${status.preload.generation ?? '- (off or abandoned)'}, took ${duration(status.preload.durationMs)}`);
     if (status.preload.steps.length) {
-      lines.push(table([['STEP', 'STATUS', 'RAN IN', 'DURATION', 'CRITICAL'], ...status.preload.steps.map((s) => [s.name, s.status, s.ranIn ?? '-', duration(s.durationMs), s.critical ? 'yes' : ''])]));
+      lines.push(formatTable([['STEP', 'STATUS', 'RAN IN', 'DURATION', 'CRITICAL'], ...status.preload.steps.map((s) => [s.name, s.status, s.ranIn ?? '-', duration(s.durationMs), s.critical ? 'yes' : ''])]));
       const redo = status.preload.steps.filter((s) => s.status !== 'complete').map((s) => s.name);
       lines.push(redo.length ? `workers redo: ${redo.join(', ')}` : 'workers redo: nothing');
     }

@@ -10,7 +10,8 @@ export class ControlError extends Error {
 }
 
 
-type Command = ControlRequest extends infer R ? (R extends { cmd: infer C } ? Omit<Extract<ControlRequest, { cmd: C }>, 'v' | 'id'> : never) : never;
+/** A request without its envelope (`v`, `id`), one member per command. */
+type Command = ControlRequest extends infer R ? (R extends unknown ? Omit<R, 'v' | 'id'> : never) : never;
 
 /** Sends one command to the cluster whose control file is at `controlFile`; resolves with its result. */
 export async function sendControl(controlFile: string, command: Command, timeoutMs = 10_000): Promise<unknown> {

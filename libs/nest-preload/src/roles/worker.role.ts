@@ -50,7 +50,6 @@ export async function runWorker(entry: AppEntry): Promise<void> {
   let closing: Promise<void> | null = null;
   const http = { draining: false, requests: 0 };
   let state: PreloadState | undefined;
-  let leader = false;
   const shutdown = (why: string): Promise<void> =>
     (closing ??= (async () => {
       logger.log(`stopping (${why})`);
@@ -70,10 +69,10 @@ export async function runWorker(entry: AppEntry): Promise<void> {
     })());
   process.on('message', (message) => {
     if (isMessage<ShutdownMessage>(message, SHUTDOWN)) void shutdown('asked by the primary');
-    if (isMessage<LeaderMessage>(message, LEADER)) {
-      leader = message.leader;
-      if (state) state.leader = leader;
-      logger.log(leader ? 'this worker is now the leader' : 'this worker is no longer the leader');
+    // The primary names a leader only among ready workers, so `state` is set by then.
+    if (isMessage<LeaderMessage>(message, LEADER) && state) {
+      state.leader = message.leader;
+      logger.log(message.leader ? 'this worker is now the leader' : 'this worker is no longer the leader');
     }
   });
   // A signal sent to this worker itself (an operator, or a terminal's Ctrl-C reaching it before the
@@ -85,8 +84,7 @@ export async function runWorker(entry: AppEntry): Promise<void> {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
-  // An orphaned worker must not serve on: when the primary dies, the IPC channel closes.
-  process.on('disconnect', () => void shutdown('the primary is gone'));
+  // An orphaned worker does not serve on: node:cluster exits a worker whose IPC channel to the primary closes.
   try {
     const module = await entry.app();
     app = await NestFactory.create(module, entry.nestOptions ?? {});
@@ -95,9 +93,7 @@ export async function runWorker(entry: AppEntry): Promise<void> {
       http.requests++;
       if (http.draining) res.setHeader('connection', 'close');
     });
-    const found: PreloadState = app.get(PreloadState, { strict: false });
-    found.leader = leader;
-    state = found;
+    state = app.get<PreloadState>(PreloadState, { strict: false });
     await entry.serve(app);
   } catch (error) {
     logger.error(`failed to start: ${String(error)}`, error instanceof Error ? error.stack : undefined);

@@ -1,6 +1,7 @@
 import { CriticalStepError, LockCompromisedError } from '../errors/preload.error';
 import { PreloadMessages } from '../errors/preload.messages';
 import type { PreloadRole } from '../preload.constants';
+import { formatTable } from '../format-table';
 import type { StepDefinition, StepState } from './step.types';
 
 /** What the runner needs from its host: how to invoke a step and where to report. */
@@ -74,11 +75,10 @@ export function summarize(error: unknown): string {
 export function summaryTable(states: Iterable<StepState>): string {
   const rows = [...states];
   const cells = [['STEP', 'STATUS', 'RAN IN', 'DURATION'], ...rows.map((s) => [s.name, s.status, s.ranIn ?? '-', s.durationMs === null ? '-' : `${s.durationMs} ms`])];
-  const widths = cells[0].map((_, i) => Math.max(...cells.map((r) => r[i].length)));
   const total = rows.reduce((sum, s) => sum + (s.durationMs ?? 0), 0);
   const redo = rows.filter((s) => s.status !== 'complete').map((s) => s.name);
   return [
-    ...cells.map((r) => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd()),
+    formatTable(cells),
     `total ${total} ms; workers will redo: ${redo.length ? redo.join(', ') : 'nothing'}`,
   ].join('\n');
 }

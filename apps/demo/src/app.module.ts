@@ -2,7 +2,9 @@ import 'reflect-metadata';
 import { PreloadModule, PreloadProcessContext } from '@lf/nest-preload';
 import { PreloadHealthModule } from '@lf/nest-preload/terminus';
 import { type DynamicModule, Module } from '@nestjs/common';
-import { TypeOrmModule } from '@nestjs/typeorm';
+import { getDataSourceToken, TypeOrmModule } from '@nestjs/typeorm';
+import { typeOrmAdvisoryLock } from '@lf/nest-preload/typeorm';
+import type { DataSource } from 'typeorm';
 import { join } from 'node:path';
 import { type DemoConfig, readDemoConfig } from './config';
 import { dataSourceOptions } from './database/data-source.options';
@@ -27,7 +29,17 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
-        PreloadModule.forRoot({ lockDir: join(config.dataDir, 'locks'), healthDetails: config.healthDetails }),
+        PreloadModule.forRootAsync({
+          inject: [getDataSourceToken()],
+          // On PostgreSQL, database steps run under an advisory lock, which also holds across hosts.
+          useFactory: (dataSource: DataSource) => ({
+            lockDir: join(config.dataDir, 'locks'),
+            healthDetails: config.healthDetails,
+            lockTimeoutMs: config.lockTimeoutMs,
+            hosts: config.multiHost ? 'multiple' : 'single',
+            databaseLock: config.databaseUrl ? typeOrmAdvisoryLock(dataSource, { namespace: 'langflow-demo' }) : null,
+          }),
+        }),
         TypeOrmModule.forRoot({ ...dataSourceOptions(config, role), retryAttempts: 2, retryDelay: 1_000 }),
         TypeOrmModule.forFeature([User, StepRun, Flow]),
         PreloadHealthModule,

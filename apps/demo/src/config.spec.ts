@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { DemoConfigError, readDemoConfig } from './config';
+import { DemoConfigError, networkFilesystem, readDemoConfig } from './config';
 
 describe('readDemoConfig', () => {
   it('defaults: port 3000 on loopback, one worker per core, SQLite in ./.data, auto-login on, details off', () => {
@@ -9,6 +9,7 @@ describe('readDemoConfig', () => {
       bundleUrls: [], flowsPath: null, builtinComponents: true, bundleLimits: { maxEntries: 20_000, maxBytes: 512 * 2 ** 20 },
       databaseUrl: null, dataDir: '/srv/app/.data', configDir: join('/srv/app/.data', 'config'), redisUrl: null,
       autoLogin: true, healthDetails: false, superuser: 'langflow', superuserPassword: null, failSteps: [], stepDelaysMs: {},
+      multiHost: false, lockTimeoutMs: 120_000, oneShot: false,
     });
   });
 
@@ -22,14 +23,34 @@ describe('readDemoConfig', () => {
       PORT: '8080', HOST: '0.0.0.0', WORKERS: '0', AUTO_LOGIN_ALLOW_REMOTE: 'true', DATABASE_URL: 'postgres://u@db/x', DATA_DIR: 'data', CONFIG_DIR: '/etc/demo',
       REDIS_URL: 'redis://cache:6379', AUTO_LOGIN: 'false', HEALTH_DETAILS: 'true', DEMO_FAIL_STEPS: 'a, b@worker', DEMO_STEP_DELAY_MS: 'c:10,d@preloader:20',
       BUNDLE_URLS: 'https://x/a.zip, ./b.tar.gz', FLOWS_PATH: 'flows', BUILTIN_COMPONENTS: 'false',
-      MAX_REQUESTS: '500', HEARTBEAT_TIMEOUT_MS: '3000',
+      MAX_REQUESTS: '500', HEARTBEAT_TIMEOUT_MS: '3000', MULTI_HOST: 'true', LOCK_TIMEOUT_MS: '30000', PRELOAD_ONLY: 'true',
     }, '/srv');
     expect(config).toMatchObject({
       port: 8080, host: '0.0.0.0', workers: 0, databaseUrl: 'postgres://u@db/x', dataDir: '/srv/data', configDir: '/etc/demo',
       redisUrl: 'redis://cache:6379', autoLogin: false, healthDetails: true, failSteps: ['a', 'b@worker'], stepDelaysMs: { c: 10, 'd@preloader': 20 },
       bundleUrls: ['https://x/a.zip', './b.tar.gz'], flowsPath: '/srv/flows', builtinComponents: false,
       supervision: { maxRequests: 500, heartbeatTimeoutMs: 3000 },
+      multiHost: true, lockTimeoutMs: 30_000, oneShot: true,
     });
+  });
+
+  it('refuses SQLite with several hosts, and SQLite on a network filesystem, saying what to use', () => {
+    expect(() => readDemoConfig({ MULTI_HOST: 'true' }, '/srv')).toThrow(
+      'MULTI_HOST=true needs DATABASE_URL (PostgreSQL): SQLite is a file on one host and cannot be shared by several hosts safely.',
+    );
+    expect(() => readDemoConfig({ LOCK_TIMEOUT_MS: '5000' }, '/srv')).toThrow('LOCK_TIMEOUT_MS="5000" is invalid: use a whole number from 10001 to 3600000.');
+  });
+
+  it('recognises network filesystems by their statfs magic, from the nearest existing ancestor', () => {
+    const asked: string[] = [];
+    const fake = (type: number) => (path: string) => { asked.push(path); return { type }; };
+    expect(networkFilesystem('/srv/no/such/dir', fake(0x6969))).toBe('nfs');
+    expect(asked).toEqual(['/srv']);
+    expect(networkFilesystem('/tmp', fake(0xff534d42 | 0))).toBe('cifs');
+    expect(networkFilesystem('/tmp', fake(0xef53))).toBeNull(); // ext4
+    expect(networkFilesystem('/tmp', () => { throw new Error('EACCES'); })).toBeNull();
+    // And the real call on this machine's temp dir: a local filesystem.
+    expect(networkFilesystem(require('node:os').tmpdir())).toBeNull();
   });
 
   it.each([

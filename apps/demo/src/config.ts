@@ -1,5 +1,6 @@
+import { existsSync, statfsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { isAbsolute, join, resolve } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 
 /** The demo's configuration, read from the environment once per process. Nest-free. */
 export interface DemoConfig {
@@ -38,6 +39,12 @@ export interface DemoConfig {
   /** Test hooks: steps to fail and steps to slow down (`name` or `name@role`). */
   failSteps: string[];
   stepDelaysMs: Record<string, number>;
+  /** Several hosts run this app against one database (PreloadModule's `hosts: 'multiple'`). */
+  multiHost: boolean;
+  /** How long startup locks wait (PreloadModule's lockTimeoutMs; more than its 10 s stale time). */
+  lockTimeoutMs: number;
+  /** Run only the preload in this process and exit with its status (runCluster's oneShot). */
+  oneShot: boolean;
 }
 
 /** Environment variable → runCluster option, for the supervision knobs. */
@@ -125,7 +132,23 @@ export function readDemoConfig(env: NodeJS.ProcessEnv = process.env, cwd = proce
     superuserPassword: env.SUPERUSER_PASSWORD || null,
     failSteps: (env.DEMO_FAIL_STEPS ?? '').split(',').map((s) => s.trim()).filter(Boolean),
     stepDelaysMs,
+    multiHost: bool(env, 'MULTI_HOST', false),
+    lockTimeoutMs: int(env, 'LOCK_TIMEOUT_MS', 120_000, 10_001, 3_600_000),
+    oneShot: bool(env, 'PRELOAD_ONLY', false),
   };
+  if (config.multiHost && !config.databaseUrl) {
+    throw new DemoConfigError(
+      'MULTI_HOST=true needs DATABASE_URL (PostgreSQL): SQLite is a file on one host and cannot be shared by several hosts safely. ' +
+        'Set DATABASE_URL to a postgres:// URL, or unset MULTI_HOST to run on one host.',
+    );
+  }
+  const networkFs = config.databaseUrl ? null : networkFilesystem(config.dataDir);
+  if (networkFs && !bool(env, 'SQLITE_ALLOW_NETWORK_FS', false)) {
+    throw new DemoConfigError(
+      `DATA_DIR=${config.dataDir} is on a network filesystem (${networkFs}): SQLite's locking is not reliable there, and a database shared by several hosts ` +
+        'through it would be corrupted. Use DATABASE_URL (PostgreSQL) for several hosts, a local DATA_DIR for one, or SQLITE_ALLOW_NETWORK_FS=true if only this host ever opens it.',
+    );
+  }
   if (!isAbsolute(config.dataDir)) throw new DemoConfigError(`DATA_DIR could not be resolved to an absolute path.`);
   // Auto-login gives a superuser session to whoever reaches the port: only on loopback, unless asked for.
   if (config.autoLogin && !isLoopback(config.host) && !bool(env, 'AUTO_LOGIN_ALLOW_REMOTE', false)) {
@@ -135,6 +158,28 @@ export function readDemoConfig(env: NodeJS.ProcessEnv = process.env, cwd = proce
     );
   }
   return config;
+}
+
+/** statfs magic numbers of network filesystems (linux/magic.h). */
+const NETWORK_FS: Record<number, string> = {
+  0x6969: 'nfs',
+  0x517b: 'smb',
+  0xff534d42: 'cifs',
+  0xfe534d42: 'smb2',
+  0x00c36400: 'ceph',
+  0x5346414f: 'afs',
+  0x01021997: '9p',
+};
+
+/** The network filesystem `dir` (or its nearest existing ancestor) is on, or null. */
+export function networkFilesystem(dir: string, statfs: (path: string) => { type: number } = statfsSync): string | null {
+  let at = dir;
+  while (!existsSync(at) && dirname(at) !== at) at = dirname(at);
+  try {
+    return NETWORK_FS[statfs(at).type >>> 0] ?? null;
+  } catch {
+    return null;
+  }
 }
 
 /** True for 127.0.0.0/8, ::1 and localhost. */

@@ -19,6 +19,7 @@ void runCluster({
   preloadTimeoutMs: config.preloadTimeoutMs,
   preloadStart: config.preloadStart,
   reloadPreload: config.reloadPreload,
+  oneShot: config.oneShot,
   ...config.supervision,
   ...(config.runRoot ? { runRoot: config.runRoot } : {}),
   // Loaded lazily: the primary never imports the app, only the preloader and the workers do.

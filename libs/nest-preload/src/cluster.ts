@@ -11,7 +11,14 @@ import { nodePorts } from './supervisor/node-ports';
 import { Supervisor } from './supervisor/supervisor';
 
 /** Options of {@link runCluster}. */
-export interface RunClusterOptions extends AppEntry, SupervisorOptions {}
+export interface RunClusterOptions extends AppEntry, SupervisorOptions {
+  /**
+   * Run only the preload, in this process, then exit with its status (0 done, 6 a best-effort step
+   * incomplete, 4 failed) — for a deployment job or init container; nothing is forked or served.
+   * @default the `NEST_PRELOAD_ONE_SHOT` environment variable (`true`), else `false`
+   */
+  oneShot?: boolean;
+}
 
 export type { AppEntry } from './roles/app-loader.types';
 export { DEFAULT_SUPERVISOR_OPTIONS, preloadFromEnv, type SupervisorOptions } from './supervisor/cluster.options';
@@ -19,7 +26,7 @@ export { describeExit, Supervisor, type SupervisorState } from './supervisor/sup
 export type { ChildHandle, ClusterPort, ProcessPort, SupervisorLogger, TimerPort } from './supervisor/supervisor.ports';
 export { EXIT_CODES, PRELOAD_ENV, type PreloadRole } from './preload.constants';
 
-const ENTRY_KEYS = ['app', 'serve', 'nestOptions'];
+const ENTRY_KEYS = ['app', 'serve', 'nestOptions', 'oneShot'];
 
 /**
  * Runs the app as a cluster. The same entry file runs in every process; the role comes from the
@@ -52,6 +59,19 @@ export async function runCluster(options: RunClusterOptions): Promise<void> {
     if (!(error instanceof PreloadError)) throw error;
     console.error(`[nest-preload] ${error.message}`);
     process.exit(EXIT_CODES.CONFIG_ERROR);
+  }
+  const envOneShot = process.env[PRELOAD_ENV.oneShot];
+  if (options.oneShot !== undefined && typeof options.oneShot !== 'boolean') {
+    console.error(`[nest-preload] Invalid option oneShot=${JSON.stringify(options.oneShot)}: expected true or false.`);
+    process.exit(EXIT_CODES.CONFIG_ERROR);
+  }
+  if (envOneShot !== undefined && !['true', 'false'].includes(envOneShot)) {
+    console.error(`[nest-preload] Invalid environment variable ${PRELOAD_ENV.oneShot}=${JSON.stringify(envOneShot)}: expected true or false.`);
+    process.exit(EXIT_CODES.CONFIG_ERROR);
+  }
+  if (options.oneShot ?? envOneShot === 'true') {
+    const { runOneShot } = await import('./roles/one-shot.role');
+    process.exit(await runOneShot(options));
   }
   if (resolved.workers > 0 && resolved.controlFile) {
     const conflict = await ControlServer.checkControlFile(resolved.controlFile);

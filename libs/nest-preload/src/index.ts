@@ -5,10 +5,12 @@ export { PRELOAD_MODULE_OPTIONS, PRELOAD_RESOLVED_OPTIONS, PRELOAD_OPTIONS_TYPE,
 export { DEFAULT_PRELOAD_OPTIONS, resolvePreloadOptions, type PreloadModuleOptions, type ResolvedPreloadOptions } from './preload.options';
 export { PRELOAD_ENV, EXIT_CODES, type PreloadRole } from './preload.constants';
 export { PreloadStep, PRELOAD_STEP_METADATA } from './steps/preload-step.decorator';
-export type { PreloadStepOptions, StepDefinition, StepState, StepStatus } from './steps/step.types';
+export type { PreloadStepOptions, StepContext, StepDefinition, StepState, StepStatus } from './steps/step.types';
 export { StepPlan } from './steps/step-plan';
 export { PreloadProcessContext } from './roles/process-context';
-export { StartupLock } from './locks/startup-lock';
+export { StartupLock, type StartupLockOptions } from './locks/startup-lock';
+export type { HeldLock, LockBackend, LockScope } from './locks/lock-backend';
+export { PgAdvisoryLock, advisoryKeys, type AdvisoryLockSession, type PgAdvisoryLockOptions } from './locks/pg-advisory-lock';
 export { FileLock, DEFAULT_LOCK_OPTIONS, type LockOptions } from './locks/file-lock';
 export { ExternalCache } from './cache/external-cache';
 export { OwnedTempDirs } from './temp/temp-dirs';

@@ -1,6 +1,6 @@
 import { builtinModules } from 'node:module';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 const root = join(__dirname, '..');
 const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
@@ -11,6 +11,9 @@ const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as
   typesVersions?: Record<string, Record<string, string[]>>;
   bin?: Record<string, string>;
 };
+
+/** Integrations a user may not have: optional peers, loaded only by their subpath entries. */
+const OPTIONAL = ['@nestjs/terminus', 'ioredis', 'typeorm'];
 
 /** Every non-spec source file of the package. */
 const sources = (readdirSync(join(root, 'src'), { recursive: true }) as string[])
@@ -35,7 +38,35 @@ describe('the package manifest', () => {
   });
 
   it('keeps the optional integrations optional peers, so a user without them never needs them', () => {
-    for (const name of ['@nestjs/terminus', 'ioredis']) expect(manifest.peerDependenciesMeta?.[name]?.optional).toBe(true);
+    for (const name of OPTIONAL) expect(manifest.peerDependenciesMeta?.[name]?.optional).toBe(true);
+  });
+
+  it('loads an optional integration only from its own subpath: the main and cluster entries never reach one', () => {
+    const reached = (entry: string) => {
+      const seen = new Set<string>();
+      const packages = new Set<string>();
+      const visit = (file: string) => {
+        if (seen.has(file)) return;
+        seen.add(file);
+        // `import type` / `export type` are erased at build time: it loads nothing.
+        for (const [, spec] of readFileSync(file, 'utf8').matchAll(/(?:^(?:import|export) (?!type )[^;]*?from\s+|import\(|require\()\s*'([^']+)'/gm)) {
+          if (spec.startsWith('.')) visit(join(dirname(file), `${spec}.ts`));
+          else packages.add(packageOf(spec));
+        }
+      };
+      visit(join(root, 'src', entry));
+      return [...packages].filter((p) => OPTIONAL.includes(p)).sort();
+    };
+    expect(reached('index.ts')).toEqual([]);
+    expect(reached('cluster.ts')).toEqual([]);
+    expect(reached('typeorm.ts')).toEqual(['typeorm']);
+    // Type-only: the user hands over their own client.
+    expect(reached('ioredis.ts')).toEqual([]);
+    expect(reached('terminus.ts')).toEqual(['@nestjs/terminus']);
+  });
+
+  it('accepts Nest 11 and Nest 12 as peers', () => {
+    for (const name of ['@nestjs/common', '@nestjs/core']) expect(manifest.peerDependencies?.[name]).toBe('^11.0.0 || ^12.0.0');
   });
 
   it('gives every exports entry types and a default, each built from a source file', () => {

@@ -26,6 +26,8 @@ export const PRELOAD_ENV = {
   heartbeatMs: 'NEST_PRELOAD_HEARTBEAT_MS',
   /** The worker's index, 0..N-1. */
   workerIndex: 'NEST_PRELOAD_WORKER_INDEX',
+  /** `true`: `runCluster` runs only the preload, in this process, and exits with its status. */
+  oneShot: 'NEST_PRELOAD_ONE_SHOT',
 } as const;
 
 /** Prefix of every IPC message type this library sends, so apps can share the channel. */
@@ -38,8 +40,10 @@ export const EXIT_CODES = {
   CONFIG_ERROR: 2,
   /** A worker exited before it ever became ready: restarting it would loop. */
   WORKER_BOOT_ERROR: 3,
-  /** The preloader could not hand over (only used by the preloader process itself). */
+  /** The preloader could not hand over; in one-shot mode, a critical step or the app failed. */
   PRELOAD_FAILED: 4,
   /** Workers crashed more than `maxRestarts` times within `restartWindowMs`. */
   RESTART_LIMIT: 5,
+  /** One-shot: every critical step completed, but a best-effort step did not (workers will redo it). */
+  ONE_SHOT_INCOMPLETE: 6,
 } as const;

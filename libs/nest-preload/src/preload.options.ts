@@ -2,6 +2,7 @@ import { tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { PreloadConfigError } from './errors/preload.error';
 import { PreloadMessages } from './errors/preload.messages';
+import { isLockBackend, type LockBackend } from './locks/lock-backend';
 
 /** Options of `PreloadModule.forRoot()` / `forRootAsync()`. */
 export interface PreloadModuleOptions {
@@ -39,6 +40,19 @@ export interface PreloadModuleOptions {
    * @default 5000
    */
   cacheTeardownTimeoutMs?: number;
+  /**
+   * The lock for `database`-scope steps (and `StartupLock.withLock(…, { scope: 'database' })`):
+   * one that excludes other hosts, e.g. `typeOrmAdvisoryLock(dataSource)` from
+   * `@lf/nest-preload/typeorm`. Unset, the file lock guards database work, which is enough on one host.
+   * @default null
+   */
+  databaseLock?: LockBackend | null;
+  /**
+   * `multiple` when several hosts (replicas, pods) run this app against one database: the module
+   * then refuses to start without a cross-host `databaseLock`, instead of racing on the database.
+   * @default 'single'
+   */
+  hosts?: 'single' | 'multiple';
 }
 
 /** Every option with its default. */
@@ -52,6 +66,8 @@ export const DEFAULT_PRELOAD_OPTIONS: Readonly<ResolvedPreloadOptions> = Object.
   tempRoot: tmpdir(),
   healthDetails: false,
   cacheTeardownTimeoutMs: 5_000,
+  databaseLock: null,
+  hosts: 'single',
 });
 
 /**
@@ -87,5 +103,23 @@ export function resolvePreloadOptions(options: PreloadModuleOptions = {}): Resol
   if (typeof resolved.healthDetails !== 'boolean') {
     throw new PreloadConfigError(PreloadMessages.invalidOption('healthDetails', resolved.healthDetails, 'true or false'));
   }
+  if (resolved.databaseLock !== null && !isLockBackend(resolved.databaseLock)) {
+    throw new PreloadConfigError(PreloadMessages.invalidOption('databaseLock', describeValue(resolved.databaseLock), 'a lock backend (withLock, kind, crossHost), e.g. typeOrmAdvisoryLock(dataSource)'));
+  }
+  if (resolved.hosts !== 'single' && resolved.hosts !== 'multiple') {
+    throw new PreloadConfigError(PreloadMessages.invalidOption('hosts', resolved.hosts, '"single" or "multiple"'));
+  }
+  if (resolved.hosts === 'multiple' && !resolved.databaseLock?.crossHost) {
+    throw new PreloadConfigError(
+      `hosts: "multiple" needs a databaseLock that excludes other hosts${resolved.databaseLock ? ` (the "${resolved.databaseLock.kind}" lock given does not)` : ''}: ` +
+        'file locks cannot see processes on other hosts. With PostgreSQL, use typeOrmAdvisoryLock(dataSource) from @lf/nest-preload/typeorm (see "Several hosts" in the README); SQLite cannot be shared by several hosts.',
+    );
+  }
   return resolved;
+}
+
+/** A short, safe description of a value that may be a large or circular object. */
+function describeValue(value: unknown): string {
+  if (typeof value !== 'object' || value === null) return String(value);
+  return `an object of class ${(value as object).constructor?.name ?? 'Object'}`;
 }

@@ -1,9 +1,9 @@
-import { PreloadArtifact, PreloadService, PreloadStep, StartupLock } from '@lf/nest-preload';
+import { PreloadArtifact, PreloadService, PreloadStep, type StepContext } from '@lf/nest-preload';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { copyFile, mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import type { DataSource, Repository } from 'typeorm';
+import { type DataSource, MigrationExecutor, type QueryRunner, type Repository } from 'typeorm';
 import { fetchBundle, unpackBundle } from '../components/bundle-archive';
 import { type BundlesResult, ComponentCatalog } from '../components/component-catalog';
 import { BUILTIN_DIR, buildTypesArtifact, type ComponentSource, listComponentModules } from '../components/component-index';
@@ -32,21 +32,34 @@ export class StartupSteps {
     private readonly superusers: SuperuserService,
     private readonly catalog: ComponentCatalog,
     private readonly preload: PreloadService,
-    private readonly lock: StartupLock,
     @Inject(DEMO_CONFIG) private readonly config: DemoConfig,
     @Inject(DEMO_CACHE) private readonly cache: DemoCache,
   ) {}
 
-  @PreloadStep({ name: 'migrations', critical: true })
-  async migrations(): Promise<{ applied: string[] }> {
+  /**
+   * Under the database lock: racing workers (preload off) or hosts would run a migration twice.
+   * On PostgreSQL the migrations run in one transaction on the lock's own session: if that session
+   * is killed, they roll back exactly when the lock is released, and the next holder redoes them.
+   */
+  @PreloadStep({ name: 'migrations', critical: true, scope: 'database' })
+  async migrations({ lock }: StepContext): Promise<{ applied: string[] }> {
     await injectFaults(this.config, 'migrations', this.preload.role);
-    // Racing workers (preload off) would run the same migration twice: one at a time on this host.
-    const applied = await this.lock.withLock('migrations', () => this.dataSource.runMigrations({ transaction: 'each' }), { timeoutMs: 120_000 });
+    const session = lock?.session as QueryRunner | null | undefined;
+    let applied;
+    if (session) {
+      const executor = new MigrationExecutor(session.connection, session);
+      executor.transaction = 'all';
+      applied = await executor.executePendingMigrations();
+    } else {
+      applied = await this.dataSource.runMigrations({ transaction: 'each' });
+    }
+    this.logger.log(`migrations: applied ${applied.length}${applied.length ? ` (${applied.map((m) => m.name).join(', ')})` : ''}`);
     await this.audit('migrations');
     return { applied: applied.map((m) => m.name) };
   }
 
-  @PreloadStep({ name: 'superuser', after: ['migrations'], critical: true })
+  /** SuperuserService takes its own database lock, so that a lock timeout is answered by the database (Langflow's behaviour). */
+  @PreloadStep({ name: 'superuser', after: ['migrations'], critical: true, scope: 'database', lock: false })
   async superuser(): Promise<{ outcome: SuperuserSetupResult }> {
     await injectFaults(this.config, 'superuser', this.preload.role);
     const outcome = await this.superusers.setup();
@@ -55,7 +68,7 @@ export class StartupSteps {
     return { outcome };
   }
 
-  @PreloadStep({ name: 'profile_pictures' })
+  @PreloadStep({ name: 'profile_pictures', scope: 'host' })
   async profilePictures(): Promise<{ copied: number; total: number }> {
     await injectFaults(this.config, 'profile_pictures', this.preload.role);
     const source = join(ASSETS_DIR, 'profile_pictures');
@@ -75,7 +88,7 @@ export class StartupSteps {
   }
 
   /** Downloads and unpacks each bundle of BUNDLE_URLS into a temp dir this process owns. Any failure fails the step. */
-  @PreloadStep({ name: 'bundles', critical: true })
+  @PreloadStep({ name: 'bundles', critical: true, scope: 'process' })
   async bundles(): Promise<BundlesResult> {
     const bundles: BundlesResult['bundles'] = [];
     for (const [i, source] of this.config.bundleUrls.entries()) {
@@ -94,7 +107,7 @@ export class StartupSteps {
   }
 
   /** Imports every component module (built-in and bundled) and builds the types index, once. */
-  @PreloadStep({ name: 'types_cached', after: ['bundles'], critical: true })
+  @PreloadStep({ name: 'types_cached', after: ['bundles'], critical: true, scope: 'process' })
   async typesCached(): Promise<PreloadArtifact> {
     await injectFaults(this.config, 'types_cached', this.preload.role);
     const { bundles } = this.preload.result<BundlesResult>('bundles');
@@ -109,7 +122,7 @@ export class StartupSteps {
   }
 
   /** Writes the shipped starter projects for the superuser; stable ids make it idempotent. */
-  @PreloadStep({ name: 'starter_projects', after: ['types_cached', 'superuser'] })
+  @PreloadStep({ name: 'starter_projects', after: ['types_cached', 'superuser'], scope: 'database' })
   async starterProjects(): Promise<{ written: number; total: number }> {
     await injectFaults(this.config, 'starter_projects', this.preload.role);
     const dir = join(ASSETS_DIR, 'starter_projects');
@@ -126,7 +139,7 @@ export class StartupSteps {
   }
 
   /** Loads the flows of FLOWS_PATH; a malformed file is reported by name and skipped. */
-  @PreloadStep({ name: 'flows', after: ['types_cached', 'superuser'] })
+  @PreloadStep({ name: 'flows', after: ['types_cached', 'superuser'], scope: 'database' })
   async flows(): Promise<{ loaded: number; skipped: Array<{ file: string; reason: string }> }> {
     await injectFaults(this.config, 'flows', this.preload.role);
     const skipped: Array<{ file: string; reason: string }> = [];

@@ -45,7 +45,10 @@ export class SuperuserService {
   async setup(lockTimeoutMs?: number): Promise<SuperuserSetupResult> {
     const username = this.config.superuser;
     try {
-      return await this.lock.withLock('superuser', () => (this.config.autoLogin ? this.ensureAutoLogin(username) : this.ensureConfigured(username)), lockTimeoutMs === undefined ? {} : { timeoutMs: lockTimeoutMs });
+      return await this.lock.withLock('superuser', () => (this.config.autoLogin ? this.ensureAutoLogin(username) : this.ensureConfigured(username)), {
+        scope: 'database',
+        ...(lockTimeoutMs === undefined ? {} : { timeoutMs: lockTimeoutMs }),
+      });
     } catch (error) {
       if (!(error instanceof LockTimeoutError)) throw error;
       // A busy holder and a stale lock look the same from here: the database decides.

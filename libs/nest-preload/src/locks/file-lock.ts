@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import * as lockfile from 'proper-lockfile';
 import { LockCompromisedError, LockTimeoutError, PreloadConfigError } from '../errors/preload.error';
 import { PreloadMessages } from '../errors/preload.messages';
+import { type HeldLock, LOCK_NAME, type LockBackend } from './lock-backend';
 
 /** Options of one {@link FileLock.withLock} call. */
 export interface LockOptions {
@@ -23,14 +24,16 @@ export interface LockOptions {
 /** Default lock options. */
 export const DEFAULT_LOCK_OPTIONS: Required<LockOptions> = { timeoutMs: 5_000, staleMs: 10_000 };
 
-const LOCK_NAME = /^[A-Za-z0-9_.-]+$/;
-
 /**
  * A host-local startup lock: a directory created atomically with `mkdir` (proper-lockfile),
  * refreshed while held and taken over once stale. It saves work; correctness still comes from
  * the database's unique constraints.
  */
-export class FileLock {
+export class FileLock implements LockBackend {
+  readonly kind = 'file';
+  /** A file lock cannot see processes on other hosts, even on a shared filesystem. */
+  readonly crossHost = false;
+
   constructor(
     /** Where the lock dirs live; every process that must be excluded has to use the same dir. */
     readonly dir: string,
@@ -42,7 +45,7 @@ export class FileLock {
    * @throws LockTimeoutError when the lock stays held by someone else past `timeoutMs`.
    * @throws LockCompromisedError when the lock was lost while `fn` ran (after `fn` settles).
    */
-  async withLock<T>(name: string, fn: () => Promise<T>, options: LockOptions = {}): Promise<T> {
+  async withLock<T>(name: string, fn: (held: HeldLock) => Promise<T>, options: LockOptions = {}): Promise<T> {
     if (!LOCK_NAME.test(name)) {
       throw new PreloadConfigError(PreloadMessages.invalidOption('lock name', name, 'letters, digits, "_", "-" or "."'));
     }
@@ -51,6 +54,7 @@ export class FileLock {
     const target = join(this.dir, name);
     const lockfilePath = `${target}.lock`;
     let compromised: Error | undefined;
+    const lost = new AbortController();
     const deadline = Date.now() + timeoutMs;
     let delayMs = 20;
     let release: () => Promise<void>;
@@ -64,6 +68,7 @@ export class FileLock {
           // proper-lockfile's default throws from a timer, which would crash the process.
           onCompromised: (error: Error) => {
             compromised = error;
+            lost.abort(new LockCompromisedError(PreloadMessages.lockCompromised(name, error.message), name, { cause: error }));
             this.warn(PreloadMessages.lockCompromised(name, error.message));
           },
         });
@@ -77,7 +82,7 @@ export class FileLock {
       }
     }
     try {
-      return await fn();
+      return await fn({ name, signal: lost.signal, session: null });
     } finally {
       await release().catch((error: NodeJS.ErrnoException) => {
         if (!compromised) this.warn(`releasing the startup lock "${name}" failed: ${error.message}`);

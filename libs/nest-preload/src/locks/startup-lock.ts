@@ -2,27 +2,45 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { PRELOAD_RESOLVED_OPTIONS } from '../preload.module-definition';
 import type { ResolvedPreloadOptions } from '../preload.options';
 import { FileLock, type LockOptions } from './file-lock';
+import type { HeldLock, LockBackend, LockScope } from './lock-backend';
+
+/** Options of one {@link StartupLock.withLock} call. */
+export interface StartupLockOptions extends LockOptions {
+  /**
+   * `host` takes the file lock; `database` takes the module's `databaseLock` when one is set
+   * (several hosts), else the file lock.
+   * @default 'host'
+   */
+  scope?: Exclude<LockScope, 'process'>;
+}
 
 /**
- * The startup lock, injectable: guards work that must not run twice at once across the
- * processes of this host (seeding, the auto-login superuser) when workers race.
+ * The startup lock, injectable: guards work that must not run twice at once — across the
+ * processes of this host (the file lock), or across hosts for database work when the module has
+ * a `databaseLock` (e.g. a PostgreSQL advisory lock).
  */
 @Injectable()
 export class StartupLock {
-  private readonly lock: FileLock;
+  private readonly fileLock: FileLock;
   private readonly logger = new Logger('StartupLock');
 
   constructor(@Inject(PRELOAD_RESOLVED_OPTIONS) private readonly options: ResolvedPreloadOptions) {
-    this.lock = new FileLock(options.lockDir, (message) => this.logger.warn(message));
+    this.fileLock = new FileLock(options.lockDir, (message) => this.logger.warn(message));
+  }
+
+  /** The backend that guards work of `scope`. */
+  backendFor(scope: Exclude<LockScope, 'process'> = 'host'): LockBackend {
+    return scope === 'database' && this.options.databaseLock ? this.options.databaseLock : this.fileLock;
   }
 
   /**
-   * Runs `fn` while holding the lock `name` (defaults: the module's `lockTimeoutMs`, `lockStaleMs`).
+   * Runs `fn` while holding the lock `name` of `scope` (defaults: the module's `lockTimeoutMs`,
+   * `lockStaleMs`). Read the state the work depends on inside `fn`, not before.
    * @throws LockTimeoutError when it cannot be taken in time.
    * @throws LockCompromisedError when it was lost while `fn` ran.
    */
-  withLock<T>(name: string, fn: () => Promise<T>, options: LockOptions = {}): Promise<T> {
-    return this.lock.withLock(name, fn, {
+  withLock<T>(name: string, fn: (held: HeldLock) => Promise<T>, options: StartupLockOptions = {}): Promise<T> {
+    return this.backendFor(options.scope).withLock(name, fn, {
       timeoutMs: options.timeoutMs ?? this.options.lockTimeoutMs,
       staleMs: options.staleMs ?? this.options.lockStaleMs,
     });

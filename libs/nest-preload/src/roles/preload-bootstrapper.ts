@@ -16,7 +16,9 @@ import type { ResolvedPreloadOptions } from '../preload.options';
 import { PRELOAD_STEP_METADATA } from '../steps/preload-step.decorator';
 import { StepPlan } from '../steps/step-plan';
 import { runSteps, summarize, summaryTable } from '../steps/step-runner';
-import type { PreloadStepOptions, StepDefinition } from '../steps/step.types';
+import type { PreloadStepOptions, StepContext, StepDefinition } from '../steps/step.types';
+import { StartupLock } from '../locks/startup-lock';
+import type { HeldLock } from '../locks/lock-backend';
 import { STEPS_STARTED } from '../supervisor/cluster.messages';
 import { awaitHandover } from './handover-client';
 import { PreloadProcessContext } from './process-context';
@@ -42,6 +44,7 @@ export class PreloadBootstrapper implements OnApplicationBootstrap, BeforeApplic
     private readonly ctx: PreloadProcessContext,
     @Inject(PreloadState) private readonly state: PreloadState,
     @Inject(PRELOAD_RESOLVED_OPTIONS) private readonly options: ResolvedPreloadOptions,
+    private readonly lock: StartupLock,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -188,12 +191,16 @@ export class PreloadBootstrapper implements OnApplicationBootstrap, BeforeApplic
         if (typeof fn !== 'function') continue;
         const options = this.reflector.get<PreloadStepOptions | undefined>(PRELOAD_STEP_METADATA, fn as () => unknown);
         if (!options) continue;
+        const scope = options.scope ?? 'host';
+        const call = async (lock: HeldLock | null) => (fn as (context: StepContext) => unknown).call(instance, { lock });
         steps.push({
           name: options.name,
           after: options.after ?? [],
           critical: options.critical ?? false,
+          scope,
+          lockTimeoutMs: options.lockTimeoutMs,
           owner: `${instance.constructor.name}.${method}`,
-          invoke: async () => (fn as () => unknown).call(instance),
+          invoke: () => (scope === 'process' || options.lock === false ? call(null) : this.lock.withLock(`step-${options.name}`, call, { scope, timeoutMs: options.lockTimeoutMs })),
         });
       }
     }

@@ -3,6 +3,7 @@ import { PreloadMessages } from '../errors/preload.messages';
 import type { StepDefinition } from './step.types';
 
 const STEP_NAME = /^[A-Za-z0-9_.-]+$/;
+const SCOPES: readonly string[] = ['process', 'host', 'database'];
 
 /** A validated step DAG in a stable topological order. */
 export class StepPlan {
@@ -24,6 +25,12 @@ export class StepPlan {
     for (const step of steps) {
       if (typeof step.name !== 'string' || !STEP_NAME.test(step.name)) {
         throw new PreloadConfigError(PreloadMessages.invalidStepName(step.name, step.owner));
+      }
+      if (step.scope !== undefined && !SCOPES.includes(step.scope)) {
+        throw new PreloadConfigError(`Preload step "${step.name}" (${step.owner}) has scope ${JSON.stringify(step.scope)}: expected one of ${SCOPES.map((s) => `"${s}"`).join(', ')}.`);
+      }
+      if (step.lockTimeoutMs !== undefined && (!Number.isInteger(step.lockTimeoutMs) || step.lockTimeoutMs <= 0)) {
+        throw new PreloadConfigError(`Preload step "${step.name}" (${step.owner}) has lockTimeoutMs ${JSON.stringify(step.lockTimeoutMs)}: expected a positive whole number of milliseconds.`);
       }
       const seen = byName.get(step.name);
       if (seen) throw new PreloadConfigError(PreloadMessages.duplicateStep(step.name, [seen.owner, step.owner]));

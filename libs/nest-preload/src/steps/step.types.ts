@@ -1,3 +1,4 @@
+import type { HeldLock, LockScope } from '../locks/lock-backend';
 import type { PreloadRole } from '../preload.constants';
 
 /** Options of {@link PreloadStep}. */
@@ -15,6 +16,31 @@ export interface PreloadStepOptions {
    * @default false
    */
   critical?: boolean;
+  /**
+   * Where the step's work lives, which decides the lock it runs under (named `step-<name>`):
+   * `process` (private output: no lock), `host` (shared files: the file lock) or `database`
+   * (the module's `databaseLock` when set — several hosts — else the file lock). The step reads
+   * the state it depends on inside the lock, so a second runner finds the work done.
+   * @default 'host'
+   */
+  scope?: LockScope;
+  /**
+   * `false`: the runner takes no lock; the step takes its own (through `StartupLock`, with its
+   * `scope`), e.g. to answer a lock timeout itself. `scope` still says where its work lives.
+   * @default true
+   */
+  lock?: boolean;
+  /**
+   * How long to wait for the step's lock before the step fails with `LockTimeoutError`.
+   * @default the module's `lockTimeoutMs`
+   */
+  lockTimeoutMs?: number;
+}
+
+/** What a step method receives. */
+export interface StepContext {
+  /** The step's lock while it runs; `null` for a `process`-scope step. */
+  lock: HeldLock | null;
 }
 
 /** A step as the plan sees it. */
@@ -22,6 +48,9 @@ export interface StepDefinition {
   name: string;
   after: readonly string[];
   critical: boolean;
+  /** @default 'host' */
+  scope?: LockScope;
+  lockTimeoutMs?: number;
   /** Where it was declared (`Class.method`), for messages. */
   owner: string;
 }

@@ -1,0 +1,96 @@
+import { Injectable, Module } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PreloadConfigError } from '../errors/preload.error';
+import { PreloadModule } from '../preload.module';
+import { resolvePreloadOptions } from '../preload.options';
+import { PreloadProcessContext } from '../roles/process-context';
+import { PreloadStep } from '../steps/preload-step.decorator';
+import type { StepContext } from '../steps/step.types';
+import type { HeldLock, LockBackend } from './lock-backend';
+import { StartupLock } from './startup-lock';
+
+/** A database lock that records what ran under it. */
+class RecordingLock implements LockBackend {
+  readonly kind = 'recording';
+  readonly crossHost = true;
+  readonly taken: Array<{ name: string; timeoutMs?: number }> = [];
+  async withLock<T>(name: string, fn: (held: HeldLock) => Promise<T>, options?: { timeoutMs?: number }): Promise<T> {
+    this.taken.push({ name, timeoutMs: options?.timeoutMs });
+    return fn({ name, signal: new AbortController().signal, session: `session-of-${name}` });
+  }
+}
+
+@Injectable()
+class ScopedSteps {
+  seen: Record<string, unknown> = {};
+  @PreloadStep({ name: 'migrations', scope: 'database', critical: true, lockTimeoutMs: 90_000 })
+  async migrations({ lock }: StepContext) { this.seen.migrations = lock?.session; }
+  @PreloadStep({ name: 'superuser', after: ['migrations'], scope: 'database', lock: false })
+  async superuser({ lock }: StepContext) { this.seen.superuser = lock; }
+  @PreloadStep({ name: 'pictures', scope: 'host' })
+  async pictures({ lock }: StepContext) { this.seen.pictures = lock && { name: lock.name, session: lock.session }; }
+  @PreloadStep({ name: 'types', scope: 'process' })
+  async types({ lock }: StepContext) { this.seen.types = lock; }
+}
+
+@Module({ providers: [ScopedSteps] })
+class Feature {}
+
+async function boot(databaseLock: LockBackend | null, hosts: 'single' | 'multiple' = 'single') {
+  const ref = await Test.createTestingModule({
+    imports: [PreloadModule.forRoot({ isGlobal: true, lockDir: mkdtempSync(join(tmpdir(), 'scope-spec-')), databaseLock, hosts }), Feature],
+  })
+    .overrideProvider(PreloadProcessContext).useValue(new PreloadProcessContext('standalone', 1))
+    .compile();
+  const app = ref.createNestApplication({ logger: false });
+  await app.init();
+  return { app, steps: app.get(ScopedSteps) };
+}
+
+describe('step scopes and their locks', () => {
+  it('database steps run under the database lock (named step-<name>, with their timeout), host steps under the file lock, process steps under none', async () => {
+    const db = new RecordingLock();
+    const { app, steps } = await boot(db, 'multiple');
+    expect(db.taken).toEqual([{ name: 'step-migrations', timeoutMs: 90_000 }]);
+    expect(steps.seen).toEqual({ migrations: 'session-of-step-migrations', superuser: null, pictures: { name: 'step-pictures', session: null }, types: null });
+    await app.close();
+  });
+
+  it('without a database lock (one host), database steps fall back to the file lock', async () => {
+    const { app, steps } = await boot(null);
+    expect(steps.seen.migrations).toBeNull();
+    expect(app.get(StartupLock).backendFor('database').kind).toBe('file');
+    await app.close();
+  });
+
+  it('StartupLock picks the backend by scope', async () => {
+    const db = new RecordingLock();
+    const { app } = await boot(db);
+    const lock = app.get(StartupLock);
+    expect(lock.backendFor('database')).toBe(db);
+    expect(lock.backendFor('host').kind).toBe('file');
+    await expect(lock.withLock('superuser', async (held) => held.session, { scope: 'database' })).resolves.toBe('session-of-superuser');
+    await app.close();
+  });
+
+  it('hosts: "multiple" without a cross-host database lock is refused, saying what to use', () => {
+    expect(() => resolvePreloadOptions({ hosts: 'multiple' })).toThrow(PreloadConfigError);
+    expect(() => resolvePreloadOptions({ hosts: 'multiple' })).toThrow(/needs a databaseLock that excludes other hosts: file locks cannot see processes on other hosts\. With PostgreSQL, use typeOrmAdvisoryLock\(dataSource\)/);
+    const local: LockBackend = { kind: 'file', crossHost: false, withLock: (name, fn) => fn({ name, signal: new AbortController().signal, session: null }) };
+    expect(() => resolvePreloadOptions({ hosts: 'multiple', databaseLock: local })).toThrow(/the "file" lock given does not/);
+    expect(() => resolvePreloadOptions({ hosts: 'several' as never })).toThrow('Invalid preload option hosts="several": expected "single" or "multiple".');
+    // A DataSource passed where the lock belongs is a likely mistake: named by its class, not dumped.
+    class DataSource { self = this; }
+    expect(() => resolvePreloadOptions({ databaseLock: new DataSource() as never })).toThrow('Invalid preload option databaseLock="an object of class DataSource": expected a lock backend');
+  });
+
+  it('a step with an unknown scope or a bad lock timeout is refused at boot, naming it', async () => {
+    const { StepPlan } = await import('../steps/step-plan');
+    const base = { after: [], critical: false, owner: 'S.m' };
+    expect(() => StepPlan.build([{ ...base, name: 'a', scope: 'cluster' as never }])).toThrow('Preload step "a" (S.m) has scope "cluster": expected one of "process", "host", "database".');
+    expect(() => StepPlan.build([{ ...base, name: 'a', lockTimeoutMs: -1 }])).toThrow(/lockTimeoutMs -1: expected a positive whole number/);
+  });
+});

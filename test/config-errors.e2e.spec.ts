@@ -20,6 +20,8 @@ describe('bad configuration is refused before anything is forked', () => {
     [{ DATABASE_URL: 'mysql://x' }, '[demo] DATABASE_URL must be a postgres:// URL'],
     [{ GRACEFUL_TIMEOUT_MS: '0' }, '[demo] GRACEFUL_TIMEOUT_MS="0" is invalid'],
     [{ HOST: '0.0.0.0' }, '[demo] AUTO_LOGIN is on and HOST=0.0.0.0 is not a loopback address'],
+    [{ MULTI_HOST: 'true' }, '[demo] MULTI_HOST=true needs DATABASE_URL (PostgreSQL): SQLite is a file on one host and cannot be shared by several hosts safely.'],
+    [{ NEST_PRELOAD_ONE_SHOT: 'yes' }, '[nest-preload] Invalid environment variable NEST_PRELOAD_ONE_SHOT="yes": expected true or false.'],
   ])('%p → exit 2 with one clear message', (env, message) => {
     const { code, stderr, stdout } = run({ WORKERS: '2', ...env });
     expect(code).toBe(2);

@@ -1,0 +1,84 @@
+import { execFileSync, spawn } from 'node:child_process';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { freePort, get } from './support/demo-cluster';
+
+// What a user gets from `npm i @lf/nest-preload`: the built library packed with `npm pack`, installed
+// from the tarball into fresh apps outside the monorepo (a temp dir, dependencies from the npm
+// registry), one on Nest 11 (CommonJS) and one on Nest 12 (ESM-only). Each declares a step, runs
+// under runCluster with preload and 2 workers, and must answer /health/preload with 200.
+
+const LIB = resolve(__dirname, '../libs/nest-preload');
+const FIXTURE = resolve(__dirname, 'fixtures/packed-app');
+const TSC = require.resolve('typescript/bin/tsc');
+
+let tarball: string;
+const dirs: string[] = [];
+
+beforeAll(() => {
+  const out = mkdtempSync(join(tmpdir(), 'np-pack-'));
+  dirs.push(out);
+  execFileSync('npm', ['pack', '--pack-destination', out, '--silent'], { cwd: LIB, encoding: 'utf8' });
+  tarball = join(out, readdirSync(out).find((f) => f.endsWith('.tgz')) as string);
+});
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+it('the tarball holds the built package and nothing of the source or the specs', () => {
+  const files = execFileSync('tar', ['-tzf', tarball], { encoding: 'utf8' }).trim().split('\n');
+  for (const f of ['package/package.json', 'package/dist/index.js', 'package/dist/index.d.ts', 'package/dist/cluster.js', 'package/dist/terminus.d.ts', 'package/dist/typeorm.js', 'package/dist/cli.js']) {
+    expect(files).toContain(f);
+  }
+  expect(files.filter((f) => f.includes('.spec.') || f.startsWith('package/src/'))).toEqual([]);
+});
+
+describe.each([
+  { nest: 11, terminus: 11, moduleType: 'commonjs', tsconfig: 'tsconfig.cjs.json' },
+  { nest: 12, terminus: 12, moduleType: 'module', tsconfig: 'tsconfig.esm.json' },
+])('a fresh Nest $nest app ($moduleType) installed from the tarball', ({ nest, terminus, moduleType, tsconfig }) => {
+  it('runs a declared step once in the preloader under runCluster with 2 workers, and answers /health/preload with 200', async () => {
+    const app = mkdtempSync(join(tmpdir(), `np-nest${nest}-`));
+    dirs.push(app);
+    cpSync(FIXTURE, app, { recursive: true });
+    writeFileSync(join(app, 'package.json'), JSON.stringify({
+      name: `nest${nest}-user-app`, private: true, type: moduleType,
+      dependencies: {
+        '@lf/nest-preload': `file:${tarball}`,
+        '@nestjs/common': `^${nest}.0.0`, '@nestjs/core': `^${nest}.0.0`, '@nestjs/platform-express': `^${nest}.0.0`,
+        '@nestjs/terminus': `^${terminus}.0.0`, 'reflect-metadata': '^0.2.2', rxjs: '^7.8.1',
+      },
+      devDependencies: { '@types/node': '^20.0.0' },
+    }, null, 2));
+    execFileSync('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: app, stdio: 'pipe', timeout: 240_000 });
+    const installed = JSON.parse(readFileSync(join(app, 'node_modules/@nestjs/core/package.json'), 'utf8')) as { version: string; type?: string };
+    expect(installed.version.split('.')[0]).toBe(String(nest));
+    if (nest === 12) expect(installed.type).toBe('module');
+    execFileSync(process.execPath, [TSC, '-p', tsconfig], { cwd: app, stdio: 'pipe' });
+
+    const port = await freePort();
+    const stepLog = join(app, 'steps.log');
+    const proc = spawn(process.execPath, ['dist/main.js'], { cwd: app, detached: true, env: { PATH: process.env.PATH, PORT: String(port), STEP_LOG: stepLog, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    proc.stdout.on('data', (c) => (output += c));
+    proc.stderr.on('data', (c) => (output += c));
+    const exited = new Promise<number | null>((ok) => proc.on('exit', (code) => ok(code)));
+    try {
+      const deadline = Date.now() + 60_000;
+      while (!/cluster ready: 2\/2 workers \(preloaded/.test(output)) {
+        if (Date.now() > deadline || proc.exitCode !== null) throw new Error(`the Nest ${nest} app did not become ready:\n${output.slice(-4000)}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const health = await get(port, '/health/preload');
+      expect([health.status, health.json().status]).toEqual([200, 'ok']);
+      expect(health.json().details.preload).toMatchObject({ role: 'worker', preloaded: true });
+      expect((await get(port, '/words')).json()).toEqual({ role: 'worker', preloaded: true, words: ['ready', 'set', 'go'] });
+      // The step ran exactly once, in the preloader.
+      expect(readFileSync(stepLog, 'utf8').trim().split('\n').map((l) => l.split(' ')[0])).toEqual(['preloader']);
+    } finally {
+      if (proc.exitCode === null) process.kill(-(proc.pid as number), 'SIGTERM');
+    }
+    expect(await exited).toBe(0);
+  }, 300_000);
+});

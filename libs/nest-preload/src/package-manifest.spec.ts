@@ -1,6 +1,7 @@
 import { builtinModules } from 'node:module';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import * as ts from 'typescript';
 
 const root = join(__dirname, '..');
 const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
@@ -85,6 +86,24 @@ describe('the package manifest', () => {
     const subpaths = Object.keys(manifest.exports).filter((e) => e !== '.' && e !== './package.json').map((e) => e.slice(2));
     expect(Object.keys(manifest.typesVersions?.['*'] ?? {}).sort()).toEqual(subpaths.sort());
   });
+
+  it('documents every export of every entry with TSDoc', () => {
+    const entries = Object.values(manifest.exports)
+      .filter((t): t is { types: string; default: string } => typeof t === 'object')
+      .map((t) => join(root, t.default.replace('./dist/', 'src/').replace(/\.js$/, '.ts')));
+    const program = ts.createProgram(entries, { experimentalDecorators: true, target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.CommonJS, skipLibCheck: true, noEmit: true });
+    const checker = program.getTypeChecker();
+    const undocumented: string[] = [];
+    for (const entry of entries) {
+      const moduleSymbol = checker.getSymbolAtLocation(program.getSourceFile(entry) as ts.SourceFile) as ts.Symbol;
+      for (const symbol of checker.getExportsOfModule(moduleSymbol)) {
+        const target = symbol.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(symbol) : symbol;
+        if (!ts.displayPartsToString(target.getDocumentationComment(checker)).trim()) undocumented.push(`${entry.slice(root.length + 1)}: ${symbol.name}`);
+      }
+    }
+    expect(entries.length).toBeGreaterThanOrEqual(5);
+    expect(undocumented).toEqual([]);
+  }, 30_000);
 
   it('ships the CLI as a bin built from its source, with a shebang', () => {
     const bin = manifest.bin?.['nest-preload'] as string;

@@ -99,4 +99,4 @@ const rotated = (modes, round) => modes.map((_, i) => modes[(i + round) % modes.
 
 const machine = () => ({ cores: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version });
 
-module.exports = { DEMO, flag, get, pssKb, childrenOf, startDemo, median, machine, rotated };
+module.exports = { DEMO, flag, freePort, get, pssKb, childrenOf, startDemo, median, machine, rotated };

@@ -36,6 +36,7 @@ export class AppModule {
             lockDir: join(config.dataDir, 'locks'),
             healthDetails: config.healthDetails,
             lockTimeoutMs: config.lockTimeoutMs,
+            artifactCacheBytes: config.artifactCacheBytes,
             hosts: config.multiHost ? 'multiple' : 'single',
             databaseLock: config.databaseUrl ? typeOrmAdvisoryLock(dataSource, { namespace: 'langflow-demo' }) : null,
           }),

@@ -45,6 +45,10 @@ export interface DemoConfig {
   lockTimeoutMs: number;
   /** Run only the preload in this process and exit with its status (runCluster's oneShot). */
   oneShot: boolean;
+  /** PreloadModule's artifactCacheBytes (bytes of index slices a worker keeps after reading them). */
+  artifactCacheBytes: number;
+  /** Seed the database and config dir (superuser, starter projects, flows, pictures); off only to measure the floor. */
+  seed: boolean;
 }
 
 /** Environment variable → runCluster option, for the supervision knobs. */
@@ -135,6 +139,8 @@ export function readDemoConfig(env: NodeJS.ProcessEnv = process.env, cwd = proce
     multiHost: bool(env, 'MULTI_HOST', false),
     lockTimeoutMs: int(env, 'LOCK_TIMEOUT_MS', 120_000, 10_001, 3_600_000),
     oneShot: bool(env, 'PRELOAD_ONLY', false),
+    seed: bool(env, 'DEMO_SEED', true),
+    artifactCacheBytes: int(env, 'ARTIFACT_CACHE_BYTES', 8 * 2 ** 20, 0, 2 ** 31 - 1),
   };
   if (config.multiHost && !config.databaseUrl) {
     throw new DemoConfigError(

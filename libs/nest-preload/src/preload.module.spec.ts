@@ -33,7 +33,7 @@ describe('PreloadModule', () => {
     expect(await resolved([PreloadModule.forRoot({})])).toEqual(DEFAULT_PRELOAD_OPTIONS);
     expect(DEFAULT_PRELOAD_OPTIONS).toEqual({
       lockDir: join(tmpdir(), 'nest-preload-locks'), lockTimeoutMs: 15_000, lockStaleMs: 10_000, tempRoot: tmpdir(), healthDetails: false, cacheTeardownTimeoutMs: 5_000,
-      databaseLock: null, hosts: 'single',
+      artifactCacheBytes: 8 * 2 ** 20, databaseLock: null, hosts: 'single',
     });
   });
 
@@ -71,7 +71,7 @@ describe('PreloadModule', () => {
     [{ lockStaleMs: 500 }, 'Invalid preload option lockStaleMs=500: expected a whole number of milliseconds, at least 2000.'],
     [{ lockTimeoutMs: 10_000 }, 'Invalid preload option lockTimeoutMs=10000: expected more than lockStaleMs (10000), so that a lock left by a killed holder can be taken over in time.'],
     [{ healthDetails: 'yes' }, 'Invalid preload option healthDetails="yes": expected true or false.'],
-    [{ lockdir: '/x' }, 'Unknown option "lockdir". Known options: lockDir, lockTimeoutMs, lockStaleMs, tempRoot, healthDetails, cacheTeardownTimeoutMs, databaseLock, hosts. Check its spelling.'],
+    [{ lockdir: '/x' }, 'Unknown option "lockdir". Known options: lockDir, lockTimeoutMs, lockStaleMs, tempRoot, healthDetails, cacheTeardownTimeoutMs, artifactCacheBytes, databaseLock, hosts. Check its spelling.'],
   ])('refuses %p with one clear message', async (options, message) => {
     await expect(Test.createTestingModule({ imports: [PreloadModule.forRoot(options as PreloadModuleOptions)] }).compile()).rejects.toThrow(message);
   });

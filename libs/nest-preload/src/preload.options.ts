@@ -41,6 +41,13 @@ export interface PreloadModuleOptions {
    */
   cacheTeardownTimeoutMs?: number;
   /**
+   * Per artifact result, how many bytes of the slices a worker reads are kept in its heap after
+   * the first read (the first slices read, up to this total). A slice served on every request (an
+   * index) is then not copied out of the page cache each time; `0` always reads from the file.
+   * @default 8388608 (8 MiB)
+   */
+  artifactCacheBytes?: number;
+  /**
    * The lock for `database`-scope steps (and `StartupLock.withLock(…, { scope: 'database' })`):
    * one that excludes other hosts, e.g. `typeOrmAdvisoryLock(dataSource)` from
    * `@lf/nest-preload/typeorm`. Unset, the file lock guards database work, which is enough on one host.
@@ -66,6 +73,7 @@ export const DEFAULT_PRELOAD_OPTIONS: Readonly<ResolvedPreloadOptions> = Object.
   tempRoot: tmpdir(),
   healthDetails: false,
   cacheTeardownTimeoutMs: 5_000,
+  artifactCacheBytes: 8 * 2 ** 20,
   databaseLock: null,
   hosts: 'single',
 });
@@ -91,6 +99,9 @@ export function resolvePreloadOptions(options: PreloadModuleOptions = {}): Resol
     if (!Number.isInteger(resolved[key]) || resolved[key] <= 0) {
       throw new PreloadConfigError(PreloadMessages.invalidOption(key, resolved[key], 'a positive whole number of milliseconds'));
     }
+  }
+  if (!Number.isInteger(resolved.artifactCacheBytes) || resolved.artifactCacheBytes < 0) {
+    throw new PreloadConfigError(PreloadMessages.invalidOption('artifactCacheBytes', resolved.artifactCacheBytes, 'a whole number of bytes, 0 or more'));
   }
   if (!Number.isInteger(resolved.lockStaleMs) || resolved.lockStaleMs < 2_000) {
     throw new PreloadConfigError(PreloadMessages.invalidOption('lockStaleMs', resolved.lockStaleMs, 'a whole number of milliseconds, at least 2000'));

@@ -6,6 +6,8 @@ import { FileArtifact } from './handover/artifact';
 import { decodeResult, readResultBytes, runDirOf } from './handover/manifest';
 import { PRELOAD_ENV, type PreloadRole } from './preload.constants';
 import { PreloadProcessContext } from './roles/process-context';
+import { PRELOAD_RESOLVED_OPTIONS } from './preload.module-definition';
+import type { ResolvedPreloadOptions } from './preload.options';
 import { PreloadState } from './roles/preload-state';
 import type { StepState } from './steps/step.types';
 import { CLUSTER_STATUS, CLUSTER_STATUS_REQUEST, type ClusterStatusMessage, type ClusterView, isMessage } from './supervisor/cluster.messages';
@@ -16,6 +18,7 @@ export class PreloadService {
   constructor(
     private readonly ctx: PreloadProcessContext,
     @Inject(PreloadState) private readonly state: PreloadState,
+    @Inject(PRELOAD_RESOLVED_OPTIONS) private readonly options: ResolvedPreloadOptions,
   ) {}
 
   /** The role of this process: `preloader`, `worker` or `standalone`. */
@@ -112,7 +115,7 @@ export class PreloadService {
     const manifestPath = this.state.manifestPath;
     if (!entry || !manifestPath) return undefined as T;
     if (entry.kind === 'artifact') {
-      const handle = new FileArtifact(join(runDirOf(manifestPath), entry.file), entry.size);
+      const handle = new FileArtifact(join(runDirOf(manifestPath), entry.file), entry.size, this.options.artifactCacheBytes);
       this.state.values.set(name, handle);
       return handle as T;
     }

@@ -60,8 +60,9 @@ export class StartupSteps {
 
   /** SuperuserService takes its own database lock, so that a lock timeout is answered by the database (Langflow's behaviour). */
   @PreloadStep({ name: 'superuser', after: ['migrations'], critical: true, scope: 'database', lock: false })
-  async superuser(): Promise<{ outcome: SuperuserSetupResult }> {
+  async superuser(): Promise<{ outcome: SuperuserSetupResult | 'not_seeded' }> {
     await injectFaults(this.config, 'superuser', this.preload.role);
+    if (!this.config.seed) return { outcome: 'not_seeded' };
     const outcome = await this.superusers.setup();
     if (this.config.autoLogin) await this.cache.set('demo:auto-login-user', this.config.superuser);
     await this.audit('superuser');
@@ -71,6 +72,7 @@ export class StartupSteps {
   @PreloadStep({ name: 'profile_pictures', scope: 'host' })
   async profilePictures(): Promise<{ copied: number; total: number }> {
     await injectFaults(this.config, 'profile_pictures', this.preload.role);
+    if (!this.config.seed) return { copied: 0, total: 0 };
     const source = join(ASSETS_DIR, 'profile_pictures');
     const target = join(this.config.configDir, 'profile_pictures');
     let copied = 0;
@@ -125,6 +127,7 @@ export class StartupSteps {
   @PreloadStep({ name: 'starter_projects', after: ['types_cached', 'superuser'], scope: 'database' })
   async starterProjects(): Promise<{ written: number; total: number }> {
     await injectFaults(this.config, 'starter_projects', this.preload.role);
+    if (!this.config.seed) return { written: 0, total: 0 };
     const dir = join(ASSETS_DIR, 'starter_projects');
     const files = (await readdir(dir)).filter((f) => f.endsWith('.json')).sort();
     const owner = await this.owner();
@@ -144,7 +147,7 @@ export class StartupSteps {
     await injectFaults(this.config, 'flows', this.preload.role);
     const skipped: Array<{ file: string; reason: string }> = [];
     let loaded = 0;
-    if (this.config.flowsPath) {
+    if (this.config.flowsPath && this.config.seed) {
       const owner = await this.owner();
       const files = (await readdir(this.config.flowsPath)).filter((f) => f.endsWith('.json')).sort();
       for (const file of files) {

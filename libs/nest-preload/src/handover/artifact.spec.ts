@@ -34,6 +34,37 @@ describe('artifacts', () => {
     expect(() => handle.stream('nope')).toThrow('no artifact slice "nope"');
   });
 
+  it('keeps the first slices read up to its hot budget, and reads the others from the file every time', async () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'art-')), 'x.artifact');
+    const bytes = encodeArtifact(artifact());
+    writeFileSync(path, bytes);
+    const handle = new FileArtifact(path, bytes.length, 8);
+    expect(await text(handle.stream('a'))).toBe('{"a":1}');
+    expect(handle.hotSize).toBe(7);
+    // 'b' (8 bytes) no longer fits the 1 byte left: read from the file on each use, never kept.
+    expect(handle.slice('b')?.toString()).toBe('{"b":22}');
+    expect(await text(handle.stream('b'))).toBe('{"b":22}');
+    expect(handle.hotSize).toBe(7);
+    // The kept slice is served from memory: rewriting the file does not change it, other slices follow the file.
+    writeFileSync(path, Buffer.from(bytes.toString().replace('{"a":1}', '{"a":9}').replace('{"b":22}', '{"b":99}')));
+    expect(await text(handle.stream('a'))).toBe('{"a":1}');
+    expect(handle.slice('b')?.toString()).toBe('{"b":99}');
+    const cold = new FileArtifact(path, bytes.length, 0);
+    expect(await text(cold.stream('a'))).toBe('{"a":9}');
+    expect(cold.hotSize).toBe(0);
+  });
+
+  it('streams a slice larger than one read chunk in order', async () => {
+    const big = Buffer.alloc(3 * (1 << 20) + 17, 'x');
+    big.write('HEAD', 0);
+    big.write('TAIL', big.length - 4);
+    const path = join(mkdtempSync(join(tmpdir(), 'art-')), 'big.artifact');
+    const encoded = encodeArtifact(new PreloadArtifact(big, { all: [0, big.length] }));
+    writeFileSync(path, encoded);
+    const streamed = await text(new FileArtifact(path, encoded.length).stream('all'));
+    expect([streamed.length, streamed.slice(0, 4), streamed.slice(-4)]).toEqual([big.length, 'HEAD', 'TAIL']);
+  });
+
   it('is written as an artifact result whose checksum is verified in chunks', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'art-'));
     const entry = await writeResult(dir, 'types_cached', artifact());

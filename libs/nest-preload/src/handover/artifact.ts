@@ -1,4 +1,4 @@
-import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { Readable } from 'node:stream';
 
 /** Offsets of named slices inside an artifact: `key → [offset, length]`. */
@@ -65,6 +65,9 @@ export class MemoryArtifact implements ArtifactHandle {
  */
 const MAGIC = Buffer.from('NPART001');
 
+/** Bytes per read when streaming a slice from the file. */
+const STREAM_CHUNK = 1 << 20;
+
 /** Serializes an artifact into its file form. */
 export function encodeArtifact(artifact: PreloadArtifact): Buffer {
   const header = Buffer.from(JSON.stringify({ index: artifact.index }));
@@ -73,18 +76,26 @@ export function encodeArtifact(artifact: PreloadArtifact): Buffer {
   return Buffer.concat([MAGIC, length, header, artifact.bytes]);
 }
 
-/** Backed by the hand-over file: reads slices with positioned reads; keeps only the index in the heap. */
+/**
+ * Backed by the hand-over file: reads slices with positioned reads; keeps the index in the heap,
+ * and the first slices read up to `hotBytes` in all (a served index is read on every request, and
+ * copying it out of the page cache each time costs more than keeping it). `0` keeps none.
+ */
 export class FileArtifact implements ArtifactHandle {
   private readonly fd: number;
   private closed = false;
   private readonly index: ArtifactIndex;
   private readonly payloadStart: number;
+  private readonly hot = new Map<string | undefined, Buffer>();
+  private hotLeft: number;
   readonly size: number;
 
   constructor(
     readonly path: string,
     fileSize: number,
+    hotBytes = 0,
   ) {
+    this.hotLeft = hotBytes;
     this.fd = openSync(path, 'r');
     try {
       const head = this.read(0, MAGIC.length + 4);
@@ -107,12 +118,20 @@ export class FileArtifact implements ArtifactHandle {
   }
   slice(key: string) {
     const range = this.index[key];
-    return range ? this.read(this.payloadStart + range[0], range[1]) : undefined;
+    return range ? this.hotOrRead(key, range[0], range[1]) : undefined;
+  }
+  /** Bytes held by the hot-slice cache. */
+  get hotSize(): number {
+    let total = 0;
+    for (const bytes of this.hot.values()) total += bytes.length;
+    return total;
   }
   /** Closes the file; later reads fail. Called by the module when the app shuts down. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.hot.clear();
+    this.hotLeft = 0;
     closeSync(this.fd);
   }
 
@@ -120,8 +139,37 @@ export class FileArtifact implements ArtifactHandle {
     const [offset, length] = key === undefined ? [0, this.size] : (this.index[key] ?? [-1, 0]);
     if (offset < 0) throw new RangeError(`no artifact slice "${key}"`);
     if (length === 0) return Readable.from([]);
-    const start = this.payloadStart + offset;
-    return createReadStream(this.path, { start, end: start + length - 1 });
+    const hot = this.hot.get(key) ?? (length <= this.hotLeft ? this.hotOrRead(key, offset, length) : undefined);
+    if (hot) return Readable.from([hot]);
+    // From the descriptor already open, in large positioned reads: no open/stat/close per request
+    // (createReadStream's), and each chunk is one copy out of the page cache.
+    let position = this.payloadStart + offset;
+    const end = position + length;
+    const readable: Readable = new Readable({
+      highWaterMark: STREAM_CHUNK,
+      read: (size) => {
+        try {
+          const chunk = this.read(position, Math.min(Math.max(size, STREAM_CHUNK), end - position));
+          position += chunk.length;
+          readable.push(chunk);
+          if (position >= end) readable.push(null);
+        } catch (error) {
+          readable.destroy(error as Error);
+        }
+      },
+    });
+    return readable;
+  }
+
+  private hotOrRead(key: string | undefined, offset: number, length: number): Buffer {
+    const cached = this.hot.get(key);
+    if (cached) return cached;
+    const bytes = this.read(this.payloadStart + offset, length);
+    if (length <= this.hotLeft) {
+      this.hot.set(key, bytes);
+      this.hotLeft -= length;
+    }
+    return bytes;
   }
 
   private read(position: number, length: number): Buffer {

@@ -1,0 +1,201 @@
+#!/usr/bin/env node
+/**
+ * The benchmark: what preload buys, side by side with the alternatives and the floor.
+ *
+ * Starts the built demo as real process trees in four modes — preload, preload off, PM2 cluster
+ * mode (preload off) and the floor (no components, no bundle, no seeding) — over a matrix of
+ * worker counts N and bundle sizes K (generated components, on top of the 24 built-in ones), and
+ * measures for each start: time from launch until every worker is ready; PSS of every process
+ * (total of the tree, the primary, the median worker); open database connections at steady state,
+ * counted by PostgreSQL. Then, at one (N, K), throughput and p99 latency under autocannon for
+ * `/api/v1/all` (the component index) and `/api/v1/version` (a light endpoint), and the worker V8
+ * memory flags against the default.
+ *
+ * Method: every configuration `--rounds` times, the modes interleaved in a rotated order each
+ * round (A B C, B C A, …) so drift and order effects hit all of them; medians with min and max;
+ * every ratio computed from the pairs of the same round, then the median of those ratios. Each
+ * start gets a fresh PostgreSQL database (or, without one, a fresh SQLite file and no connection
+ * count).
+ *
+ *   npm run bench                       # the default run, < 15 minutes on 2 cores
+ *   npm run bench -- --quick            # every mode starts, serves and is measured; < 3 minutes
+ *   options: --rounds R --workers 1,2,4,8 --counts 0,300,1000,3000 --duration S --out DIR
+ *            --pg URL (default postgres://postgres@127.0.0.1:5432/postgres) | --no-pg
+ *
+ * Writes DIR/results.json, DIR/results.md and DIR/*.svg (default DIR: bench/results).
+ * Needs the demo built: `npm run build`.
+ */
+const { mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync } = require('node:fs');
+const { randomBytes } = require('node:crypto');
+const { tmpdir } = require('node:os');
+const { join, resolve } = require('node:path');
+const autocannon = require('autocannon');
+const { Client } = require('pg');
+const { generateBundle } = require('./gen-bundle.cjs');
+const { DEMO, flag, freePort, get, machine, median, rotated } = require('./lib/demo-runner.cjs');
+const { MODES, bareNodePssKb, modeEnv, start, treePss } = require('./bench/modes.cjs');
+const { writePlots } = require('./bench/plots.cjs');
+const { markdownReport } = require('./bench/report.cjs');
+
+const args = process.argv.slice(2);
+const QUICK = args.includes('--quick');
+const list = (name, fallback) => flag(args, name, fallback).split(',').map(Number);
+const config = {
+  quick: QUICK,
+  rounds: Number(flag(args, 'rounds', QUICK ? '1' : '3')),
+  workers: list('workers', QUICK ? '1,2' : '1,2,4,8'),
+  counts: list('counts', QUICK ? '0,300' : '0,300,1000,3000'),
+  durationS: Number(flag(args, 'duration', QUICK ? '1' : '4')),
+  connections: 8,
+  pg: args.includes('--no-pg') ? null : flag(args, 'pg', process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'),
+  out: resolve(flag(args, 'out', join(__dirname, '..', 'bench', 'results'))),
+};
+for (const [k, v] of Object.entries({ rounds: config.rounds, duration: config.durationS, ...Object.fromEntries(config.workers.map((n, i) => [`workers[${i}]`, n])), ...Object.fromEntries(config.counts.map((n, i) => [`counts[${i}]`, n + 1])) })) {
+  if (!Number.isInteger(v) || v < 1) fail(`--${k.replace(/\[\d+\]/, '')} must be whole numbers ≥ ${k.startsWith('counts') ? 0 : 1}`);
+}
+// Throughput and memory flags are measured at one point of the matrix: N = the core count (or the
+// nearest measured N), K = 1000 (or the largest K measured below it).
+const TP_WORKERS = config.workers.reduce((best, n) => (Math.abs(n - machine().cores) < Math.abs(best - machine().cores) ? n : best), config.workers[0]);
+const TP_COUNT = [...config.counts].filter((k) => k <= 1000).pop() ?? config.counts[0];
+const KNOBS = { default: [], 'semi-space-1': ['--max-semi-space-size=1'], 'optimize-for-size': ['--optimize-for-size'] };
+
+function fail(message) {
+  console.error(`bench: ${message}`);
+  process.exit(2);
+}
+const log = (message) => process.stderr.write(`${message}\n`);
+
+/** A fresh database per start: every mode does the same migrations and seeding. */
+async function freshDatabase() {
+  if (!config.pg) return { env: {}, connections: async () => null, drop: async () => undefined };
+  const name = `bench_${randomBytes(5).toString('hex')}`;
+  const admin = new Client({ connectionString: config.pg });
+  await admin.connect();
+  await admin.query(`create database ${name}`);
+  const url = new URL(config.pg);
+  url.pathname = `/${name}`;
+  return {
+    env: { DATABASE_URL: url.toString() },
+    connections: async () => Number((await admin.query('select count(*)::int as n from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()', [name])).rows[0].n),
+    drop: async () => {
+      await admin.query(`drop database if exists ${name} with (force)`);
+      await admin.end();
+    },
+  };
+}
+
+/** One start of one mode: ready time, PSS of the tree, DB connections, optionally load. */
+async function measure(mode, { workers, bundle, nodeArgs = [], load = false }) {
+  const db = await freshDatabase();
+  const port = await freePort();
+  let run;
+  try {
+    run = await start(mode, { workers, port, env: { ...modeEnv(mode, bundle), ...db.env }, nodeArgs });
+    // Warm every worker alike: the index and the light endpoint, several times each.
+    for (let i = 0; i < workers * 4; i++) {
+      for (const path of ['/api/v1/all', '/api/v1/version']) {
+        const status = await get(port, path);
+        if (status !== 200) throw new Error(`${mode}: GET ${path} answered ${status}`);
+      }
+    }
+    await new Promise((r) => setTimeout(r, 500));
+    const pss = treePss(run.tree());
+    const workersKb = pss.filter((p) => p.role === 'worker').map((p) => p.pssKb).sort((a, b) => a - b);
+    if (workersKb.length !== workers) throw new Error(`${mode}: expected ${workers} workers, found ${workersKb.length}`);
+    const result = {
+      mode, workers, readyMs: Math.round(run.readyMs),
+      totalPssKb: pss.reduce((s, p) => s + p.pssKb, 0),
+      primaryPssKb: pss.find((p) => p.role === 'primary')?.pssKb ?? null,
+      medianWorkerPssKb: median(workersKb),
+      dbConnections: await db.connections(),
+    };
+    if (load) {
+      result.load = {};
+      for (const path of mode === 'floor' ? ['/api/v1/version'] : ['/api/v1/all', '/api/v1/version']) {
+        const r = await autocannon({ url: `http://127.0.0.1:${port}${path}`, connections: config.connections, duration: config.durationS });
+        if (r.errors || r.timeouts || r.non2xx || !r.requests.total) throw new Error(`${mode}: load on ${path} had ${r.errors} errors, ${r.timeouts} timeouts, ${r.non2xx} non-2xx of ${r.requests.total}`);
+        result.load[path] = { rps: Math.round(r.requests.average), p99Ms: r.latency.p99, requests: r.requests.total };
+      }
+    }
+    return result;
+  } finally {
+    await run?.stop();
+    await db.drop();
+  }
+}
+
+(async () => {
+  if (!existsSync(DEMO)) fail(`the demo is not built (${DEMO}): run npm run build first`);
+  if (config.pg) {
+    const probe = new Client({ connectionString: config.pg, connectionTimeoutMillis: 2_000 });
+    try {
+      await probe.connect();
+      await probe.end();
+    } catch (error) {
+      fail(`PostgreSQL at ${config.pg} is not reachable (${error.message}): start it, pass --pg URL, or --no-pg to use SQLite (no connection counts)`);
+    }
+  }
+  const started = Date.now();
+  mkdirSync(config.out, { recursive: true });
+  const bundleDir = mkdtempSync(join(tmpdir(), 'bench-bundles-'));
+  const bundles = {};
+  for (const k of config.counts) bundles[k] = k === 0 ? null : (await generateBundle({ count: k, out: join(bundleDir, `bundle-${k}.tar.gz`) })).out;
+  const raw = { matrix: [], load: [], knobs: [], bareNodeKb: [] };
+  try {
+    // 1. The matrix: N × K × {preload, off, pm2}, and the floor (which has no K) once per N and round.
+    for (const workers of config.workers) {
+      for (let round = 0; round < config.rounds; round++) {
+        raw.bareNodeKb.push(await bareNodePssKb());
+        for (const [ki, k] of config.counts.entries()) {
+          const modes = ki === 0 ? ['preload', 'off', 'pm2', 'floor'] : ['preload', 'off', 'pm2'];
+          for (const mode of rotated(modes, round + ki)) {
+            const r = await measure(mode, { workers, bundle: bundles[k] });
+            raw.matrix.push({ ...r, components: mode === 'floor' ? 0 : k, round });
+            log(`N=${workers} K=${k} round ${round + 1}/${config.rounds} ${mode}: ready ${r.readyMs} ms, total PSS ${(r.totalPssKb / 1024).toFixed(1)} MB, worker ${(r.medianWorkerPssKb / 1024).toFixed(1)} MB, db ${r.dbConnections}`);
+          }
+        }
+      }
+    }
+    // 2. Throughput and p99 at one point, every mode.
+    for (let round = 0; round < config.rounds; round++) {
+      for (const mode of rotated(Object.keys(MODES), round)) {
+        const r = await measure(mode, { workers: TP_WORKERS, bundle: bundles[TP_COUNT], load: true });
+        raw.load.push({ ...r, components: mode === 'floor' ? 0 : TP_COUNT, round });
+        log(`load N=${TP_WORKERS} K=${TP_COUNT} round ${round + 1} ${mode}: ${Object.entries(r.load).map(([p, v]) => `${p} ${v.rps} rps p99 ${v.p99Ms} ms`).join(', ')}`);
+      }
+    }
+    // 3. Worker V8 memory flags in preload mode, against the default, interleaved.
+    if (!config.quick) {
+      for (let round = 0; round < config.rounds; round++) {
+        for (const knob of rotated(Object.keys(KNOBS), round)) {
+          const r = await measure('preload', { workers: TP_WORKERS, bundle: bundles[TP_COUNT], nodeArgs: KNOBS[knob], load: true });
+          raw.knobs.push({ ...r, knob, components: TP_COUNT, round });
+          log(`knob ${knob} round ${round + 1}: worker ${(r.medianWorkerPssKb / 1024).toFixed(1)} MB, /api/v1/all ${r.load['/api/v1/all'].rps} rps`);
+        }
+      }
+    }
+  } finally {
+    rmSync(bundleDir, { recursive: true, force: true });
+  }
+  const compileCache = typeof require('node:module').enableCompileCache === 'function'
+    ? 'available (not measured by this run)'
+    : `not available: module.enableCompileCache needs Node ≥ 22.1, this is ${process.version}`;
+  const results = {
+    machine: { ...machine(), cpu: require('node:os').cpus()[0]?.model ?? 'unknown' },
+    date: new Date().toISOString(),
+    config: { ...config, out: undefined, throughputAt: { workers: TP_WORKERS, components: TP_COUNT }, knobs: KNOBS, database: config.pg ? 'PostgreSQL (fresh database per start)' : 'SQLite (fresh file per start)' },
+    modes: MODES,
+    compileCache,
+    durationS: Math.round((Date.now() - started) / 1000),
+    raw,
+  };
+  writeFileSync(join(config.out, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
+  const report = markdownReport(results);
+  writeFileSync(join(config.out, 'results.md'), report);
+  await writePlots(results, config.out);
+  console.log(report);
+  log(`bench: done in ${results.durationS} s; results in ${config.out}`);
+})().catch((error) => {
+  console.error(`bench: ${error.stack ?? error.message}`);
+  process.exit(1);
+});

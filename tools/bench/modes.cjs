@@ -1,0 +1,142 @@
+/**
+ * How the benchmark starts the demo in each mode, as real process trees, and what it reads off
+ * them: time until every worker is ready, PSS of every process (from /proc/PID/smaps_rollup),
+ * server-side database connections.
+ */
+const { execFileSync, spawn } = require('node:child_process');
+const { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } = require('node:fs');
+const { tmpdir } = require('node:os');
+const { join, resolve } = require('node:path');
+const { DEMO, childrenOf, pssKb } = require('../lib/demo-runner.cjs');
+
+const PM2_BIN = resolve(__dirname, '../../node_modules/pm2/bin/pm2');
+
+/** The benchmark's modes: what each one is, for the report. */
+const MODES = {
+  preload: 'preload on (`runCluster`, preloader + workers)',
+  off: 'preload off (`runCluster`, every worker does the full start-up)',
+  pm2: 'PM2 cluster mode running the same demo standalone, preload off',
+  floor: 'no components, no bundle, no seeding (`runCluster`, preload off): what a worker costs when start-up does nothing',
+};
+
+/** Environment of one mode at one bundle (null bundle: K = 0, only the 24 built-in components). */
+function modeEnv(mode, bundle) {
+  const withBundle = bundle ? { BUNDLE_URLS: bundle } : {};
+  switch (mode) {
+    case 'preload': return { NEST_PRELOAD: 'true', ...withBundle };
+    case 'off': return { NEST_PRELOAD: 'false', ...withBundle };
+    case 'pm2': return { NEST_PRELOAD: 'false', ...withBundle };
+    case 'floor': return { NEST_PRELOAD: 'false', BUILTIN_COMPONENTS: 'false', DEMO_SEED: 'false' };
+    default: throw new Error(`unknown mode ${mode}`);
+  }
+}
+
+const waitUntil = async (check, timeoutMs, what) => {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+};
+
+/**
+ * Starts one mode with `workers` workers; resolves once every worker is ready, with `readyMs`
+ * measured from the spawn. `tree()` lists {role, pid} of the process tree at steady state.
+ */
+async function start(mode, { workers, port, env, nodeArgs = [] }) {
+  execFileSync('sync'); // the previous run's file churn must not slow this start
+  const dir = mkdtempSync(join(tmpdir(), `bench-${mode}-`));
+  mkdirSync(join(dir, 'tmp'));
+  const baseEnv = { PATH: process.env.PATH, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: join(dir, 'data'), TMPDIR: join(dir, 'tmp'), NO_COLOR: '1', ...env };
+  return mode === 'pm2' ? startPm2(dir, workers, baseEnv, nodeArgs) : startCluster(mode, dir, workers, baseEnv, nodeArgs);
+}
+
+async function startCluster(mode, dir, workers, env, nodeArgs) {
+  const spawnedAt = performance.now();
+  const child = spawn(process.execPath, [...nodeArgs, DEMO], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...env, WORKERS: String(workers) } });
+  let out = '';
+  let exited = false;
+  child.stdout.on('data', (c) => (out += c));
+  child.stderr.on('data', (c) => (out += c));
+  child.on('exit', () => (exited = true));
+  let readyMs;
+  try {
+    readyMs = await waitUntil(() => {
+      if (exited) throw new Error(`${mode}: the cluster exited before it was ready:\n${out.slice(-3000)}`);
+      return /cluster ready/.test(out) && performance.now() - spawnedAt;
+    }, 300_000, `${mode} ready`);
+  } catch (error) {
+    child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
+  if (!/cluster ready: \d+\/\d+ workers \(preloaded/.test(out) && mode === 'preload') throw new Error(`preload mode did not preload:\n${out.slice(-3000)}`);
+  return {
+    readyMs,
+    primaryPid: child.pid,
+    tree: () => [{ role: 'primary', pid: child.pid }, ...childrenOf(child.pid).map((pid) => ({ role: 'worker', pid }))],
+    stop: async () => {
+      if (!exited) {
+        child.kill('SIGTERM');
+        await waitUntil(() => exited, 60_000, `${mode} stop`);
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * PM2 in cluster mode, in its own PM2_HOME: its daemon is the cluster primary, each instance runs
+ * the demo standalone (WORKERS=0). Ready when every instance has logged that Nest started.
+ */
+async function startPm2(dir, workers, env, nodeArgs) {
+  if (!existsSync(PM2_BIN)) throw new Error('pm2 is not installed: run npm ci (it is a dev dependency of the benchmark)');
+  const home = join(dir, 'pm2');
+  const pm2Env = { ...env, PM2_HOME: home, WORKERS: '0' };
+  const pm2 = (...args) => execFileSync(process.execPath, [PM2_BIN, ...args], { env: pm2Env, cwd: dir, stdio: 'pipe', encoding: 'utf8' });
+  const spawnedAt = performance.now();
+  pm2('start', DEMO, '--name', 'demo', '-i', String(workers), '--no-autorestart', '--merge-logs', '--output', join(dir, 'out.log'), '--error', join(dir, 'err.log'), ...(nodeArgs.length ? ['--node-args', nodeArgs.join(' ')] : []));
+  const log = () => (existsSync(join(dir, 'out.log')) ? readFileSync(join(dir, 'out.log'), 'utf8') : '') + (existsSync(join(dir, 'err.log')) ? readFileSync(join(dir, 'err.log'), 'utf8') : '');
+  let readyMs;
+  try {
+    readyMs = await waitUntil(() => (log().match(/Nest application successfully started/g) ?? []).length >= workers && performance.now() - spawnedAt, 300_000, 'pm2 ready');
+  } catch (error) {
+    try { pm2('kill'); } catch { /* already gone */ }
+    throw new Error(`${error.message}\n${log().slice(-3000)}`);
+  }
+  const daemonPid = Number(readFileSync(join(home, 'pm2.pid'), 'utf8'));
+  return {
+    readyMs,
+    primaryPid: daemonPid,
+    tree: () => [{ role: 'primary', pid: daemonPid }, ...childrenOf(daemonPid).map((pid) => ({ role: 'worker', pid }))],
+    stop: async () => {
+      try { pm2('kill'); } catch { /* already gone */ }
+      await waitUntil(() => !existsSync(`/proc/${daemonPid}`), 30_000, 'pm2 kill');
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** PSS (KiB) of each process of the tree; processes that ended meanwhile are left out. */
+function treePss(tree) {
+  const out = [];
+  for (const { role, pid } of tree) {
+    try {
+      out.push({ role, pid, pssKb: pssKb(pid) });
+    } catch { /* it ended */ }
+  }
+  return out;
+}
+
+/** PSS of a bare `node` process idling, for the primary's comparison. */
+async function bareNodePssKb() {
+  const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+  await new Promise((r) => setTimeout(r, 500));
+  const kb = pssKb(child.pid);
+  child.kill();
+  return kb;
+}
+
+module.exports = { MODES, modeEnv, start, treePss, bareNodePssKb, readdirSync };

@@ -1,0 +1,124 @@
+/** Turns the benchmark's raw figures into summaries, target checks and a Markdown report. */
+const { median } = require('../lib/demo-runner.cjs');
+
+const MB = (kb) => kb / 1024;
+const fmt = (x, digits = 1) => (x === null || x === undefined || Number.isNaN(x) ? '–' : x.toFixed(digits));
+const spread = (xs, scale = (x) => x, digits = 0) => {
+  const v = xs.filter((x) => x !== null && x !== undefined).map(scale);
+  return v.length ? `${fmt(median(v), digits)} (${fmt(Math.min(...v), digits)}–${fmt(Math.max(...v), digits)})` : '–';
+};
+
+/** The results of `mode` at (N, K) across rounds (the floor has no K). */
+const cell = (results, mode, workers, components) =>
+  results.raw.matrix.filter((r) => r.mode === mode && r.workers === workers && (mode === 'floor' || r.components === components));
+
+/** Median over rounds of a / b, each from the same round. */
+function pairedRatio(as, bs, value) {
+  const ratios = as.map((a) => {
+    const b = bs.find((x) => x.round === a.round);
+    return b && value(b) ? value(a) / value(b) : null;
+  }).filter((x) => x !== null);
+  return ratios.length ? median(ratios) : null;
+}
+
+/** Every figure the README and the targets need. */
+function summarize(results) {
+  const { workers, counts } = results.config;
+  const nMax = Math.max(...workers);
+  const kRef = counts.includes(1000) ? 1000 : counts[counts.length - 1];
+  const at = (mode, n = nMax, k = kRef) => cell(results, mode, n, k);
+  const primaryPreload = results.raw.matrix.filter((r) => r.mode === 'preload').map((r) => r.primaryPssKb);
+  const kMin = Math.min(...counts);
+  const kTop = Math.max(...counts);
+  const growth = workers.map((n) => ({
+    workers: n,
+    mb: MB(median(cell(results, 'preload', n, kTop).map((r) => r.medianWorkerPssKb)) - median(cell(results, 'preload', n, kMin).map((r) => r.medianWorkerPssKb))),
+  }));
+  const loadOf = (mode) => results.raw.load.filter((r) => r.mode === mode);
+  const allRps = (r) => r.load['/api/v1/all']?.rps;
+  return {
+    nMax, kRef, kMin, kTop,
+    totalPssPreloadOverOff: pairedRatio(at('preload'), at('off'), (r) => r.totalPssKb),
+    totalPssPreloadOverFloor: pairedRatio(at('preload'), at('floor'), (r) => r.totalPssKb),
+    readyPreloadOverOff: pairedRatio(at('preload'), at('off'), (r) => r.readyMs),
+    primaryPreloadMb: MB(median(primaryPreload)),
+    bareNodeMb: MB(median(results.raw.bareNodeKb)),
+    workerGrowth: growth,
+    throughputAllPreloadOverOff: pairedRatio(loadOf('preload'), loadOf('off'), allRps),
+    throughputAllPm2OverOff: pairedRatio(loadOf('pm2'), loadOf('off'), allRps),
+  };
+}
+
+function targets(results, s) {
+  const row = (what, target, measured, met) => ({ what, target, measured, met });
+  return [
+    row(`total PSS, N=${s.nMax}, K=${s.kRef}: preload ÷ off`, '≤ 0.45', fmt(s.totalPssPreloadOverOff, 2), s.totalPssPreloadOverOff !== null && s.totalPssPreloadOverOff <= 0.45),
+    row(`total PSS, N=${s.nMax}, K=${s.kRef}: preload ÷ floor`, '≤ 1.10', fmt(s.totalPssPreloadOverFloor, 2), s.totalPssPreloadOverFloor !== null && s.totalPssPreloadOverFloor <= 1.1),
+    row(`time until all ${s.nMax} workers are ready, K=${s.kRef}: preload ÷ off`, '≤ 0.5', fmt(s.readyPreloadOverOff, 2), s.readyPreloadOverOff !== null && s.readyPreloadOverOff <= 0.5),
+    row('primary PSS (preload) − bare node PSS', '≤ 10 MB', `${fmt(s.primaryPreloadMb - s.bareNodeMb)} MB (${fmt(s.primaryPreloadMb)} vs ${fmt(s.bareNodeMb)})`, s.primaryPreloadMb - s.bareNodeMb <= 10),
+    row(`median worker PSS (preload) growth, K=${s.kMin} → ${s.kTop}`, '< 5 MB', s.workerGrowth.map((g) => `N=${g.workers}: ${fmt(g.mb)} MB`).join(', '), s.workerGrowth.every((g) => g.mb < 5)),
+    row('/api/v1/all throughput: preload ÷ off', '≥ 1.0', fmt(s.throughputAllPreloadOverOff, 2), s.throughputAllPreloadOverOff !== null && s.throughputAllPreloadOverOff >= 1.0),
+  ];
+}
+
+function markdownReport(results) {
+  const s = summarize(results);
+  const { workers, counts, rounds } = results.config;
+  const m = results.machine;
+  const lines = [];
+  const table = (head, rows) => {
+    lines.push(`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`), '');
+  };
+  lines.push(`Machine: ${m.cores} cores (${m.cpu}), ${m.memoryGiB} GiB, Node ${m.node}. ${results.config.database}. ${rounds} round(s), modes interleaved in a rotated order; median (min–max); ratios are medians of per-round ratios. Run took ${results.durationS} s.`, '');
+  lines.push('**Targets**', '');
+  table(['figure', 'target', 'measured', 'met'], targets(results, s).map((t) => [t.what, t.target, t.measured, t.met ? 'yes' : '**no**']));
+  const grid = (title, value, scale, digits, extra) => {
+    lines.push(`**${title}**`, '');
+    table(['N', 'K', 'preload', 'off', 'PM2', 'floor', ...extra.map((e) => e[0])], workers.flatMap((n) => counts.map((k) => [
+      n, k,
+      ...['preload', 'off', 'pm2', 'floor'].map((mode) => spread(cell(results, mode, n, k).map(value), scale, digits)),
+      ...extra.map(([, compute]) => compute(n, k)),
+    ])));
+  };
+  const ratio = (a, b, value) => (n, k) => fmt(pairedRatio(cell(results, a, n, k), cell(results, b, n, k), value), 2);
+  const ready = (r) => r.readyMs;
+  const total = (r) => r.totalPssKb;
+  const worker = (r) => r.medianWorkerPssKb;
+  grid('Time from launch until every worker is ready (ms)', ready, (x) => x, 0, [['preload ÷ off', ratio('preload', 'off', ready)], ['PM2 ÷ off', ratio('pm2', 'off', ready)]]);
+  grid('Total PSS of the process tree (MB)', total, MB, 1, [['preload ÷ off', ratio('preload', 'off', total)], ['preload ÷ floor', ratio('preload', 'floor', total)]]);
+  grid('Median worker PSS (MB)', worker, MB, 1, [['preload − floor (MB)', (n, k) => {
+    const diff = pairedRatio(cell(results, 'preload', n, k), cell(results, 'floor', n, k), () => 1) === null ? null
+      : median(cell(results, 'preload', n, k).map((a) => a.medianWorkerPssKb - (cell(results, 'floor', n, k).find((f) => f.round === a.round)?.medianWorkerPssKb ?? NaN)));
+    return diff === null ? '–' : fmt(MB(diff));
+  }]]);
+  lines.push('**Primary PSS (MB) and open database connections at steady state (server side)**', '');
+  table(['N', 'K', 'primary: preload', 'primary: off', 'primary: PM2 daemon', 'DB conns: preload', 'DB conns: off', 'DB conns: PM2', 'DB conns: floor'], workers.flatMap((n) => counts.map((k) => [
+    n, k,
+    ...['preload', 'off', 'pm2'].map((mode) => spread(cell(results, mode, n, k).map((r) => r.primaryPssKb), MB, 1)),
+    ...['preload', 'off', 'pm2', 'floor'].map((mode) => spread(cell(results, mode, n, k).map((r) => r.dbConnections), (x) => x, 0)),
+  ])));
+  lines.push(`Bare \`node\` idling: ${fmt(s.bareNodeMb)} MB PSS (median of ${results.raw.bareNodeKb.length}).`, '');
+  const tp = results.config.throughputAt;
+  lines.push(`**Throughput and p99 latency under autocannon (${results.config.connections} connections, ${results.config.durationS} s, loopback), N=${tp.workers}, K=${tp.components}**`, '');
+  const loadOf = (mode) => results.raw.load.filter((r) => r.mode === mode);
+  table(['mode', '/api/v1/all req/s', '/api/v1/all p99 (ms)', '/api/v1/version req/s', '/api/v1/version p99 (ms)', 'all: ÷ off'], Object.keys(results.modes).map((mode) => [
+    mode,
+    spread(loadOf(mode).map((r) => r.load['/api/v1/all']?.rps)), spread(loadOf(mode).map((r) => r.load['/api/v1/all']?.p99Ms)),
+    spread(loadOf(mode).map((r) => r.load['/api/v1/version']?.rps)), spread(loadOf(mode).map((r) => r.load['/api/v1/version']?.p99Ms)),
+    fmt(pairedRatio(loadOf(mode), loadOf('off'), (r) => r.load['/api/v1/all']?.rps), 2),
+  ]));
+  if (results.raw.knobs.length) {
+    lines.push(`**Worker V8 memory flags, preload mode, N=${tp.workers}, K=${tp.components}** (passed to the primary, inherited by every process)`, '');
+    const knob = (k) => results.raw.knobs.filter((r) => r.knob === k);
+    table(['flags', 'median worker PSS (MB)', 'total PSS (MB)', '/api/v1/all req/s', '/api/v1/version req/s', 'worker PSS ÷ default', 'all req/s ÷ default'], Object.entries(results.config.knobs).map(([k, flags]) => [
+      flags.length ? `\`${flags.join(' ')}\`` : 'default',
+      spread(knob(k).map((r) => r.medianWorkerPssKb), MB, 1), spread(knob(k).map((r) => r.totalPssKb), MB, 1),
+      spread(knob(k).map((r) => r.load['/api/v1/all'].rps)), spread(knob(k).map((r) => r.load['/api/v1/version'].rps)),
+      fmt(pairedRatio(knob(k), knob('default'), (r) => r.medianWorkerPssKb), 2), fmt(pairedRatio(knob(k), knob('default'), (r) => r.load['/api/v1/all'].rps), 2),
+    ]));
+  }
+  lines.push(`Compile cache: ${results.compileCache}.`, '');
+  return `${lines.join('\n')}\n`;
+}
+
+module.exports = { markdownReport, summarize, targets, cell, pairedRatio };

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { makeBundle } from './support/bundles';
 import { DemoCluster, pssMb } from './support/demo-cluster';
 
@@ -23,5 +24,30 @@ describe('memory of workers (PSS from /proc, measured side by side in one run)',
     const off = await workerPss({ BUNDLE_URLS }, false);
     // A ratio of two figures from this run, not an absolute threshold (measured: about 0.73).
     expect(preloaded / off).toBeLessThan(0.9);
+  });
+});
+
+describe('workerExecArgv (the demo\'s WORKER_NODE_FLAGS)', () => {
+  it('gives the flags to every worker and not to the primary', async () => {
+    const cmdline = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    const startWith = async (env: Record<string, string>) => {
+      const cluster = await DemoCluster.start({ workers: 2, preload: true, env });
+      try {
+        await cluster.waitReady();
+        const workers = cluster.childPids();
+        expect(workers).toHaveLength(2);
+        return { primary: cmdline(cluster.pid), workers: workers.map(cmdline), cluster };
+      } catch (error) {
+        await cluster.destroy();
+        throw error;
+      }
+    };
+    const lean = await startWith({ WORKER_NODE_FLAGS: '--max-semi-space-size=1' });
+    try {
+      expect(lean.primary).not.toContain('--max-semi-space-size=1');
+      for (const args of lean.workers) expect(args).toContain('--max-semi-space-size=1');
+    } finally {
+      await lean.cluster.destroy();
+    }
   });
 });

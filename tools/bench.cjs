@@ -45,7 +45,7 @@ const config = {
   rounds: Number(flag(args, 'rounds', QUICK ? '1' : '3')),
   workers: list('workers', QUICK ? '1,2' : '1,2,4,8'),
   counts: list('counts', QUICK ? '0,300' : '0,300,1000,3000'),
-  durationS: Number(flag(args, 'duration', QUICK ? '1' : '4')),
+  durationS: Number(flag(args, 'duration', QUICK ? '1' : '3')),
   connections: 8,
   pg: args.includes('--no-pg') ? null : flag(args, 'pg', process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'),
   out: resolve(flag(args, 'out', join(__dirname, '..', 'bench', 'results'))),
@@ -57,7 +57,9 @@ for (const [k, v] of Object.entries({ rounds: config.rounds, duration: config.du
 // nearest measured N), K = 1000 (or the largest K measured below it).
 const TP_WORKERS = config.workers.reduce((best, n) => (Math.abs(n - machine().cores) < Math.abs(best - machine().cores) ? n : best), config.workers[0]);
 const TP_COUNT = [...config.counts].filter((k) => k <= 1000).pop() ?? config.counts[0];
+// Worker-only V8 flags, through runCluster's workerExecArgv (the demo's WORKER_NODE_FLAGS).
 const KNOBS = { default: [], 'semi-space-1': ['--max-semi-space-size=1'], 'optimize-for-size': ['--optimize-for-size'] };
+const LEAN = KNOBS['semi-space-1'];
 
 function fail(message) {
   console.error(`bench: ${message}`);
@@ -85,12 +87,13 @@ async function freshDatabase() {
 }
 
 /** One start of one mode: ready time, PSS of the tree, DB connections, optionally load. */
-async function measure(mode, { workers, bundle, nodeArgs = [], load = false }) {
+async function measure(mode, { workers, bundle, workerFlags = [], load = false }) {
   const db = await freshDatabase();
   const port = await freePort();
   let run;
   try {
-    run = await start(mode, { workers, port, env: { ...modeEnv(mode, bundle), ...db.env }, nodeArgs });
+    const flags = workerFlags.length ? { WORKER_NODE_FLAGS: workerFlags.join(' ') } : {};
+    run = await start(mode, { workers, port, env: { ...modeEnv(mode, bundle), ...db.env, ...flags } });
     // Warm every worker alike: the index and the light endpoint, several times each.
     for (let i = 0; i < workers * 4; i++) {
       for (const path of ['/api/v1/all', '/api/v1/version']) {
@@ -98,7 +101,7 @@ async function measure(mode, { workers, bundle, nodeArgs = [], load = false }) {
         if (status !== 200) throw new Error(`${mode}: GET ${path} answered ${status}`);
       }
     }
-    await new Promise((r) => setTimeout(r, 500));
+    await new Promise((r) => setTimeout(r, 300));
     const pss = treePss(run.tree());
     const workersKb = pss.filter((p) => p.role === 'worker').map((p) => p.pssKb).sort((a, b) => a - b);
     if (workersKb.length !== workers) throw new Error(`${mode}: expected ${workers} workers, found ${workersKb.length}`);
@@ -140,7 +143,7 @@ async function measure(mode, { workers, bundle, nodeArgs = [], load = false }) {
   const bundleDir = mkdtempSync(join(tmpdir(), 'bench-bundles-'));
   const bundles = {};
   for (const k of config.counts) bundles[k] = k === 0 ? null : (await generateBundle({ count: k, out: join(bundleDir, `bundle-${k}.tar.gz`) })).out;
-  const raw = { matrix: [], load: [], knobs: [], bareNodeKb: [] };
+  const raw = { matrix: [], load: [], knobs: [], lean: [], bareNodeKb: [] };
   try {
     // 1. The matrix: N × K × {preload, off, pm2}, and the floor (which has no K) once per N and round.
     for (const workers of config.workers) {
@@ -168,9 +171,21 @@ async function measure(mode, { workers, bundle, nodeArgs = [], load = false }) {
     if (!config.quick) {
       for (let round = 0; round < config.rounds; round++) {
         for (const knob of rotated(Object.keys(KNOBS), round)) {
-          const r = await measure('preload', { workers: TP_WORKERS, bundle: bundles[TP_COUNT], nodeArgs: KNOBS[knob], load: true });
+          const r = await measure('preload', { workers: TP_WORKERS, bundle: bundles[TP_COUNT], workerFlags: KNOBS[knob], load: true });
           raw.knobs.push({ ...r, knob, components: TP_COUNT, round });
           log(`knob ${knob} round ${round + 1}: worker ${(r.medianWorkerPssKb / 1024).toFixed(1)} MB, /api/v1/all ${r.load['/api/v1/all'].rps} rps`);
+        }
+      }
+    }
+    // 4. The target point (largest N, K = 1000) once more: preload with lean workers against preload off, paired.
+    if (!config.quick) {
+      const n = Math.max(...config.workers);
+      const k = config.counts.includes(1000) ? 1000 : config.counts[config.counts.length - 1];
+      for (let round = 0; round < config.rounds; round++) {
+        for (const mode of rotated(['preload', 'off'], round)) {
+          const r = await measure(mode, { workers: n, bundle: bundles[k], workerFlags: mode === 'preload' ? LEAN : [] });
+          raw.lean.push({ ...r, components: k, round, workerFlags: mode === 'preload' ? LEAN : [] });
+          log(`lean N=${n} K=${k} round ${round + 1} ${mode}: total PSS ${(r.totalPssKb / 1024).toFixed(1)} MB, ready ${r.readyMs} ms`);
         }
       }
     }
@@ -183,7 +198,7 @@ async function measure(mode, { workers, bundle, nodeArgs = [], load = false }) {
   const results = {
     machine: { ...machine(), cpu: require('node:os').cpus()[0]?.model ?? 'unknown' },
     date: new Date().toISOString(),
-    config: { ...config, out: undefined, throughputAt: { workers: TP_WORKERS, components: TP_COUNT }, knobs: KNOBS, database: config.pg ? 'PostgreSQL (fresh database per start)' : 'SQLite (fresh file per start)' },
+    config: { ...config, out: undefined, throughputAt: { workers: TP_WORKERS, components: TP_COUNT }, knobs: KNOBS, leanFlags: LEAN, database: config.pg ? 'PostgreSQL (fresh database per start)' : 'SQLite (fresh file per start)' },
     modes: MODES,
     compileCache,
     durationS: Math.round((Date.now() - started) / 1000),

@@ -112,8 +112,12 @@ async function startPm2(dir, workers, env, nodeArgs) {
     primaryPid: daemonPid,
     tree: () => [{ role: 'primary', pid: daemonPid }, ...childrenOf(daemonPid).map((pid) => ({ role: 'worker', pid }))],
     stop: async () => {
-      try { pm2('kill'); } catch { /* already gone */ }
-      await waitUntil(() => !existsSync(`/proc/${daemonPid}`), 30_000, 'pm2 kill');
+      // Measurements are done: end the tree at once (`pm2 kill` takes over 2 s of graceful stops per run).
+      const pids = [...childrenOf(daemonPid), daemonPid];
+      for (const pid of pids) {
+        try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+      }
+      await waitUntil(() => pids.every((pid) => !existsSync(`/proc/${pid}`) || /^\S+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'))), 30_000, 'pm2 stop');
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -46,6 +46,9 @@ function summarize(results) {
     workerGrowth: growth,
     throughputAllPreloadOverOff: pairedRatio(loadOf('preload'), loadOf('off'), allRps),
     throughputAllPm2OverOff: pairedRatio(loadOf('pm2'), loadOf('off'), allRps),
+    leanTotalPssOverOff: results.raw.lean?.length
+      ? pairedRatio(results.raw.lean.filter((r) => r.mode === 'preload'), results.raw.lean.filter((r) => r.mode === 'off'), (r) => r.totalPssKb)
+      : null,
   };
 }
 
@@ -53,6 +56,9 @@ function targets(results, s) {
   const row = (what, target, measured, met) => ({ what, target, measured, met });
   return [
     row(`total PSS, N=${s.nMax}, K=${s.kRef}: preload ÷ off`, '≤ 0.45', fmt(s.totalPssPreloadOverOff, 2), s.totalPssPreloadOverOff !== null && s.totalPssPreloadOverOff <= 0.45),
+    ...(s.leanTotalPssOverOff === null ? [] : [row(
+      `total PSS, N=${s.nMax}, K=${s.kRef}: preload with \`workerExecArgv: ${JSON.stringify(results.config.leanFlags)}\` ÷ off`, '≤ 0.45', fmt(s.leanTotalPssOverOff, 2), s.leanTotalPssOverOff <= 0.45,
+    )]),
     row(`total PSS, N=${s.nMax}, K=${s.kRef}: preload ÷ floor`, '≤ 1.10', fmt(s.totalPssPreloadOverFloor, 2), s.totalPssPreloadOverFloor !== null && s.totalPssPreloadOverFloor <= 1.1),
     row(`time until all ${s.nMax} workers are ready, K=${s.kRef}: preload ÷ off`, '≤ 0.5', fmt(s.readyPreloadOverOff, 2), s.readyPreloadOverOff !== null && s.readyPreloadOverOff <= 0.5),
     row('primary PSS (preload) − bare node PSS', '≤ 10 MB', `${fmt(s.primaryPreloadMb - s.bareNodeMb)} MB (${fmt(s.primaryPreloadMb)} vs ${fmt(s.bareNodeMb)})`, s.primaryPreloadMb - s.bareNodeMb <= 10),
@@ -108,7 +114,7 @@ function markdownReport(results) {
     fmt(pairedRatio(loadOf(mode), loadOf('off'), (r) => r.load['/api/v1/all']?.rps), 2),
   ]));
   if (results.raw.knobs.length) {
-    lines.push(`**Worker V8 memory flags, preload mode, N=${tp.workers}, K=${tp.components}** (passed to the primary, inherited by every process)`, '');
+    lines.push(`**Worker V8 memory flags (\`workerExecArgv\`, workers only), preload mode, N=${tp.workers}, K=${tp.components}**`, '');
     const knob = (k) => results.raw.knobs.filter((r) => r.knob === k);
     table(['flags', 'median worker PSS (MB)', 'total PSS (MB)', '/api/v1/all req/s', '/api/v1/version req/s', 'worker PSS ÷ default', 'all req/s ÷ default'], Object.entries(results.config.knobs).map(([k, flags]) => [
       flags.length ? `\`${flags.join(' ')}\`` : 'default',
@@ -117,8 +123,16 @@ function markdownReport(results) {
       fmt(pairedRatio(knob(k), knob('default'), (r) => r.medianWorkerPssKb), 2), fmt(pairedRatio(knob(k), knob('default'), (r) => r.load['/api/v1/all'].rps), 2),
     ]));
   }
+  if (results.raw.lean?.length) {
+    const of = (mode) => results.raw.lean.filter((r) => r.mode === mode);
+    lines.push(`**The target point with lean workers: N=${s.nMax}, K=${s.kRef}, preload with \`workerExecArgv: ${JSON.stringify(results.config.leanFlags)}\` against preload off (default flags), paired**`, '');
+    table(['mode', 'total PSS (MB)', 'median worker PSS (MB)', 'ready (ms)', 'total PSS ÷ off'], [
+      ['preload, lean workers', spread(of('preload').map((r) => r.totalPssKb), MB, 1), spread(of('preload').map((r) => r.medianWorkerPssKb), MB, 1), spread(of('preload').map((r) => r.readyMs)), fmt(s.leanTotalPssOverOff, 2)],
+      ['preload off', spread(of('off').map((r) => r.totalPssKb), MB, 1), spread(of('off').map((r) => r.medianWorkerPssKb), MB, 1), spread(of('off').map((r) => r.readyMs)), '1.00'],
+    ]);
+  }
   lines.push(`Compile cache: ${results.compileCache}.`, '');
-  return `${lines.join('\n')}\n`;
+  return `${lines.join('\n').trimEnd()}\n`;
 }
 
 module.exports = { markdownReport, summarize, targets, cell, pairedRatio };

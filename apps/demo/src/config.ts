@@ -47,6 +47,8 @@ export interface DemoConfig {
   oneShot: boolean;
   /** PreloadModule's artifactCacheBytes (bytes of index slices a worker keeps after reading them). */
   artifactCacheBytes: number;
+  /** Extra Node flags for the workers only (runCluster's workerExecArgv). */
+  workerNodeFlags: string[];
   /** Seed the database and config dir (superuser, starter projects, flows, pictures); off only to measure the floor. */
   seed: boolean;
 }
@@ -61,6 +63,7 @@ export const SUPERVISION_ENV = [
   ['MAX_REQUESTS', 'maxRequests'],
   ['MAX_REQUESTS_JITTER', 'maxRequestsJitter'],
   ['MAX_RSS_MB', 'maxRssMb'],
+  ['PIPELINE_CONCURRENCY', 'pipelineConcurrency'],
 ] as const;
 
 /** A bad environment variable: the message says which, what it was, and what is expected. */
@@ -140,6 +143,7 @@ export function readDemoConfig(env: NodeJS.ProcessEnv = process.env, cwd = proce
     lockTimeoutMs: int(env, 'LOCK_TIMEOUT_MS', 120_000, 10_001, 3_600_000),
     oneShot: bool(env, 'PRELOAD_ONLY', false),
     seed: bool(env, 'DEMO_SEED', true),
+    workerNodeFlags: (env.WORKER_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean),
     artifactCacheBytes: int(env, 'ARTIFACT_CACHE_BYTES', 8 * 2 ** 20, 0, 2 ** 31 - 1),
   };
   if (config.multiHost && !config.databaseUrl) {

@@ -20,6 +20,7 @@ void runCluster({
   preloadStart: config.preloadStart,
   reloadPreload: config.reloadPreload,
   oneShot: config.oneShot,
+  workerExecArgv: config.workerNodeFlags,
   ...config.supervision,
   ...(config.runRoot ? { runRoot: config.runRoot } : {}),
   // Loaded lazily: the primary never imports the app, only the preloader and the workers do.

@@ -6,7 +6,7 @@ import { resolveSupervisorOptions } from './cluster.options';
 describe('resolveSupervisorOptions', () => {
   it('defaults: one worker per core, preload on, bounded timeouts', () => {
     expect(resolveSupervisorOptions({}, {})).toEqual({
-      workers: availableParallelism(), preload: true, preloadStart: 'pipelined', reloadPreload: false, preloadTimeoutMs: 120_000, gracefulTimeoutMs: 30_000, restartDelayMs: 100, maxRestartDelayMs: 10_000, runRoot: tmpdir(),
+      workers: availableParallelism(), preload: true, preloadStart: 'pipelined', pipelineConcurrency: Math.max(1, availableParallelism() - 1), workerExecArgv: [], reloadPreload: false, preloadTimeoutMs: 120_000, gracefulTimeoutMs: 30_000, restartDelayMs: 100, maxRestartDelayMs: 10_000, runRoot: tmpdir(),
       controlFile: join(process.cwd(), '.nest-preload', 'control.json'), sweepRoots: [tmpdir()],
       bootTimeoutMs: 60_000, maxRestarts: 5, restartWindowMs: 60_000, heartbeatIntervalMs: 1_000, heartbeatTimeoutMs: 10_000, maxRequests: 0, maxRequestsJitter: 0, maxRssMb: 0, hooks: {},
     });
@@ -18,10 +18,10 @@ describe('resolveSupervisorOptions', () => {
     expect(resolveSupervisorOptions({}, { NEST_PRELOAD: value }).preload).toBe(expected);
   });
 
-  it('preloadStart auto is pipelined up to one worker per core, serial beyond', () => {
-    expect(resolveSupervisorOptions({ workers: availableParallelism() }, {}).preloadStart).toBe('pipelined');
-    expect(resolveSupervisorOptions({ workers: availableParallelism() + 1 }, {}).preloadStart).toBe('serial');
-    expect(resolveSupervisorOptions({ workers: 64, preloadStart: 'pipelined' }, {}).preloadStart).toBe('pipelined');
+  it('preloadStart auto is pipelined at any worker count, with one core left to the preloader by default', () => {
+    expect(resolveSupervisorOptions({ workers: availableParallelism() + 6 }, {})).toMatchObject({ preloadStart: 'pipelined', pipelineConcurrency: Math.max(1, availableParallelism() - 1) });
+    expect(resolveSupervisorOptions({ workers: 64, preloadStart: 'serial' }, {}).preloadStart).toBe('serial');
+    expect(resolveSupervisorOptions({ pipelineConcurrency: 3, workerExecArgv: ['--optimize-for-size'] }, {})).toMatchObject({ pipelineConcurrency: 3, workerExecArgv: ['--optimize-for-size'] });
   });
 
   it('an explicit option wins over NEST_PRELOAD', () => {
@@ -38,6 +38,9 @@ describe('resolveSupervisorOptions', () => {
     [{ runRoot: 'tmp' }, {}, 'runRoot="tmp": expected an absolute path'],
     [{ worker: 2 }, {}, 'Unknown option "worker"'],
     [{ preloadStart: 'parallel' }, {}, 'Invalid preload option preloadStart="parallel": expected "pipelined", "serial" or "auto".'],
+    [{ pipelineConcurrency: 0 }, {}, 'Invalid preload option pipelineConcurrency=0: expected a whole number from 1 to 1024.'],
+    [{ workerExecArgv: '--max-semi-space-size=1' }, {}, 'Invalid preload option workerExecArgv="--max-semi-space-size=1": expected a list of Node flags'],
+    [{ workerExecArgv: ['rm -rf'] }, {}, 'Invalid preload option workerExecArgv=["rm -rf"]: expected a list of Node flags'],
     [{ maxRestarts: -1 }, {}, 'maxRestarts=-1: expected a whole number, 0 or more'],
     [{ controlFile: 'rel/control.json' }, {}, 'controlFile="rel/control.json": expected an absolute path, or false'],
     [{ bootTimeoutMs: 0 }, {}, 'bootTimeoutMs=0: expected a positive whole number of milliseconds'],

@@ -91,6 +91,20 @@ export interface SupervisorOptions {
    */
   maxRssMb?: number;
   /**
+   * Pipelined start: how many workers build their apps at once while the preloader runs (it
+   * needs a core of its own); the others are forked as those finish building, or when the
+   * hand-over is ready. Keeps 8 workers on 2 cores from starving the preloader.
+   * @default max(1, os.availableParallelism() - 1)
+   */
+  pipelineConcurrency?: number;
+  /**
+   * Extra Node flags for the workers only (not the primary, not the preloader), after the
+   * primary's own `process.execArgv`. `['--max-semi-space-size=1']` cut a worker's PSS by about
+   * 28% for 5% less throughput on a 450 KB response in the benchmark (see the README).
+   * @default []
+   */
+  workerExecArgv?: string[];
+  /**
    * Where the primary writes the file the `nest-preload` CLI finds its control socket by; `false`
    * turns the control socket off.
    * @default `${process.cwd()}/.nest-preload/control.json`
@@ -121,7 +135,7 @@ const COUNT_OPTIONS = ['maxRestarts', 'heartbeatTimeoutMs', 'maxRequests', 'maxR
 const HOOKS: ReadonlyArray<keyof SupervisorHooks> = ['onStarting', 'whenReady', 'preFork', 'postFork', 'workerReady', 'workerExit', 'onReload', 'onExit'];
 
 /** Defaults of the supervisor options, except `preload`, which comes from the environment. */
-export const DEFAULT_SUPERVISOR_OPTIONS: Readonly<Omit<ResolvedSupervisorOptions, 'preload' | 'workers' | 'runRoot' | 'preloadStart' | 'controlFile' | 'sweepRoots'>> = Object.freeze({
+export const DEFAULT_SUPERVISOR_OPTIONS: Readonly<Omit<ResolvedSupervisorOptions, 'preload' | 'workers' | 'runRoot' | 'preloadStart' | 'controlFile' | 'sweepRoots' | 'pipelineConcurrency'>> = Object.freeze({
   reloadPreload: false,
   bootTimeoutMs: 60_000,
   maxRestarts: 5,
@@ -136,9 +150,10 @@ export const DEFAULT_SUPERVISOR_OPTIONS: Readonly<Omit<ResolvedSupervisorOptions
   gracefulTimeoutMs: 30_000,
   restartDelayMs: 100,
   maxRestartDelayMs: 10_000,
+  workerExecArgv: [],
 });
 
-const KEYS: ReadonlyArray<keyof SupervisorOptions> = ['workers', 'preload', 'preloadStart', 'reloadPreload', ...MS_OPTIONS, ...COUNT_OPTIONS, 'hooks', 'controlFile', 'sweepRoots', 'preloadTimeoutMs', 'gracefulTimeoutMs', 'restartDelayMs', 'maxRestartDelayMs', 'runRoot'];
+const KEYS: ReadonlyArray<keyof SupervisorOptions> = ['workers', 'preload', 'preloadStart', 'reloadPreload', ...MS_OPTIONS, ...COUNT_OPTIONS, 'hooks', 'controlFile', 'sweepRoots', 'pipelineConcurrency', 'workerExecArgv', 'preloadTimeoutMs', 'gracefulTimeoutMs', 'restartDelayMs', 'maxRestartDelayMs', 'runRoot'];
 
 /**
  * Resolves and validates the supervisor options before anything is forked.
@@ -164,6 +179,7 @@ export function resolveSupervisorOptions(
     runRoot: tmpdir(),
     controlFile: join(process.cwd(), '.nest-preload', 'control.json'),
     sweepRoots: [tmpdir()],
+    pipelineConcurrency: Math.max(1, availableParallelism() - 1),
     ...given,
   } as Omit<ResolvedSupervisorOptions, 'preloadStart'> & { preloadStart: unknown };
   if (!['pipelined', 'serial', 'auto'].includes(merged.preloadStart as string)) {
@@ -171,7 +187,8 @@ export function resolveSupervisorOptions(
   }
   const resolved: ResolvedSupervisorOptions = {
     ...merged,
-    preloadStart: merged.preloadStart === 'auto' ? (merged.workers <= availableParallelism() ? 'pipelined' : 'serial') : (merged.preloadStart as 'pipelined' | 'serial'),
+    // Pipelined start with bounded concurrency beats serial at every worker count measured.
+    preloadStart: merged.preloadStart === 'auto' ? 'pipelined' : (merged.preloadStart as 'pipelined' | 'serial'),
   };
   if (!Number.isInteger(resolved.workers) || resolved.workers < 0 || resolved.workers > 1024) {
     throw new PreloadConfigError(PreloadMessages.invalidOption('workers', resolved.workers, 'a whole number from 1 to 1024, or 0 to run without a cluster'));
@@ -207,6 +224,12 @@ export function resolveSupervisorOptions(
   }
   if (resolved.controlFile !== false && (typeof resolved.controlFile !== 'string' || !isAbsolute(resolved.controlFile))) {
     throw new PreloadConfigError(PreloadMessages.invalidOption('controlFile', resolved.controlFile, 'an absolute path, or false'));
+  }
+  if (!Number.isInteger(resolved.pipelineConcurrency) || resolved.pipelineConcurrency < 1 || resolved.pipelineConcurrency > 1024) {
+    throw new PreloadConfigError(PreloadMessages.invalidOption('pipelineConcurrency', resolved.pipelineConcurrency, 'a whole number from 1 to 1024'));
+  }
+  if (!Array.isArray(resolved.workerExecArgv) || !resolved.workerExecArgv.every((a) => typeof a === 'string' && /^--?[A-Za-z]/.test(a))) {
+    throw new PreloadConfigError(PreloadMessages.invalidOption('workerExecArgv', resolved.workerExecArgv, 'a list of Node flags such as ["--max-semi-space-size=1"]'));
   }
   if (!Array.isArray(resolved.sweepRoots) || !resolved.sweepRoots.every((r) => typeof r === 'string' && isAbsolute(r))) {
     throw new PreloadConfigError(PreloadMessages.invalidOption('sweepRoots', resolved.sweepRoots, 'a list of absolute paths'));

@@ -7,7 +7,9 @@ export function nodePorts(): { cluster: ClusterPort; process: ProcessPort; timer
   const prefix = () => `[nest-preload] primary ${process.pid}:`;
   return {
     cluster: {
-      fork(env): ChildHandle {
+      fork(env, execArgv = []): ChildHandle {
+        // Settings are global to node:cluster: set them for each fork.
+        cluster.setupPrimary({ execArgv: [...process.execArgv, ...execArgv] });
         const worker = cluster.fork(env);
         return {
           pid: worker.process.pid,

@@ -9,7 +9,8 @@ export interface ChildHandle {
 
 /** Forks children running the same entry file (node:cluster in production). */
 export interface ClusterPort {
-  fork(env: Record<string, string>): ChildHandle;
+  /** Forks this entry with `env`; `execArgv` adds Node flags after the primary's own. */
+  fork(env: Record<string, string>, execArgv?: readonly string[]): ChildHandle;
 }
 
 /** The primary's own process. */

@@ -64,7 +64,7 @@ class FakeProcess implements ProcessPort {
 
 function start(over: Record<string, unknown> = {}) {
   const runRoot = mkdtempSync(join(tmpdir(), 'sup-spec-'));
-  const options = resolveSupervisorOptions({ workers: 2, preload: true, preloadStart: 'serial', heartbeatTimeoutMs: 0, controlFile: false, preloadTimeoutMs: 1_000, gracefulTimeoutMs: 500, restartDelayMs: 100, maxRestartDelayMs: 400, runRoot, ...over }, {});
+  const options = resolveSupervisorOptions({ workers: 2, preload: true, preloadStart: 'serial', heartbeatTimeoutMs: 0, controlFile: false, preloadTimeoutMs: 1_000, gracefulTimeoutMs: 500, restartDelayMs: 100, maxRestartDelayMs: 400, pipelineConcurrency: 8, runRoot, ...over }, {});
   const cluster = new FakeCluster();
   const timers = new FakeTimers();
   const proc = new FakeProcess();
@@ -245,6 +245,29 @@ describe('Supervisor', () => {
       t.cluster.preloader.emit({ type: STEPS_STARTED });
       expect(t.cluster.children.map((c) => c.role)).toEqual(['preloader', 'worker', 'worker']);
       expect(t.cluster.workers.map((w) => w.env)).toEqual([0, 1].map((i) => ({ [PRELOAD_ENV.role]: 'worker', [PRELOAD_ENV.workerIndex]: String(i), [PRELOAD_ENV.awaitHandover]: '1' })));
+    });
+
+    it('builds at most pipelineConcurrency workers beside the preloader; each built one makes room for the next, the hand-over forks the rest', () => {
+      const t = start({ preloadStart: 'pipelined', workers: 5, pipelineConcurrency: 2 });
+      t.cluster.preloader.emit({ type: STEPS_STARTED });
+      expect(t.cluster.workers.map((w) => w.env[PRELOAD_ENV.workerIndex])).toEqual(['0', '1']);
+      t.cluster.workers[1].emit({ type: AWAIT_HANDOVER });
+      expect(t.cluster.workers.map((w) => w.env[PRELOAD_ENV.workerIndex])).toEqual(['0', '1', '2']);
+      t.cluster.workers[2].emit({ type: AWAIT_HANDOVER });
+      expect(t.cluster.workers.map((w) => w.env[PRELOAD_ENV.workerIndex])).toEqual(['0', '1', '2', '3']);
+      const manifestPath = preloadOk(t);
+      // The hand-over: the rest are forked at once, from the manifest; those waiting are answered.
+      expect(t.cluster.workers.slice(4).map((w) => [w.env[PRELOAD_ENV.workerIndex], w.env[PRELOAD_ENV.manifest]])).toEqual([['4', manifestPath]]);
+      expect(t.cluster.workers[1].sent).toEqual([expect.objectContaining({ type: HANDOVER, ok: true, manifestPath })]);
+    });
+
+    it('passes workerExecArgv to the workers only, never to the preloader', () => {
+      const forks: Array<[string, readonly string[] | undefined]> = [];
+      const t = start({ preloadStart: 'serial', workerExecArgv: ['--max-semi-space-size=1'] });
+      const original = t.cluster.fork.bind(t.cluster);
+      t.cluster.fork = (env, execArgv) => { forks.push([env[PRELOAD_ENV.role], execArgv]); return original(env); };
+      preloadOk(t);
+      expect(forks).toEqual([['worker', ['--max-semi-space-size=1']], ['worker', ['--max-semi-space-size=1']]]);
     });
 
     it('answers a worker that asked during the preload when it ends, and a later one at once', () => {

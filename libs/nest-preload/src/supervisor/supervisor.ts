@@ -400,8 +400,16 @@ export class Supervisor {
 
   /** Makes sure every worker index has a live worker or a scheduled respawn. */
   private manageWorkers(): void {
+    // First pipelined start: at most pipelineConcurrency workers build their apps beside the
+    // preloader; each one that is built and waiting for the hand-over makes room for the next.
+    const staged = this.state === 'preloading' && this.options.preloadStart === 'pipelined' && !this.current;
+    let booting = staged ? [...this.workers.values()].filter((s) => !s.ready && !this.awaiting.has(s)).length : 0;
     for (let index = 0; index < this.target; index++) {
-      if (!this.workers.has(index) && !this.pendingRespawns.has(index)) this.workers.set(index, this.spawnWorker(index));
+      if (staged && booting >= this.options.pipelineConcurrency) return;
+      if (!this.workers.has(index) && !this.pendingRespawns.has(index)) {
+        this.workers.set(index, this.spawnWorker(index));
+        booting++;
+      }
     }
   }
 
@@ -422,7 +430,7 @@ export class Supervisor {
     }
     if (this.options.heartbeatTimeoutMs > 0) env[PRELOAD_ENV.heartbeatMs] = String(this.options.heartbeatIntervalMs);
     this.hook('preFork', { role: 'worker', index });
-    const child = this.cluster.fork(env);
+    const child = this.cluster.fork(env, this.options.workerExecArgv);
     this.hook('postFork', { role: 'worker', index, pid: child.pid });
     const requestLimit = this.options.maxRequests > 0 ? this.options.maxRequests + Math.floor(this.random() * (this.options.maxRequestsJitter + 1)) : Infinity;
     const slot: WorkerSlot = { index, child, ready: false, generation, bootTimer: null, lastBeat: 0, requests: 0, rssMb: null, requestLimit, hung: false, exited: false, stoppedOn: null, spawnedAt: this.timers.now() };
@@ -445,8 +453,10 @@ export class Supervisor {
       return;
     }
     if (isMessage(message, AWAIT_HANDOVER)) {
-      if (this.state === 'preloading') this.awaiting.add(slot);
-      else if (this.state === 'running') this.sendHandover(slot);
+      if (this.state === 'preloading') {
+        this.awaiting.add(slot);
+        if (!this.reload) this.manageWorkers();
+      } else if (this.state === 'running') this.sendHandover(slot);
       return;
     }
     if (isMessage<HeartbeatMessage>(message, HEARTBEAT)) return this.handleHeartbeat(slot, message);

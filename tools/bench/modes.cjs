@@ -45,17 +45,17 @@ const waitUntil = async (check, timeoutMs, what) => {
  * Starts one mode with `workers` workers; resolves once every worker is ready, with `readyMs`
  * measured from the spawn. `tree()` lists {role, pid} of the process tree at steady state.
  */
-async function start(mode, { workers, port, env, nodeArgs = [] }) {
+async function start(mode, { workers, port, env, nodeArgs = [], node = process.execPath }) {
   execFileSync('sync'); // the previous run's file churn must not slow this start
   const dir = mkdtempSync(join(tmpdir(), `bench-${mode}-`));
   mkdirSync(join(dir, 'tmp'));
   const baseEnv = { PATH: process.env.PATH, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: join(dir, 'data'), TMPDIR: join(dir, 'tmp'), NO_COLOR: '1', ...env };
-  return mode === 'pm2' ? startPm2(dir, workers, baseEnv, nodeArgs) : startCluster(mode, dir, workers, baseEnv, nodeArgs);
+  return mode === 'pm2' ? startPm2(dir, workers, baseEnv, nodeArgs) : startCluster(mode, dir, workers, baseEnv, nodeArgs, node);
 }
 
-async function startCluster(mode, dir, workers, env, nodeArgs) {
+async function startCluster(mode, dir, workers, env, nodeArgs, node) {
   const spawnedAt = performance.now();
-  const child = spawn(process.execPath, [...nodeArgs, DEMO], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...env, WORKERS: String(workers) } });
+  const child = spawn(node, [...nodeArgs, DEMO], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...env, WORKERS: String(workers) } });
   let out = '';
   let exited = false;
   child.stdout.on('data', (c) => (out += c));

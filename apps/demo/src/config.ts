@@ -47,6 +47,8 @@ export interface DemoConfig {
   oneShot: boolean;
   /** PreloadModule's artifactCacheBytes (bytes of index slices a worker keeps after reading them). */
   artifactCacheBytes: number;
+  /** runCluster's compileCache (Node ≥ 22.1). */
+  compileCache: boolean;
   /** Extra Node flags for the workers only (runCluster's workerExecArgv). */
   workerNodeFlags: string[];
   /** Seed the database and config dir (superuser, starter projects, flows, pictures); off only to measure the floor. */
@@ -143,6 +145,7 @@ export function readDemoConfig(env: NodeJS.ProcessEnv = process.env, cwd = proce
     lockTimeoutMs: int(env, 'LOCK_TIMEOUT_MS', 120_000, 10_001, 3_600_000),
     oneShot: bool(env, 'PRELOAD_ONLY', false),
     seed: bool(env, 'DEMO_SEED', true),
+    compileCache: bool(env, 'COMPILE_CACHE', true),
     workerNodeFlags: (env.WORKER_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean),
     artifactCacheBytes: int(env, 'ARTIFACT_CACHE_BYTES', 8 * 2 ** 20, 0, 2 ** 31 - 1),
   };

@@ -21,6 +21,7 @@ void runCluster({
   reloadPreload: config.reloadPreload,
   oneShot: config.oneShot,
   workerExecArgv: config.workerNodeFlags,
+  compileCache: config.compileCache,
   ...config.supervision,
   ...(config.runRoot ? { runRoot: config.runRoot } : {}),
   // Loaded lazily: the primary never imports the app, only the preloader and the workers do.

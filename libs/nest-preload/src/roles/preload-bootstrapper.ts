@@ -1,3 +1,4 @@
+import nodeModule from 'node:module';
 import {
   type BeforeApplicationShutdown,
   Inject,
@@ -74,7 +75,12 @@ export class PreloadBootstrapper implements OnApplicationBootstrap, BeforeApplic
     const invokers = new Map(steps.map((s) => [s.name, s]));
     // Pipelined start: the primary forks the workers now, so their boot overlaps the steps
     // instead of competing with this process's own boot.
-    if (this.ctx.role === 'preloader') process.send?.({ type: STEPS_STARTED });
+    if (this.ctx.role === 'preloader') {
+      // Node ≥ 22.10 with the cluster's compile cache: what building the app compiled is written
+      // now, before the workers are forked, so their boot reuses it.
+      if (process.env.NODE_COMPILE_CACHE) (nodeModule as { flushCompileCache?: () => void }).flushCompileCache?.();
+      process.send?.({ type: STEPS_STARTED });
+    }
     const toRun = this.ctx.role === 'worker' ? this.adoptManifest(plan, await this.handover()) : plan.ordered;
     await runSteps(toRun, this.state.steps, this.ctx.role, {
       invoke: (step) => (invokers.get(step.name) as DiscoveredStep).invoke(),

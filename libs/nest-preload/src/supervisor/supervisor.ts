@@ -1,3 +1,4 @@
+import nodeModule from 'node:module';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -130,6 +131,8 @@ export class Supervisor {
   private announcedReady = false;
   private exitCode: number = EXIT_CODES.OK;
   private clusterDir = '';
+  /** NODE_COMPILE_CACHE of the children (Node ≥ 22.1 with `compileCache`), or null. */
+  private compileCacheDir: string | null = null;
   private generations = 0;
   /** How many workers the cluster should run (SIGTTIN/SIGTTOU change it). */
   private target: number;
@@ -177,6 +180,10 @@ export class Supervisor {
     if (swept.length) this.logger.log(`swept ${swept.length} dir(s) left by processes that are gone: ${swept.join(', ')}`);
     this.clusterDir = mkdtempSync(join(this.options.runRoot, `nest-preload-${this.proc.pid}-`));
     markOwner(this.clusterDir);
+    if (this.options.compileCache && compileCacheSupported()) {
+      this.compileCacheDir = join(this.clusterDir, 'compile-cache');
+      mkdirSync(this.compileCacheDir, { mode: 0o700 });
+    }
     for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGTTIN', 'SIGTTOU'] as const) this.proc.onSignal(signal, () => this.enqueue({ type: 'signal', signal }));
     this.hook('onStarting', undefined);
     if (this.options.controlFile) {
@@ -299,6 +306,10 @@ export class Supervisor {
     }
   }
 
+  private compileCacheEnv(): Record<string, string> {
+    return this.compileCacheDir ? { NODE_COMPILE_CACHE: this.compileCacheDir } : {};
+  }
+
   /** Forks a preloader that writes a new generation. */
   private startPreload(): void {
     this.state = 'preloading';
@@ -316,6 +327,7 @@ export class Supervisor {
       [PRELOAD_ENV.runDir]: generation.runDir,
       [PRELOAD_ENV.tempRoot]: generation.tempRoot,
       [PRELOAD_ENV.generation]: id,
+      ...this.compileCacheEnv(),
     });
     this.preloader = child;
     this.hook('postFork', { role: 'preloader', index: null, pid: child.pid });
@@ -419,7 +431,7 @@ export class Supervisor {
    * otherwise replaced from the current generation at once.
    */
   private spawnWorker(index: number, forNewGeneration = false): WorkerSlot {
-    const env: Record<string, string> = { [PRELOAD_ENV.role]: 'worker', [PRELOAD_ENV.workerIndex]: String(index) };
+    const env: Record<string, string> = { [PRELOAD_ENV.role]: 'worker', [PRELOAD_ENV.workerIndex]: String(index), ...this.compileCacheEnv() };
     let generation: Generation | null = null;
     if (this.state === 'preloading' && (forNewGeneration || !this.current)) {
       env[PRELOAD_ENV.awaitHandover] = '1';
@@ -799,4 +811,9 @@ export function describeExit(who: string, code: number | null, signal: NodeJS.Si
   if (signal) return `${who} was killed by ${signal}`;
   if (code === EXIT_CODES.PRELOAD_FAILED) return `${who} exited with code ${code} (preload failed)`;
   return `${who} exited with code ${code}`;
+}
+
+/** Whether this Node has the module compile cache (22.1+). */
+function compileCacheSupported(): boolean {
+  return typeof (nodeModule as { enableCompileCache?: unknown }).enableCompileCache === 'function';
 }

@@ -181,20 +181,23 @@ async function measure(mode, { workers, bundle, workerFlags = [], load = false }
     if (!config.quick) {
       const n = Math.max(...config.workers);
       const k = config.counts.includes(1000) ? 1000 : config.counts[config.counts.length - 1];
+      // And the worker's growth with K once the young generation no longer adds its own noise.
+      const kLow = Math.min(...config.counts);
+      const kHigh = Math.max(...config.counts);
+      const runs = [['preload', k], ['off', k], ['preload', kLow], ['preload', kHigh]].filter(([, kk], i, all) => all.findIndex(([m2, k2]) => m2 === 'preload' && k2 === kk) === i || i === 1);
       for (let round = 0; round < config.rounds; round++) {
-        for (const mode of rotated(['preload', 'off'], round)) {
-          const r = await measure(mode, { workers: n, bundle: bundles[k], workerFlags: mode === 'preload' ? LEAN : [] });
-          raw.lean.push({ ...r, components: k, round, workerFlags: mode === 'preload' ? LEAN : [] });
-          log(`lean N=${n} K=${k} round ${round + 1} ${mode}: total PSS ${(r.totalPssKb / 1024).toFixed(1)} MB, ready ${r.readyMs} ms`);
+        for (const [mode, kk] of rotated(runs, round)) {
+          const workerFlags = mode === 'preload' ? LEAN : [];
+          const r = await measure(mode, { workers: n, bundle: bundles[kk], workerFlags });
+          raw.lean.push({ ...r, components: kk, round, workerFlags });
+          log(`lean N=${n} K=${kk} round ${round + 1} ${mode}: total PSS ${(r.totalPssKb / 1024).toFixed(1)} MB, worker ${(r.medianWorkerPssKb / 1024).toFixed(1)} MB, ready ${r.readyMs} ms`);
         }
       }
     }
   } finally {
     rmSync(bundleDir, { recursive: true, force: true });
   }
-  const compileCache = typeof require('node:module').enableCompileCache === 'function'
-    ? 'available (not measured by this run)'
-    : `not available: module.enableCompileCache needs Node ≥ 22.1, this is ${process.version}`;
+  const compileCache = `${typeof require('node:module').enableCompileCache === 'function' ? 'available in' : 'not available in'} this Node (${process.version}; it needs 22.1+); measured separately with a Node 22 binary by \`npm run measure:compile-cache -- --node PATH\``;
   const results = {
     machine: { ...machine(), cpu: require('node:os').cpus()[0]?.model ?? 'unknown' },
     date: new Date().toISOString(),

@@ -47,7 +47,10 @@ function summarize(results) {
     throughputAllPreloadOverOff: pairedRatio(loadOf('preload'), loadOf('off'), allRps),
     throughputAllPm2OverOff: pairedRatio(loadOf('pm2'), loadOf('off'), allRps),
     leanTotalPssOverOff: results.raw.lean?.length
-      ? pairedRatio(results.raw.lean.filter((r) => r.mode === 'preload'), results.raw.lean.filter((r) => r.mode === 'off'), (r) => r.totalPssKb)
+      ? pairedRatio(results.raw.lean.filter((r) => r.mode === 'preload' && r.components === kRef), results.raw.lean.filter((r) => r.mode === 'off'), (r) => r.totalPssKb)
+      : null,
+    leanWorkerGrowthMb: results.raw.lean?.some((r) => r.components === kTop) && results.raw.lean.some((r) => r.components === kMin)
+      ? MB(median(results.raw.lean.filter((r) => r.mode === 'preload' && r.components === kTop).map((r) => r.medianWorkerPssKb - (results.raw.lean.find((x) => x.mode === 'preload' && x.components === kMin && x.round === r.round)?.medianWorkerPssKb ?? NaN))))
       : null,
   };
 }
@@ -63,6 +66,9 @@ function targets(results, s) {
     row(`time until all ${s.nMax} workers are ready, K=${s.kRef}: preload ÷ off`, '≤ 0.5', fmt(s.readyPreloadOverOff, 2), s.readyPreloadOverOff !== null && s.readyPreloadOverOff <= 0.5),
     row('primary PSS (preload) − bare node PSS', '≤ 10 MB', `${fmt(s.primaryPreloadMb - s.bareNodeMb)} MB (${fmt(s.primaryPreloadMb)} vs ${fmt(s.bareNodeMb)})`, s.primaryPreloadMb - s.bareNodeMb <= 10),
     row(`median worker PSS (preload) growth, K=${s.kMin} → ${s.kTop}`, '< 5 MB', s.workerGrowth.map((g) => `N=${g.workers}: ${fmt(g.mb)} MB`).join(', '), s.workerGrowth.every((g) => g.mb < 5)),
+    ...(s.leanWorkerGrowthMb === null ? [] : [row(
+      `median worker PSS (preload, \`workerExecArgv: ${JSON.stringify(results.config.leanFlags)}\`) growth, N=${s.nMax}, K=${s.kMin} → ${s.kTop}`, '< 5 MB', `${fmt(s.leanWorkerGrowthMb)} MB`, s.leanWorkerGrowthMb < 5,
+    )]),
     row('/api/v1/all throughput: preload ÷ off', '≥ 1.0', fmt(s.throughputAllPreloadOverOff, 2), s.throughputAllPreloadOverOff !== null && s.throughputAllPreloadOverOff >= 1.0),
   ];
 }
@@ -124,7 +130,7 @@ function markdownReport(results) {
     ]));
   }
   if (results.raw.lean?.length) {
-    const of = (mode) => results.raw.lean.filter((r) => r.mode === mode);
+    const of = (mode) => results.raw.lean.filter((r) => r.mode === mode && r.components === s.kRef);
     lines.push(`**The target point with lean workers: N=${s.nMax}, K=${s.kRef}, preload with \`workerExecArgv: ${JSON.stringify(results.config.leanFlags)}\` against preload off (default flags), paired**`, '');
     table(['mode', 'total PSS (MB)', 'median worker PSS (MB)', 'ready (ms)', 'total PSS ÷ off'], [
       ['preload, lean workers', spread(of('preload').map((r) => r.totalPssKb), MB, 1), spread(of('preload').map((r) => r.medianWorkerPssKb), MB, 1), spread(of('preload').map((r) => r.readyMs)), fmt(s.leanTotalPssOverOff, 2)],

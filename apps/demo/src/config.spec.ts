@@ -9,7 +9,7 @@ describe('readDemoConfig', () => {
       bundleUrls: [], flowsPath: null, builtinComponents: true, bundleLimits: { maxEntries: 20_000, maxBytes: 512 * 2 ** 20 },
       databaseUrl: null, dataDir: '/srv/app/.data', configDir: join('/srv/app/.data', 'config'), redisUrl: null,
       autoLogin: true, healthDetails: false, superuser: 'langflow', superuserPassword: null, failSteps: [], stepDelaysMs: {},
-      multiHost: false, lockTimeoutMs: 120_000, oneShot: false, seed: true, artifactCacheBytes: 8 * 2 ** 20, workerNodeFlags: [], compileCache: true,
+      multiHost: false, lockTimeoutMs: 120_000, oneShot: false, seed: true, artifactCacheBytes: 8 * 2 ** 20, workerNodeFlags: [], compileCache: false,
     });
   });
 

@@ -145,7 +145,7 @@ export function readDemoConfig(env: NodeJS.ProcessEnv = process.env, cwd = proce
     lockTimeoutMs: int(env, 'LOCK_TIMEOUT_MS', 120_000, 10_001, 3_600_000),
     oneShot: bool(env, 'PRELOAD_ONLY', false),
     seed: bool(env, 'DEMO_SEED', true),
-    compileCache: bool(env, 'COMPILE_CACHE', true),
+    compileCache: bool(env, 'COMPILE_CACHE', false),
     workerNodeFlags: (env.WORKER_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean),
     artifactCacheBytes: int(env, 'ARTIFACT_CACHE_BYTES', 8 * 2 ** 20, 0, 2 ** 31 - 1),
   };

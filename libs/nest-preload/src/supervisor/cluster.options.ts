@@ -108,8 +108,10 @@ export interface SupervisorOptions {
    * On Node ≥ 22.1, a V8 compile cache in the cluster's private dir (`NODE_COMPILE_CACHE`) for the
    * preloader and the workers: the preloader flushes what it compiled while building its app
    * before the workers are forked, so their boot reuses it — the closest Node gets to Gunicorn
-   * importing the app before fork. Ignored on older Node.
-   * @default true
+   * importing the app before fork. Ignored on older Node. Off by default because it did not pay
+   * in the benchmark: on Node 22.23 it made the demo's start 1.38× slower at 8 workers and 1.62×
+   * at 2 (`npm run measure:compile-cache`); measure it on your app before turning it on.
+   * @default false
    */
   compileCache?: boolean;
   /**
@@ -159,7 +161,7 @@ export const DEFAULT_SUPERVISOR_OPTIONS: Readonly<Omit<ResolvedSupervisorOptions
   restartDelayMs: 100,
   maxRestartDelayMs: 10_000,
   workerExecArgv: [],
-  compileCache: true,
+  compileCache: false,
 });
 
 const KEYS: ReadonlyArray<keyof SupervisorOptions> = ['workers', 'preload', 'preloadStart', 'reloadPreload', ...MS_OPTIONS, ...COUNT_OPTIONS, 'hooks', 'controlFile', 'sweepRoots', 'pipelineConcurrency', 'workerExecArgv', 'compileCache', 'preloadTimeoutMs', 'gracefulTimeoutMs', 'restartDelayMs', 'maxRestartDelayMs', 'runRoot'];

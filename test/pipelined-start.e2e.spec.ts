@@ -44,7 +44,7 @@ describe('pipelined start (real processes)', () => {
     ['fails a critical step', { DEMO_FAIL_STEPS: 'types_cached@preloader' }, null],
     ['is killed', { DEMO_STEP_DELAY_MS: 'types_cached@preloader:30000' }, 'SIGKILL' as const],
   ])('when the preloader %s while the workers are booting, they do the full start-up and nothing of it is left', async (_, env, kill) => {
-    cluster = await DemoCluster.start({ workers: 2, preload: true, env: { PRELOAD_START: 'pipelined', BUNDLE_URLS, ...env } });
+    cluster = await DemoCluster.start({ workers: 2, preload: true, env: { PRELOAD_START: 'pipelined', PIPELINE_CONCURRENCY: '2', BUNDLE_URLS, ...env } });
     const [, pid] = await cluster.waitFor(/preloader started \(pid (\d+)/);
     if (kill) {
       await eventually(() => linesOf(cluster as DemoCluster, /waiting for the preload hand-over/).length === 2, 30_000, 'both workers are waiting');

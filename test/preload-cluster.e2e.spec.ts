@@ -85,7 +85,8 @@ describe('a preloaded cluster of the demo (SQLite, real processes)', () => {
     expect(superusers(cluster.dir)).toBe(1);
     for (const { status, body } of (await cluster.healthOfEveryWorker(4)).values()) {
       expect(status).toBe(200);
-      expect(body.details.preload).toMatchObject({ preloaded: false, notPreloadedReason: expect.stringContaining('no preload hand-over') });
+      // Workers booting beside the preloader (pipelined, bounded) learn why it was abandoned; those forked after it start without a hand-over.
+      expect(body.details.preload).toMatchObject({ preloaded: false, notPreloadedReason: expect.stringMatching(/the preload was abandoned \(Critical preload step "types_cached" failed|no preload hand-over was given/) });
     }
     expect((await cluster.stop()).code).toBe(0);
     expect(readdirSync(join(cluster.dir, 'tmp'))).toEqual([]);

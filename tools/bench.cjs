@@ -26,14 +26,13 @@
  * Needs the demo built: `npm run build`.
  */
 const { mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync } = require('node:fs');
-const { randomBytes } = require('node:crypto');
 const { tmpdir } = require('node:os');
 const { join, resolve } = require('node:path');
 const autocannon = require('autocannon');
 const { Client } = require('pg');
 const { generateBundle } = require('./gen-bundle.cjs');
 const { DEMO, flag, freePort, get, machine, median, rotated } = require('./lib/demo-runner.cjs');
-const { MODES, bareNodePssKb, modeEnv, start, treePss } = require('./bench/modes.cjs');
+const { MODES, bareNodePssKb, freshDatabase, modeEnv, start, treePss } = require('./bench/modes.cjs');
 const { writePlots } = require('./bench/plots.cjs');
 const { markdownReport } = require('./bench/report.cjs');
 
@@ -50,9 +49,10 @@ const config = {
   pg: args.includes('--no-pg') ? null : flag(args, 'pg', process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'),
   out: resolve(flag(args, 'out', join(__dirname, '..', 'bench', 'results'))),
 };
-for (const [k, v] of Object.entries({ rounds: config.rounds, duration: config.durationS, ...Object.fromEntries(config.workers.map((n, i) => [`workers[${i}]`, n])), ...Object.fromEntries(config.counts.map((n, i) => [`counts[${i}]`, n + 1])) })) {
-  if (!Number.isInteger(v) || v < 1) fail(`--${k.replace(/\[\d+\]/, '')} must be whole numbers ≥ ${k.startsWith('counts') ? 0 : 1}`);
-}
+const whole = (xs, min) => xs.every((x) => Number.isInteger(x) && x >= min);
+if (!whole([config.rounds, config.durationS], 1)) fail('--rounds and --duration must be whole numbers ≥ 1');
+if (!whole(config.workers, 1)) fail('--workers must be whole numbers ≥ 1, comma-separated');
+if (!whole(config.counts, 0)) fail('--counts must be whole numbers ≥ 0, comma-separated');
 // Throughput and memory flags are measured at one point of the matrix: N = the core count (or the
 // nearest measured N), K = 1000 (or the largest K measured below it).
 const TP_WORKERS = config.workers.reduce((best, n) => (Math.abs(n - machine().cores) < Math.abs(best - machine().cores) ? n : best), config.workers[0]);
@@ -67,28 +67,10 @@ function fail(message) {
 }
 const log = (message) => process.stderr.write(`${message}\n`);
 
-/** A fresh database per start: every mode does the same migrations and seeding. */
-async function freshDatabase() {
-  if (!config.pg) return { env: {}, connections: async () => null, drop: async () => undefined };
-  const name = `bench_${randomBytes(5).toString('hex')}`;
-  const admin = new Client({ connectionString: config.pg });
-  await admin.connect();
-  await admin.query(`create database ${name}`);
-  const url = new URL(config.pg);
-  url.pathname = `/${name}`;
-  return {
-    env: { DATABASE_URL: url.toString() },
-    connections: async () => Number((await admin.query('select count(*)::int as n from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()', [name])).rows[0].n),
-    drop: async () => {
-      await admin.query(`drop database if exists ${name} with (force)`);
-      await admin.end();
-    },
-  };
-}
-
 /** One start of one mode: ready time, PSS of the tree, DB connections, optionally load. */
 async function measure(mode, { workers, bundle, workerFlags = [], load = false }) {
-  const db = await freshDatabase();
+  // A fresh database per start: every mode does the same migrations and seeding.
+  const db = await freshDatabase(config.pg);
   const port = await freePort();
   let run;
   try {

@@ -13,13 +13,11 @@
  */
 const { execFileSync } = require('node:child_process');
 const { mkdtempSync, rmSync } = require('node:fs');
-const { randomBytes } = require('node:crypto');
 const { tmpdir } = require('node:os');
 const { join } = require('node:path');
-const { Client } = require('pg');
 const { generateBundle } = require('./gen-bundle.cjs');
 const { flag, freePort, get, machine, median, rotated } = require('./lib/demo-runner.cjs');
-const { start } = require('./bench/modes.cjs');
+const { freshDatabase, start } = require('./bench/modes.cjs');
 
 const args = process.argv.slice(2);
 const NODE = flag(args, 'node', process.execPath);
@@ -42,30 +40,24 @@ const MODES = {
   }
   const bundleDir = mkdtempSync(join(tmpdir(), 'cc-bundle-'));
   const bundle = (await generateBundle({ count: COUNT, out: join(bundleDir, 'bundle.tar.gz') })).out;
-  const admin = new Client({ connectionString: PG });
-  await admin.connect();
   const results = {};
   try {
     for (const workers of WORKERS) {
       results[workers] = Object.fromEntries(Object.keys(MODES).map((m) => [m, []]));
       for (let round = 0; round < ROUNDS; round++) {
         for (const mode of rotated(Object.keys(MODES), round)) {
-          const name = `cc_${randomBytes(5).toString('hex')}`;
-          await admin.query(`create database ${name}`);
-          const url = new URL(PG);
-          url.pathname = `/${name}`;
+          const db = await freshDatabase(PG);
           const port = await freePort();
-          const run = await start(MODES[mode].NEST_PRELOAD === 'true' ? 'preload' : 'off', { workers, port, node: NODE, env: { ...MODES[mode], BUNDLE_URLS: bundle, DATABASE_URL: url.toString() } });
+          const run = await start(MODES[mode].NEST_PRELOAD === 'true' ? 'preload' : 'off', { workers, port, node: NODE, env: { ...MODES[mode], BUNDLE_URLS: bundle, ...db.env } });
           if ((await get(port, '/api/v1/version')) !== 200) throw new Error(`${mode}: not serving`);
           results[workers][mode].push(Math.round(run.readyMs));
           await run.stop();
-          await admin.query(`drop database ${name} with (force)`);
+          await db.drop();
           process.stderr.write(`N=${workers} round ${round + 1}/${ROUNDS} ${mode}: ${Math.round(run.readyMs)} ms\n`);
         }
       }
     }
   } finally {
-    await admin.end();
     rmSync(bundleDir, { recursive: true, force: true });
   }
   const ratio = (n, a, b) => median(results[n][a].map((x, i) => x / results[n][b][i])).toFixed(2);

@@ -4,7 +4,8 @@
  * server-side database connections.
  */
 const { execFileSync, spawn } = require('node:child_process');
-const { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } = require('node:fs');
+const { randomBytes } = require('node:crypto');
+const { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } = require('node:fs');
 const { tmpdir } = require('node:os');
 const { join, resolve } = require('node:path');
 const { DEMO, childrenOf, pssKb } = require('../lib/demo-runner.cjs');
@@ -123,6 +124,29 @@ async function startPm2(dir, workers, env, nodeArgs) {
   };
 }
 
+/**
+ * A fresh PostgreSQL database on the server of `adminUrl` (null: none, the demo uses SQLite): its
+ * `env` for the demo, the connections the server counts on it, and `drop()`.
+ */
+async function freshDatabase(adminUrl) {
+  if (!adminUrl) return { env: {}, connections: async () => null, drop: async () => undefined };
+  const { Client } = require('pg');
+  const name = `bench_${randomBytes(5).toString('hex')}`;
+  const admin = new Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`create database ${name}`);
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return {
+    env: { DATABASE_URL: url.toString() },
+    connections: async () => Number((await admin.query('select count(*)::int as n from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()', [name])).rows[0].n),
+    drop: async () => {
+      await admin.query(`drop database if exists ${name} with (force)`);
+      await admin.end();
+    },
+  };
+}
+
 /** PSS (KiB) of each process of the tree; processes that ended meanwhile are left out. */
 function treePss(tree) {
   const out = [];
@@ -143,4 +167,4 @@ async function bareNodePssKb() {
   return kb;
 }
 
-module.exports = { MODES, modeEnv, start, treePss, bareNodePssKb, readdirSync };
+module.exports = { MODES, modeEnv, start, freshDatabase, treePss, bareNodePssKb };

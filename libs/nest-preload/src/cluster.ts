@@ -4,6 +4,7 @@
  */
 import { ControlServer } from './control/control-server';
 import { PreloadError } from './errors/preload.error';
+import { PreloadMessages } from './errors/preload.messages';
 import { EXIT_CODES, PRELOAD_ENV } from './preload.constants';
 import type { AppEntry } from './roles/app-loader.types';
 import { resolveSupervisorOptions, type SupervisorOptions } from './supervisor/cluster.options';
@@ -61,12 +62,14 @@ export async function runCluster(options: RunClusterOptions): Promise<void> {
     process.exit(EXIT_CODES.CONFIG_ERROR);
   }
   const envOneShot = process.env[PRELOAD_ENV.oneShot];
-  if (options.oneShot !== undefined && typeof options.oneShot !== 'boolean') {
-    console.error(`[nest-preload] Invalid option oneShot=${JSON.stringify(options.oneShot)}: expected true or false.`);
-    process.exit(EXIT_CODES.CONFIG_ERROR);
-  }
-  if (envOneShot !== undefined && !['true', 'false'].includes(envOneShot)) {
-    console.error(`[nest-preload] Invalid environment variable ${PRELOAD_ENV.oneShot}=${JSON.stringify(envOneShot)}: expected true or false.`);
+  const badOneShot =
+    options.oneShot !== undefined && typeof options.oneShot !== 'boolean'
+      ? PreloadMessages.invalidOption('oneShot', options.oneShot, 'true or false')
+      : envOneShot !== undefined && envOneShot !== 'true' && envOneShot !== 'false'
+        ? PreloadMessages.invalidEnv(PRELOAD_ENV.oneShot, envOneShot, 'true or false')
+        : null;
+  if (badOneShot) {
+    console.error(`[nest-preload] ${badOneShot}`);
     process.exit(EXIT_CODES.CONFIG_ERROR);
   }
   if (options.oneShot ?? envOneShot === 'true') {

@@ -139,17 +139,16 @@ export class FileArtifact implements ArtifactHandle {
     const [offset, length] = key === undefined ? [0, this.size] : (this.index[key] ?? [-1, 0]);
     if (offset < 0) throw new RangeError(`no artifact slice "${key}"`);
     if (length === 0) return Readable.from([]);
-    const hot = this.hot.get(key) ?? (length <= this.hotLeft ? this.hotOrRead(key, offset, length) : undefined);
-    if (hot) return Readable.from([hot]);
+    if (this.hot.has(key) || length <= this.hotLeft) return Readable.from([this.hotOrRead(key, offset, length)]);
     // From the descriptor already open, in large positioned reads: no open/stat/close per request
     // (createReadStream's), and each chunk is one copy out of the page cache.
     let position = this.payloadStart + offset;
     const end = position + length;
     const readable: Readable = new Readable({
       highWaterMark: STREAM_CHUNK,
-      read: (size) => {
+      read: () => {
         try {
-          const chunk = this.read(position, Math.min(Math.max(size, STREAM_CHUNK), end - position));
+          const chunk = this.read(position, Math.min(STREAM_CHUNK, end - position));
           position += chunk.length;
           readable.push(chunk);
           if (position >= end) readable.push(null);

@@ -36,6 +36,8 @@ export interface DemoConfig {
   reloadPreload: boolean;
   /** `pipelined`, `serial` or `auto` (runCluster's preloadStart). */
   preloadStart: 'pipelined' | 'serial' | 'auto';
+  /** `serves` or `exits` (runCluster's preloader). */
+  preloader: 'serves' | 'exits';
   /** Test hooks: steps to fail and steps to slow down (`name` or `name@role`). */
   failSteps: string[];
   stepDelaysMs: Record<string, number>;
@@ -66,6 +68,10 @@ export const SUPERVISION_ENV = [
   ['MAX_REQUESTS_JITTER', 'maxRequestsJitter'],
   ['MAX_RSS_MB', 'maxRssMb'],
   ['PIPELINE_CONCURRENCY', 'pipelineConcurrency'],
+  ['DRAIN_TIMEOUT_MS', 'drainTimeoutMs'],
+  ['MIN_UPTIME_MS', 'minUptimeMs'],
+  ['RESTART_DELAY_MS', 'restartDelayMs'],
+  ['MAX_RESTART_DELAY_MS', 'maxRestartDelayMs'],
 ] as const;
 
 /** A bad environment variable: the message says which, what it was, and what is expected. */
@@ -125,6 +131,7 @@ export function readDemoConfig(env: NodeJS.ProcessEnv = process.env, cwd = proce
     gracefulTimeoutMs: int(env, 'GRACEFUL_TIMEOUT_MS', 30_000, 1, 3_600_000),
     preloadTimeoutMs: int(env, 'PRELOAD_TIMEOUT_MS', 120_000, 1, 3_600_000),
     preloadStart: oneOf(env, 'PRELOAD_START', ['pipelined', 'serial', 'auto'] as const, 'auto'),
+    preloader: oneOf(env, 'PRELOADER', ['serves', 'exits'] as const, 'serves'),
     reloadPreload: bool(env, 'RELOAD_PRELOAD', false),
     supervision: Object.fromEntries(
       SUPERVISION_ENV.filter(([name]) => env[name]?.trim()).map(([name, option]) => [option, int(env, name, 0, 0, 86_400_000)]),

@@ -18,6 +18,7 @@ void runCluster({
   gracefulTimeoutMs: config.gracefulTimeoutMs,
   preloadTimeoutMs: config.preloadTimeoutMs,
   preloadStart: config.preloadStart,
+  preloader: config.preloader,
   reloadPreload: config.reloadPreload,
   oneShot: config.oneShot,
   workerExecArgv: config.workerNodeFlags,

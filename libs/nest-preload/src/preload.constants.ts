@@ -22,6 +22,8 @@ export const PRELOAD_ENV = {
   tempRoot: 'NEST_PRELOAD_TEMP_ROOT',
   /** `1` in a worker forked while the preload runs (pipelined start): it asks for the hand-over over IPC. */
   awaitHandover: 'NEST_PRELOAD_AWAIT_HANDOVER',
+  /** `1` in a preloader that goes on serving as worker 0 once it has handed over. */
+  preloaderServes: 'NEST_PRELOAD_PRELOADER_SERVES',
   /** How often a worker sends its heartbeat, in ms (0: never). */
   heartbeatMs: 'NEST_PRELOAD_HEARTBEAT_MS',
   /** The worker's index, 0..N-1. */
@@ -38,11 +40,11 @@ export const EXIT_CODES = {
   OK: 0,
   /** Options or environment were invalid; nothing was forked. */
   CONFIG_ERROR: 2,
-  /** A worker exited before it ever became ready: restarting it would loop. */
+  /** During the first start a worker (or the preloader) could not create or serve the app: restarting it would loop. */
   WORKER_BOOT_ERROR: 3,
   /** The preloader could not hand over; in one-shot mode, a critical step or the app failed. */
   PRELOAD_FAILED: 4,
-  /** Workers crashed more than `maxRestarts` times within `restartWindowMs`. */
+  /** Every worker index crash-looped (more than `maxRestarts` unstable exits within `restartWindowMs`) and none served. */
   RESTART_LIMIT: 5,
   /** One-shot: every critical step completed, but a best-effort step did not (workers will redo it). */
   ONE_SHOT_INCOMPLETE: 6,

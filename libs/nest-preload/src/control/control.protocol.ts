@@ -28,7 +28,7 @@ export interface ControlFile {
 export interface WorkerStatus {
   index: number;
   pid: number | null;
-  state: 'starting' | 'ready' | 'replacing' | 'draining';
+  state: 'preloading' | 'starting' | 'waiting' | 'ready' | 'replacing' | 'draining';
   uptimeMs: number;
   restarts: number;
   pssMb: number | null;
@@ -45,6 +45,8 @@ export interface ClusterStatus {
   uptimeMs: number;
   primaryPssMb: number | null;
   workers: WorkerStatus[];
+  /** A reload under way or queued (an accepted intent is kept until it is carried out). */
+  reload?: { withPreload: boolean; queued: boolean } | null;
   preload: {
     generation: string | null;
     durationMs: number | null;

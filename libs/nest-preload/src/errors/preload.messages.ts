@@ -25,8 +25,10 @@ export const PreloadMessages = {
     `Timed out after ${timeoutMs} ms waiting for the startup lock "${name}" (${lockPath}). Another process holds it; if none runs, the lock will be taken over once it is stale.`,
   lockCompromised: (name: string, cause: string) =>
     `The startup lock "${name}" was lost while its work ran (${cause}). The work is treated as not done and will be redone.`,
-  criticalStepFailed: (name: string, cause: string) =>
-    `Critical preload step "${name}" failed: ${cause}. The preload is abandoned; workers will run the full start-up.`,
+  criticalStepFailed: (name: string, cause: string, role = 'preloader') =>
+    role === 'preloader'
+      ? `Critical preload step "${name}" failed: ${cause}. The preload is abandoned; workers will run the full start-up.`
+      : `Critical preload step "${name}" failed in this ${role === 'worker' ? 'worker' : 'app'}: ${cause}. This process cannot serve without it and stops; ${role === 'worker' ? 'the supervisor retries it' : 'fix the cause and start it again'}.`,
   prerequisiteIncomplete: (name: string, missing: string[]) =>
     `Preload step "${name}" was not run: its prerequisite(s) ${missing.join(', ')} did not complete.`,
 } as const;

@@ -69,7 +69,7 @@ describe('PreloadBootstrapper by role', () => {
   });
 
   it('standalone: a failing critical step fails the start-up', async () => {
-    await expect(boot(new PreloadProcessContext('standalone', 1), ['bundles'])).rejects.toThrow('Critical preload step "bundles" failed: Error: bundles broke.');
+    await expect(boot(new PreloadProcessContext('standalone', 1), ['bundles'])).rejects.toThrow('Critical preload step "bundles" failed in this app: Error: bundles broke.');
   });
 
   it('preloader: writes each result to the run dir; a best-effort failure leaves that step failed and goes on', async () => {

@@ -48,7 +48,22 @@ export class PreloadBootstrapper implements OnApplicationBootstrap, BeforeApplic
     private readonly lock: StartupLock,
   ) {}
 
+  private running: Promise<void> | null = null;
+
+  /**
+   * Runs this role's steps once. `runCluster` calls it right after the app is created — before
+   * `serve`, so whatever `serve` does (reading a settings table, `listen`) sees every step
+   * complete; an app created without `runCluster` runs it at bootstrap.
+   */
+  run(): Promise<void> {
+    return (this.running ??= this.runOnce());
+  }
+
   async onApplicationBootstrap(): Promise<void> {
+    await this.run();
+  }
+
+  private async runOnce(): Promise<void> {
     try {
       await this.runPlan();
       if (this.ctx.role === 'preloader') this.logger.log(`preload summary:\n${summaryTable(this.state.steps.values())}`);

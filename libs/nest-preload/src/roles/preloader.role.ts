@@ -1,15 +1,16 @@
-import type { INestApplicationContext } from '@nestjs/common';
+import type { INestApplication, INestApplicationContext } from '@nestjs/common';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 import { MANIFEST_VERSION, writeManifest } from '../handover/manifest';
-import { EXIT_CODES } from '../preload.constants';
+import { EXIT_CODES, PRELOAD_ENV } from '../preload.constants';
 import { summarize } from '../steps/step-runner';
 import { PRELOAD_DONE, type PreloadDoneMessage } from '../supervisor/cluster.messages';
 import type { AppEntry } from './app-loader.types';
 import { PreloadBootstrapper } from './preload-bootstrapper';
 import { PreloadProcessContext } from './process-context';
 import { PreloadState } from './preload-state';
+import { ServingLink } from './serving';
 
 /** Resource kinds that are expected while the preloader reports back (its IPC channel, stdio). */
 const EXPECTED_HANDLES = new Set(['PipeWrap', 'TTYWrap', 'FSReqCallback', 'Immediate']);
@@ -26,17 +27,89 @@ async function openHandles(settleMs: number): Promise<string[]> {
   return unexpected();
 }
 
+/** Writes the manifest of a preload that completed; returns its path, or why it could not. */
+async function handOver(ctx: PreloadProcessContext, state: PreloadState, tempDirs: string[]): Promise<{ manifestPath: string } | { abort: string }> {
+  if (!ctx.runDir || !ctx.generation) return { abort: 'the preloader was started without a run dir or generation' };
+  try {
+    const manifestPath = await writeManifest(ctx.runDir, {
+      version: MANIFEST_VERSION,
+      generation: ctx.generation,
+      primaryPid: ctx.parentPid,
+      preloaderPid: process.pid,
+      createdAt: new Date().toISOString(),
+      steps: [...state.steps.values()],
+      results: Object.fromEntries(state.resultEntries),
+      tempDirs,
+    });
+    return { manifestPath };
+  } catch (error) {
+    return { abort: `writing the manifest failed: ${summarize(error)}` };
+  }
+}
+
+function report(message: PreloadDoneMessage): Promise<void> {
+  return new Promise<void>((resolve) => (process.send ? process.send(message, undefined, {}, () => resolve()) : resolve()));
+}
+
 /**
- * The preloader: builds an application context (no HTTP server), which runs every step; tears
- * down caches and the context in a `finally`; hands over through the manifest; reports; exits.
+ * The preloader, which serves afterwards (the default): creates the full app, runs every step,
+ * hands over through the manifest, then serves as worker 0 — no extra app boot on the cluster's
+ * critical path. A preload that fails is reported and this process exits; a worker doing the full
+ * start-up takes index 0. An app that cannot even be created is reported as such, so that the
+ * primary halts as fast as a plain process would fail.
  */
-export async function runPreloader(entry: AppEntry): Promise<never> {
+export async function runServingPreloader(entry: AppEntry): Promise<void> {
+  const logger = new Logger('Preloader');
+  const ctx = PreloadProcessContext.fromEnv();
+  const link = new ServingLink(logger);
+  let app: INestApplication;
+  let state: PreloadState;
+  try {
+    app = await NestFactory.create(await entry.app(), { ...entry.nestOptions, abortOnError: false });
+    state = link.attach(app);
+    await app.get(PreloadBootstrapper, { strict: false }).run();
+  } catch (error) {
+    const reason = `the app failed to initialize: ${summarize(error)}`;
+    logger.error(reason, error instanceof Error ? error.stack : undefined);
+    await report({ type: PRELOAD_DONE, ok: false, manifestPath: null, reason, lingering: [], appFailed: true });
+    return link.bootFailed(error, 'could not create the app');
+  }
+  let abort = state.abortReason;
+  let manifestPath: string | null = null;
+  if (!abort) {
+    const outcome = await handOver(ctx, state, state.tempDirs.handOver());
+    if ('abort' in outcome) abort = outcome.abort;
+    else manifestPath = outcome.manifestPath;
+  }
+  if (abort) {
+    await report({ type: PRELOAD_DONE, ok: false, manifestPath: null, reason: abort, lingering: [] });
+    await Promise.race([app.close().catch(() => undefined), sleep(5_000, undefined, { ref: false })]);
+    process.exit(EXIT_CODES.PRELOAD_FAILED);
+  }
+  await report({ type: PRELOAD_DONE, ok: true, manifestPath, reason: null, lingering: [] });
+  if (link.stopping) return;
+  try {
+    await entry.serve(app);
+  } catch (error) {
+    return link.bootFailed(error);
+  }
+  link.ready();
+}
+
+/**
+ * The preloader with `preloader: 'exits'`: builds an application context (no HTTP server), which
+ * runs every step; tears down caches and the context in a `finally`; hands over through the
+ * manifest; reports; exits.
+ */
+export async function runPreloader(entry: AppEntry): Promise<void> {
+  if (process.env[PRELOAD_ENV.preloaderServes] === '1') return runServingPreloader(entry);
   const logger = new Logger('Preloader');
   const ctx = PreloadProcessContext.fromEnv();
   let app: INestApplicationContext | undefined;
   let abort: string | null = null;
   let handedOver: string[] = [];
   let state: PreloadState | undefined = undefined;
+  let appFailed = false;
   try {
     const module = await entry.app();
     app = await NestFactory.createApplicationContext(module, { ...entry.nestOptions, abortOnError: false });
@@ -44,6 +117,7 @@ export async function runPreloader(entry: AppEntry): Promise<never> {
     state = found;
     abort = found.abortReason;
   } catch (error) {
+    appFailed = true;
     abort = `the app failed to initialize: ${summarize(error)}`;
     logger.error(abort, error instanceof Error ? error.stack : undefined);
   } finally {
@@ -59,27 +133,15 @@ export async function runPreloader(entry: AppEntry): Promise<never> {
     }
   }
   let manifestPath: string | null = null;
-  if (!abort && state && ctx.runDir && ctx.generation) {
-    try {
-      manifestPath = await writeManifest(ctx.runDir, {
-        version: MANIFEST_VERSION,
-        generation: ctx.generation,
-        primaryPid: ctx.parentPid,
-        preloaderPid: process.pid,
-        createdAt: new Date().toISOString(),
-        steps: [...state.steps.values()],
-        results: Object.fromEntries(state.resultEntries),
-        tempDirs: handedOver,
-      });
-    } catch (error) {
-      abort = `writing the manifest failed: ${summarize(error)}`;
-    }
+  if (!abort && state) {
+    const outcome = await handOver(ctx, state, handedOver);
+    if ('abort' in outcome) abort = outcome.abort;
+    else manifestPath = outcome.manifestPath;
   }
   const lingering = await openHandles(GHOST_SETTLE_MS);
   if (lingering.length) logger.warn(`handles still open before exit: ${lingering.join(', ')}`);
   else logger.log('no handles left open (DB pools and cache clients closed)');
-  const report: PreloadDoneMessage = { type: PRELOAD_DONE, ok: abort === null, manifestPath, reason: abort, lingering };
-  if (process.send) await new Promise<void>((resolve) => process.send?.(report, undefined, {}, () => resolve()));
+  await report({ type: PRELOAD_DONE, ok: abort === null, manifestPath, reason: abort, lingering, appFailed });
   // Exit even if a handle lingers: the primary is waiting on this process.
   process.exit(abort === null ? EXIT_CODES.OK : EXIT_CODES.PRELOAD_FAILED);
 }

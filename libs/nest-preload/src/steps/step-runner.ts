@@ -58,7 +58,7 @@ export async function runSteps(
       const summary = summarize(error);
       Object.assign(state, { status: 'failed', ranIn: role, durationMs: Math.round(hooks.now() - started), error: summary });
       if (step.critical) {
-        throw new CriticalStepError(PreloadMessages.criticalStepFailed(step.name, summary), step.name, { cause: error });
+        throw new CriticalStepError(PreloadMessages.criticalStepFailed(step.name, summary, role), step.name, { cause: error });
       }
       hooks.error(`best-effort step ${step.name} failed (it stays incomplete): ${summary}`, error);
     }

@@ -21,8 +21,11 @@ export interface PreloadDoneMessage {
   reason: string | null;
   /** Handles still open when the preloader was about to exit ("ghosts"), by resource name. */
   lingering: string[];
+  /** The app itself could not be created (no step ran): every worker would fail the same way. */
+  appFailed?: boolean;
 }
-export interface ShutdownMessage { type: typeof SHUTDOWN }
+/** `cut`: the drain ran past `drainTimeoutMs`; close the connections still open now. */
+export interface ShutdownMessage { type: typeof SHUTDOWN; cut?: boolean }
 export interface AwaitHandoverMessage { type: typeof AWAIT_HANDOVER }
 export type HandoverMessage =
   | { type: typeof HANDOVER; ok: true; manifestPath: string; generation: string }
@@ -60,3 +63,7 @@ export interface ClusterView {
 /** Worker → primary: it is stopping on its own (a signal it received directly, its primary gone). */
 export const STOPPING = `${IPC_PREFIX}stopping`;
 export interface StoppingMessage { type: typeof STOPPING; reason: string }
+
+/** Worker → primary: creating or serving the app failed; it exits with the boot-error code next. */
+export const BOOT_FAILED = `${IPC_PREFIX}boot-failed`;
+export interface BootFailedMessage { type: typeof BOOT_FAILED; reason: string }

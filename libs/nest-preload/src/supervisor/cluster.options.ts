@@ -25,6 +25,21 @@ export interface SupervisorOptions {
    */
   preloadStart?: 'pipelined' | 'serial' | 'auto';
   /**
+   * `serves`: the preloader builds the full app, runs the steps, hands over, then goes on serving
+   * as worker 0 — the cluster pays for its one-time work once and for no extra app boot.
+   * `exits`: the preloader builds an application context only, hands over and exits (one more
+   * boot on the critical path; its heap never serves).
+   * @default 'serves'
+   */
+  preloader?: 'serves' | 'exits';
+  /**
+   * Once the cluster is ready, a serving preloader whose RSS is over this many times the median of
+   * the other workers (what its steps left in its heap) is replaced gracefully, off the critical
+   * path; 0 never replaces it.
+   * @default 1.25
+   */
+  heavyPreloaderRatio?: number;
+  /**
    * On SIGHUP, run the preload again as a new generation before replacing the workers (they then
    * start from it); the old generation's results stay until its last worker is gone.
    * @default false
@@ -41,6 +56,19 @@ export interface SupervisorOptions {
    */
   gracefulTimeoutMs?: number;
   /**
+   * How long a worker being replaced (reload, recycle, scale-down) may take to finish its in-flight
+   * requests; then it is told to close the connections still open (the log says how many), and
+   * killed if it does not exit.
+   * @default 30000
+   */
+  drainTimeoutMs?: number;
+  /**
+   * A worker that served at least this long was stable: its index's restart count starts over. An
+   * exit sooner (or before ready) is unstable and counts toward `maxRestarts` (PM2's `min_uptime`).
+   * @default 5000
+   */
+  minUptimeMs?: number;
+  /**
    * First delay before a crashed worker is replaced; doubles on each crash of the same worker.
    * @default 100
    */
@@ -51,12 +79,16 @@ export interface SupervisorOptions {
    */
   maxRestartDelayMs?: number;
   /**
-   * A worker not ready this long after it was forked is killed (a boot error).
+   * A worker not ready after this long of its own boot is killed (the time it waits for the
+   * preload's hand-over does not count: `preloadTimeoutMs` bounds that). During the first start
+   * that is a boot error (exit code 3); afterwards it is retried.
    * @default 60000
    */
   bootTimeoutMs?: number;
   /**
-   * More than this many worker crashes within `restartWindowMs` halt the cluster (exit code 5).
+   * An index with more than this many unstable exits within `restartWindowMs` is crash-looping;
+   * the cluster halts (exit code 5) only when every index is and none is serving — while one
+   * worker serves, the others go on being retried at `maxRestartDelayMs`.
    * @default 5
    */
   maxRestarts?: number;
@@ -140,13 +172,17 @@ export interface SupervisorOptions {
 
 export type ResolvedSupervisorOptions = Required<Omit<SupervisorOptions, 'preloadStart'>> & { preloadStart: 'pipelined' | 'serial' };
 
-const MS_OPTIONS = ['preloadTimeoutMs', 'gracefulTimeoutMs', 'restartDelayMs', 'maxRestartDelayMs', 'bootTimeoutMs', 'restartWindowMs', 'heartbeatIntervalMs'] as const;
+const MS_OPTIONS = ['preloadTimeoutMs', 'gracefulTimeoutMs', 'drainTimeoutMs', 'minUptimeMs', 'restartDelayMs', 'maxRestartDelayMs', 'bootTimeoutMs', 'restartWindowMs', 'heartbeatIntervalMs'] as const;
 const COUNT_OPTIONS = ['maxRestarts', 'heartbeatTimeoutMs', 'maxRequests', 'maxRequestsJitter', 'maxRssMb'] as const;
 const HOOKS: ReadonlyArray<keyof SupervisorHooks> = ['onStarting', 'whenReady', 'preFork', 'postFork', 'workerReady', 'workerExit', 'onReload', 'onExit'];
 
 /** Defaults of the supervisor options, except `preload`, which comes from the environment. */
 export const DEFAULT_SUPERVISOR_OPTIONS: Readonly<Omit<ResolvedSupervisorOptions, 'preload' | 'workers' | 'runRoot' | 'preloadStart' | 'controlFile' | 'sweepRoots' | 'pipelineConcurrency'>> = Object.freeze({
   reloadPreload: false,
+  preloader: 'serves',
+  heavyPreloaderRatio: 1.25,
+  drainTimeoutMs: 30_000,
+  minUptimeMs: 5_000,
   bootTimeoutMs: 60_000,
   maxRestarts: 5,
   restartWindowMs: 60_000,
@@ -164,7 +200,7 @@ export const DEFAULT_SUPERVISOR_OPTIONS: Readonly<Omit<ResolvedSupervisorOptions
   compileCache: false,
 });
 
-const KEYS: ReadonlyArray<keyof SupervisorOptions> = ['workers', 'preload', 'preloadStart', 'reloadPreload', ...MS_OPTIONS, ...COUNT_OPTIONS, 'hooks', 'controlFile', 'sweepRoots', 'pipelineConcurrency', 'workerExecArgv', 'compileCache', 'preloadTimeoutMs', 'gracefulTimeoutMs', 'restartDelayMs', 'maxRestartDelayMs', 'runRoot'];
+const KEYS: ReadonlyArray<keyof SupervisorOptions> = ['workers', 'preload', 'preloadStart', 'preloader', 'heavyPreloaderRatio', 'reloadPreload', ...MS_OPTIONS, ...COUNT_OPTIONS, 'hooks', 'controlFile', 'sweepRoots', 'pipelineConcurrency', 'workerExecArgv', 'compileCache', 'runRoot'];
 
 /**
  * Resolves and validates the supervisor options before anything is forked.
@@ -203,6 +239,12 @@ export function resolveSupervisorOptions(
   };
   if (!Number.isInteger(resolved.workers) || resolved.workers < 0 || resolved.workers > 1024) {
     throw new PreloadConfigError(PreloadMessages.invalidOption('workers', resolved.workers, 'a whole number from 1 to 1024, or 0 to run without a cluster'));
+  }
+  if (resolved.preloader !== 'serves' && resolved.preloader !== 'exits') {
+    throw new PreloadConfigError(PreloadMessages.invalidOption('preloader', resolved.preloader, '"serves" or "exits"'));
+  }
+  if (typeof resolved.heavyPreloaderRatio !== 'number' || !Number.isFinite(resolved.heavyPreloaderRatio) || (resolved.heavyPreloaderRatio !== 0 && resolved.heavyPreloaderRatio < 1)) {
+    throw new PreloadConfigError(PreloadMessages.invalidOption('heavyPreloaderRatio', resolved.heavyPreloaderRatio, 'a ratio of 1 or more (e.g. 1.25), or 0 never to replace the preloader'));
   }
   if (typeof resolved.reloadPreload !== 'boolean') {
     throw new PreloadConfigError(PreloadMessages.invalidOption('reloadPreload', resolved.reloadPreload, 'true or false'));

@@ -33,3 +33,31 @@ export interface SupervisorLogger {
   warn(message: string): void;
   error(message: string): void;
 }
+
+/** A step's record as `status` shows it. */
+export interface StepLine {
+  name: string;
+  status: string;
+  ranIn: string | null;
+  durationMs: number | null;
+  critical: boolean;
+}
+
+/**
+ * The filesystem and `/proc` as the primary uses them, so that the state machine's specs touch no
+ * real dir. Every method is synchronous and never throws where it says it returns an error.
+ */
+export interface HostPort {
+  /** Removes what processes that are gone left in `roots`; returns what it removed. */
+  sweep(roots: readonly string[]): string[];
+  /** Creates this cluster's private dir (0700, owner-marked) under `runRoot`. */
+  makeClusterDir(runRoot: string, pid: number): string;
+  /** Creates a private dir (0700); with `generation`, owner-marked for it. */
+  makeDir(path: string, generation?: string): void;
+  /** Removes a dir; returns why it could not, or null. */
+  removeDir(path: string): string | null;
+  /** The steps recorded in a manifest, or [] when it cannot be read. */
+  manifestSteps(manifestPath: string): StepLine[];
+  /** PSS of a process in MB, or null where it cannot be read. */
+  pssMb(pid: number): number | null;
+}

@@ -31,7 +31,7 @@ class FakeCluster implements ClusterPort {
     return child;
   }
   get workers() { return this.children.filter((c) => c.role === 'worker'); }
-  get preloader() { return this.children.find((c) => c.role === 'preloader') as FakeChild; }
+  get preloader() { return this.children.filter((c) => c.role === 'preloader').pop() as FakeChild; }
 }
 
 class FakeTimers implements TimerPort {
@@ -64,7 +64,7 @@ class FakeProcess implements ProcessPort {
 
 function start(over: Record<string, unknown> = {}) {
   const runRoot = mkdtempSync(join(tmpdir(), 'sup-spec-'));
-  const options = resolveSupervisorOptions({ workers: 2, preload: true, preloadStart: 'serial', heartbeatTimeoutMs: 0, controlFile: false, preloadTimeoutMs: 1_000, gracefulTimeoutMs: 500, restartDelayMs: 100, maxRestartDelayMs: 400, pipelineConcurrency: 8, runRoot, ...over }, {});
+  const options = resolveSupervisorOptions({ workers: 2, preload: true, preloadStart: 'serial', preloader: 'exits', heavyPreloaderRatio: 0, minUptimeMs: 1_000, heartbeatTimeoutMs: 0, controlFile: false, preloadTimeoutMs: 1_000, gracefulTimeoutMs: 500, restartDelayMs: 100, maxRestartDelayMs: 400, pipelineConcurrency: 8, runRoot, ...over }, {});
   const cluster = new FakeCluster();
   const timers = new FakeTimers();
   const proc = new FakeProcess();
@@ -118,7 +118,7 @@ describe('Supervisor', () => {
 
   it.each([
     ['reports failure', (c: FakeChild) => { c.emit({ type: PRELOAD_DONE, ok: false, manifestPath: null, reason: 'Critical preload step "bundles" failed', lingering: [] }); c.exit(4); }, 'Critical preload step "bundles" failed'],
-    ['crashes', (c: FakeChild) => c.exit(null, 'SIGKILL'), 'the preloader was killed by SIGKILL (perhaps out of memory?)'],
+    ['crashes', (c: FakeChild) => c.exit(null, 'SIGKILL'), 'the preloader was killed by SIGKILL (not by the supervisor: perhaps out of memory?)'],
   ])('when the preloader %s: removes its generation and forks workers without a hand-over', (_, end, why) => {
     const t = start();
     mkdirSync(join(gen(t), 'tmp', 'nest-preload-bundle-x'));
@@ -176,7 +176,7 @@ describe('Supervisor', () => {
       current.emit({ type: READY, pid: current.pid, preloaded: false });
     }
     expect(delays).toEqual([100, 200, 400, 400]);
-    expect(t.lines).toContain(`WARN worker 0 (pid ${w0.pid}) was killed by SIGKILL (perhaps out of memory?); replacing it in 100 ms`);
+    expect(t.lines).toContain(`WARN worker 0 (pid ${w0.pid}) was killed by SIGKILL (not by the supervisor: perhaps out of memory?); replacing it in 100 ms (unstable exit 1 of index 0 within restartWindowMs)`);
   });
 
   it('halts with WORKER_BOOT_ERROR when a worker exits before it was ever ready, instead of looping', async () => {
@@ -188,7 +188,7 @@ describe('Supervisor', () => {
     await settle();
     expect(t.exit()).toBe(EXIT_CODES.WORKER_BOOT_ERROR);
     expect(t.cluster.children).toHaveLength(2);
-    expect(t.lines.some((l) => l.includes('before it became ready: a boot error'))).toBe(true);
+    expect(t.lines.some((l) => l.includes('before it became ready during the first start: a boot error'))).toBe(true);
   });
 
   it('SIGTERM: asks every worker to drain, then removes the cluster dir and exits 0', async () => {
@@ -239,17 +239,14 @@ describe('Supervisor', () => {
       return t;
     };
 
-    it('forks the workers once the preloader starts its steps; they wait for the hand-over instead of reading it from their environment', () => {
+    it('forks the workers beside the preloader at once; they wait for the hand-over instead of reading it from their environment', () => {
       const t = start({ preloadStart: 'pipelined' });
-      expect(t.cluster.children.map((c) => c.role)).toEqual(['preloader']);
-      t.cluster.preloader.emit({ type: STEPS_STARTED });
       expect(t.cluster.children.map((c) => c.role)).toEqual(['preloader', 'worker', 'worker']);
       expect(t.cluster.workers.map((w) => w.env)).toEqual([0, 1].map((i) => ({ [PRELOAD_ENV.role]: 'worker', [PRELOAD_ENV.workerIndex]: String(i), [PRELOAD_ENV.awaitHandover]: '1' })));
     });
 
     it('builds at most pipelineConcurrency workers beside the preloader; each built one makes room for the next, the hand-over forks the rest', () => {
       const t = start({ preloadStart: 'pipelined', workers: 5, pipelineConcurrency: 2 });
-      t.cluster.preloader.emit({ type: STEPS_STARTED });
       expect(t.cluster.workers.map((w) => w.env[PRELOAD_ENV.workerIndex])).toEqual(['0', '1']);
       t.cluster.workers[1].emit({ type: AWAIT_HANDOVER });
       expect(t.cluster.workers.map((w) => w.env[PRELOAD_ENV.workerIndex])).toEqual(['0', '1', '2']);
@@ -284,10 +281,11 @@ describe('Supervisor', () => {
       expect(t.cluster.children).toHaveLength(3);
     });
 
-    it('a preloader that dies before its steps start: the workers are forked anyway, without a hand-over', () => {
+    it('a preloader that dies before its steps start: the workers forked beside it are told there is no hand-over', () => {
       const t = start({ preloadStart: 'pipelined' });
       t.cluster.preloader.exit(1);
-      expect(t.cluster.workers.map((w) => w.env[PRELOAD_ENV.awaitHandover] ?? w.env[PRELOAD_ENV.manifest])).toEqual([undefined, undefined]);
+      for (const w of t.cluster.workers) w.emit({ type: AWAIT_HANDOVER });
+      expect(t.cluster.workers.map((w) => w.sent)).toEqual([0, 1].map(() => [{ type: HANDOVER, ok: false, reason: 'the preloader exited with code 1' }]));
     });
 
     it('tells waiting workers why the preload was abandoned, so they do the full start-up', () => {
@@ -295,7 +293,7 @@ describe('Supervisor', () => {
       const [w0] = t.cluster.workers;
       w0.emit({ type: AWAIT_HANDOVER });
       t.cluster.preloader.exit(null, 'SIGKILL');
-      expect(w0.sent).toEqual([{ type: HANDOVER, ok: false, reason: 'the preloader was killed by SIGKILL (perhaps out of memory?)' }]);
+      expect(w0.sent).toEqual([{ type: HANDOVER, ok: false, reason: 'the preloader was killed by SIGKILL (not by the supervisor: perhaps out of memory?)' }]);
     });
 
     it('SIGTERM while workers wait: the preloader is stopped and every worker asked to exit', async () => {
@@ -343,12 +341,15 @@ describe('Supervisor', () => {
       expect(shutdowns(old0)).toEqual([]);
       ready(new0);
       expect(shutdowns(old0)).toEqual([{ type: SHUTDOWN }]);
-      expect(t.cluster.workers).toHaveLength(3);
-      old0.exit(0);
+      // The next index is replaced once the last replacement serves, while the old one drains.
       const new1 = t.cluster.workers[3];
       expect(new1.env[PRELOAD_ENV.workerIndex]).toBe('1');
+      expect(shutdowns(old1)).toEqual([]);
       ready(new1);
+      expect(shutdowns(old1)).toEqual([{ type: SHUTDOWN }]);
       old1.exit(0);
+      expect(t.lines.filter((l) => l.startsWith('reload complete'))).toHaveLength(0);
+      old0.exit(0);
       expect(t.sup.workerPids()).toEqual(new Map([[0, new0.pid], [1, new1.pid]]));
       expect(t.lines.filter((l) => l.startsWith('reload complete'))).toHaveLength(1);
       expect(t.sup.currentState).toBe('running');
@@ -381,7 +382,7 @@ describe('Supervisor', () => {
       for (let i = 0; i < 4; i++) drive();
       expect(t.cluster.workers).toHaveLength(2 + 4);
       expect(t.lines.filter((l) => l.startsWith('reload complete'))).toHaveLength(2);
-      expect(t.lines).toContain('SIGHUP received during a reload or the start-up: queued');
+      expect(t.lines).toContain('SIGHUP received during a reload: queued; it runs once this reload is complete');
     });
 
     it('with reloadPreload: a new generation is preloaded while a replacement boots, and the old generation goes with its last worker', () => {
@@ -433,18 +434,47 @@ describe('Supervisor', () => {
       expect(t.exit()).toBe(EXIT_CODES.WORKER_BOOT_ERROR);
     });
 
-    it('halts with RESTART_LIMIT after more than maxRestarts crashes within restartWindowMs', async () => {
+    it('halts with RESTART_LIMIT only when every index crash-loops right after ready and none serves', async () => {
       const t = start({ preload: false, maxRestarts: 2, restartWindowMs: 10_000, restartDelayMs: 10, maxRestartDelayMs: 10 });
       readyAll(t);
-      for (let i = 0; i < 3; i++) {
+      const live = (i: number) => t.cluster.workers.filter((w) => w.env[PRELOAD_ENV.workerIndex] === String(i)).pop() as FakeChild;
+      for (let round = 0; round < 3 && t.sup.currentState === 'running'; round++) {
+        for (const i of [0, 1]) if (t.sup.currentState === 'running') live(i).exit(null, 'SIGKILL');
+        t.timers.advance(10);
+        for (const i of [0, 1]) live(i).emit({ type: READY, pid: 0, preloaded: false });
+      }
+      await settle();
+      expect(t.exit()).toBe(EXIT_CODES.RESTART_LIMIT);
+      expect(t.lines.some((l) => l.includes('every worker index (2) crashed more than maxRestarts (2) times within restartWindowMs (10000 ms)') && l.endsWith('; halting'))).toBe(true);
+    });
+
+    it('one index crash-looping while another serves never halts: it is retried at the capped delay', () => {
+      const t = start({ preload: false, maxRestarts: 2, restartWindowMs: 10_000, restartDelayMs: 10, maxRestartDelayMs: 40 });
+      readyAll(t);
+      const delays: string[] = [];
+      for (let i = 0; i < 8; i++) {
         const w = t.cluster.workers[t.cluster.workers.length - 1];
         w.exit(null, 'SIGKILL');
-        t.timers.advance(10);
+        delays.push(/replacing it in (\d+) ms/.exec(t.lines[t.lines.length - 1])?.[1] ?? '?');
+        t.timers.advance(40);
         t.cluster.workers[t.cluster.workers.length - 1].emit({ type: READY, pid: 0, preloaded: false });
       }
-      expect(t.sup.currentState).toBe('stopping');
-      expect(t.lines.some((l) => l.includes('3 worker crashes within 10000 ms (maxRestarts 2); halting'))).toBe(true);
-      expect(t.cluster.workers).toHaveLength(4);
+      expect(t.sup.currentState).toBe('running');
+      expect(delays).toEqual(['10', '20', '40', '40', '40', '40', '40', '40']);
+    });
+
+    it('a worker that served at least minUptimeMs was stable: its next crash starts the backoff over', () => {
+      const t = start({ preload: false, minUptimeMs: 1_000, restartDelayMs: 10, maxRestartDelayMs: 1_000 });
+      readyAll(t);
+      const delays: string[] = [];
+      for (const servedMs of [0, 0, 1_000, 0]) {
+        t.timers.advance(servedMs);
+        t.cluster.workers[t.cluster.workers.length - 1].exit(null, 'SIGKILL');
+        delays.push(/replacing it in (\d+) ms/.exec(t.lines[t.lines.length - 1])?.[1] ?? '?');
+        t.timers.advance(1_000);
+        t.cluster.workers[t.cluster.workers.length - 1].emit({ type: READY, pid: 0, preloaded: false });
+      }
+      expect(delays).toEqual(['10', '20', '10', '10']);
     });
 
     it('crashes spread wider than restartWindowMs never halt, and a stable worker starts its backoff over', () => {
@@ -491,7 +521,8 @@ describe('Supervisor', () => {
       t.cluster.workers[2].emit({ type: READY, pid: 0, preloaded: false });
       expect(shutdowns(w0)).toEqual([{ type: SHUTDOWN }]);
       w0.exit(0);
-      expect(t.lines.some((l) => l.startsWith('recycle of worker 0 complete'))).toBe(true);
+      expect(t.lines).toContain(`worker 0 replaced: pid ${w0.pid} → ${t.cluster.workers[2].pid}; draining the old one`);
+      expect(t.lines).toContain(`worker 0 (pid ${w0.pid}) exited with code 0 (replaced)`);
       expect(t.lines.some((l) => l.includes('served 111 requests (maxRequests 100)'))).toBe(true);
     });
 

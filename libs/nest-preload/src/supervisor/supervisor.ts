@@ -1,22 +1,21 @@
 import nodeModule from 'node:module';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EXIT_CODES, PRELOAD_ENV } from '../preload.constants';
-import { markOwner, sweepStaleDirs } from '../temp/owner-marker';
-import { removeDir } from '../temp/temp-dirs';
 import {
   AWAIT_HANDOVER,
+  BOOT_FAILED,
+  type BootFailedMessage,
   CLUSTER_STATUS,
   CLUSTER_STATUS_REQUEST,
   type ClusterStatusRequest,
   type ClusterView,
   HANDOVER,
+  type HandoverMessage,
   HEARTBEAT,
   type HeartbeatMessage,
-  LEADER,
-  type HandoverMessage,
   isMessage,
+  LEADER,
   PRELOAD_DONE,
   type PreloadDoneMessage,
   READY,
@@ -28,33 +27,25 @@ import {
 import type { ResolvedSupervisorOptions } from './cluster.options';
 import { ControlServer } from '../control/control-server';
 import type { ClusterStatus, ControlRequest, WorkerStatus } from '../control/control.protocol';
+import { nodeHost } from './node-host';
+import { BOOT_TIMEOUT, bootErrorHalts, RestartPolicy } from './restart-policy';
 import type { SupervisorHooks } from './supervisor.hooks';
-import type { ChildHandle, ClusterPort, ProcessPort, SupervisorLogger, TimerPort } from './supervisor.ports';
+import type { ChildHandle, ClusterPort, HostPort, ProcessPort, SupervisorLogger, TimerPort } from './supervisor.ports';
 
-/** How long a hung worker (one that cannot run its SIGTERM handler) gets before SIGKILL. */
-const HUNG_KILL_GRACE_MS = 2_000;
+/** How long a worker told to stop at once (hung, drain timeout) gets before SIGKILL. */
+const KILL_GRACE_MS = 2_000;
 
 /** The supervisor's lifecycle. */
 export type SupervisorState = 'starting' | 'preloading' | 'running' | 'stopping' | 'stopped';
 
 type SupervisorEvent =
   | { type: 'signal'; signal: NodeJS.Signals }
-  | { type: 'preloader-message'; message: unknown }
-  | { type: 'preloader-exit'; code: number | null; signal: NodeJS.Signals | null }
-  | { type: 'preload-timeout' }
-  | { type: 'worker-message'; slot: WorkerSlot; message: unknown }
-  | { type: 'worker-exit'; slot: WorkerSlot; code: number | null; signal: NodeJS.Signals | null }
-  | { type: 'respawn'; index: number }
-  | { type: 'graceful-timeout' }
-  | { type: 'boot-timeout'; slot: WorkerSlot }
-  | { type: 'watchdog' }
-  | { type: 'hung-kill'; slot: WorkerSlot }
+  | { type: 'message'; proc: Proc; message: unknown }
+  | { type: 'exit'; proc: Proc; code: number | null; signal: NodeJS.Signals | null }
+  | { type: 'timer'; fire: () => void }
   | { type: 'control'; request: ControlRequest; respond: (result: unknown, error?: string) => void };
 
-/**
- * One preload's output: its own run dir and temp root inside the cluster dir. It stays until the
- * last worker that started from it is gone.
- */
+/** One preload's output: its own run dir and temp root. It stays until nothing uses it. */
 interface Generation {
   id: string;
   dir: string;
@@ -64,91 +55,116 @@ interface Generation {
   manifestPath: string | null;
 }
 
-interface WorkerSlot {
+/** A preload in progress. */
+interface PreloadRun {
+  generation: Generation;
+  preloader: Proc;
+  startedAt: number;
+  timer: unknown;
+  stepsStarted: boolean;
+  /** For a reload (its replacements wait for it), or the first start. */
+  forReload: boolean;
+}
+
+type Phase = 'booting' | 'awaiting' | 'ready' | 'draining';
+
+/**
+ * One child process: a worker, or a preloader (which serves as its index once it has handed
+ * over, unless `preloader: 'exits'`). Everything about its life is here; the table is keyed by pid.
+ */
+interface Proc {
+  seq: number;
   index: number;
   child: ChildHandle;
-  ready: boolean;
-  /** The generation this worker started from, if any. */
+  /** A preloader in `exits` mode never serves and holds no index. */
+  serves: boolean;
+  isPreloader: boolean;
+  phase: Phase;
+  /** The reload epoch it was started for: older than the reload's is stale. */
+  epoch: number;
+  /** Why it is to be replaced on its own (maxRequests, RSS, a heavy preloader), or null. */
+  recycle: string | null;
+  /** The generation it started from, or writes. */
   generation: Generation | null;
+  /** An awaiting worker: the preload it waits on. */
+  waitsFor: Generation | null;
   bootTimer: unknown;
-  /** When its last heartbeat (or its ready message) came. */
+  /** Boot time spent before it began waiting for the hand-over. */
+  bootSpentMs: number;
+  bootResumedAt: number;
+  drainTimer: unknown;
+  killTimer: unknown;
+  /** Fires `minUptimeMs` after ready: the worker was stable. */
+  stableTimer: unknown;
+  /** Why the supervisor itself killed it, for the exit line; null if it did not. */
+  killedBy: string | null;
+  /** What it reported when it failed to boot. */
+  bootError: string | null;
   lastBeat: number;
   requests: number;
   rssMb: number | null;
   /** `maxRequests` plus this worker's jitter. */
   requestLimit: number;
-  /** Killed by the watchdog. */
-  hung: boolean;
-  /** Its process has exited (it may still be in a table until reaped). */
-  exited: boolean;
-  /** Why it said it was stopping on its own (a signal it received directly), if it did. */
+  /** A signal it received directly (not from the supervisor). */
   stoppedOn: string | null;
   spawnedAt: number;
+  readyAt: number | null;
+  drainStartedAt: number | null;
+  /** Why it drains, for the exit line. */
+  drainReason: string | null;
 }
 
-/** A rolling reload in progress: indices still to replace, and the one being replaced. */
+/** A rolling reload: every serving worker of an older epoch is replaced, one index at a time. */
 interface Reload {
-  pending: number[];
-  fresh: WorkerSlot | null;
+  epoch: number;
   withPreload: boolean;
   startedAt: number;
-  /** What it is for: a SIGHUP reload, or recycling one worker. */
-  label: string;
+  /** Its preload is done (or it needs none). */
+  generationReady: boolean;
 }
 
 /**
- * The primary: forks the preloader, then the workers, replaces crashed workers, reloads them one
- * at a time on SIGHUP and stops them gracefully. It never loads the app. Signal handlers and child
- * events only enqueue; `dispatch` handles one event at a time.
+ * The primary. Signal handlers, child events, timers and control requests only enqueue; one
+ * dispatcher handles each event; after every event `reconcile()` compares the desired state
+ * (target, reload epoch, recycles, leader) with the worker table and does what is missing —
+ * level-triggered, like gunicorn's `manage_workers()` at the end of every loop turn. It never
+ * loads the app.
  */
 export class Supervisor {
   private state: SupervisorState = 'starting';
   private readonly queue: SupervisorEvent[] = [];
   private dispatching = false;
-  /** The serving worker of each index. */
-  private readonly workers = new Map<number, WorkerSlot>();
-  /** Workers being drained after a replacement took their index. */
-  private readonly retiring = new Set<WorkerSlot>();
-  /** How many times each worker index has crashed, for the backoff. */
-  private readonly crashes = new Map<number, number>();
-  private readonly pendingRespawns = new Map<number, unknown>();
-  private preloader: ChildHandle | null = null;
-  private preloadResult: PreloadDoneMessage | null = null;
-  private preloadTimer: unknown = null;
-  private preloadStartedAt = 0;
-  /** The generation the running preload is writing. */
-  private preloading: Generation | null = null;
+  private readonly procs = new Map<number, Proc>();
+  private seq = 0;
+  private readonly policy: RestartPolicy;
+  /** Pending respawns by index. */
+  private readonly respawns = new Map<number, unknown>();
+  /** A replacement failed before it served: no new one for this index until its timer fires. */
+  private readonly holds = new Map<number, unknown>();
+  private preload: PreloadRun | null = null;
   /** The generation new workers start from; null when preload is off or was abandoned. */
   private current: Generation | null = null;
-  /** Why the last preload was abandoned. */
   private abandonReason: string | null = null;
-  /** Pipelined start: workers that asked for the hand-over before the preload ended. */
-  private readonly awaiting = new Set<WorkerSlot>();
   private reload: Reload | null = null;
-  private reloadQueued = false;
+  /** A reload asked for while another ran or before the cluster was ready; `withPreload` kept. */
+  private queuedReload: { withPreload: boolean } | null = null;
+  private epoch = 0;
   private graceTimer: unknown = null;
+  private watchdogTimer: unknown = null;
   private startedAt = 0;
   private announcedReady = false;
   private exitCode: number = EXIT_CODES.OK;
   private clusterDir = '';
-  /** NODE_COMPILE_CACHE of the children (Node ≥ 22.1 with `compileCache`), or null. */
   private compileCacheDir: string | null = null;
   private generations = 0;
-  /** How many workers the cluster should run (SIGTTIN/SIGTTOU change it). */
   private target: number;
-  /** When workers crashed, for `maxRestarts` within `restartWindowMs`. */
-  private crashTimes: number[] = [];
   private restartsTotal = 0;
-  private lastCrashAt = new Map<number, number>();
-  private leader: WorkerSlot | null = null;
-  private watchdogTimer: unknown = null;
+  private readonly restartsByIndex = new Map<number, number>();
+  private leader: Proc | null = null;
   private preloadDurationMs: number | null = null;
+  private heavyChecked = false;
   private readonly random: () => number = Math.random;
   private control: ControlServer | null = null;
-  /** Crashes per index since the start (for `status`). */
-  private readonly restartsByIndex = new Map<number, number>();
-  /** A reload asked for over the control socket may want a new preload whatever `reloadPreload` says. */
-  private reloadPreloadOnce: boolean | null = null;
   private resolveDone: (code: number) => void = () => undefined;
 
   constructor(
@@ -157,8 +173,10 @@ export class Supervisor {
     private readonly proc: ProcessPort,
     private readonly timers: TimerPort,
     private readonly logger: SupervisorLogger,
+    private readonly host: HostPort = nodeHost,
   ) {
     this.target = options.workers;
+    this.policy = new RestartPolicy(options);
   }
 
   /** The current state, for tests and health. */
@@ -166,9 +184,9 @@ export class Supervisor {
     return this.state;
   }
 
-  /** Pids of the serving workers by index. */
+  /** Pids of the serving (not draining) workers by index. */
   workerPids(): Map<number, number | undefined> {
-    return new Map([...this.workers].map(([i, s]) => [i, s.child.pid]));
+    return new Map(this.serving().filter((p) => p.phase !== 'draining').map((p) => [p.index, p.child.pid]));
   }
 
   /** Starts the cluster; resolves with the exit code once it has stopped. */
@@ -176,13 +194,12 @@ export class Supervisor {
     const done = new Promise<number>((resolve) => (this.resolveDone = resolve));
     this.startedAt = this.timers.now();
     // What a killed cluster left (its dir, its workers' temp dirs) goes now, and only that.
-    const swept = [...new Set([this.options.runRoot, ...this.options.sweepRoots])].flatMap((root) => sweepStaleDirs(root));
+    const swept = this.host.sweep([this.options.runRoot, ...this.options.sweepRoots]);
     if (swept.length) this.logger.log(`swept ${swept.length} dir(s) left by processes that are gone: ${swept.join(', ')}`);
-    this.clusterDir = mkdtempSync(join(this.options.runRoot, `nest-preload-${this.proc.pid}-`));
-    markOwner(this.clusterDir);
+    this.clusterDir = this.host.makeClusterDir(this.options.runRoot, this.proc.pid);
     if (this.options.compileCache && compileCacheSupported()) {
       this.compileCacheDir = join(this.clusterDir, 'compile-cache');
-      mkdirSync(this.compileCacheDir, { mode: 0o700 });
+      this.host.makeDir(this.compileCacheDir);
     }
     for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGTTIN', 'SIGTTOU'] as const) this.proc.onSignal(signal, () => this.enqueue({ type: 'signal', signal }));
     this.hook('onStarting', undefined);
@@ -196,18 +213,29 @@ export class Supervisor {
       this.control.start().catch((error: Error) => this.logger.error(`the control socket could not start (${error.message}); the CLI cannot reach this cluster`));
     }
     if (this.options.heartbeatTimeoutMs > 0) this.scheduleWatchdog();
-    this.logger.log(`starting ${this.options.workers} worker(s), preload ${this.options.preload ? `on (${this.options.preloadStart})` : 'off'}`);
-    if (this.options.preload) this.startPreload();
-    else this.enterRunning();
+    const mode = this.options.preload ? `on (${this.options.preloadStart}, the preloader ${this.options.preloader === 'serves' ? 'serves as worker 0' : 'exits after handing over'})` : 'off';
+    this.logger.log(`starting ${this.options.workers} worker(s), preload ${mode}`);
+    this.enqueue({
+      type: 'timer',
+      fire: () => {
+        if (this.options.preload) this.startPreload(false);
+        else this.state = 'running';
+      },
+    });
     return done;
   }
+
+  // ---- the loop -------------------------------------------------------------------------------
 
   private enqueue(event: SupervisorEvent): void {
     this.queue.push(event);
     if (this.dispatching) return;
     this.dispatching = true;
     try {
-      for (let next = this.queue.shift(); next; next = this.queue.shift()) this.dispatch(next);
+      for (let next = this.queue.shift(); next; next = this.queue.shift()) {
+        this.dispatch(next);
+        this.reconcile();
+      }
     } finally {
       this.dispatching = false;
     }
@@ -216,18 +244,228 @@ export class Supervisor {
   private dispatch(event: SupervisorEvent): void {
     switch (event.type) {
       case 'signal': return this.handleSignal(event.signal);
-      case 'preloader-message': return this.handlePreloaderMessage(event.message);
-      case 'preloader-exit': return this.handlePreloaderExit(event.code, event.signal);
-      case 'preload-timeout': return this.handlePreloadTimeout();
-      case 'worker-message': return this.handleWorkerMessage(event.slot, event.message);
-      case 'worker-exit': return this.reapWorker(event.slot, event.code, event.signal);
-      case 'respawn': return this.handleRespawn(event.index);
-      case 'graceful-timeout': return this.handleGracefulTimeout();
-      case 'boot-timeout': return this.handleBootTimeout(event.slot);
-      case 'watchdog': return this.handleWatchdog();
-      case 'hung-kill': return event.slot.child.kill('SIGKILL');
+      case 'message': return this.handleMessage(event.proc, event.message);
+      case 'exit': return this.reap(event.proc, event.code, event.signal);
+      case 'timer': return event.fire();
       case 'control': return this.handleControl(event.request, event.respond);
     }
+  }
+
+  /** A timer whose callback runs as an event of the loop (never from the timer itself). */
+  private after(ms: number, fire: () => void): unknown {
+    return this.timers.setTimeout(() => this.enqueue({ type: 'timer', fire }), ms);
+  }
+
+  /**
+   * Compares what should be with what is, and does what is missing. Called after every event, so
+   * no handler has to remember to push the machine on.
+   */
+  private reconcile(): void {
+    if (this.state === 'stopped' || this.state === 'starting') return;
+    if (this.state === 'stopping') return this.maybeFinish();
+    this.retireAboveTarget();
+    this.settleReload();
+    this.startQueuedReload();
+    this.spawnMissing();
+    this.replaceStale();
+    this.electLeader();
+    this.announceReady();
+    this.checkHeavyPreloader();
+  }
+
+  /** Workers that hold an index: every worker, and a preloader that serves. */
+  private serving(): Proc[] {
+    return [...this.procs.values()].filter((p) => p.serves);
+  }
+
+  /** Whether `p` must be replaced: an older epoch than the reload's, or a recycle. */
+  private isStale(p: Proc): boolean {
+    return p.recycle !== null || (this.reload !== null && p.epoch < this.reload.epoch);
+  }
+
+  /** Indices at or above the target drain (booting ones included); their respawns are cancelled. */
+  private retireAboveTarget(): void {
+    for (const [index, timer] of this.respawns) {
+      if (index < this.target) continue;
+      this.timers.clearTimeout(timer);
+      this.respawns.delete(index);
+    }
+    for (const p of this.serving()) {
+      if (p.index >= this.target && p.phase !== 'draining') this.drain(p, `scaled down to ${this.target}`);
+    }
+    this.policy.forgetFrom(this.target);
+  }
+
+  /** A reload is complete once no worker of an older epoch is left, draining ones included. */
+  private settleReload(): void {
+    const reload = this.reload;
+    if (!reload || !reload.generationReady) return;
+    if (this.serving().some((p) => p.epoch < reload.epoch)) return;
+    this.reload = null;
+    this.logger.log(`reload complete in ${Math.round(this.timers.now() - reload.startedAt)} ms (${this.current ? `generation ${this.current.id}` : 'not preloaded'})`);
+  }
+
+  /** A queued reload starts once the cluster has been ready and nothing else reloads. */
+  private startQueuedReload(): void {
+    if (!this.queuedReload || this.reload || this.preload || this.state !== 'running' || !this.announcedReady) return;
+    const { withPreload } = this.queuedReload;
+    this.queuedReload = null;
+    const workers = this.serving().filter((p) => p.phase !== 'draining').length;
+    this.reload = { epoch: ++this.epoch, withPreload, startedAt: this.timers.now(), generationReady: !withPreload };
+    this.logger.log(`rolling reload of ${workers} worker(s)${withPreload ? ' with a new preload generation' : ''}`);
+    this.hook('onReload', { workers, withPreload });
+    if (withPreload) this.startPreload(true);
+  }
+
+  /** The epoch a worker started now belongs to: a reload's once its generation is ready. */
+  private spawnEpoch(): number {
+    if (this.reload && !this.reload.generationReady) return this.reload.epoch - 1;
+    return this.epoch;
+  }
+
+  /** Every index below the target gets a live worker, unless a respawn is pending for it. */
+  private spawnMissing(): void {
+    if (this.state !== 'running' && this.state !== 'preloading') return;
+    const firstPreload = this.state === 'preloading';
+    if (firstPreload) {
+      // Serial start: the workers are forked once the hand-over exists.
+      if (this.options.preloadStart === 'serial') return;
+      // With a compile cache, the workers wait for the preloader to flush it (its steps start).
+      if (this.compileCacheDir && !this.preload?.stepsStarted) return;
+    }
+    // First pipelined start: at most pipelineConcurrency workers build their apps beside the
+    // preloader; one that is built and waiting for the hand-over makes room for the next.
+    let booting = firstPreload ? this.serving().filter((p) => p.phase === 'booting' && !p.isPreloader).length : 0;
+    for (let index = 0; index < this.target; index++) {
+      if (this.respawns.has(index)) continue;
+      if (this.serving().some((p) => p.index === index && p.phase !== 'draining')) continue;
+      if (firstPreload && booting >= this.options.pipelineConcurrency) return;
+      this.spawnWorker(index, this.spawnEpoch());
+      booting++;
+    }
+  }
+
+  /**
+   * Stale workers (a reload's older epoch, a recycle) are replaced one index at a time: a
+   * replacement is started, and once it is ready the old worker drains.
+   */
+  private replaceStale(): void {
+    if (this.state !== 'running') return;
+    const live = this.serving().filter((p) => p.phase !== 'draining');
+    let replacing = live.some((p) => !this.isStale(p) && p.phase !== 'ready' && live.some((o) => o !== p && o.index === p.index && this.isStale(o)));
+    const stale = live.filter((p) => p.phase === 'ready' && this.isStale(p)).sort((a, b) => a.index - b.index);
+    for (const old of stale) {
+      const fresh = live.find((p) => p !== old && p.index === old.index && !this.isStale(p));
+      if (fresh?.phase === 'ready') {
+        this.logger.log(`worker ${old.index} replaced: pid ${old.child.pid} → ${fresh.child.pid}; draining the old one`);
+        this.drain(old, 'replaced');
+        continue;
+      }
+      if (fresh || replacing) continue;
+      // A reload's replacements start from its new generation: once it exists or, pipelined, once
+      // its steps run (they build their apps meanwhile and wait for the hand-over).
+      if (this.reload && !this.reload.generationReady && !(this.options.preloadStart === 'pipelined' && this.preload?.stepsStarted)) continue;
+      if (this.holds.has(old.index)) continue;
+      this.spawnWorker(old.index, this.epoch);
+      replacing = true;
+    }
+  }
+
+  /** The lowest-index ready, non-draining, current worker leads; a new leader is told when the old one goes. */
+  private electLeader(): void {
+    const eligible = (p: Proc | null): p is Proc => p !== null && this.procs.has(p.seq) && p.phase === 'ready' && p.index < this.target;
+    const candidates = this.serving().filter(eligible).sort((a, b) => Number(this.isStale(a)) - Number(this.isStale(b)) || a.index - b.index || a.seq - b.seq);
+    const best = candidates[0];
+    // A leader keeps leading until a current (not stale) worker can take over.
+    if (eligible(this.leader) && (!this.isStale(this.leader) || !best || this.isStale(best))) return;
+    const next = candidates[0] ?? null;
+    if (next === this.leader) return;
+    if (this.leader && this.procs.has(this.leader.seq)) this.leader.child.send({ type: LEADER, leader: false });
+    this.leader = next;
+    if (next) {
+      next.child.send({ type: LEADER, leader: true });
+      this.logger.log(`worker ${next.index} (pid ${next.child.pid}) is the leader`);
+    }
+  }
+
+  private announceReady(): void {
+    if (this.announcedReady || this.state !== 'running') return;
+    const ready = new Set(this.serving().filter((p) => p.phase === 'ready').map((p) => p.index));
+    for (let i = 0; i < this.target; i++) if (!ready.has(i)) return;
+    this.announcedReady = true;
+    const readyMs = Math.round(this.timers.now() - this.startedAt);
+    const mode = this.current ? `preloaded, generation ${this.current.id}` : 'not preloaded';
+    this.logger.log(`cluster ready: ${ready.size}/${this.target} workers (${mode}) in ${readyMs} ms`);
+    this.hook('whenReady', { workers: ready.size, generation: this.current?.id ?? null, readyMs });
+  }
+
+  /**
+   * Once the cluster is ready: a serving preloader whose memory is clearly above the median of the
+   * other workers (what its steps left in its heap) is replaced, off the critical path.
+   */
+  private checkHeavyPreloader(): void {
+    const ratio = this.options.heavyPreloaderRatio;
+    if (this.heavyChecked || !this.announcedReady || ratio <= 0 || this.reload) return;
+    const pre = this.serving().find((p) => p.isPreloader && p.phase === 'ready');
+    if (!pre) return;
+    const others = this.serving().filter((p) => !p.isPreloader && p.phase === 'ready');
+    if (pre.rssMb === null || others.length === 0 || others.some((p) => p.rssMb === null)) return;
+    this.heavyChecked = true;
+    const median = medianOf(others.map((p) => p.rssMb as number));
+    if (pre.rssMb > ratio * median) {
+      pre.recycle = `the preloader holds ${pre.rssMb} MB RSS, over ${ratio}× the other workers' median of ${median} MB (heavyPreloaderRatio)`;
+      this.logger.log(`replacing the preloader (worker ${pre.index}, pid ${pre.child.pid}): ${pre.recycle}`);
+    } else {
+      this.logger.log(`the preloader (worker ${pre.index}) holds ${pre.rssMb} MB RSS against the other workers' median of ${median} MB: it goes on serving`);
+    }
+  }
+
+  // ---- events ---------------------------------------------------------------------------------
+
+  private handleSignal(signal: NodeJS.Signals): void {
+    if (signal === 'SIGHUP') return void this.requestReload('SIGHUP', null);
+    if (signal === 'SIGTTIN' || signal === 'SIGTTOU') return void this.scaleTo(this.target + (signal === 'SIGTTIN' ? 1 : -1), signal);
+    if (this.state === 'stopping') {
+      this.logger.warn(`${signal} again while stopping: killing every child now`);
+      return this.killAll('SIGKILL');
+    }
+    this.logger.log(`${signal} received: stopping gracefully (up to ${this.options.gracefulTimeoutMs} ms)`);
+    this.halt(EXIT_CODES.OK);
+  }
+
+  /** Accepts a reload: now, or queued (kind kept) until the cluster is ready and nothing else reloads. */
+  private requestReload(source: string, preload: boolean | null): { accepted: boolean; queued: boolean; withPreload: boolean; error?: string } {
+    const withPreload = this.options.preload && (preload ?? this.options.reloadPreload);
+    if (this.state === 'stopping' || this.state === 'stopped') {
+      this.logger.warn(`${source}: reload refused, the cluster is ${this.state}`);
+      return { accepted: false, queued: false, withPreload, error: `cannot reload while ${this.state}` };
+    }
+    const queued = this.reload !== null || this.preload !== null || this.state !== 'running' || !this.announcedReady;
+    if (this.queuedReload) {
+      this.queuedReload.withPreload ||= withPreload;
+      this.logger.log(`${source}: a reload is already queued; it will run once (${this.queuedReload.withPreload ? 'with' : 'without'} a new preload)`);
+    } else {
+      this.queuedReload = { withPreload };
+      if (queued) this.logger.log(`${source} received during ${this.reload ? 'a reload: queued; it runs once this reload is complete' : 'the start-up: queued; it runs once the cluster is ready'}`);
+      else this.logger.log(`${source} received`);
+    }
+    return { accepted: true, queued, withPreload: this.queuedReload?.withPreload ?? withPreload };
+  }
+
+  /** Sets the target (SIGTTIN/SIGTTOU or the control socket); never below one. */
+  private scaleTo(workers: number, source: string): { from: number; to: number } {
+    const from = this.target;
+    if (this.state !== 'running' && this.state !== 'preloading') {
+      this.logger.warn(`${source}: scale ignored while ${this.state}`);
+      return { from, to: from };
+    }
+    if (workers < 1) {
+      this.logger.warn(`${source} ignored: the cluster keeps at least one worker`);
+      return { from, to: from };
+    }
+    this.target = workers;
+    if (from !== workers) this.logger.log(`${source}: scaling from ${from} to ${workers} worker(s)`);
+    return { from, to: workers };
   }
 
   /** A command from the control socket (the `nest-preload` CLI). */
@@ -236,18 +474,13 @@ export class Supervisor {
       case 'status':
         return respond(this.status());
       case 'reload': {
-        if (this.state !== 'running' && this.state !== 'preloading') return respond(null, `cannot reload while ${this.state}`);
-        const queued = this.reload !== null || this.state !== 'running';
-        if (!queued) this.reloadPreloadOnce = request.preload ?? null;
-        this.handleReload();
-        return respond({ reloading: true, queued, workers: this.workers.size });
+        const outcome = this.requestReload('reload (control socket)', request.preload ?? null);
+        if (!outcome.accepted) return respond(null, outcome.error);
+        return respond({ reloading: true, queued: outcome.queued, withPreload: outcome.withPreload, workers: this.serving().filter((p) => p.phase !== 'draining').length });
       }
       case 'scale': {
         if (this.state !== 'running' && this.state !== 'preloading') return respond(null, `cannot scale while ${this.state}`);
-        const from = this.target;
-        while (this.target < request.workers) this.handleScale(1);
-        while (this.target > request.workers) this.handleScale(-1);
-        return respond({ from, to: this.target });
+        return respond(this.scaleTo(request.workers, 'scale (control socket)'));
       }
       case 'stop':
         respond({ stopping: true, pid: this.proc.pid });
@@ -256,42 +489,448 @@ export class Supervisor {
     }
   }
 
+  private handleMessage(p: Proc, message: unknown): void {
+    if (!this.procs.has(p.seq)) return;
+    if (p.isPreloader && this.preload?.preloader === p) {
+      if (isMessage(message, STEPS_STARTED)) {
+        this.preload.stepsStarted = true;
+        return;
+      }
+      if (isMessage<PreloadDoneMessage>(message, PRELOAD_DONE)) return this.handlePreloadDone(message);
+    }
+    // Every message of ours is checked against its shape; anything else on the channel is ignored.
+    if (!validWorkerMessage(message)) {
+      if (isOurs(message) && !isMessage(message, PRELOAD_DONE) && !isMessage(message, STEPS_STARTED)) {
+        this.logger.warn(`worker ${p.index} (pid ${p.child.pid}) sent a malformed ${String((message as { type: unknown }).type).slice(0, 64)} message: ignored`);
+      }
+      return;
+    }
+    if (isMessage(message, AWAIT_HANDOVER)) return this.handleAwaitHandover(p);
+    if (isMessage<HeartbeatMessage>(message, HEARTBEAT)) return this.handleHeartbeat(p, message);
+    if (isMessage<StoppingMessage>(message, STOPPING)) {
+      p.stoppedOn = String(message.reason).slice(0, 32);
+      return;
+    }
+    if (isMessage<BootFailedMessage>(message, BOOT_FAILED)) {
+      p.bootError = message.reason;
+      return;
+    }
+    if (isMessage<ClusterStatusRequest>(message, CLUSTER_STATUS_REQUEST)) {
+      return p.child.send({ type: CLUSTER_STATUS, id: message.id, view: this.clusterView() });
+    }
+    if (isMessage(message, READY) && p.phase === 'booting') {
+      p.phase = 'ready';
+      p.readyAt = this.timers.now();
+      p.lastBeat = p.readyAt;
+      this.timers.clearTimeout(p.bootTimer);
+      this.hook('workerReady', { index: p.index, pid: p.child.pid });
+      // A worker that serves minUptimeMs is stable: its index starts its restart count over.
+      p.stableTimer = this.after(this.options.minUptimeMs, () => this.policy.stable(p.index));
+    }
+  }
+
+  /** Pipelined start or a reload's preload: a worker built its app and waits for the hand-over. */
+  private handleAwaitHandover(p: Proc): void {
+    if (p.phase !== 'booting') return;
+    const waitsFor = p.waitsFor;
+    if (waitsFor && this.preload?.generation === waitsFor) {
+      p.phase = 'awaiting';
+      // The boot timer measures the worker's own boot: it pauses while the preload runs.
+      this.timers.clearTimeout(p.bootTimer);
+      p.bootSpentMs += this.timers.now() - p.bootResumedAt;
+      return;
+    }
+    this.sendHandover(p);
+  }
+
+  /** Tells a waiting worker the outcome of the preload it waited on, and resumes its boot timer. */
+  private sendHandover(p: Proc): void {
+    const answer: HandoverMessage = this.current?.manifestPath
+      ? { type: HANDOVER, ok: true, manifestPath: this.current.manifestPath, generation: this.current.id }
+      : { type: HANDOVER, ok: false, reason: this.abandonReason ?? 'preload is off' };
+    p.generation = this.current;
+    p.waitsFor = null;
+    p.child.send(answer);
+    if (p.phase === 'awaiting') {
+      p.phase = 'booting';
+      p.bootResumedAt = this.timers.now();
+      this.startBootTimer(p, this.options.bootTimeoutMs - p.bootSpentMs);
+    }
+  }
+
+  /** A heartbeat: the worker's event loop runs (draining workers beat too). Also where recycling is decided. */
+  private handleHeartbeat(p: Proc, beat: HeartbeatMessage): void {
+    p.lastBeat = this.timers.now();
+    p.requests = beat.requests;
+    p.rssMb = beat.rssMb;
+    if (p.phase !== 'ready' || p.recycle || this.state !== 'running') return;
+    if (p.requests >= p.requestLimit) p.recycle = `served ${p.requests} requests (maxRequests ${this.options.maxRequests})`;
+    else if (this.options.maxRssMb > 0 && beat.rssMb > this.options.maxRssMb) p.recycle = `RSS ${beat.rssMb} MB is over maxRssMb ${this.options.maxRssMb}`;
+    if (p.recycle) this.logger.log(`recycling worker ${p.index} (pid ${p.child.pid}): ${p.recycle}`);
+  }
+
+  // ---- the preload ----------------------------------------------------------------------------
+
+  private compileCacheEnv(): Record<string, string> {
+    return this.compileCacheDir ? { NODE_COMPILE_CACHE: this.compileCacheDir } : {};
+  }
+
+  /** Forks a preloader that writes a new generation (serving as index 0 unless `preloader: 'exits'`). */
+  private startPreload(forReload: boolean): void {
+    if (!forReload) this.state = 'preloading';
+    const id = randomUUID();
+    const dir = join(this.clusterDir, `gen-${++this.generations}`);
+    const generation: Generation = { id, dir, runDir: join(dir, 'run'), tempRoot: join(dir, 'tmp'), manifestPath: null };
+    this.host.makeDir(dir, id);
+    this.host.makeDir(generation.runDir);
+    this.host.makeDir(generation.tempRoot);
+    const serves = this.options.preloader === 'serves';
+    const env: Record<string, string> = {
+      [PRELOAD_ENV.role]: 'preloader',
+      [PRELOAD_ENV.runDir]: generation.runDir,
+      [PRELOAD_ENV.tempRoot]: generation.tempRoot,
+      [PRELOAD_ENV.generation]: id,
+      ...this.compileCacheEnv(),
+    };
+    if (serves) {
+      env[PRELOAD_ENV.preloaderServes] = '1';
+      env[PRELOAD_ENV.workerIndex] = '0';
+      if (this.options.heartbeatTimeoutMs > 0) env[PRELOAD_ENV.heartbeatMs] = String(this.options.heartbeatIntervalMs);
+    }
+    this.hook('preFork', { role: 'preloader', index: serves ? 0 : null });
+    const child = this.cluster.fork(env, serves ? this.options.workerExecArgv : []);
+    this.hook('postFork', { role: 'preloader', index: serves ? 0 : null, pid: child.pid });
+    const p = this.track(child, 0, serves, true, forReload ? (this.reload as Reload).epoch : this.epoch, generation);
+    this.logger.log(`preloader started (pid ${child.pid}, generation ${id}${serves ? ', it serves as worker 0 once it has handed over' : ''})`);
+    this.preload = {
+      generation,
+      preloader: p,
+      startedAt: this.timers.now(),
+      stepsStarted: false,
+      forReload,
+      timer: this.after(this.options.preloadTimeoutMs, () => this.handlePreloadTimeout(generation)),
+    };
+  }
+
+  private handlePreloadDone(message: PreloadDoneMessage): void {
+    const run = this.preload as PreloadRun;
+    if (message.ok && message.manifestPath) {
+      run.generation.manifestPath = message.manifestPath;
+      if (message.lingering.length) this.logger.warn(`the preloader exited with handles still open: ${message.lingering.join(', ')}`);
+      this.finishPreload(null);
+      // It now boots its server like any worker, bounded by bootTimeoutMs.
+      if (run.preloader.serves) this.startBootTimer(run.preloader, this.options.bootTimeoutMs);
+      return;
+    }
+    const reason = message.reason ?? 'the preloader reported no hand-over';
+    if (message.appFailed && !run.forReload && !this.announcedReady) {
+      // The app itself cannot start: every worker would fail the same way, after the same wait.
+      this.logger.error(`the preloader could not create the app: ${reason}; halting (a plain process would fail the same way)`);
+      this.finishPreload(reason);
+      return this.halt(EXIT_CODES.WORKER_BOOT_ERROR);
+    }
+    this.finishPreload(reason);
+  }
+
+  private handlePreloadTimeout(generation: Generation): void {
+    const run = this.preload;
+    if (!run || run.generation !== generation) return;
+    const why = `timed out after ${this.options.preloadTimeoutMs} ms`;
+    this.logger.warn(`the preloader did not finish within ${this.options.preloadTimeoutMs} ms: killing it`);
+    this.kill(run.preloader, 'SIGKILL', 'preload timeout');
+    this.finishPreload(why);
+  }
+
+  /** Ends the preload: with the hand-over (`failure` null) or falling back; waiting workers are answered. */
+  private finishPreload(failure: string | null): void {
+    const run = this.preload as PreloadRun;
+    this.preload = null;
+    this.timers.clearTimeout(run.timer);
+    const tookMs = Math.round(this.timers.now() - run.startedAt);
+    this.preloadDurationMs = tookMs;
+    const previous = this.current;
+    if (failure === null) {
+      this.current = run.generation;
+      this.logger.log(`preload complete in ${tookMs} ms (generation ${run.generation.id})`);
+    } else {
+      if (this.state !== 'stopping') this.logger.warn(`preload abandoned after ${tookMs} ms (${failure}); workers will run the full start-up`);
+      this.current = null;
+      this.abandonReason = failure;
+      // A serving preloader that failed exits; it never holds its index.
+      run.preloader.generation = null;
+      this.dropGenerationIfUnused(run.generation);
+    }
+    if (previous && previous !== this.current) this.dropGenerationIfUnused(previous);
+    if (this.state === 'preloading') this.state = 'running';
+    if (this.reload && run.forReload) this.reload.generationReady = true;
+    // Workers that asked are answered now; those still building ask later and are answered then.
+    for (const p of this.procs.values()) if (p.waitsFor === run.generation && p.phase === 'awaiting') this.sendHandover(p);
+  }
+
+  // ---- children -------------------------------------------------------------------------------
+
+  private track(child: ChildHandle, index: number, serves: boolean, isPreloader: boolean, epoch: number, generation: Generation | null): Proc {
+    const now = this.timers.now();
+    const requestLimit = this.options.maxRequests > 0 ? this.options.maxRequests + Math.floor(this.random() * (this.options.maxRequestsJitter + 1)) : Infinity;
+    const p: Proc = {
+      seq: ++this.seq, index, child, serves, isPreloader, phase: 'booting', epoch, recycle: null, generation, waitsFor: null,
+      bootTimer: null, bootSpentMs: 0, bootResumedAt: now, drainTimer: null, killTimer: null, stableTimer: null, killedBy: null, bootError: null,
+      lastBeat: now, requests: 0, rssMb: null, requestLimit, stoppedOn: null, spawnedAt: now, readyAt: null, drainStartedAt: null, drainReason: null,
+    };
+    this.procs.set(p.seq, p);
+    child.onMessage((message) => this.enqueue({ type: 'message', proc: p, message }));
+    child.onExit((code, signal) => this.enqueue({ type: 'exit', proc: p, code, signal }));
+    return p;
+  }
+
+  /**
+   * Forks a worker for `index`. While a preload runs for it (the first start, or a reload's new
+   * generation), the worker builds its app and waits for the hand-over; otherwise it starts from
+   * the current generation at once.
+   */
+  private spawnWorker(index: number, epoch: number): Proc {
+    const env: Record<string, string> = { [PRELOAD_ENV.role]: 'worker', [PRELOAD_ENV.workerIndex]: String(index), ...this.compileCacheEnv() };
+    const waitsFor = this.preload && (!this.preload.forReload || epoch === this.reload?.epoch) ? this.preload.generation : null;
+    if (waitsFor) env[PRELOAD_ENV.awaitHandover] = '1';
+    else if (this.current?.manifestPath) {
+      env[PRELOAD_ENV.manifest] = this.current.manifestPath;
+      env[PRELOAD_ENV.generation] = this.current.id;
+    }
+    if (this.options.heartbeatTimeoutMs > 0) env[PRELOAD_ENV.heartbeatMs] = String(this.options.heartbeatIntervalMs);
+    this.hook('preFork', { role: 'worker', index });
+    const child = this.cluster.fork(env, this.options.workerExecArgv);
+    this.hook('postFork', { role: 'worker', index, pid: child.pid });
+    const p = this.track(child, index, true, false, epoch, waitsFor ? null : this.current);
+    p.waitsFor = waitsFor;
+    this.startBootTimer(p, this.options.bootTimeoutMs);
+    return p;
+  }
+
+  private startBootTimer(p: Proc, ms: number): void {
+    this.timers.clearTimeout(p.bootTimer);
+    p.bootResumedAt = this.timers.now();
+    p.bootTimer = this.after(Math.max(0, ms), () => {
+      if (p.phase !== 'booting' || !this.procs.has(p.seq) || this.state === 'stopping') return;
+      this.logger.error(`worker ${p.index} (pid ${p.child.pid}) was not ready within bootTimeoutMs (${this.options.bootTimeoutMs} ms of its own boot): killing it`);
+      this.kill(p, 'SIGKILL', BOOT_TIMEOUT);
+    });
+  }
+
+  /** Asks a worker to drain and exit; the drain is bounded by `drainTimeoutMs`. */
+  private drain(p: Proc, why: string): void {
+    if (p.phase === 'draining') return;
+    p.phase = 'draining';
+    p.drainReason = why;
+    p.drainStartedAt = this.timers.now();
+    this.timers.clearTimeout(p.bootTimer);
+    p.child.send({ type: SHUTDOWN });
+    const bound = this.state === 'stopping' ? this.options.gracefulTimeoutMs : this.options.drainTimeoutMs;
+    if (this.state === 'stopping') return;
+    p.drainTimer = this.after(bound, () => {
+      if (!this.procs.has(p.seq)) return;
+      this.logger.warn(`worker ${p.index} (pid ${p.child.pid}) was still draining after drainTimeoutMs (${bound} ms): telling it to close its open connections, then killing it`);
+      p.child.send({ type: SHUTDOWN, cut: true });
+      p.killTimer = this.after(KILL_GRACE_MS, () => this.kill(p, 'SIGKILL', 'drain timeout'));
+    });
+  }
+
+  /** Sends a signal the supervisor means, and remembers why for the exit line. */
+  private kill(p: Proc, signal: NodeJS.Signals, why: string): void {
+    p.killedBy ??= why;
+    p.child.kill(signal);
+  }
+
+  /** A child exited: the worker table forgets it; what follows is decided by meaning. */
+  private reap(p: Proc, code: number | null, signal: NodeJS.Signals | null): void {
+    if (!this.procs.delete(p.seq)) return;
+    for (const timer of [p.bootTimer, p.drainTimer, p.killTimer, p.stableTimer]) this.timers.clearTimeout(timer);
+    const who = p.isPreloader && this.preload?.preloader === p ? 'the preloader' : `worker ${p.index} (pid ${p.child.pid})`;
+    const what = describeExit(who, code, signal, p.killedBy);
+    const expected = p.phase === 'draining' || this.state === 'stopping' || p.stoppedOn !== null || (p.isPreloader && !p.serves);
+    if (p.serves) this.hook('workerExit', { index: p.index, pid: p.child.pid, code, signal, expected });
+    if (this.leader === p) this.leader = null;
+    if (this.preload?.preloader === p) {
+      this.finishPreload(p.bootError ?? what);
+      if (this.state === 'stopping') return;
+    } else if (p.isPreloader && !p.serves) {
+      if (code !== 0 && this.state !== 'stopping') this.logger.warn(`${describeExit('the preloader', code, signal, p.killedBy)} after handing over`);
+      return this.dropGenerationIfUnused(p.generation);
+    }
+    this.dropGenerationIfUnused(p.generation ?? p.waitsFor);
+    if (this.state === 'stopping') return this.logger.log(what);
+    if (p.phase === 'draining') return this.logger.log(`${what} (${p.drainReason === 'replaced' ? 'replaced' : `drained: ${p.drainReason}`})`);
+    if (p.index >= this.target) return this.logger.log(what);
+    if (p.isPreloader && p.readyAt === null && !p.generation) {
+      // A preloader that could not hand over gives its index to a worker doing the full start-up.
+      return this.logger.log(`${what}; worker 0 is started without a hand-over`);
+    }
+    // A replacement (a reload's or a recycle's) that failed before it served: the old worker keeps serving.
+    const incumbent = this.serving().find((o) => o.index === p.index && o.phase === 'ready' && this.isStale(o));
+    if (p.readyAt === null && incumbent) {
+      const hold = Math.min(this.options.restartDelayMs * 2 ** (this.restartsByIndex.get(p.index) ?? 0), this.options.maxRestartDelayMs);
+      this.restartsByIndex.set(p.index, (this.restartsByIndex.get(p.index) ?? 0) + 1);
+      this.restartsTotal++;
+      if (this.reload && p.epoch === this.reload.epoch) {
+        this.logger.error(`${what} before it became ready${p.bootError ? ` (${p.bootError})` : ''}: reload abandoned, the running workers keep serving`);
+        this.reload = null;
+        return;
+      }
+      this.holds.set(p.index, this.after(hold, () => this.holds.delete(p.index)));
+      return this.logger.error(`${what} before it became ready${p.bootError ? ` (${p.bootError})` : ''}: the worker it was to replace keeps serving; trying again in ${hold} ms`);
+    }
+    const reason = p.bootError ? `${what}: ${p.bootError}` : what;
+    if (bootErrorHalts({ readyAt: p.readyAt, signal, killedBy: p.killedBy }, this.announcedReady)) {
+      this.logger.error(`${reason} before it became ready during the first start: a boot error; halting instead of restarting it in a loop`);
+      return this.halt(EXIT_CODES.WORKER_BOOT_ERROR);
+    }
+    if (p.stoppedOn) {
+      // Not a crash: it stopped on a signal sent to it. Replace it after the usual delay, by when a
+      // signal meant for the whole cluster (a terminal's Ctrl-C) has reached this process too.
+      this.logger.log(`${what}: it stopped on ${p.stoppedOn}; replacing it in ${this.options.restartDelayMs} ms`);
+      return this.scheduleRespawn(p.index, this.options.restartDelayMs);
+    }
+    this.restartsTotal++;
+    this.restartsByIndex.set(p.index, (this.restartsByIndex.get(p.index) ?? 0) + 1);
+    const servingNow = this.serving().filter((o) => o.phase === 'ready').length;
+    const decision = this.policy.onEnd({ index: p.index, at: this.timers.now(), readyAt: p.readyAt, reason }, this.target, servingNow);
+    if (decision.action === 'halt') {
+      this.logger.error(`${reason}: ${decision.message}; halting`);
+      return this.halt(EXIT_CODES.RESTART_LIMIT);
+    }
+    const note = decision.unstable ? ` (unstable exit ${decision.unstableCount} of index ${p.index} within restartWindowMs)` : '';
+    this.logger.warn(`${reason}; replacing it in ${decision.delayMs} ms${note}`);
+    this.scheduleRespawn(p.index, decision.delayMs);
+  }
+
+  private scheduleRespawn(index: number, delayMs: number): void {
+    this.timers.clearTimeout(this.respawns.get(index));
+    this.respawns.set(index, this.after(delayMs, () => this.respawns.delete(index)));
+  }
+
+  private scheduleWatchdog(): void {
+    this.watchdogTimer = this.after(this.options.heartbeatIntervalMs, () => this.handleWatchdog());
+  }
+
+  /** Kills ready and draining workers whose event loop has not answered for `heartbeatTimeoutMs`. */
+  private handleWatchdog(): void {
+    if (this.state === 'stopping' || this.state === 'stopped') return;
+    const now = this.timers.now();
+    for (const p of this.serving()) {
+      if ((p.phase !== 'ready' && p.phase !== 'draining') || p.killedBy || now - p.lastBeat <= this.options.heartbeatTimeoutMs) continue;
+      this.logger.error(`worker ${p.index} (pid ${p.child.pid}) has not answered for ${Math.round(now - p.lastBeat)} ms (hung event loop): killing it`);
+      this.kill(p, 'SIGTERM', 'hung event loop');
+      p.killTimer = this.after(KILL_GRACE_MS, () => p.child.kill('SIGKILL'));
+    }
+    this.scheduleWatchdog();
+  }
+
+  // ---- stopping -------------------------------------------------------------------------------
+
+  /** Stops everything: workers drain (bounded by `gracefulTimeoutMs`), then the dirs go and the run ends with `code`. */
+  private halt(code: number): void {
+    if (this.state === 'stopping' || this.state === 'stopped') return;
+    this.exitCode = code;
+    this.state = 'stopping';
+    this.queuedReload = null;
+    for (const timer of this.respawns.values()) this.timers.clearTimeout(timer);
+    this.respawns.clear();
+    if (this.preload) {
+      this.timers.clearTimeout(this.preload.timer);
+      this.kill(this.preload.preloader, 'SIGTERM', 'stopping');
+    }
+    for (const p of this.procs.values()) {
+      this.timers.clearTimeout(p.drainTimer);
+      this.timers.clearTimeout(p.bootTimer);
+      if (this.preload?.preloader === p) continue;
+      if (p.phase === 'draining') continue;
+      this.drain(p, 'stopping');
+    }
+    this.graceTimer = this.after(this.options.gracefulTimeoutMs, () => {
+      if (this.state !== 'stopping') return;
+      this.logger.warn(`graceful timeout (${this.options.gracefulTimeoutMs} ms) reached: killing what is left`);
+      this.killAll('SIGKILL');
+    });
+  }
+
+  private killAll(signal: NodeJS.Signals): void {
+    for (const p of this.procs.values()) this.kill(p, signal, 'stopping');
+  }
+
+  private maybeFinish(): void {
+    if (this.state !== 'stopping' || this.procs.size > 0) return;
+    this.timers.clearTimeout(this.graceTimer);
+    this.timers.clearTimeout(this.watchdogTimer);
+    if (this.preload) this.timers.clearTimeout(this.preload.timer);
+    for (const timer of [...this.respawns.values(), ...this.holds.values()]) this.timers.clearTimeout(timer);
+    this.control?.close();
+    const error = this.host.removeDir(this.clusterDir);
+    if (error) this.logger.warn(`could not remove ${this.clusterDir}: ${error}`);
+    this.proc.removeSignalListeners();
+    this.state = 'stopped';
+    this.logger.log(`stopped (exit code ${this.exitCode})`);
+    this.hook('onExit', { code: this.exitCode });
+    this.resolveDone(this.exitCode);
+  }
+
+  /** Removes a generation's dirs once nothing uses it: not current, not being written, no process on it. */
+  private dropGenerationIfUnused(generation: Generation | null): void {
+    if (!generation || generation === this.current || generation === this.preload?.generation) return;
+    if ([...this.procs.values()].some((p) => p.generation === generation || p.waitsFor === generation)) return;
+    const error = this.host.removeDir(generation.dir);
+    if (error) this.logger.warn(`could not remove ${generation.dir}: ${error}`);
+  }
+
+  // ---- what operators see ---------------------------------------------------------------------
+
+  private procState(p: Proc): WorkerStatus['state'] {
+    if (p.phase === 'draining') return 'draining';
+    if (p.isPreloader && this.preload?.preloader === p) return 'preloading';
+    if (p.phase === 'awaiting') return 'waiting';
+    if (p.phase === 'booting') return this.serving().some((o) => o !== p && o.index === p.index && o.phase === 'ready') ? 'replacing' : 'starting';
+    return 'ready';
+  }
+
   /** The `status` answer: every worker process with its figures, and the current preload's steps. */
   private status(): ClusterStatus {
     const now = this.timers.now();
-    const line = (slot: WorkerSlot, state: WorkerStatus['state']): WorkerStatus => ({
-      index: slot.index,
-      pid: slot.child.pid ?? null,
-      state,
-      uptimeMs: Math.round(now - slot.spawnedAt),
-      restarts: this.restartsByIndex.get(slot.index) ?? 0,
-      pssMb: slot.child.pid ? pssMb(slot.child.pid) : null,
-      requests: slot.requests,
-      generation: slot.generation?.id ?? null,
-      leader: slot === this.leader,
-    });
-    const workers = [
-      ...[...this.workers.values()].map((s) => line(s, s.ready ? 'ready' : 'starting')),
-      ...(this.reload?.fresh ? [line(this.reload.fresh, 'replacing')] : []),
-      ...[...this.retiring].map((s) => line(s, 'draining')),
-    ].sort((a, b) => a.index - b.index || a.uptimeMs - b.uptimeMs);
-    let steps: NonNullable<ClusterStatus['preload']>['steps'] = [];
-    if (this.current?.manifestPath) {
-      try {
-        const manifest = JSON.parse(readFileSync(this.current.manifestPath, 'utf8')) as { steps: typeof steps };
-        steps = manifest.steps.map(({ name, status, ranIn, durationMs, critical }) => ({ name, status, ranIn, durationMs, critical }));
-      } catch {
-        steps = [];
-      }
-    }
+    const workers = [...this.procs.values()]
+      .map((p): WorkerStatus => ({
+        index: p.serves ? p.index : -1,
+        pid: p.child.pid ?? null,
+        state: this.procState(p),
+        uptimeMs: Math.round(now - p.spawnedAt),
+        restarts: this.restartsByIndex.get(p.index) ?? 0,
+        pssMb: p.child.pid ? this.host.pssMb(p.child.pid) : null,
+        requests: p.requests,
+        generation: p.generation?.id ?? null,
+        leader: p === this.leader,
+      }))
+      .sort((a, b) => a.index - b.index || b.uptimeMs - a.uptimeMs);
     return {
       pid: this.proc.pid,
       state: this.state,
       target: this.target,
       uptimeMs: Math.round(now - this.startedAt),
-      primaryPssMb: pssMb(this.proc.pid),
+      primaryPssMb: this.host.pssMb(this.proc.pid),
       workers,
-      preload: this.options.preload ? { generation: this.current?.id ?? null, durationMs: this.preloadDurationMs, steps } : null,
+      reload: this.reload ? { withPreload: this.reload.withPreload, queued: this.queuedReload !== null } : this.queuedReload ? { withPreload: this.queuedReload.withPreload, queued: true } : null,
+      preload: this.options.preload
+        ? { generation: this.current?.id ?? null, durationMs: this.preloadDurationMs, steps: this.current?.manifestPath ? this.host.manifestSteps(this.current.manifestPath) : [] }
+        : null,
+    };
+  }
+
+  /** What only the primary knows, for `/health/preload` details and operators. */
+  clusterView(): ClusterView {
+    const workers = this.serving().filter((p) => p.phase !== 'draining').sort((a, b) => a.index - b.index || a.seq - b.seq);
+    return {
+      state: this.state,
+      workers: workers.map((w) => ({ index: w.index, pid: w.child.pid ?? null, ready: w.phase === 'ready', leader: w === this.leader, requests: w.requests, rssMb: w.rssMb })),
+      ready: workers.filter((w) => w.phase === 'ready').length,
+      target: this.target,
+      restarts: this.restartsTotal,
+      generation: this.current?.id ?? null,
+      preloadDurationMs: this.preloadDurationMs,
     };
   }
 
@@ -304,477 +943,6 @@ export class Supervisor {
     } catch (error) {
       this.logger.error(`hook ${name} threw: ${error instanceof Error ? error.message : String(error)}`);
     }
-  }
-
-  private compileCacheEnv(): Record<string, string> {
-    return this.compileCacheDir ? { NODE_COMPILE_CACHE: this.compileCacheDir } : {};
-  }
-
-  /** Forks a preloader that writes a new generation. */
-  private startPreload(): void {
-    this.state = 'preloading';
-    const id = randomUUID();
-    const dir = join(this.clusterDir, `gen-${++this.generations}`);
-    const generation: Generation = { id, dir, runDir: join(dir, 'run'), tempRoot: join(dir, 'tmp'), manifestPath: null };
-    for (const d of [dir, generation.runDir, generation.tempRoot]) mkdirSync(d, { mode: 0o700 });
-    markOwner(dir, id);
-    this.preloading = generation;
-    this.preloadResult = null;
-    this.preloadStartedAt = this.timers.now();
-    this.hook('preFork', { role: 'preloader', index: null });
-    const child = this.cluster.fork({
-      [PRELOAD_ENV.role]: 'preloader',
-      [PRELOAD_ENV.runDir]: generation.runDir,
-      [PRELOAD_ENV.tempRoot]: generation.tempRoot,
-      [PRELOAD_ENV.generation]: id,
-      ...this.compileCacheEnv(),
-    });
-    this.preloader = child;
-    this.hook('postFork', { role: 'preloader', index: null, pid: child.pid });
-    this.logger.log(`preloader started (pid ${child.pid}, generation ${id})`);
-    child.onMessage((message) => this.enqueue({ type: 'preloader-message', message }));
-    child.onExit((code, signal) => this.enqueue({ type: 'preloader-exit', code, signal }));
-    this.preloadTimer = this.timers.setTimeout(() => this.enqueue({ type: 'preload-timeout' }), this.options.preloadTimeoutMs);
-  }
-
-  private handlePreloaderMessage(message: unknown): void {
-    if (isMessage(message, STEPS_STARTED) && this.state === 'preloading' && this.options.preloadStart === 'pipelined') {
-      // Pipelined: workers build their apps while the steps run, and ask for the hand-over when built.
-      return this.reload ? this.reloadNext() : this.manageWorkers();
-    }
-    if (!isMessage<PreloadDoneMessage>(message, PRELOAD_DONE)) return;
-    this.preloadResult = message;
-    // The hand-over is complete once the manifest is written (after the preloader's teardown):
-    // the workers need not wait for its process to exit.
-    if (message.ok && message.manifestPath && this.state === 'preloading') this.finishPreload(null);
-  }
-
-  private handlePreloadTimeout(): void {
-    if (!this.preloader) return;
-    this.logger.warn(`the preloader did not finish within ${this.options.preloadTimeoutMs} ms: killing it; workers will run the full start-up`);
-    this.preloadResult = { type: PRELOAD_DONE, ok: false, manifestPath: null, reason: `timed out after ${this.options.preloadTimeoutMs} ms`, lingering: [] };
-    this.preloader.kill('SIGKILL');
-  }
-
-  private handlePreloaderExit(code: number | null, signal: NodeJS.Signals | null): void {
-    this.preloader = null;
-    if (this.state === 'stopping') return this.maybeFinish();
-    if (this.state !== 'preloading') {
-      // It had handed over already; only an unclean exit is worth a word.
-      if (code !== 0) this.logger.warn(`${describeExit('the preloader', code, signal)} after handing over`);
-      return;
-    }
-    this.finishPreload(this.preloadResult?.reason ?? describeExit('the preloader', code, signal));
-  }
-
-  /** Ends the preloading state: with the hand-over (`failure` null) or falling back; then the workers go on. */
-  private finishPreload(failure: string | null): void {
-    this.timers.clearTimeout(this.preloadTimer);
-    const tookMs = Math.round(this.timers.now() - this.preloadStartedAt);
-    this.preloadDurationMs = tookMs;
-    const generation = this.preloading as Generation;
-    this.preloading = null;
-    const previous = this.current;
-    const manifestPath = this.preloadResult?.manifestPath;
-    if (failure === null && manifestPath) {
-      generation.manifestPath = manifestPath;
-      this.current = generation;
-      if (this.preloadResult?.lingering.length) this.logger.warn(`the preloader exited with handles still open: ${this.preloadResult.lingering.join(', ')}`);
-      this.logger.log(`preload complete in ${tookMs} ms (generation ${generation.id})`);
-    } else {
-      const why = failure ?? 'the preloader reported no hand-over';
-      this.logger.warn(`preload abandoned after ${tookMs} ms (${why}); workers will run the full start-up`);
-      this.current = null;
-      this.abandonReason = why;
-      this.dropGeneration(generation);
-    }
-    if (previous && previous !== this.current) this.dropGenerationIfUnused(previous);
-    this.state = 'running';
-    for (const slot of this.awaiting) this.sendHandover(slot);
-    this.awaiting.clear();
-    if (this.reload) this.reloadNext();
-    else this.manageWorkers();
-  }
-
-  /** Tells a waiting worker the preload's outcome. */
-  private sendHandover(slot: WorkerSlot): void {
-    const answer: HandoverMessage = this.current?.manifestPath
-      ? { type: HANDOVER, ok: true, manifestPath: this.current.manifestPath, generation: this.current.id }
-      : { type: HANDOVER, ok: false, reason: this.abandonReason ?? 'preload is off' };
-    slot.generation = this.current;
-    slot.child.send(answer);
-  }
-
-  private enterRunning(): void {
-    this.state = 'running';
-    this.manageWorkers();
-  }
-
-  /** Makes sure every worker index has a live worker or a scheduled respawn. */
-  private manageWorkers(): void {
-    // First pipelined start: at most pipelineConcurrency workers build their apps beside the
-    // preloader; each one that is built and waiting for the hand-over makes room for the next.
-    const staged = this.state === 'preloading' && this.options.preloadStart === 'pipelined' && !this.current;
-    let booting = staged ? [...this.workers.values()].filter((s) => !s.ready && !this.awaiting.has(s)).length : 0;
-    for (let index = 0; index < this.target; index++) {
-      if (staged && booting >= this.options.pipelineConcurrency) return;
-      if (!this.workers.has(index) && !this.pendingRespawns.has(index)) {
-        this.workers.set(index, this.spawnWorker(index));
-        booting++;
-      }
-    }
-  }
-
-  /**
-   * Forks a worker for `index`. While a preload runs, a worker waits for its hand-over if it is a
-   * reload's replacement (`forNewGeneration`) or if there is no generation yet; a crashed worker is
-   * otherwise replaced from the current generation at once.
-   */
-  private spawnWorker(index: number, forNewGeneration = false): WorkerSlot {
-    const env: Record<string, string> = { [PRELOAD_ENV.role]: 'worker', [PRELOAD_ENV.workerIndex]: String(index), ...this.compileCacheEnv() };
-    let generation: Generation | null = null;
-    if (this.state === 'preloading' && (forNewGeneration || !this.current)) {
-      env[PRELOAD_ENV.awaitHandover] = '1';
-    } else if (this.current?.manifestPath) {
-      generation = this.current;
-      env[PRELOAD_ENV.manifest] = this.current.manifestPath;
-      env[PRELOAD_ENV.generation] = this.current.id;
-    }
-    if (this.options.heartbeatTimeoutMs > 0) env[PRELOAD_ENV.heartbeatMs] = String(this.options.heartbeatIntervalMs);
-    this.hook('preFork', { role: 'worker', index });
-    const child = this.cluster.fork(env, this.options.workerExecArgv);
-    this.hook('postFork', { role: 'worker', index, pid: child.pid });
-    const requestLimit = this.options.maxRequests > 0 ? this.options.maxRequests + Math.floor(this.random() * (this.options.maxRequestsJitter + 1)) : Infinity;
-    const slot: WorkerSlot = { index, child, ready: false, generation, bootTimer: null, lastBeat: 0, requests: 0, rssMb: null, requestLimit, hung: false, exited: false, stoppedOn: null, spawnedAt: this.timers.now() };
-    slot.bootTimer = this.timers.setTimeout(() => this.enqueue({ type: 'boot-timeout', slot }), this.options.bootTimeoutMs);
-    slot.child.onMessage((message) => this.enqueue({ type: 'worker-message', slot, message }));
-    slot.child.onExit((code, signal) => this.enqueue({ type: 'worker-exit', slot, code, signal }));
-    return slot;
-  }
-
-  /** True for the serving worker of its index and for a replacement being started. */
-  private isCurrent(slot: WorkerSlot): boolean {
-    return this.workers.get(slot.index) === slot || this.reload?.fresh === slot;
-  }
-
-  private handleWorkerMessage(slot: WorkerSlot, message: unknown): void {
-    if (!this.isCurrent(slot)) return;
-    // Every message of ours is checked against its shape; anything else on the channel is ignored.
-    if (!validWorkerMessage(message)) {
-      if (isOurs(message)) this.logger.warn(`worker ${slot.index} (pid ${slot.child.pid}) sent a malformed ${String((message as { type: unknown }).type).slice(0, 64)} message: ignored`);
-      return;
-    }
-    if (isMessage(message, AWAIT_HANDOVER)) {
-      if (this.state === 'preloading') {
-        this.awaiting.add(slot);
-        if (!this.reload) this.manageWorkers();
-      } else if (this.state === 'running') this.sendHandover(slot);
-      return;
-    }
-    if (isMessage<HeartbeatMessage>(message, HEARTBEAT)) return this.handleHeartbeat(slot, message);
-    if (isMessage<StoppingMessage>(message, STOPPING)) {
-      slot.stoppedOn = String(message.reason).slice(0, 32);
-      return;
-    }
-    if (isMessage<ClusterStatusRequest>(message, CLUSTER_STATUS_REQUEST)) {
-      return slot.child.send({ type: CLUSTER_STATUS, id: message.id, view: this.clusterView() });
-    }
-    if (!isMessage(message, READY) || slot.ready) return;
-    slot.ready = true;
-    slot.lastBeat = this.timers.now();
-    this.timers.clearTimeout(slot.bootTimer);
-    this.hook('workerReady', { index: slot.index, pid: slot.child.pid });
-    if (this.reload?.fresh === slot) return this.replaceWith(slot);
-    this.electLeader();
-    if (this.announcedReady || this.state !== 'running') return;
-    const ready = [...this.workers.values()].filter((s) => s.ready).length;
-    if (ready < this.target) return;
-    this.announcedReady = true;
-    const readyMs = Math.round(this.timers.now() - this.startedAt);
-    const mode = this.current ? `preloaded, generation ${this.current.id}` : 'not preloaded';
-    this.logger.log(`cluster ready: ${ready}/${this.target} workers (${mode}) in ${readyMs} ms`);
-    this.hook('whenReady', { workers: ready, generation: this.current?.id ?? null, readyMs });
-  }
-
-  /** What only the primary knows, for `/health/preload` details and operators. */
-  clusterView(): ClusterView {
-    const workers = [...this.workers.values()].sort((a, b) => a.index - b.index);
-    return {
-      state: this.state,
-      workers: workers.map((w) => ({ index: w.index, pid: w.child.pid ?? null, ready: w.ready, leader: w === this.leader, requests: w.requests, rssMb: w.rssMb })),
-      ready: workers.filter((w) => w.ready).length,
-      target: this.target,
-      restarts: this.restartsTotal,
-      generation: this.current?.id ?? null,
-      preloadDurationMs: this.preloadDurationMs,
-    };
-  }
-
-  /** A heartbeat: the worker's event loop runs. Also where recycling is decided. */
-  private handleHeartbeat(slot: WorkerSlot, beat: HeartbeatMessage): void {
-    slot.lastBeat = this.timers.now();
-    slot.requests = beat.requests;
-    slot.rssMb = beat.rssMb;
-    if (!slot.ready || this.workers.get(slot.index) !== slot) return;
-    if (slot.requests >= slot.requestLimit) return this.recycle(slot, `served ${slot.requests} requests (maxRequests ${this.options.maxRequests})`);
-    if (this.options.maxRssMb > 0 && beat.rssMb > this.options.maxRssMb) return this.recycle(slot, `RSS ${beat.rssMb} MB is over maxRssMb ${this.options.maxRssMb}`);
-  }
-
-  /** Replaces one worker gracefully (a replacement first, then a drain) — unless a reload runs: then at a later heartbeat. */
-  private recycle(slot: WorkerSlot, why: string): void {
-    if (this.reload || this.state !== 'running') return;
-    this.logger.log(`recycling worker ${slot.index} (pid ${slot.child.pid}): ${why}`);
-    this.reload = { pending: [slot.index], fresh: null, withPreload: false, startedAt: this.timers.now(), label: `recycle of worker ${slot.index}` };
-    this.reloadNext();
-  }
-
-  /** The lowest-index ready worker leads (run-once jobs); a new leader is told when the old one goes. */
-  private electLeader(): void {
-    if (this.leader && !this.leader.exited && this.workers.get(this.leader.index) === this.leader) return;
-    const next = [...this.workers.values()].filter((w) => w.ready && !w.exited).sort((a, b) => a.index - b.index)[0] ?? null;
-    if (next === this.leader) return;
-    if (this.leader && !this.leader.exited) this.leader.child.send({ type: LEADER, leader: false });
-    this.leader = next;
-    if (next) {
-      next.child.send({ type: LEADER, leader: true });
-      this.logger.log(`worker ${next.index} (pid ${next.child.pid}) is the leader`);
-    }
-  }
-
-  private handleBootTimeout(slot: WorkerSlot): void {
-    if (slot.ready || this.state === 'stopping') return;
-    this.logger.error(`worker ${slot.index} (pid ${slot.child.pid}) was not ready within bootTimeoutMs (${this.options.bootTimeoutMs} ms): killing it`);
-    slot.child.kill('SIGKILL');
-  }
-
-  private scheduleWatchdog(): void {
-    this.watchdogTimer = this.timers.setTimeout(() => this.enqueue({ type: 'watchdog' }), this.options.heartbeatIntervalMs);
-  }
-
-  /** Kills ready workers whose event loop has not answered for `heartbeatTimeoutMs`. */
-  private handleWatchdog(): void {
-    if (this.state === 'stopping' || this.state === 'stopped') return;
-    const now = this.timers.now();
-    for (const slot of [...this.workers.values(), ...this.retiring]) {
-      if (!slot.ready || slot.hung || now - slot.lastBeat <= this.options.heartbeatTimeoutMs) continue;
-      slot.hung = true;
-      this.logger.error(`worker ${slot.index} (pid ${slot.child.pid}) has not answered for ${Math.round(now - slot.lastBeat)} ms (hung event loop): killing it`);
-      slot.child.kill('SIGTERM');
-      this.timers.setTimeout(() => this.enqueue({ type: 'hung-kill', slot }), HUNG_KILL_GRACE_MS);
-    }
-    this.scheduleWatchdog();
-  }
-
-  /** A worker exited: decide between nothing (we stopped it), a boot error, and a respawn. */
-  private reapWorker(slot: WorkerSlot, code: number | null, signal: NodeJS.Signals | null): void {
-    const what = describeExit(`worker ${slot.index} (pid ${slot.child.pid})`, code, signal) + (slot.hung ? ' after it hung' : '');
-    slot.exited = true;
-    this.timers.clearTimeout(slot.bootTimer);
-    this.awaiting.delete(slot);
-    const expected = this.retiring.has(slot) || this.state === 'stopping' || slot.stoppedOn !== null;
-    this.hook('workerExit', { index: slot.index, pid: slot.child.pid, code, signal, expected });
-    if (this.leader === slot) {
-      this.leader = null;
-      if (this.state !== 'stopping') this.electLeader();
-    }
-    if (this.retiring.delete(slot)) {
-      this.logger.log(`${what} (replaced)`);
-      this.dropGenerationIfUnused(slot.generation);
-      if (this.state === 'stopping') return this.maybeFinish();
-      return this.reloadNext();
-    }
-    if (this.reload?.fresh === slot) {
-      this.reload.fresh = null;
-      if (this.state === 'stopping') return this.maybeFinish();
-      this.logger.error(`${what} before it became ready: reload abandoned, the running workers keep serving`);
-      return this.endReload(false);
-    }
-    if (this.workers.get(slot.index) !== slot) return;
-    this.workers.delete(slot.index);
-    this.dropGenerationIfUnused(slot.generation);
-    if (this.state === 'stopping') {
-      this.logger.log(what);
-      return this.maybeFinish();
-    }
-    if (!slot.ready) {
-      this.logger.error(`${what} before it became ready: a boot error; halting instead of restarting it in a loop`);
-      return this.halt(EXIT_CODES.WORKER_BOOT_ERROR);
-    }
-    // The replacement being started for this index will take it over.
-    if (this.reload?.fresh?.index === slot.index) return this.logger.warn(`${what} while being replaced`);
-    if (slot.stoppedOn) {
-      // Not a crash: it stopped on a signal sent to it. Replace it after the usual delay, by when a
-      // signal meant for the whole cluster (a terminal's Ctrl-C) has reached this process too.
-      this.logger.log(`${what}: it stopped on ${slot.stoppedOn}; replacing it in ${this.options.restartDelayMs} ms`);
-      this.pendingRespawns.set(slot.index, this.timers.setTimeout(() => this.enqueue({ type: 'respawn', index: slot.index }), this.options.restartDelayMs));
-      return;
-    }
-    const now = this.timers.now();
-    this.restartsTotal++;
-    this.restartsByIndex.set(slot.index, (this.restartsByIndex.get(slot.index) ?? 0) + 1);
-    this.crashTimes = [...this.crashTimes.filter((t) => now - t < this.options.restartWindowMs), now];
-    if (this.crashTimes.length > this.options.maxRestarts) {
-      this.logger.error(`${what}: ${this.crashTimes.length} worker crashes within ${this.options.restartWindowMs} ms (maxRestarts ${this.options.maxRestarts}); halting`);
-      return this.halt(EXIT_CODES.RESTART_LIMIT);
-    }
-    // A worker that ran a whole window without crashing starts its backoff over.
-    if (now - (this.lastCrashAt.get(slot.index) ?? -Infinity) >= this.options.restartWindowMs) this.crashes.delete(slot.index);
-    this.lastCrashAt.set(slot.index, now);
-    const crashes = (this.crashes.get(slot.index) ?? 0) + 1;
-    this.crashes.set(slot.index, crashes);
-    const delayMs = Math.min(this.options.restartDelayMs * 2 ** (crashes - 1), this.options.maxRestartDelayMs);
-    this.logger.warn(`${what}; replacing it in ${delayMs} ms`);
-    this.pendingRespawns.set(slot.index, this.timers.setTimeout(() => this.enqueue({ type: 'respawn', index: slot.index }), delayMs));
-  }
-
-  private handleRespawn(index: number): void {
-    this.pendingRespawns.delete(index);
-    if ((this.state === 'running' || this.state === 'preloading') && !this.workers.has(index)) this.workers.set(index, this.spawnWorker(index));
-  }
-
-  private handleSignal(signal: NodeJS.Signals): void {
-    if (signal === 'SIGHUP') return this.handleReload();
-    if (signal === 'SIGTTIN' || signal === 'SIGTTOU') return this.handleScale(signal === 'SIGTTIN' ? 1 : -1);
-    if (this.state === 'stopping') {
-      this.logger.warn(`${signal} again while stopping: killing every child now`);
-      return this.killAll('SIGKILL');
-    }
-    this.logger.log(`${signal} received: stopping gracefully (up to ${this.options.gracefulTimeoutMs} ms)`);
-    this.halt(EXIT_CODES.OK);
-  }
-
-  /** SIGHUP: replace every worker, one at a time; a SIGHUP during a reload is queued, not interleaved. */
-  private handleReload(): void {
-    if (this.state === 'stopping' || this.state === 'stopped') return;
-    if (this.reload || this.state !== 'running') {
-      this.reloadQueued = true;
-      return this.logger.log('SIGHUP received during a reload or the start-up: queued');
-    }
-    const withPreload = this.options.preload && (this.reloadPreloadOnce ?? this.options.reloadPreload);
-    this.reloadPreloadOnce = null;
-    this.reload = { pending: [...this.workers.keys()].sort((a, b) => a - b), fresh: null, withPreload, startedAt: this.timers.now(), label: 'reload' };
-    this.logger.log(`SIGHUP received: rolling reload of ${this.reload.pending.length} worker(s)${withPreload ? ' with a new preload generation' : ''}`);
-    this.hook('onReload', { workers: this.reload.pending.length, withPreload });
-    if (withPreload) {
-      this.startPreload();
-      // Serial: the first replacement waits for the preload; pipelined: for its steps to start.
-      return;
-    }
-    this.reloadNext();
-  }
-
-  /** Starts the replacement of the next index, unless one is under way. */
-  private reloadNext(): void {
-    const reload = this.reload;
-    if (!reload || reload.fresh || this.retiring.size > 0 || this.state === 'stopping') return;
-    if (this.state === 'preloading' && this.options.preloadStart === 'serial') return;
-    const index = reload.pending.shift();
-    if (index === undefined) return this.endReload(true);
-    reload.fresh = this.spawnWorker(index, true);
-  }
-
-  /** The replacement of an index is ready: it serves, and the old worker drains. */
-  private replaceWith(fresh: WorkerSlot): void {
-    const reload = this.reload as Reload;
-    reload.fresh = null;
-    const old = this.workers.get(fresh.index);
-    this.workers.set(fresh.index, fresh);
-    this.crashes.delete(fresh.index);
-    if (!old) return this.reloadNext();
-    this.logger.log(`worker ${fresh.index} replaced: pid ${old.child.pid} → ${fresh.child.pid}; draining the old one`);
-    this.retiring.add(old);
-    this.killWorker(old);
-  }
-
-  private endReload(completed: boolean): void {
-    const reload = this.reload as Reload;
-    this.reload = null;
-    if (completed) this.logger.log(`${reload.label} complete in ${Math.round(this.timers.now() - reload.startedAt)} ms (${this.current ? `generation ${this.current.id}` : 'not preloaded'})`);
-    if (this.reloadQueued && this.state === 'running') {
-      this.reloadQueued = false;
-      this.handleReload();
-    }
-  }
-
-  /** SIGTTIN adds a worker, SIGTTOU drains the highest-index one (never below one). */
-  private handleScale(delta: 1 | -1): void {
-    if (this.state !== 'running' && this.state !== 'preloading') return;
-    if (delta < 0 && this.target <= 1) return this.logger.warn('SIGTTOU ignored: the cluster keeps at least one worker');
-    this.target += delta;
-    this.logger.log(`${delta > 0 ? 'SIGTTIN' : 'SIGTTOU'}: scaling to ${this.target} worker(s)`);
-    if (delta > 0) return this.manageWorkers();
-    const index = this.target;
-    const timer = this.pendingRespawns.get(index);
-    if (timer !== undefined) {
-      this.timers.clearTimeout(timer);
-      this.pendingRespawns.delete(index);
-    }
-    const slot = this.workers.get(index);
-    if (!slot) return;
-    this.workers.delete(index);
-    this.retiring.add(slot);
-    this.killWorker(slot);
-    if (this.leader === slot) this.electLeader();
-  }
-
-  /** Stops everything: workers drain (bounded), then the dirs are removed and the run ends with `code`. */
-  private halt(code: number): void {
-    if (this.state === 'stopping' || this.state === 'stopped') return;
-    this.exitCode = code;
-    this.state = 'stopping';
-    for (const timer of this.pendingRespawns.values()) this.timers.clearTimeout(timer);
-    this.pendingRespawns.clear();
-    this.preloader?.kill('SIGTERM');
-    for (const slot of this.children()) this.killWorker(slot);
-    this.graceTimer = this.timers.setTimeout(() => this.enqueue({ type: 'graceful-timeout' }), this.options.gracefulTimeoutMs);
-    this.maybeFinish();
-  }
-
-  /** Every worker process: serving, retiring, and a replacement being started. */
-  private children(): WorkerSlot[] {
-    return [...this.workers.values(), ...this.retiring, ...(this.reload?.fresh ? [this.reload.fresh] : [])];
-  }
-
-  /** Asks a worker to drain and exit (it also handles SIGTERM the same way). */
-  private killWorker(slot: WorkerSlot): void {
-    slot.child.send({ type: SHUTDOWN });
-  }
-
-  private handleGracefulTimeout(): void {
-    if (this.state !== 'stopping') return;
-    this.logger.warn(`graceful timeout (${this.options.gracefulTimeoutMs} ms) reached: killing what is left`);
-    this.killAll('SIGKILL');
-  }
-
-  private killAll(signal: NodeJS.Signals): void {
-    this.preloader?.kill(signal);
-    for (const slot of this.children()) slot.child.kill(signal);
-  }
-
-  private maybeFinish(): void {
-    if (this.state !== 'stopping' || this.children().length > 0 || this.preloader) return;
-    this.timers.clearTimeout(this.graceTimer);
-    this.timers.clearTimeout(this.watchdogTimer);
-    this.control?.close();
-    const error = removeDir(this.clusterDir);
-    if (error) this.logger.warn(`could not remove ${this.clusterDir}: ${error}`);
-    this.proc.removeSignalListeners();
-    this.state = 'stopped';
-    this.logger.log(`stopped (exit code ${this.exitCode})`);
-    this.hook('onExit', { code: this.exitCode });
-    this.resolveDone(this.exitCode);
-  }
-
-  /** Removes a generation's dirs once nothing uses it: not current, not being written, no worker on it. */
-  private dropGenerationIfUnused(generation: Generation | null): void {
-    if (!generation || generation === this.current || generation === this.preloading) return;
-    if (this.children().some((s) => s.generation === generation)) return;
-    this.dropGeneration(generation);
-  }
-
-  private dropGeneration(generation: Generation): void {
-    const error = removeDir(generation.dir);
-    if (error) this.logger.warn(`could not remove ${generation.dir}: ${error}`);
   }
 }
 
@@ -791,25 +959,24 @@ function validWorkerMessage(m: unknown): boolean {
     case HEARTBEAT: return count(msg.requests, Number.MAX_SAFE_INTEGER) && count(msg.rssMb, 2 ** 24);
     case CLUSTER_STATUS_REQUEST: return Number.isInteger(msg.id);
     case STOPPING: return typeof msg.reason === 'string' && msg.reason.length <= 64;
+    case BOOT_FAILED: return typeof msg.reason === 'string' && msg.reason.length <= 4096;
     default: return false;
   }
 }
 
-/** PSS of a process in MB (Linux /proc), or null where it cannot be read. */
-function pssMb(pid: number): number | null {
-  try {
-    const kb = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1];
-    return kb ? Math.round(Number(kb) / 102.4) / 10 : null;
-  } catch {
-    return null;
-  }
+function medianOf(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
-/** Says how a child ended, by meaning. */
-export function describeExit(who: string, code: number | null, signal: NodeJS.Signals | null): string {
-  if (signal === 'SIGKILL') return `${who} was killed by SIGKILL (perhaps out of memory?)`;
+/** Says how a child ended, by meaning; a kill the supervisor sent is named as its own. */
+export function describeExit(who: string, code: number | null, signal: NodeJS.Signals | null, killedBy: string | null = null): string {
+  if (signal && killedBy) return `${who} was killed by ${signal} (by the supervisor: ${killedBy})`;
+  if (signal === 'SIGKILL') return `${who} was killed by SIGKILL (not by the supervisor: perhaps out of memory?)`;
   if (signal) return `${who} was killed by ${signal}`;
   if (code === EXIT_CODES.PRELOAD_FAILED) return `${who} exited with code ${code} (preload failed)`;
+  if (code === EXIT_CODES.WORKER_BOOT_ERROR) return `${who} exited with code ${code} (it failed to boot)`;
   return `${who} exited with code ${code}`;
 }
 

@@ -1,0 +1,146 @@
+import type { INestApplication } from '@nestjs/common';
+import { Logger } from '@nestjs/common';
+import type { Server } from 'node:http';
+import { Server as NetServer } from 'node:net';
+import { EXIT_CODES, PRELOAD_ENV } from '../preload.constants';
+import { summarize } from '../steps/step-runner';
+import {
+  BOOT_FAILED,
+  type BootFailedMessage,
+  HEARTBEAT,
+  type HeartbeatMessage,
+  isMessage,
+  LEADER,
+  type LeaderMessage,
+  READY,
+  type ReadyMessage,
+  SHUTDOWN,
+  type ShutdownMessage,
+  STOPPING,
+  type StoppingMessage,
+} from '../supervisor/cluster.messages';
+import { PreloadState } from './preload-state';
+
+/** After this long without a request, a keep-alive connection of a draining worker is closed. */
+const IDLE_GRACE_MS = 1_000;
+/** How long a process that failed to boot may take to release what did start. */
+const RELEASE_BOUND_MS = 5_000;
+
+/**
+ * A serving child's side of the supervision protocol: drains on the primary's request or a
+ * signal, reports ready and beats, says why it failed to boot. Used by every worker and by the
+ * preloader once it serves. @internal
+ */
+export class ServingLink {
+  private app: INestApplication | undefined;
+  private state: PreloadState | undefined;
+  private closing: Promise<void> | null = null;
+  private draining = false;
+  private requests = 0;
+
+  constructor(private readonly logger: Logger) {
+    process.on('message', (message) => {
+      if (isMessage<ShutdownMessage>(message, SHUTDOWN)) {
+        if (message.cut) void this.cut();
+        else void this.shutdown('asked by the primary');
+      }
+      // The primary names a leader only among ready workers, so `state` is set by then.
+      if (isMessage<LeaderMessage>(message, LEADER) && this.state) {
+        this.state.leader = message.leader;
+        logger.log(message.leader ? 'this worker is now the leader' : 'this worker is no longer the leader');
+      }
+    });
+    // A signal sent to this process itself (an operator, or a terminal's Ctrl-C reaching it before
+    // the primary): say so, so that the primary does not count the exit as a crash.
+    const onSignal = (signal: NodeJS.Signals) => {
+      const stopping: StoppingMessage = { type: STOPPING, reason: signal };
+      if (!this.closing && process.connected) process.send?.(stopping);
+      void this.shutdown(signal);
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+    // An orphaned worker does not serve on: node:cluster exits a worker whose IPC channel to the primary closes.
+  }
+
+  /** Whether a shutdown was asked for (before the app was even built, perhaps). */
+  get stopping(): boolean {
+    return this.closing !== null;
+  }
+
+  /** The app is created: count its requests, and once draining ask every client to reconnect elsewhere. */
+  attach(app: INestApplication): PreloadState {
+    this.app = app;
+    (app.getHttpServer() as Server | undefined)?.prependListener('request', (_req, res) => {
+      this.requests++;
+      if (this.draining) res.setHeader('connection', 'close');
+    });
+    this.state = app.get<PreloadState>(PreloadState, { strict: false });
+    return this.state;
+  }
+
+  /** Creating or serving the app failed: release what started, tell the primary why, exit with the boot-error code. */
+  async bootFailed(error: unknown, what = 'failed to start'): Promise<never> {
+    this.logger.error(`${what}: ${String(error)}`, error instanceof Error ? error.stack : undefined);
+    const report: BootFailedMessage = { type: BOOT_FAILED, reason: summarize(error) };
+    if (process.connected) await new Promise<void>((resolve) => process.send?.(report, undefined, {}, () => resolve()));
+    await Promise.race([this.app?.close().catch(() => undefined), new Promise((r) => setTimeout(r, RELEASE_BOUND_MS).unref())]);
+    process.exit(EXIT_CODES.WORKER_BOOT_ERROR);
+  }
+
+  /** `listen()` resolved: report ready and start the heartbeat from this event loop. */
+  ready(): void {
+    if (this.closing) return;
+    const ready: ReadyMessage = { type: READY, pid: process.pid, preloaded: this.state?.manifest !== null };
+    process.send?.(ready);
+    // If the heartbeat stops, the primary's watchdog replaces this process. It goes on while draining.
+    const heartbeatMs = Number(process.env[PRELOAD_ENV.heartbeatMs] ?? 0);
+    if (heartbeatMs > 0) {
+      setInterval(() => {
+        const beat: HeartbeatMessage = { type: HEARTBEAT, requests: this.requests, rssMb: Math.round(process.memoryUsage.rss() / 2 ** 20) };
+        if (process.connected) process.send?.(beat);
+      }, heartbeatMs).unref();
+    }
+  }
+
+  /**
+   * Drains without failing a request: stop accepting (the primary routes new connections to other
+   * workers), answer what still arrives with `Connection: close`, close connections left idle
+   * after a grace, close the app once the last connection has ended, exit.
+   * (`http.Server#close` would close idle keep-alive sockets at once, racing a client that is
+   * just sending a request on one.)
+   */
+  shutdown(why: string): Promise<void> {
+    return (this.closing ??= (async () => {
+      this.logger.log(`stopping (${why})`);
+      let code = 0;
+      try {
+        const server = this.app?.getHttpServer() as Server | undefined;
+        if (server) await this.drain(server);
+        await this.app?.close();
+      } catch (error) {
+        code = 1;
+        this.logger.error(`error while stopping: ${String(error)}`);
+      }
+      process.exit(code);
+    })());
+  }
+
+  private drain(server: Server): Promise<void> {
+    this.draining = true;
+    return new Promise((resolve) => {
+      if (!server.listening) return resolve();
+      NetServer.prototype.close.call(server, () => resolve());
+      setTimeout(() => server.closeIdleConnections(), IDLE_GRACE_MS).unref();
+    });
+  }
+
+  /** The drain ran past the primary's bound: close what is still open, saying how much. */
+  private async cut(): Promise<void> {
+    const server = this.app?.getHttpServer() as Server | undefined;
+    if (!server) return;
+    const open = await new Promise<number>((resolve) => server.getConnections((error, n) => resolve(error ? -1 : n)));
+    this.logger.warn(`drain timeout: closing ${open < 0 ? 'the' : open} connection(s) still open`);
+    server.closeAllConnections();
+    void this.shutdown('drain timeout');
+  }
+}

@@ -65,7 +65,7 @@ describe('the Langflow-shaped demo: shared results and real start-up work (real 
 
   it('preloaded workers import no component module at start; a flow that needs one imports only that one', async () => {
     const traceDir = mkdtempSync(join(tmpdir(), 'np-trace-'));
-    cluster = await DemoCluster.start({ workers: 2, preload: true, nodeArgs: ['--require', TRACE_MODULES], env: { TRACE_MODULES_DIR: traceDir, BUNDLE_URLS: tarBundle } });
+    cluster = await DemoCluster.start({ workers: 2, preload: true, nodeArgs: ['--require', TRACE_MODULES], env: { PRELOADER: 'exits', TRACE_MODULES_DIR: traceDir, BUNDLE_URLS: tarBundle } });
     await cluster.waitReady();
     const created = await post(cluster.port, '/api/v1/flows', { name: 'Chunker', data: { nodes: [{ id: 'a', type: 'SplitText', inputs: { text: 'hello' } }], edges: [] } });
     expect(created.status).toBe(201);
@@ -116,7 +116,7 @@ describe('the Langflow-shaped demo: shared results and real start-up work (real 
       const exit = await cluster.waitExit();
       expect(exit.code).toBe(3);
       expect(cluster.output()).toContain(`Critical preload step "bundles" failed: BundleError: bundle ${base}/bundles/missing.zip could not be downloaded: HTTP 404 Not Found`);
-      expect(cluster.output()).toContain('before it became ready: a boot error');
+      expect(cluster.output()).toContain('before it became ready during the first start: a boot error; halting');
       expect(stepRuns(cluster.dir).bundles).toBeUndefined();
     });
   });

@@ -41,7 +41,7 @@ describe('faults and exposure (real processes)', () => {
   describeWithRedisServer('Redis', () => {
     it('down when the cluster starts, then up, then restarted: start-up completes, /health says what is down, the workers reconnect', async () => {
       const port = await freePort();
-      cluster = await DemoCluster.start({ workers: 2, preload: true, env: { REDIS_URL: `redis://127.0.0.1:${port}` } });
+      cluster = await DemoCluster.start({ workers: 2, preload: true, env: { PRELOADER: 'exits', REDIS_URL: `redis://127.0.0.1:${port}` } });
       const started = Date.now();
       expect((await cluster.waitReady(30_000))[3]).toBe('preloaded');
       expect(Date.now() - started).toBeLessThan(15_000);

@@ -41,6 +41,8 @@ export interface DemoConfig {
   /** Test hooks: steps to fail and steps to slow down (`name` or `name@role`). */
   failSteps: string[];
   stepDelaysMs: Record<string, number>;
+  /** `DEMO_STEP_GATE=name[@role]:/abs/file,…`: the step waits until the file exists (tests give the signal). */
+  stepGates: Record<string, string>;
   /** Several hosts run this app against one database (PreloadModule's `hosts: 'multiple'`). */
   multiHost: boolean;
   /** How long startup locks wait (PreloadModule's lockTimeoutMs; more than its 10 s stale time). */
@@ -120,6 +122,13 @@ export function readDemoConfig(env: NodeJS.ProcessEnv = process.env, cwd = proce
     if (!step || !/^\d+$/.test(ms ?? '')) throw new DemoConfigError(`DEMO_STEP_DELAY_MS item ${JSON.stringify(item)} is invalid: use step[@role]:milliseconds.`);
     stepDelaysMs[step] = Number(ms);
   }
+  const stepGates: Record<string, string> = {};
+  for (const item of (env.DEMO_STEP_GATE ?? '').split(',').filter(Boolean)) {
+    const at = item.indexOf(':');
+    const [step, file] = at > 0 ? [item.slice(0, at), item.slice(at + 1)] : [item, ''];
+    if (!file.startsWith('/')) throw new DemoConfigError(`DEMO_STEP_GATE item ${JSON.stringify(item)} is invalid: use step[@role]:/absolute/file.`);
+    stepGates[step] = file;
+  }
   const config: DemoConfig = {
     port: int(env, 'PORT', 3000, 0, 65535),
     host: env.HOST?.trim() || '127.0.0.1',
@@ -148,6 +157,7 @@ export function readDemoConfig(env: NodeJS.ProcessEnv = process.env, cwd = proce
     superuserPassword: env.SUPERUSER_PASSWORD || null,
     failSteps: (env.DEMO_FAIL_STEPS ?? '').split(',').map((s) => s.trim()).filter(Boolean),
     stepDelaysMs,
+    stepGates,
     multiHost: bool(env, 'MULTI_HOST', false),
     lockTimeoutMs: int(env, 'LOCK_TIMEOUT_MS', 120_000, 10_001, 3_600_000),
     oneShot: bool(env, 'PRELOAD_ONLY', false),

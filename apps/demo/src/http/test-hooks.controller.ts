@@ -1,4 +1,5 @@
-import { Controller, Get, Query } from '@nestjs/common';
+import { Controller, Get, Query, Res } from '@nestjs/common';
+import type { ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
@@ -35,5 +36,14 @@ export class TestHooksController {
     const waitedMs = Math.min(Number(ms) || 0, 60_000);
     await sleep(waitedMs);
     return { pid: process.pid, waitedMs };
+  }
+
+  /** A server-sent event stream that never ends on its own (a client that never closes). */
+  @Get('sse')
+  sse(@Res() res: ServerResponse): void {
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+    res.write(`data: ${process.pid}\n\n`);
+    const timer = setInterval(() => res.write(`data: ${Date.now()}\n\n`), 500);
+    res.on('close', () => clearInterval(timer));
   }
 }

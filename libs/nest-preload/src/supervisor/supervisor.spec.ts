@@ -422,6 +422,34 @@ describe('Supervisor', () => {
   describe('supervision', () => {
     const readyAll = (t: ReturnType<typeof start>) => { for (const w of t.cluster.workers) w.emit({ type: READY, pid: w.pid, preloaded: false }); };
 
+    // Regression specs: counterexamples the model-based spec found, shrunk.
+    it('a worker being killed for its boot timeout does not become ready on the way out (and is a boot error)', async () => {
+      const t = start({ preload: false, workers: 1, bootTimeoutMs: 5_000 });
+      const [w0] = t.cluster.workers;
+      t.timers.advance(5_000);
+      expect(w0.signals).toEqual(['SIGKILL']);
+      w0.emit({ type: READY, pid: w0.pid, preloaded: false });
+      expect(t.lines.some((l) => l.startsWith('cluster ready'))).toBe(false);
+      w0.exit(null, 'SIGKILL');
+      await settle();
+      expect(t.exit()).toBe(EXIT_CODES.WORKER_BOOT_ERROR);
+      expect(t.lines.some((l) => l.includes('was killed by SIGKILL (by the supervisor: boot timeout)'))).toBe(true);
+    });
+
+    it('a worker scaled away while it boots is not called hung; its drain is bounded; stopping leaves no timer', async () => {
+      const t = start({ preload: false, heartbeatIntervalMs: 500, heartbeatTimeoutMs: 2_000, drainTimeoutMs: 3_000 });
+      t.proc.raise('SIGTTOU');
+      const w1 = t.cluster.workers[1];
+      t.timers.advance(3_400);
+      expect(t.lines.some((l) => l.includes('hung event loop'))).toBe(false);
+      expect(w1.sent).toEqual([{ type: SHUTDOWN }, { type: SHUTDOWN, cut: true }]);
+      t.proc.raise('SIGTERM');
+      for (const w of t.cluster.workers) w.exit(0);
+      await settle();
+      expect(t.exit()).toBe(0);
+      expect((t.timers as unknown as { timers: unknown[] }).timers).toEqual([]);
+    });
+
     it('kills a worker not ready within bootTimeoutMs, which is then a boot error', async () => {
       const t = start({ preload: false, bootTimeoutMs: 5_000 });
       t.cluster.workers[0].emit({ type: READY, pid: 1, preloaded: false });

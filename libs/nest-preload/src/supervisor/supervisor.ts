@@ -518,7 +518,8 @@ export class Supervisor {
     if (isMessage<ClusterStatusRequest>(message, CLUSTER_STATUS_REQUEST)) {
       return p.child.send({ type: CLUSTER_STATUS, id: message.id, view: this.clusterView() });
     }
-    if (isMessage(message, READY) && p.phase === 'booting') {
+    // A worker the supervisor is killing (boot timeout, hung) does not become ready on the way out.
+    if (isMessage(message, READY) && p.phase === 'booting' && p.killedBy === null) {
       p.phase = 'ready';
       p.readyAt = this.timers.now();
       p.lastBeat = p.readyAt;
@@ -730,8 +731,14 @@ export class Supervisor {
       if (!this.procs.has(p.seq)) return;
       this.logger.warn(`worker ${p.index} (pid ${p.child.pid}) was still draining after drainTimeoutMs (${bound} ms): telling it to close its open connections, then killing it`);
       p.child.send({ type: SHUTDOWN, cut: true });
-      p.killTimer = this.after(KILL_GRACE_MS, () => this.kill(p, 'SIGKILL', 'drain timeout'));
+      this.killLater(p, 'drain timeout');
     });
+  }
+
+  /** SIGKILL after a grace, unless it exits first (one kill timer per process, stored and cleared). */
+  private killLater(p: Proc, why: string): void {
+    this.timers.clearTimeout(p.killTimer);
+    p.killTimer = this.after(KILL_GRACE_MS, () => this.kill(p, 'SIGKILL', why));
   }
 
   /** Sends a signal the supervisor means, and remembers why for the exit line. */
@@ -816,10 +823,11 @@ export class Supervisor {
     if (this.state === 'stopping' || this.state === 'stopped') return;
     const now = this.timers.now();
     for (const p of this.serving()) {
-      if ((p.phase !== 'ready' && p.phase !== 'draining') || p.killedBy || now - p.lastBeat <= this.options.heartbeatTimeoutMs) continue;
+      // Only a worker that has served beats; a booting one is bounded by bootTimeoutMs instead.
+      if (p.readyAt === null || (p.phase !== 'ready' && p.phase !== 'draining') || p.killedBy || now - p.lastBeat <= this.options.heartbeatTimeoutMs) continue;
       this.logger.error(`worker ${p.index} (pid ${p.child.pid}) has not answered for ${Math.round(now - p.lastBeat)} ms (hung event loop): killing it`);
       this.kill(p, 'SIGTERM', 'hung event loop');
-      p.killTimer = this.after(KILL_GRACE_MS, () => p.child.kill('SIGKILL'));
+      this.killLater(p, 'hung event loop');
     }
     this.scheduleWatchdog();
   }

@@ -18,7 +18,7 @@ describe('a preloaded cluster of the demo (SQLite, real processes)', () => {
   beforeAll(async () => (BUNDLE_URLS = await makeBundle(20)));
   afterEach(async () => cluster?.destroy());
 
-  it('runs each step exactly once, every worker starts preloaded and healthy, the primary never loads the app', async () => {
+  it('runs each step exactly once; the preloader serves as worker 0, every other worker starts preloaded; all healthy; the primary never loads the app', async () => {
     const traceDir = mkdtempSync(join(tmpdir(), 'np-trace-'));
     cluster = await DemoCluster.start({ workers: 4, preload: true, nodeArgs: ['--require', TRACE_MODULES], env: { TRACE_MODULES_DIR: traceDir, BUNDLE_URLS } });
     const ready = await cluster.waitReady();
@@ -29,12 +29,14 @@ describe('a preloaded cluster of the demo (SQLite, real processes)', () => {
 
     const workers = await cluster.healthOfEveryWorker(4);
     expect(new Set(workers.keys())).toEqual(new Set(cluster.childPids()));
-    for (const { status, body } of workers.values()) {
+    const preloaderPid = Number(/preloader started \(pid (\d+)/.exec(cluster.output())?.[1]);
+    for (const [pid, { status, body }] of workers) {
       expect(status).toBe(200);
-      expect(body.details.preload).toMatchObject({ status: 'up', role: 'worker', preloaded: true, missingCritical: [] });
+      const role = pid === preloaderPid ? { role: 'preloader', workerIndex: 0, preloaded: false } : { role: 'worker', preloaded: true };
+      expect(body.details.preload).toMatchObject({ status: 'up', missingCritical: [], ...role });
       expect(body.details.preload.steps.map((s: { name: string; ranIn: string; status: string }) => `${s.name}:${s.status}@${s.ranIn}`)).toEqual(STEPS.map((s) => `${s}:complete@preloader`));
     }
-    expect(cluster.output()).toMatch(/\[Preloader\] no handles left open/);
+    expect([...workers.values()].map((w) => w.body.details.preload.workerIndex).sort()).toEqual([0, 1, 2, 3]);
     const all = await cluster.get('/api/v1/all');
     expect(all.status).toBe(200);
     expect(Object.keys(all.json())).toEqual(expect.arrayContaining(['data', 'helpers', 'inputs', 'logic', 'memories', 'outputs', 'processing', 'prompts', 'tools', 'agents']));
@@ -59,12 +61,17 @@ describe('a preloaded cluster of the demo (SQLite, real processes)', () => {
     expect(readdirSync(join(cluster.dir, 'tmp'))).toEqual([]);
   });
 
-  it('a best-effort step that fails in the preloader is redone by every worker, and only that step', async () => {
+  it('a best-effort step that fails in the preloader is redone by every other worker, and only that step; the preloader serves without it', async () => {
     cluster = await DemoCluster.start({ workers: 4, preload: true, env: { DEMO_FAIL_STEPS: 'profile_pictures@preloader', BUNDLE_URLS } });
     await cluster.waitReady();
-    expect(stepRuns(cluster.dir)).toEqual({ ...byPreloader, profile_pictures: { worker: 4 } });
-    for (const { body } of (await cluster.healthOfEveryWorker(4)).values()) {
+    expect(stepRuns(cluster.dir)).toEqual({ ...byPreloader, profile_pictures: { worker: 3 } });
+    for (const { status, body } of (await cluster.healthOfEveryWorker(4)).values()) {
+      expect(status).toBe(200);
       const pictures = body.details.preload.steps.find((s: { name: string }) => s.name === 'profile_pictures');
+      if (body.details.preload.role === 'preloader') {
+        expect(pictures).toMatchObject({ status: 'failed', ranIn: 'preloader' });
+        continue;
+      }
       expect(pictures).toMatchObject({ status: 'complete', ranIn: 'worker' });
       expect(body.details.preload.preloaded).toBe(true);
     }

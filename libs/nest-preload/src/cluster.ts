@@ -2,7 +2,7 @@
  * `@lf/nest-preload/cluster`: the entry a `main.ts` calls. Loading it loads nothing of Nest, so
  * the primary stays small; the preloader and worker code is imported only in those processes.
  */
-import { ControlServer } from './control/control-server';
+import { claimControlFile, type ControlClaim } from './control/control-claim';
 import { PreloadError } from './errors/preload.error';
 import { PreloadMessages } from './errors/preload.messages';
 import { EXIT_CODES, PRELOAD_ENV } from './preload.constants';
@@ -76,18 +76,21 @@ export async function runCluster(options: RunClusterOptions): Promise<void> {
     const { runOneShot } = await import('./roles/one-shot.role');
     process.exit(await runOneShot(options));
   }
-  if (resolved.workers > 0 && resolved.controlFile) {
-    const conflict = await ControlServer.checkControlFile(resolved.controlFile);
-    if (conflict) {
-      console.error(`[nest-preload] ${conflict}`);
-      process.exit(EXIT_CODES.CONFIG_ERROR);
-    }
-  }
   if (resolved.workers === 0) {
     const { runStandalone } = await import('./roles/worker.role');
     return runStandalone(options);
   }
+  let claim: ControlClaim | null = null;
+  if (resolved.controlFile) {
+    const outcome = await claimControlFile(resolved.controlFile);
+    if (typeof outcome === 'string') {
+      console.error(`[nest-preload] ${outcome}`);
+      process.exit(EXIT_CODES.CONFIG_ERROR);
+    }
+    claim = outcome;
+  }
   const ports = nodePorts();
   const code = await new Supervisor(resolved, ports.cluster, ports.process, ports.timers, ports.logger).run();
+  claim?.release();
   process.exit(code);
 }

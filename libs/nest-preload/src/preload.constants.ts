@@ -28,6 +28,8 @@ export const PRELOAD_ENV = {
   heartbeatMs: 'NEST_PRELOAD_HEARTBEAT_MS',
   /** The worker's index, 0..N-1. */
   workerIndex: 'NEST_PRELOAD_WORKER_INDEX',
+  /** Where the primary writes its control file and the CLI looks for it. */
+  controlFile: 'NEST_PRELOAD_CONTROL_FILE',
   /** `true`: `runCluster` runs only the preload, in this process, and exits with its status. */
   oneShot: 'NEST_PRELOAD_ONE_SHOT',
 } as const;

@@ -2,7 +2,6 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs'
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { writePrivateFile } from '../handover/manifest';
-import { processAlive } from './process-alive';
 import { CONTROL_PROTOCOL_VERSION, type ControlFile, type ControlRequest, type ControlResponse, MAX_REQUEST_BYTES, parseControlRequest } from './control.protocol';
 
 /** Whether something still answers on a control socket. */
@@ -46,20 +45,6 @@ export class ControlServer {
     private readonly handle: (request: ControlRequest) => Promise<unknown>,
     private readonly warn: (message: string) => void,
   ) {}
-
-  /**
-   * Refuses to start beside a live cluster that uses the same control file; replaces a stale one
-   * (its primary is dead or its socket does not answer).
-   * @returns why it cannot start, or null.
-   */
-  static async checkControlFile(path: string): Promise<string | null> {
-    const existing = readControlFile(path);
-    if (!existing) return null;
-    if (existing.pid !== process.pid && processAlive(existing.pid) && (await socketAnswers(existing.socket))) {
-      return `another cluster (primary pid ${existing.pid}) is running with the control file ${path}: stop it, or give this one another controlFile`;
-    }
-    return null;
-  }
 
   async start(): Promise<void> {
     const existing = readControlFile(this.controlFilePath);

@@ -1,5 +1,5 @@
 import { availableParallelism, tmpdir } from 'node:os';
-import { isAbsolute, join } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import { PreloadConfigError } from '../errors/preload.error';
 import { PreloadMessages } from '../errors/preload.messages';
 import { PRELOAD_ENV } from '../preload.constants';
@@ -149,7 +149,7 @@ export interface SupervisorOptions {
   /**
    * Where the primary writes the file the `nest-preload` CLI finds its control socket by; `false`
    * turns the control socket off.
-   * @default `${process.cwd()}/.nest-preload/control.json`
+   * @default the `NEST_PRELOAD_CONTROL_FILE` environment variable (as the CLI reads it), else `${process.cwd()}/.nest-preload/control.json`
    */
   controlFile?: string | false;
   /**
@@ -224,7 +224,7 @@ export function resolveSupervisorOptions(
     preload: preloadFromEnv(env),
     preloadStart: 'auto',
     runRoot: tmpdir(),
-    controlFile: join(process.cwd(), '.nest-preload', 'control.json'),
+    controlFile: env[PRELOAD_ENV.controlFile]?.trim() ? resolve(env[PRELOAD_ENV.controlFile] as string) : join(process.cwd(), '.nest-preload', 'control.json'),
     sweepRoots: [tmpdir()],
     pipelineConcurrency: Math.max(1, availableParallelism() - 1),
     ...given,

@@ -226,6 +226,7 @@ class Harness {
       if (![EXIT_CODES.OK, EXIT_CODES.WORKER_BOOT_ERROR, EXIT_CODES.RESTART_LIMIT].includes(code as 0 | 3 | 5)) out.push(`undocumented exit code ${code}`);
       if (this.timers.pending > 0) out.push(`${this.timers.pending} timer(s) left after the supervisor stopped`);
       if (this.cluster.live.length) out.push('children left after the supervisor stopped');
+      if (this.host.dirs.size) out.push(`dirs left after the supervisor stopped: ${[...this.host.dirs].join(', ')}`);
       return out;
     }
     if (this.stopAsked) return [...out, 'SIGTERM was not carried out'];
@@ -234,6 +235,9 @@ class Harness {
     const want = Array.from({ length: this.target }, (_, i) => i);
     if (JSON.stringify(indices) !== JSON.stringify(want)) out.push(`settled on indices ${JSON.stringify(indices)}, want ${JSON.stringify(want)}`);
     if (!holders.every((c) => this.readySent.has(c))) out.push('a worker is not ready after settling');
+    // Only the generation in use is kept: an abandoned or replaced one goes with its last user.
+    const generations = [...this.host.dirs].filter((d) => /\/gen-\d+$/.test(d));
+    if (generations.length > 1) out.push(`generation dirs left after settling: ${generations.join(', ')}`);
     const status = (this.sup as unknown as { status(): { reload: unknown } }).status();
     if (status.reload) out.push(`a reload intent is still pending after settling: ${JSON.stringify(status.reload)}`);
     const lastHup = this.logger.lines.map((l, i) => (/SIGHUP received/.test(l) ? i : -1)).filter((i) => i >= 0).pop();

@@ -549,9 +549,11 @@ export class Supervisor {
     const answer: HandoverMessage = this.current?.manifestPath
       ? { type: HANDOVER, ok: true, manifestPath: this.current.manifestPath, generation: this.current.id }
       : { type: HANDOVER, ok: false, reason: this.abandonReason ?? 'preload is off' };
+    const waitedOn = p.waitsFor;
     p.generation = this.current;
     p.waitsFor = null;
     p.child.send(answer);
+    this.dropGenerationIfUnused(waitedOn);
     if (p.phase === 'awaiting') {
       p.phase = 'booting';
       p.bootResumedAt = this.timers.now();

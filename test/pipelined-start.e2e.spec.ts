@@ -1,4 +1,5 @@
-import { readdirSync } from 'node:fs';
+import { readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeBundle } from './support/bundles';
 import { DemoCluster, eventually } from './support/demo-cluster';
@@ -20,10 +21,14 @@ describe('pipelined start (real processes)', () => {
   });
 
   it('workers build their apps while the preloader runs, and run their own steps only after the manifest is written', async () => {
+    // The preloader's slow step waits for a file this test creates once both workers wait: an event, not a delay.
+    const gate = join(tmpdir(), `np-gate-${process.pid}-${Date.now()}`);
     cluster = await DemoCluster.start({
-      workers: 2, preload: true,
-      env: { PRELOAD_START: 'pipelined', BUNDLE_URLS, DEMO_STEP_DELAY_MS: 'types_cached@preloader:1500', DEMO_FAIL_STEPS: 'profile_pictures@preloader' },
+      workers: 3, preload: true,
+      env: { PRELOAD_START: 'pipelined', PIPELINE_CONCURRENCY: '2', BUNDLE_URLS, DEMO_STEP_GATE: `types_cached@preloader:${gate}`, DEMO_FAIL_STEPS: 'profile_pictures@preloader' },
     });
+    await eventually(() => linesOf(cluster as DemoCluster, /app built; waiting for the preload hand-over/).length === 2, 60_000, 'both workers are built and waiting');
+    writeFileSync(gate, '');
     expect((await cluster.waitReady())[3]).toBe('preloaded');
     const c = cluster;
     const preloaderPid = Number(/preloader started \(pid (\d+)/.exec(c.output())?.[1]);
@@ -44,7 +49,8 @@ describe('pipelined start (real processes)', () => {
     ['fails a critical step', { DEMO_FAIL_STEPS: 'types_cached@preloader' }, null],
     ['is killed', { DEMO_STEP_DELAY_MS: 'types_cached@preloader:30000' }, 'SIGKILL' as const],
   ])('when the preloader %s while the workers are booting, they do the full start-up and nothing of it is left', async (_, env, kill) => {
-    cluster = await DemoCluster.start({ workers: 2, preload: true, env: { PRELOAD_START: 'pipelined', PIPELINE_CONCURRENCY: '2', BUNDLE_URLS, ...env } });
+    // Three workers: the preloader holds index 0, two workers build beside it.
+    cluster = await DemoCluster.start({ workers: 3, preload: true, env: { PRELOAD_START: 'pipelined', PIPELINE_CONCURRENCY: '2', BUNDLE_URLS, ...env } });
     const [, pid] = await cluster.waitFor(/preloader started \(pid (\d+)/);
     if (kill) {
       await eventually(() => linesOf(cluster as DemoCluster, /waiting for the preload hand-over/).length === 2, 30_000, 'both workers are waiting');
@@ -53,14 +59,15 @@ describe('pipelined start (real processes)', () => {
     expect((await cluster.waitReady())[3]).toBe('not preloaded');
     expect(linesOf(cluster, /not preloaded: the preload was abandoned/)).toHaveLength(2);
     expect(readdirSync(clusterDir(cluster)).filter((e) => e.startsWith('gen-'))).toEqual([]);
-    expect(stepRuns(cluster.dir).types_cached).toEqual({ worker: 2 });
-    for (const { status } of (await cluster.healthOfEveryWorker(2)).values()) expect(status).toBe(200);
+    // ...and index 0, whose preloader failed, is taken by a worker started without a hand-over.
+    expect(stepRuns(cluster.dir).types_cached).toEqual({ worker: 3 });
+    for (const { status } of (await cluster.healthOfEveryWorker(3)).values()) expect(status).toBe(200);
     expect((await cluster.stop()).code).toBe(0);
     expect(readdirSync(join(cluster.dir, 'tmp'))).toEqual([]);
   });
 
   it('SIGTERM during a pipelined start: a clean exit 0, no process and no temp dir left', async () => {
-    cluster = await DemoCluster.start({ workers: 2, preload: true, env: { PRELOAD_START: 'pipelined', BUNDLE_URLS, DEMO_STEP_DELAY_MS: 'types_cached@preloader:30000', GRACEFUL_TIMEOUT_MS: '5000' } });
+    cluster = await DemoCluster.start({ workers: 3, preload: true, env: { PRELOAD_START: 'pipelined', PIPELINE_CONCURRENCY: '2', BUNDLE_URLS, DEMO_STEP_DELAY_MS: 'types_cached@preloader:30000', GRACEFUL_TIMEOUT_MS: '5000' } });
     await eventually(() => linesOf(cluster as DemoCluster, /waiting for the preload hand-over/).length === 2, 30_000, 'both workers are waiting');
     const stop = await cluster.stop('SIGTERM');
     expect(stop.code).toBe(0);

@@ -23,7 +23,8 @@ describeWithServices('the demo cluster on PostgreSQL and Redis (real services)',
   };
 
   it('preload on, 4 workers: steps run once; the preloader leaves no DB or Redis connection open, the workers have their own', async () => {
-    cluster = await DemoCluster.start({ workers: 4, preload: true, env: { DATABASE_URL: db.url, REDIS_URL } });
+    // PRELOADER=exits: what is checked here is the short-lived preloader's hygiene (the serving one keeps its pool).
+    cluster = await DemoCluster.start({ workers: 4, preload: true, env: { PRELOADER: 'exits', DATABASE_URL: db.url, REDIS_URL } });
     const [, preloaderPid] = await cluster.waitFor(/preloader started \(pid (\d+)/);
     expect((await cluster.waitReady())[3]).toBe('preloaded');
     expect(await stepRuns()).toEqual(Object.fromEntries(['migrations', 'superuser', 'profile_pictures', 'bundles', 'types_cached', 'starter_projects', 'flows'].map((s) => [s, { preloader: 1 }])));
@@ -46,7 +47,7 @@ describeWithServices('the demo cluster on PostgreSQL and Redis (real services)',
   });
 
   it('a preload abandoned on a critical step still closes its DB pool and Redis client; the workers start in full', async () => {
-    cluster = await DemoCluster.start({ workers: 2, preload: true, env: { DATABASE_URL: db.url, REDIS_URL, DEMO_FAIL_STEPS: 'types_cached@preloader' } });
+    cluster = await DemoCluster.start({ workers: 2, preload: true, env: { PRELOADER: 'exits', DATABASE_URL: db.url, REDIS_URL, DEMO_FAIL_STEPS: 'types_cached@preloader' } });
     const [, preloaderPid] = await cluster.waitFor(/preloader started \(pid (\d+)/);
     expect((await cluster.waitReady())[3]).toBe('not preloaded');
     expect(cluster.output()).toMatch(/\[Preloader\] no handles left open/);

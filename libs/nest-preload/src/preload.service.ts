@@ -59,8 +59,9 @@ export class PreloadService {
    * over IPC; `null` outside a cluster or when no answer came within `timeoutMs`.
    */
   clusterStatus(timeoutMs = 1_000): Promise<ClusterView | null> {
-    // Only a worker forked by our primary has one to ask (other parents, e.g. a test runner, do not answer).
-    if (this.ctx.role !== 'worker' || process.env[PRELOAD_ENV.role] !== 'worker' || !process.send) return Promise.resolve(null);
+    // Only a serving child forked by our primary has one to ask (other parents, e.g. a test runner, do not answer).
+    const serving = (this.ctx.role === 'worker' && process.env[PRELOAD_ENV.role] === 'worker') || (this.ctx.role === 'preloader' && process.env[PRELOAD_ENV.preloaderServes] === '1');
+    if (!serving || !process.send) return Promise.resolve(null);
     const id = ++this.statusRequests;
     return new Promise((resolve) => {
       const done = (view: ClusterView | null) => {

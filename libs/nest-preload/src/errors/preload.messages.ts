@@ -28,7 +28,7 @@ export const PreloadMessages = {
   criticalStepFailed: (name: string, cause: string, role = 'preloader') =>
     role === 'preloader'
       ? `Critical preload step "${name}" failed: ${cause}. The preload is abandoned; workers will run the full start-up.`
-      : `Critical preload step "${name}" failed in this ${role === 'worker' ? 'worker' : 'app'}: ${cause}. This process cannot serve without it and stops; ${role === 'worker' ? 'the supervisor retries it' : 'fix the cause and start it again'}.`,
+      : `Critical preload step "${name}" failed in this ${role === 'worker' ? 'worker' : 'app'}: ${cause}. This process cannot serve without it and stops${role === 'worker' ? '' : '; fix the cause and start it again'}.`,
   prerequisiteIncomplete: (name: string, missing: string[]) =>
     `Preload step "${name}" was not run: its prerequisite(s) ${missing.join(', ')} did not complete.`,
 } as const;

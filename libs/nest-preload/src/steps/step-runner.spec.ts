@@ -57,7 +57,7 @@ describe('runSteps', () => {
       expect(error.step).toBe('bundles');
       expect(error.code).toBe('ERR_PRELOAD_CRITICAL_STEP');
       expect(error.cause).toBe(cause);
-      expect(error.message).toBe('Critical preload step "bundles" failed in this worker: Error: archive corrupt. This process cannot serve without it and stops; the supervisor retries it.');
+      expect(error.message).toBe('Critical preload step "bundles" failed in this worker: Error: archive corrupt. This process cannot serve without it and stops.');
     });
     expect(t.calls).toEqual(['bundles']);
     expect(t.states.get('types')?.status).toBe('pending');

@@ -787,9 +787,9 @@ export class Supervisor {
       this.holds.set(p.index, this.after(hold, () => this.holds.delete(p.index)));
       return this.logger.error(`${what} before it became ready${p.bootError ? ` (${p.bootError})` : ''}: the worker it was to replace keeps serving; trying again in ${hold} ms`);
     }
-    const reason = p.bootError ? `${what}: ${p.bootError}` : what;
+    const reason = p.bootError ? `${what} (its error: ${p.bootError})` : what;
     if (bootErrorHalts({ readyAt: p.readyAt, signal, killedBy: p.killedBy }, this.announcedReady)) {
-      this.logger.error(`${reason} before it became ready during the first start: a boot error; halting instead of restarting it in a loop`);
+      this.logger.error(`${what} before it became ready during the first start: a boot error; halting instead of restarting it in a loop${p.bootError ? `. Its error: ${p.bootError}` : ''}`);
       return this.halt(EXIT_CODES.WORKER_BOOT_ERROR);
     }
     if (p.stoppedOn) {

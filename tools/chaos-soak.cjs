@@ -82,9 +82,8 @@ function requestId(seed, writer, seq) {
 /**
  * When the faults come, in ms from the start of the writers, drawn from their own stream of the
  * seed. `poisson`: independent gaps, exponential with mean `everyMs` (kept within 100 ms and 4 ×
- * the mean); `fixed`: a strict period. A strict period aliases with the time a replacement takes
- * to boot (about 2 s here under load, less than the 2.5 s default): every fault then finds the
- * previous replacement already serving, and the moments around a boot are hardly ever hit.
+ * the mean), so faults land at every phase of a replacement's boot (about 2 s here, under load),
+ * now and then a few in a row; `fixed`: a strict period, at the same phase every time.
  */
 function faultTimes(seed, totalMs, everyMs, interval) {
   const random = prng((seed ^ 0x9e3779b9) >>> 0);
@@ -288,6 +287,8 @@ async function soak(input = {}) {
   /** Pids that logged their start (serving), and those the watchdog is killing (serving no more). */
   const serving = new Set();
   const condemned = new Set();
+  /** Set once the primary says it halts: no fault after that (it would only blur the record). */
+  let halting = false;
   const timers = new Set();
   const later = (ms, fn) => {
     const t = setTimeout(() => {
@@ -352,6 +353,7 @@ async function soak(input = {}) {
         // Killed by the watchdog (a stopped worker): serving no more, even while it still exits.
         const hung = /\(pid (\d+)\) has not answered for/.exec(line);
         if (hung) condemned.add(Number(hung[1]));
+        if (/\[nest-preload\] primary \d+:.*halting/.test(line)) halting = true;
         // The primary's own lines (supervision events), bounded.
         if (/\[nest-preload\] primary \d+:/.test(line) && events.length < 400) events.push(`+${Date.now() - spawnedAt} ms ${line.replace(/^.*?\[nest-preload\] primary \d+:\s*/, '')}`);
       }
@@ -442,8 +444,8 @@ async function soak(input = {}) {
       for (const step of schedule) {
         const at = startedAt + Math.max(step.at, last + MIN_FAULT_GAP_MS);
         if (at >= deadline) break;
-        while (Date.now() < at && !stopWriters && !exit) await sleep(Math.min(50, at - Date.now()));
-        if (stopWriters || exit) break;
+        while (Date.now() < at && !stopWriters && !exit && !halting) await sleep(Math.min(50, at - Date.now()));
+        if (stopWriters || exit || halting) break;
         last = Date.now() - startedAt;
         if (step.what === 'reload') {
           process.kill(child.pid, 'SIGHUP');

@@ -125,13 +125,13 @@ async function startPm2(dir, workers, env, nodeArgs) {
 }
 
 /**
- * A fresh PostgreSQL database on the server of `adminUrl` (null: none, the demo uses SQLite): its
- * `env` for the demo, the connections the server counts on it, and `drop()`.
+ * A fresh PostgreSQL database on the server of `adminUrl` (null: none, the demo uses SQLite), named
+ * `<prefix>_<random>`: its `env` for the demo, the connections the server counts on it, and `drop()`.
  */
-async function freshDatabase(adminUrl) {
+async function freshDatabase(adminUrl, prefix = 'bench') {
   if (!adminUrl) return { env: {}, connections: async () => null, drop: async () => undefined };
   const { Client } = require('pg');
-  const name = `bench_${randomBytes(5).toString('hex')}`;
+  const name = `${prefix}_${randomBytes(5).toString('hex')}`;
   const admin = new Client({ connectionString: adminUrl });
   await admin.connect();
   await admin.query(`create database ${name}`);

@@ -77,7 +77,7 @@ describe('the nest-preload CLI against a running cluster (real processes)', () =
       child.on('exit', (code) => ok({ code, out }));
     });
     expect(reload).toEqual({ code: 0, out: 'rolling reload of 2 worker(s) started\n' });
-    await c.waitFor(/reload complete in \d+ ms/, 20_000);
+    await c.waitFor(/\breload complete in \d+ ms/, 20_000);
     const result = await load;
     expect({ errors: result.errors, non2xx: result.non2xx, timeouts: result.timeouts }).toEqual({ errors: 0, non2xx: 0, timeouts: 0 });
     console.log(`CLI reload under load: ${result.requests.total} requests, 0 failed`);

@@ -42,7 +42,7 @@ describe('the reconciler with overlapping events (real processes)', () => {
     writeFileSync(gate, '');
     await c.waitReady();
     const before = new Set(c.childPids());
-    await c.waitFor(/reload complete in \d+ ms/, 60_000);
+    await c.waitFor(/\breload complete in \d+ ms/, 60_000);
     const after = c.childPids();
     expect(after).toHaveLength(2);
     expect(after.filter((pid) => before.has(pid))).toEqual([]);
@@ -56,7 +56,7 @@ describe('the reconciler with overlapping events (real processes)', () => {
     process.kill(c.pid, 'SIGHUP');
     await c.waitFor(/rolling reload of 3 worker/);
     process.kill(c.pid, 'SIGTTOU');
-    await c.waitFor(/reload complete in \d+ ms/, 60_000);
+    await c.waitFor(/\breload complete in \d+ ms/, 60_000);
     await eventually(() => c.childPids().length === 2, 20_000, 'two workers left');
     // And it stays there: nothing brings the removed index back.
     await new Promise((r) => setTimeout(r, 1_500));
@@ -74,7 +74,7 @@ describe('the reconciler with overlapping events (real processes)', () => {
     process.kill(c.pid, 'SIGHUP');
     const answers = await Promise.all(slow.map((s) => s.done));
     expect(answers).toEqual(Array.from({ length: 6 }, () => ({ status: 200, error: null })));
-    await c.waitFor(/reload complete in \d+ ms/, 30_000);
+    await c.waitFor(/\breload complete in \d+ ms/, 30_000);
     expect(c.output()).not.toMatch(/hung event loop/);
     expect(c.output()).not.toMatch(/perhaps out of memory/);
   }, 120_000);
@@ -94,7 +94,7 @@ describe('the reconciler with overlapping events (real processes)', () => {
     await new Promise((r) => setTimeout(r, 500));
     const started = Date.now();
     process.kill(c.pid, 'SIGHUP');
-    await c.waitFor(/reload complete in \d+ ms/, 30_000);
+    await c.waitFor(/\breload complete in \d+ ms/, 30_000);
     expect(Date.now() - started).toBeLessThan(20_000);
     expect(c.output()).toMatch(/still draining after drainTimeoutMs \(3000 ms\)/);
     expect(c.output()).toMatch(/drain timeout: closing 1 connection\(s\) still open/);

@@ -28,7 +28,7 @@ describe('rolling reload on SIGHUP (real processes, under load)', () => {
     const c = cluster;
     const result = await underLoad(c.port, 8, async () => {
       process.kill(c.pid, 'SIGHUP');
-      await c.waitFor(/reload complete in \d+ ms/, 20_000);
+      await c.waitFor(/\breload complete in \d+ ms/, 20_000);
     });
     const after = pidsOf(c);
     expect(after.size).toBe(2);
@@ -47,7 +47,7 @@ describe('rolling reload on SIGHUP (real processes, under load)', () => {
     const firstGeneration = (await c.get('/health/preload')).json().details.preload.generation;
     const result = await underLoad(c.port, 8, async () => {
       process.kill(c.pid, 'SIGHUP');
-      await c.waitFor(/reload complete in \d+ ms \(generation [0-9a-f-]+\)/, 30_000);
+      await c.waitFor(/\breload complete in \d+ ms \(generation [0-9a-f-]+\)/, 30_000);
     });
     expect({ errors: result.errors, non2xx: result.non2xx, timeouts: result.timeouts }).toEqual({ errors: 0, non2xx: 0, timeouts: 0 });
     console.log(`SIGHUP with a new preload under load: ${result.requests.total} requests, ${result.errors} errors`);
@@ -70,7 +70,7 @@ describe('rolling reload on SIGHUP (real processes, under load)', () => {
       process.kill(c.pid, 'SIGHUP');
       await new Promise((r) => setTimeout(r, 10));
       process.kill(c.pid, 'SIGHUP');
-      await eventually(() => (c.output().match(/reload complete in/g) ?? []).length === 2, 30_000, 'two reloads completed');
+      await eventually(() => (c.output().match(/\breload complete in/g) ?? []).length === 2, 30_000, 'two reloads completed');
     });
     expect(c.output()).toContain('SIGHUP received during a reload: queued; it runs once this reload is complete');
     expect({ errors: result.errors, non2xx: result.non2xx, timeouts: result.timeouts }).toEqual({ errors: 0, non2xx: 0, timeouts: 0 });

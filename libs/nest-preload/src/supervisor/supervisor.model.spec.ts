@@ -241,7 +241,7 @@ class Harness {
     const status = (this.sup as unknown as { status(): { reload: unknown } }).status();
     if (status.reload) out.push(`a reload intent is still pending after settling: ${JSON.stringify(status.reload)}`);
     const lastHup = this.logger.lines.map((l, i) => (/SIGHUP received/.test(l) ? i : -1)).filter((i) => i >= 0).pop();
-    if (lastHup !== undefined && !this.logger.lines.slice(lastHup).some((l) => /reload complete|reload abandoned/.test(l))) out.push('an accepted SIGHUP was neither carried out nor refused');
+    if (lastHup !== undefined && !this.logger.lines.slice(lastHup).some((l) => /\breload complete|\breload abandoned/.test(l))) out.push('an accepted SIGHUP was neither carried out nor refused');
     return out;
   }
 }

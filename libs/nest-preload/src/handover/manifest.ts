@@ -36,9 +36,14 @@ export interface Manifest {
 /** Whether a worker may trust a manifest, and if not, why. */
 export type ManifestTrust = { trusted: true; manifest: Manifest } | { trusted: false; reason: string };
 
-/** Writes `data` to `path` atomically (temp file, fsync, rename), owner-only. */
+/**
+ * Writes `data` to `path` atomically (temp file, rename), owner-only. No fsync: these files live
+ * in a run dir that lasts one cluster's life and is swept after a crash, so durability across a
+ * power loss buys nothing, and each fsync sat on the preloader's critical path; the rename alone
+ * makes a reader see the whole file or none.
+ */
 export async function writePrivateFile(path: string, data: string | Buffer): Promise<void> {
-  await writeFileAtomic(path, data, { mode: 0o600, fsync: true });
+  await writeFileAtomic(path, data, { mode: 0o600, fsync: false });
 }
 
 /** Writes the manifest (mode 0600, atomic) and returns its path. */

@@ -367,6 +367,22 @@ describe('Supervisor', () => {
       expect(t.cluster.workers).toHaveLength(4);
     });
 
+    it('a replacement killed by a signal from elsewhere (OOM) is retried after the backoff: the reload goes on', () => {
+      const t = running();
+      const [old0, old1] = t.cluster.workers;
+      t.proc.raise('SIGHUP');
+      t.cluster.workers[2].exit(null, 'SIGKILL');
+      expect(t.lines.some((l) => l.includes('reload abandoned'))).toBe(false);
+      // Index 0 waits out its backoff (index 1 may be replaced meanwhile); then it is tried again.
+      for (let i = 0; i < 10 && !t.lines.some((l) => l.startsWith('reload complete')); i++) {
+        t.timers.advance(100);
+        for (const w of t.cluster.workers.slice(3)) if (!w.sent.some((m) => (m as { type: string }).type === SHUTDOWN)) ready(w);
+        for (const w of [old0, old1]) if (shutdowns(w).length && !(w as unknown as { gone?: boolean }).gone) { (w as unknown as { gone: boolean }).gone = true; w.exit(0); }
+      }
+      expect(t.lines.filter((l) => l.startsWith('reload complete'))).toHaveLength(1);
+      expect([...t.sup.workerPids().values()].every((pid) => (pid as number) > 103)).toBe(true);
+    });
+
     it('a second SIGHUP during a reload is queued, then run after it', () => {
       const t = running();
       t.proc.raise('SIGHUP');

@@ -779,7 +779,10 @@ export class Supervisor {
       const hold = Math.min(this.options.restartDelayMs * 2 ** (this.restartsByIndex.get(p.index) ?? 0), this.options.maxRestartDelayMs);
       this.restartsByIndex.set(p.index, (this.restartsByIndex.get(p.index) ?? 0) + 1);
       this.restartsTotal++;
-      if (this.reload && p.epoch === this.reload.epoch) {
+      // A replacement that itself failed to boot means the new start-up is broken: the reload is
+      // abandoned. One killed by a signal from elsewhere (the OOM killer) is retried: the intent stays.
+      const killedFromOutside = signal !== null && p.killedBy === null;
+      if (this.reload && p.epoch === this.reload.epoch && !killedFromOutside) {
         this.logger.error(`${what} before it became ready${p.bootError ? ` (${p.bootError})` : ''}: reload abandoned, the running workers keep serving`);
         this.reload = null;
         return;

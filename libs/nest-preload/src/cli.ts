@@ -27,7 +27,7 @@ export function formatStatus(status: ClusterStatus): string {
     '',
     formatTable([
       ['INDEX', 'PID', 'STATE', 'UPTIME', 'RESTARTS', 'PSS', 'REQUESTS', 'GENERATION', 'LEADER'],
-      ...status.workers.map((w) => [String(w.index), String(w.pid ?? '-'), w.state, duration(w.uptimeMs), String(w.restarts), w.pssMb === null ? '-' : `${w.pssMb} MB`, String(w.requests), w.generation?.slice(0, 8) ?? '-', w.leader ? 'yes' : '']),
+      ...status.workers.map((w) => [w.index < 0 ? 'pre' : String(w.index), String(w.pid ?? '-'), w.state, duration(w.uptimeMs), String(w.restarts), w.pssMb === null ? '-' : `${w.pssMb} MB`, String(w.requests), w.generation?.slice(0, 8) ?? '-', w.leader ? 'yes' : '']),
     ]),
   ];
   if (status.preload) {

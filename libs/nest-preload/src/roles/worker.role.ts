@@ -24,7 +24,9 @@ export async function runWorker(entry: AppEntry): Promise<void> {
   const link = new ServingLink(new Logger('Worker'));
   let app: INestApplication | undefined;
   try {
-    app = await NestFactory.create(await entry.app(), entry.nestOptions ?? {});
+    // abortOnError false: an app that cannot start throws here (reported as a boot error) instead
+    // of Nest calling process.abort().
+    app = await NestFactory.create(await entry.app(), { ...entry.nestOptions, abortOnError: false });
     link.attach(app);
     await app.get(PreloadBootstrapper, { strict: false }).run();
     if (link.stopping) return;

@@ -10,8 +10,9 @@
  * - an index is *crash-looping* when more than `maxRestarts` unstable exits fall within `windowMs`;
  *   the cluster halts for a crash loop only when every index is crash-looping — while one worker
  *   serves, the others go on being retried at the capped delay;
- * - a worker ended by a signal is never a boot error; one that itself failed to boot during the
- *   cluster's first start is (the caller decides that, see {@link bootErrorHalts}).
+ * - a worker ended by a signal from elsewhere (SIGKILL, SIGTERM) is never a boot error; one that
+ *   itself failed to boot during the cluster's first start is — it reported the error, exited on
+ *   its own, or crashed (SIGABRT, SIGSEGV…) — see {@link bootErrorHalts}.
  */
 export interface RestartPolicyOptions {
   restartDelayMs: number;
@@ -116,8 +117,11 @@ export class RestartPolicy {
 export function bootErrorHalts(end: { readyAt: number | null; signal: NodeJS.Signals | null; killedBy: string | null }, clusterWasReady: boolean): boolean {
   if (end.readyAt !== null || clusterWasReady) return false;
   if (end.killedBy !== null) return end.killedBy === BOOT_TIMEOUT;
-  return end.signal === null;
+  return end.signal === null || SELF_INFLICTED.has(end.signal);
 }
+
+/** Signals a process raises on itself when it crashes (an abort, a native fault): it failed, nobody killed it. */
+const SELF_INFLICTED = new Set<NodeJS.Signals>(['SIGABRT', 'SIGSEGV', 'SIGBUS', 'SIGILL', 'SIGFPE', 'SIGTRAP']);
 
 /** The `killedBy` of a worker the supervisor killed because it was not ready within `bootTimeoutMs`. */
 export const BOOT_TIMEOUT = 'boot timeout';

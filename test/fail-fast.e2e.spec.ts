@@ -1,0 +1,44 @@
+import { DemoCluster } from './support/demo-cluster';
+import { freePort } from './support/demo-cluster';
+
+/**
+ * A cluster that cannot start fails about as fast as a plain process: with the database
+ * unreachable, the preloader's own attempt is the cluster's, instead of the preloader spending the
+ * driver's retries and then every worker spending them again.
+ */
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+async function timeToExit(workers: number, url: string): Promise<{ ms: number; code: number | null; signal: NodeJS.Signals | null; output: string }> {
+  const started = Date.now();
+  const c = await DemoCluster.start({ workers, preload: true, env: { DATABASE_URL: url } });
+  const exit = await c.waitExit();
+  const out = { ms: Date.now() - started, code: exit.code, signal: exit.signal, output: c.output() };
+  await c.destroy();
+  return out;
+}
+
+describe('a database unreachable at start (real processes)', () => {
+  it('the cluster exits non-zero (3) with the preloader\'s error, in about the time a standalone process takes', async () => {
+    // A port nothing listens on: every connection attempt is refused.
+    const url = `postgres://postgres@127.0.0.1:${await freePort()}/nowhere`;
+    const standalone: number[] = [];
+    const cluster: number[] = [];
+    for (let round = 0; round < 3; round++) {
+      // Interleaved, rotated: noise hits both alike.
+      for (const mode of round % 2 ? ['cluster', 'standalone'] : ['standalone', 'cluster']) {
+        const run = await timeToExit(mode === 'cluster' ? 2 : 0, url);
+        expect(run.code === 0 && run.signal === null).toBe(false);
+        if (mode === 'cluster') {
+          expect(run.code).toBe(3);
+          // Whichever fails first says why: the preloader, or a worker building its app beside it.
+          expect(run.output).toMatch(/(the preloader could not create the app: the app failed to initialize: .*ECONNREFUSED.*; halting|a boot error; halting instead of restarting it in a loop\. Its error: .*ECONNREFUSED)/);
+          cluster.push(run.ms);
+        } else standalone.push(run.ms);
+      }
+    }
+    const ratio = median(cluster) / median(standalone);
+    console.log(`database unreachable: cluster exits after ${median(cluster)} ms, standalone after ${median(standalone)} ms (median of 3): ${ratio.toFixed(2)}×`);
+    // Before, the workers spent the driver's retries again after the preloader: about 2×.
+    expect(ratio).toBeLessThan(1.5);
+  }, 180_000);
+});

@@ -5,10 +5,10 @@ import { DemoConfigError, networkFilesystem, readDemoConfig } from './config';
 describe('readDemoConfig', () => {
   it('defaults: port 3000 on loopback, one worker per core, SQLite in ./.data, auto-login on, details off', () => {
     expect(readDemoConfig({}, '/srv/app')).toEqual({
-      port: 3000, host: '127.0.0.1', workers: availableParallelism(), gracefulTimeoutMs: 30_000, preloadTimeoutMs: 120_000, preloadStart: 'auto', preloader: 'serves', reloadPreload: false, supervision: {}, testHooks: false, runRoot: null,
+      port: 3000, host: '127.0.0.1', workers: availableParallelism(), gracefulTimeoutMs: 30_000, preloadTimeoutMs: 120_000, preloadStart: 'auto', preloader: 'serves', heavyPreloaderRatio: null, reloadPreload: false, supervision: {}, testHooks: false, runRoot: null,
       bundleUrls: [], flowsPath: null, builtinComponents: true, bundleLimits: { maxEntries: 20_000, maxBytes: 512 * 2 ** 20 },
       databaseUrl: null, dataDir: '/srv/app/.data', configDir: join('/srv/app/.data', 'config'), redisUrl: null,
-      autoLogin: true, healthDetails: false, superuser: 'langflow', superuserPassword: null, failSteps: [], stepDelaysMs: {}, stepGates: {},
+      autoLogin: true, healthDetails: false, superuser: 'langflow', superuserPassword: null, failSteps: [], stepDelaysMs: {}, stepGates: {}, exitAfterReadyMs: 0,
       multiHost: false, lockTimeoutMs: 120_000, oneShot: false, seed: true, artifactCacheBytes: 8 * 2 ** 20, workerNodeFlags: [], compileCache: false,
     });
   });

@@ -38,11 +38,15 @@ export interface DemoConfig {
   preloadStart: 'pipelined' | 'serial' | 'auto';
   /** `serves` or `exits` (runCluster's preloader). */
   preloader: 'serves' | 'exits';
+  /** `HEAVY_PRELOADER_RATIO`: runCluster's heavyPreloaderRatio, or null for its default. */
+  heavyPreloaderRatio: number | null;
   /** Test hooks: steps to fail and steps to slow down (`name` or `name@role`). */
   failSteps: string[];
   stepDelaysMs: Record<string, number>;
   /** `DEMO_STEP_GATE=name[@role]:/abs/file,…`: the step waits until the file exists (tests give the signal). */
   stepGates: Record<string, string>;
+  /** `DEMO_EXIT_AFTER_READY_MS`: a test hook; each worker exits with code 1 this long after it listens (a crash loop). */
+  exitAfterReadyMs: number;
   /** Several hosts run this app against one database (PreloadModule's `hosts: 'multiple'`). */
   multiHost: boolean;
   /** How long startup locks wait (PreloadModule's lockTimeoutMs; more than its 10 s stale time). */
@@ -75,6 +79,15 @@ export const SUPERVISION_ENV = [
   ['RESTART_DELAY_MS', 'restartDelayMs'],
   ['MAX_RESTART_DELAY_MS', 'maxRestartDelayMs'],
 ] as const;
+
+/** A ratio of 1 or more, or 0; unset → null. */
+function ratio(env: NodeJS.ProcessEnv, name: string): number | null {
+  const raw = env[name]?.trim();
+  if (!raw) return null;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || (value !== 0 && value < 1)) throw new DemoConfigError(`${name}=${JSON.stringify(raw)} is invalid: use a ratio of 1 or more (e.g. 1.25), or 0.`);
+  return value;
+}
 
 /** A bad environment variable: the message says which, what it was, and what is expected. */
 export class DemoConfigError extends Error {
@@ -141,11 +154,13 @@ export function readDemoConfig(env: NodeJS.ProcessEnv = process.env, cwd = proce
     preloadTimeoutMs: int(env, 'PRELOAD_TIMEOUT_MS', 120_000, 1, 3_600_000),
     preloadStart: oneOf(env, 'PRELOAD_START', ['pipelined', 'serial', 'auto'] as const, 'auto'),
     preloader: oneOf(env, 'PRELOADER', ['serves', 'exits'] as const, 'serves'),
+    heavyPreloaderRatio: ratio(env, 'HEAVY_PRELOADER_RATIO'),
     reloadPreload: bool(env, 'RELOAD_PRELOAD', false),
     supervision: Object.fromEntries(
       SUPERVISION_ENV.filter(([name]) => env[name]?.trim()).map(([name, option]) => [option, int(env, name, 0, 0, 86_400_000)]),
     ),
     testHooks: bool(env, 'DEMO_TEST_HOOKS', false),
+    exitAfterReadyMs: int(env, 'DEMO_EXIT_AFTER_READY_MS', 0, 0, 3_600_000),
     runRoot: env.RUN_ROOT?.trim() ? resolve(cwd, env.RUN_ROOT.trim()) : null,
     databaseUrl,
     dataDir,

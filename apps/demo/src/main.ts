@@ -19,6 +19,7 @@ void runCluster({
   preloadTimeoutMs: config.preloadTimeoutMs,
   preloadStart: config.preloadStart,
   preloader: config.preloader,
+  ...(config.heavyPreloaderRatio === null ? {} : { heavyPreloaderRatio: config.heavyPreloaderRatio }),
   reloadPreload: config.reloadPreload,
   oneShot: config.oneShot,
   workerExecArgv: config.workerNodeFlags,
@@ -27,5 +28,14 @@ void runCluster({
   ...(config.runRoot ? { runRoot: config.runRoot } : {}),
   // Loaded lazily: the primary never imports the app, only the preloader and the workers do.
   app: () => import('./app.module').then((m) => m.AppModule.forConfig(config)),
-  serve: (app) => app.listen(config.port, config.host),
+  // The rest of a main.ts (prefixes, pipes, Swagger) goes here; every step is complete by now.
+  serve: async (app) => {
+    // Imported here, not at the top: the primary runs this file too and must not load Nest.
+    const { PreloadService } = await import('@lf/nest-preload');
+    const steps = app.get(PreloadService).steps();
+    const done = steps.filter((s) => s.status === 'complete').length;
+    console.log(`[demo] pid ${process.pid}: serve sees ${done} of ${steps.length} steps complete before listen`);
+    await app.listen(config.port, config.host);
+    if (config.exitAfterReadyMs) setTimeout(() => process.exit(1), config.exitAfterReadyMs).unref();
+  },
 });

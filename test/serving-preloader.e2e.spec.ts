@@ -1,0 +1,69 @@
+import { makeBundle } from './support/bundles';
+import { DemoCluster, eventually, pssMb } from './support/demo-cluster';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const autocannon = require('autocannon') as (opts: Record<string, unknown>) => Promise<{ requests: { total: number }; errors: number; timeouts: number; non2xx: number }>;
+
+const treePss = (c: DemoCluster) => c.childPids().reduce((sum, pid) => sum + pssMb(pid), pssMb(c.pid));
+
+describe('the preloader that serves, and the restart policy (real processes)', () => {
+  let cluster: DemoCluster | undefined;
+  afterEach(async () => {
+    await cluster?.destroy();
+    cluster = undefined;
+  });
+
+  it('serve runs after every step, in the preloader and in every worker', async () => {
+    cluster = await DemoCluster.start({ workers: 3, preload: true });
+    await cluster.waitReady();
+    const seen = cluster.lines.filter((l) => /\[demo\] pid \d+: serve sees \d+ of \d+ steps complete before listen/.test(l));
+    expect(seen).toHaveLength(3);
+    for (const line of seen) expect(line).toMatch(/serve sees 7 of 7 steps complete/);
+  });
+
+  it('a heavy preloader (1000 components imported by its steps) is replaced under load with zero failed requests, and the settled tree holds less than with the preloader kept', async () => {
+    const bundle = await makeBundle(1000);
+    /** One cluster under the same load; returns the requests, the failures and the settled tree's PSS. */
+    const run = async (env: Record<string, string>, during: (c: DemoCluster) => Promise<void>) => {
+      const c = await DemoCluster.start({ workers: 2, preload: true, env: { BUNDLE_URLS: bundle, HEARTBEAT_INTERVAL_MS: '300', ...env } });
+      cluster = c;
+      await c.waitReady(90_000);
+      const load = autocannon({ url: `http://127.0.0.1:${c.port}/api/v1/all`, connections: 4, duration: 8 });
+      await during(c);
+      const result = await load;
+      await new Promise((r) => setTimeout(r, 1_500));
+      const pss = treePss(c);
+      await c.destroy();
+      cluster = undefined;
+      return { result, pss };
+    };
+    const kept = await run({ HEAVY_PRELOADER_RATIO: '0' }, async () => undefined);
+    const replaced = await run({}, async (c) => {
+      const preloaderPid = Number(/preloader started \(pid (\d+)/.exec(c.output())?.[1]);
+      await c.waitFor(/replacing the preloader \(worker 0, pid \d+\): the preloader holds [\d.]+ MB RSS, over 1.25× the other workers' median/, 20_000);
+      await c.waitFor(new RegExp(`worker 0 \\(pid ${preloaderPid}\\) exited with code 0 \\(replaced\\)`), 30_000);
+      await eventually(() => c.childPids().length === 2 && !c.childPids().includes(preloaderPid), 10_000, 'two workers, the preloader gone');
+    });
+    for (const { result } of [kept, replaced]) {
+      expect({ errors: result.errors, non2xx: result.non2xx, timeouts: result.timeouts }).toEqual({ errors: 0, non2xx: 0, timeouts: 0 });
+      expect(result.requests.total).toBeGreaterThan(100);
+    }
+    console.log(`heavy preloader: settled tree PSS ${kept.pss.toFixed(1)} MB kept, ${replaced.pss.toFixed(1)} MB replaced (${(replaced.pss / kept.pss).toFixed(2)}×); ${replaced.result.requests.total} requests through the replacement, 0 failed`);
+    expect(replaced.pss).toBeLessThan(kept.pss);
+  }, 200_000);
+
+  it('a lean preloader is kept: no replacement when its heap is like the others\'', async () => {
+    cluster = await DemoCluster.start({ workers: 2, preload: true, env: { HEARTBEAT_INTERVAL_MS: '300' } });
+    const c = cluster;
+    await c.waitReady();
+    await c.waitFor(/the preloader \(worker 0\) holds [\d.]+ MB RSS against the other workers' median of [\d.]+ MB: it goes on serving/, 10_000);
+    expect(c.output()).not.toMatch(/replacing the preloader/);
+  });
+
+  it('a crash loop of workers that die right after ready still halts with exit 5, naming the cause', async () => {
+    cluster = await DemoCluster.start({ workers: 2, preload: false, env: { DEMO_EXIT_AFTER_READY_MS: '200', MAX_RESTARTS: '2', RESTART_DELAY_MS: '50', MAX_RESTART_DELAY_MS: '200' } });
+    const exit = await cluster.waitExit();
+    expect(exit.code).toBe(5);
+    expect(cluster.output()).toMatch(/every worker index \(2\) crashed more than maxRestarts \(2\) times within restartWindowMs \(60000 ms\), each within minUptimeMs \(5000 ms\) of starting, and none is serving; .*last: worker \d \(pid \d+\) exited with code 1; halting/);
+  }, 120_000);
+});

@@ -53,14 +53,14 @@ const childrenOf = (ppid) =>
  * Starts the demo in a fresh dir with `env`; resolves once the primary says the cluster is ready,
  * with `readyMs` measured from the spawn. `stop()` ends it and removes the dir.
  */
-async function startDemo(label, env) {
+async function startDemo(label, env, entry = DEMO) {
   // Flush the previous run's file writes and deletions, so they do not slow this one down.
   execFileSync('sync');
   const dir = mkdtempSync(join(tmpdir(), `bench-${label}-`));
   mkdirSync(join(dir, 'tmp'));
   const port = await freePort();
   const spawnedAt = performance.now();
-  const child = spawn(process.execPath, [DEMO], {
+  const child = spawn(process.execPath, [entry], {
     cwd: dir,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { PATH: process.env.PATH, PORT: String(port), DATA_DIR: join(dir, 'data'), TMPDIR: join(dir, 'tmp'), ...env },

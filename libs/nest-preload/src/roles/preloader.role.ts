@@ -47,6 +47,8 @@ async function handOver(ctx: PreloadProcessContext, state: PreloadState, tempDir
   }
 }
 
+const rssMb = () => Math.round(process.memoryUsage.rss() / 2 ** 20);
+
 function report(message: PreloadDoneMessage): Promise<void> {
   return new Promise<void>((resolve) => (process.send ? process.send(message, undefined, {}, () => resolve()) : resolve()));
 }
@@ -64,9 +66,11 @@ export async function runServingPreloader(entry: AppEntry): Promise<void> {
   const link = new ServingLink(logger);
   let app: INestApplication;
   let state: PreloadState;
+  let rssBefore = 0;
   try {
     app = await NestFactory.create(await entry.app(), { ...entry.nestOptions, abortOnError: false });
     state = link.attach(app);
+    rssBefore = rssMb();
     await app.get(PreloadBootstrapper, { strict: false }).run();
   } catch (error) {
     const reason = `the app failed to initialize: ${summarize(error)}`;
@@ -86,7 +90,7 @@ export async function runServingPreloader(entry: AppEntry): Promise<void> {
     await Promise.race([app.close().catch(() => undefined), sleep(5_000, undefined, { ref: false })]);
     process.exit(EXIT_CODES.PRELOAD_FAILED);
   }
-  await report({ type: PRELOAD_DONE, ok: true, manifestPath, reason: null, lingering: [] });
+  await report({ type: PRELOAD_DONE, ok: true, manifestPath, reason: null, lingering: [], rssBeforeStepsMb: rssBefore, rssAfterStepsMb: rssMb() });
   if (link.stopping) return;
   try {
     await entry.serve(app);

@@ -23,6 +23,9 @@ export interface PreloadDoneMessage {
   lingering: string[];
   /** The app itself could not be created (no step ran): every worker would fail the same way. */
   appFailed?: boolean;
+  /** A serving preloader's RSS in MB before and after its steps: how much they left in its heap. */
+  rssBeforeStepsMb?: number;
+  rssAfterStepsMb?: number;
 }
 /** `cut`: the drain ran past `drainTimeoutMs`; close the connections still open now. */
 export interface ShutdownMessage { type: typeof SHUTDOWN; cut?: boolean }

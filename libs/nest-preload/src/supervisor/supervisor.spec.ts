@@ -435,6 +435,72 @@ describe('Supervisor', () => {
     });
   });
 
+  describe('the preloader that serves', () => {
+    const done = (t: ReturnType<typeof start>, rss: [number, number] = [100, 105]) => {
+      const pre = t.cluster.preloader;
+      pre.emit({ type: STEPS_STARTED });
+      pre.emit({ type: PRELOAD_DONE, ok: true, manifestPath: join(gen(t), 'run', 'manifest.json'), reason: null, lingering: [], rssBeforeStepsMb: rss[0], rssAfterStepsMb: rss[1] });
+      return pre;
+    };
+    const ready = (c: FakeChild) => c.emit({ type: READY, pid: c.pid, preloaded: true });
+
+    it('holds index 0: the other workers are forked beside it and start from its hand-over; it serves once ready', () => {
+      const t = start({ preloader: 'serves', preloadStart: 'pipelined', workers: 3, heavyPreloaderRatio: 0 });
+      expect(t.cluster.children.map((c) => [c.role, c.env[PRELOAD_ENV.workerIndex]])).toEqual([['preloader', '0'], ['worker', '1'], ['worker', '2']]);
+      expect(t.cluster.preloader.env[PRELOAD_ENV.preloaderServes]).toBe('1');
+      const pre = done(t);
+      for (const c of [pre, ...t.cluster.workers]) ready(c);
+      expect(t.lines.some((l) => l.startsWith('cluster ready: 3/3 workers (preloaded'))).toBe(true);
+      expect(t.sup.workerPids().get(0)).toBe(pre.pid);
+    });
+
+    it('a heavy preloader is replaced once the cluster is ready (against the median of the other workers), a lean one is kept', () => {
+      for (const [rss, replaced] of [[200, true], [110, false]] as const) {
+        const t = start({ preloader: 'serves', preloadStart: 'pipelined', workers: 2, heavyPreloaderRatio: 1.25 });
+        const pre = done(t);
+        for (const c of [pre, ...t.cluster.workers]) ready(c);
+        pre.emit({ type: HEARTBEAT, requests: 0, rssMb: rss });
+        t.cluster.workers[0].emit({ type: HEARTBEAT, requests: 0, rssMb: 100 });
+        expect(t.cluster.workers.length).toBe(replaced ? 2 : 1);
+        if (!replaced) continue;
+        ready(t.cluster.workers[1]);
+        expect(shutdowns(pre)).toEqual([{ type: SHUTDOWN }]);
+      }
+    });
+
+    it('alone (one worker), it is weighed against itself before its steps', () => {
+      for (const [rss, replaced] of [[[100, 160], true], [[100, 110], false]] as const) {
+        const t = start({ preloader: 'serves', preloadStart: 'pipelined', workers: 1, heavyPreloaderRatio: 1.25 });
+        const pre = done(t, [...rss] as [number, number]);
+        ready(pre);
+        expect(t.cluster.workers.length).toBe(replaced ? 1 : 0);
+        expect(t.lines.some((l) => l.includes(replaced ? 'its steps took its RSS from 100 MB to 160 MB, over 1.25×' : 'went from 100 MB to 110 MB RSS in its steps: it goes on serving'))).toBe(true);
+      }
+    });
+
+    it('a preloader whose preload failed gives index 0 to a worker doing the full start-up', () => {
+      const t = start({ preloader: 'serves', preloadStart: 'pipelined', workers: 2 });
+      const pre = t.cluster.preloader;
+      pre.emit({ type: PRELOAD_DONE, ok: false, manifestPath: null, reason: 'Critical preload step "x" failed', lingering: [] });
+      pre.exit(EXIT_CODES.PRELOAD_FAILED);
+      const zero = t.cluster.workers.find((w) => w.env[PRELOAD_ENV.workerIndex] === '0') as FakeChild;
+      expect(zero.env[PRELOAD_ENV.manifest]).toBeUndefined();
+      expect(t.sup.currentState).toBe('running');
+    });
+
+    it('a preloader that cannot create the app halts the first start at once (exit 3), like a plain process', async () => {
+      const t = start({ preloader: 'serves', preloadStart: 'pipelined', workers: 2 });
+      const pre = t.cluster.preloader;
+      pre.emit({ type: PRELOAD_DONE, ok: false, manifestPath: null, reason: 'the app failed to initialize: Error: connect ECONNREFUSED', lingering: [], appFailed: true });
+      expect(t.sup.currentState).toBe('stopping');
+      pre.exit(3);
+      for (const w of t.cluster.workers) w.exit(0);
+      await settle();
+      expect(t.exit()).toBe(EXIT_CODES.WORKER_BOOT_ERROR);
+      expect(t.lines.some((l) => l.includes('the preloader could not create the app: the app failed to initialize: Error: connect ECONNREFUSED; halting'))).toBe(true);
+    });
+  });
+
   describe('supervision', () => {
     const readyAll = (t: ReturnType<typeof start>) => { for (const w of t.cluster.workers) w.emit({ type: READY, pid: w.pid, preloaded: false }); };
 

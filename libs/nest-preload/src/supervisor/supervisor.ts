@@ -112,6 +112,8 @@ interface Proc {
   drainStartedAt: number | null;
   /** Why it drains, for the exit line. */
   drainReason: string | null;
+  /** A serving preloader: its RSS before and after its steps, as it reported. */
+  stepsRssMb: { before: number; after: number } | null;
 }
 
 /** A rolling reload: every serving worker of an older epoch is replaced, one index at a time. */
@@ -266,11 +268,11 @@ export class Supervisor {
     this.retireAboveTarget();
     this.settleReload();
     this.startQueuedReload();
+    this.announceReady();
+    this.checkHeavyPreloader();
     this.spawnMissing();
     this.replaceStale();
     this.electLeader();
-    this.announceReady();
-    this.checkHeavyPreloader();
   }
 
   /** Workers that hold an index: every worker, and a preloader that serves. */
@@ -409,15 +411,24 @@ export class Supervisor {
     const pre = this.serving().find((p) => p.isPreloader && p.phase === 'ready');
     if (!pre) return;
     const others = this.serving().filter((p) => !p.isPreloader && p.phase === 'ready');
-    if (pre.rssMb === null || others.length === 0 || others.some((p) => p.rssMb === null)) return;
-    this.heavyChecked = true;
-    const median = medianOf(others.map((p) => p.rssMb as number));
-    if (pre.rssMb > ratio * median) {
-      pre.recycle = `the preloader holds ${pre.rssMb} MB RSS, over ${ratio}× the other workers' median of ${median} MB (heavyPreloaderRatio)`;
-      this.logger.log(`replacing the preloader (worker ${pre.index}, pid ${pre.child.pid}): ${pre.recycle}`);
+    let heavy: string | null;
+    if (others.length > 0) {
+      // Against the other workers, which started from the hand-over: the most direct measurement.
+      if (pre.rssMb === null || others.some((p) => p.rssMb === null)) return;
+      const median = medianOf(others.map((p) => p.rssMb as number));
+      heavy = pre.rssMb > ratio * median ? `the preloader holds ${pre.rssMb} MB RSS, over ${ratio}× the other workers' median of ${median} MB (heavyPreloaderRatio)` : null;
+      if (!heavy) this.logger.log(`the preloader (worker ${pre.index}) holds ${pre.rssMb} MB RSS against the other workers' median of ${median} MB: it goes on serving`);
     } else {
-      this.logger.log(`the preloader (worker ${pre.index}) holds ${pre.rssMb} MB RSS against the other workers' median of ${median} MB: it goes on serving`);
+      // Alone (one worker): against itself before its steps — what they left in its heap.
+      if (!pre.stepsRssMb) return;
+      const { before, after } = pre.stepsRssMb;
+      heavy = after > ratio * before ? `its steps took its RSS from ${before} MB to ${after} MB, over ${ratio}× (heavyPreloaderRatio)` : null;
+      if (!heavy) this.logger.log(`the preloader (worker ${pre.index}) went from ${before} MB to ${after} MB RSS in its steps: it goes on serving`);
     }
+    this.heavyChecked = true;
+    if (!heavy) return;
+    pre.recycle = heavy;
+    this.logger.log(`replacing the preloader (worker ${pre.index}, pid ${pre.child.pid}): ${pre.recycle}`);
   }
 
   // ---- events ---------------------------------------------------------------------------------
@@ -619,6 +630,9 @@ export class Supervisor {
     const run = this.preload as PreloadRun;
     if (message.ok && message.manifestPath) {
       run.generation.manifestPath = message.manifestPath;
+      if (count(message.rssBeforeStepsMb, 2 ** 24) && count(message.rssAfterStepsMb, 2 ** 24)) {
+        run.preloader.stepsRssMb = { before: message.rssBeforeStepsMb as number, after: message.rssAfterStepsMb as number };
+      }
       if (message.lingering.length) this.logger.warn(`the preloader exited with handles still open: ${message.lingering.join(', ')}`);
       this.finishPreload(null);
       // It now boots its server like any worker, bounded by bootTimeoutMs.
@@ -678,7 +692,7 @@ export class Supervisor {
     const p: Proc = {
       seq: ++this.seq, index, child, serves, isPreloader, phase: 'booting', epoch, recycle: null, generation, waitsFor: null,
       bootTimer: null, bootSpentMs: 0, bootResumedAt: now, drainTimer: null, killTimer: null, stableTimer: null, killedBy: null, bootError: null,
-      lastBeat: now, requests: 0, rssMb: null, requestLimit, stoppedOn: null, spawnedAt: now, readyAt: null, drainStartedAt: null, drainReason: null,
+      lastBeat: now, requests: 0, rssMb: null, requestLimit, stoppedOn: null, spawnedAt: now, readyAt: null, drainStartedAt: null, drainReason: null, stepsRssMb: null,
     };
     this.procs.set(p.seq, p);
     child.onMessage((message) => this.enqueue({ type: 'message', proc: p, message }));

@@ -52,6 +52,17 @@ describe('the preloader that serves, and the restart policy (real processes)', (
     expect(replaced.pss).toBeLessThan(kept.pss);
   }, 200_000);
 
+  it('alone (one worker), a heavy preloader is weighed against itself before its steps and replaced; the cluster keeps serving', async () => {
+    cluster = await DemoCluster.start({ workers: 1, preload: true, env: { BUNDLE_URLS: await makeBundle(1000) } });
+    const c = cluster;
+    await c.waitReady(90_000);
+    const preloaderPid = Number(/preloader started \(pid (\d+)/.exec(c.output())?.[1]);
+    await c.waitFor(/replacing the preloader \(worker 0, pid \d+\): its steps took its RSS from \d+ MB to \d+ MB, over 1.25×/, 20_000);
+    await c.waitFor(new RegExp(`worker 0 \\(pid ${preloaderPid}\\) exited with code 0 \\(replaced\\)`), 30_000);
+    expect(c.childPids()).toHaveLength(1);
+    expect((await c.get('/api/v1/all')).status).toBe(200);
+  }, 120_000);
+
   it('a lean preloader is kept: no replacement when its heap is like the others\'', async () => {
     cluster = await DemoCluster.start({ workers: 2, preload: true, env: { HEARTBEAT_INTERVAL_MS: '300' } });
     const c = cluster;

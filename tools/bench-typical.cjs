@@ -38,8 +38,8 @@ async function once(mode, workers) {
   try {
     run = await startDemo(`typical-${mode}`, { ...MODES[mode], ...db.env, WORKERS: String(workers), NO_COLOR: '1' }, ENTRY);
     for (let i = 0; i < workers * 4; i++) {
-      const status = await get(run.port, '/customers');
-      if (status !== 200) throw new Error(`${mode}: GET /customers answered ${status}`);
+      const status = await get(run.port, '/docs-json');
+      if (status !== 200) throw new Error(`${mode}: GET /docs-json answered ${status}`);
     }
     await new Promise((r) => setTimeout(r, 300));
     const pids = [run.pid, ...childrenOf(run.pid)];

@@ -18,9 +18,10 @@ export interface SupervisorOptions {
    */
   preload?: boolean;
   /**
-   * `pipelined`: fork the workers together with the preloader; they build their apps while it
-   * runs and wait for its hand-over before their own steps. `serial`: fork them after it.
-   * `auto`: pipelined when there are no more workers than cores, serial otherwise.
+   * `pipelined`: fork the workers together with the preloader (at most `pipelineConcurrency`
+   * building at once); they build their apps while it runs and wait for its hand-over before their
+   * own steps. `serial`: fork them once it has handed over. `auto` is pipelined: it was faster at
+   * every worker count measured.
    * @default 'auto'
    */
   preloadStart?: 'pipelined' | 'serial' | 'auto';
@@ -33,9 +34,10 @@ export interface SupervisorOptions {
    */
   preloader?: 'serves' | 'exits';
   /**
-   * Once the cluster is ready, a serving preloader whose RSS is over this many times the median of
-   * the other workers (what its steps left in its heap) is replaced gracefully, off the critical
-   * path; 0 never replaces it.
+   * Once the cluster is ready, a serving preloader whose RSS grew by more than this ratio during its
+   * steps (what they left in its heap, e.g. hundreds of imported modules) is replaced gracefully,
+   * off the critical path: its replacement starts from the hand-over like any worker. 0 never
+   * replaces it.
    * @default 1.25
    */
   heavyPreloaderRatio?: number;

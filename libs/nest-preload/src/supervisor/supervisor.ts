@@ -409,25 +409,19 @@ export class Supervisor {
     const ratio = this.options.heavyPreloaderRatio;
     if (this.heavyChecked || !this.announcedReady || ratio <= 0 || this.reload) return;
     const pre = this.serving().find((p) => p.isPreloader && p.phase === 'ready');
-    if (!pre) return;
-    const others = this.serving().filter((p) => !p.isPreloader && p.phase === 'ready');
-    let heavy: string | null;
-    if (others.length > 0) {
-      // Against the other workers, which started from the hand-over: the most direct measurement.
-      if (pre.rssMb === null || others.some((p) => p.rssMb === null)) return;
-      const median = medianOf(others.map((p) => p.rssMb as number));
-      heavy = pre.rssMb > ratio * median ? `the preloader holds ${pre.rssMb} MB RSS, over ${ratio}× the other workers' median of ${median} MB (heavyPreloaderRatio)` : null;
-      if (!heavy) this.logger.log(`the preloader (worker ${pre.index}) holds ${pre.rssMb} MB RSS against the other workers' median of ${median} MB: it goes on serving`);
-    } else {
-      // Alone (one worker): against itself before its steps — what they left in its heap.
-      if (!pre.stepsRssMb) return;
-      const { before, after } = pre.stepsRssMb;
-      heavy = after > ratio * before ? `its steps took its RSS from ${before} MB to ${after} MB, over ${ratio}× (heavyPreloaderRatio)` : null;
-      if (!heavy) this.logger.log(`the preloader (worker ${pre.index}) went from ${before} MB to ${after} MB RSS in its steps: it goes on serving`);
-    }
+    if (!pre?.stepsRssMb) return;
     this.heavyChecked = true;
-    if (!heavy) return;
-    pre.recycle = heavy;
+    // Against itself right before its steps, when it held what a fresh worker holds (the app
+    // built): the growth is what its steps left in its heap. Unlike the other workers' RSS, this
+    // does not move with the traffic they happen to have served.
+    const { before, after } = pre.stepsRssMb;
+    const others = this.serving().filter((p) => !p.isPreloader && p.phase === 'ready' && p.rssMb !== null).map((p) => p.rssMb as number);
+    const beside = others.length ? `; the other workers' median is ${medianOf(others)} MB` : '';
+    if (after <= ratio * before) {
+      this.logger.log(`the preloader (worker ${pre.index}) went from ${before} MB to ${after} MB RSS in its steps${beside}: it goes on serving`);
+      return;
+    }
+    pre.recycle = `its steps took its RSS from ${before} MB to ${after} MB, over ${ratio}× (heavyPreloaderRatio)${beside}`;
     this.logger.log(`replacing the preloader (worker ${pre.index}, pid ${pre.child.pid}): ${pre.recycle}`);
   }
 

@@ -21,6 +21,8 @@ type Action =
   | { t: 'hang'; pick: number }
   | { t: 'advance'; ms: number }
   | { t: 'signal'; signal: 'SIGHUP' | 'SIGTTIN' | 'SIGTTOU' }
+  | { t: 'control-reload'; preload: boolean }
+  | { t: 'control-scale'; workers: number }
   | { t: 'stop' };
 
 const action: fc.Arbitrary<Action> = fc.oneof(
@@ -34,6 +36,8 @@ const action: fc.Arbitrary<Action> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ t: fc.constant('hang' as const), pick: fc.nat(7) }) },
   { weight: 3, arbitrary: fc.record({ t: fc.constant('advance' as const), ms: fc.constantFrom(100, 400, 900, 2_500) }) },
   { weight: 2, arbitrary: fc.record({ t: fc.constant('signal' as const), signal: fc.constantFrom('SIGHUP' as const, 'SIGTTIN' as const, 'SIGTTOU' as const) }) },
+  { weight: 1, arbitrary: fc.record({ t: fc.constant('control-reload' as const), preload: fc.boolean() }) },
+  { weight: 1, arbitrary: fc.record({ t: fc.constant('control-scale' as const), workers: fc.integer({ min: 1, max: 5 }) }) },
   { weight: 1, arbitrary: fc.constant({ t: 'stop' as const }) },
 );
 
@@ -157,6 +161,17 @@ class Harness {
         if (a.signal === 'SIGTTOU' && this.target > 1) this.target--;
         this.proc.raise(a.signal);
         break;
+      case 'control-reload':
+      case 'control-scale': {
+        const request = a.t === 'control-reload' ? { v: 1, id: 1, cmd: 'reload', preload: a.preload } : { v: 1, id: 1, cmd: 'scale', workers: a.workers };
+        let answer: { result: unknown; error?: string } | null = null;
+        (this.sup as unknown as { enqueue(e: unknown): void }).enqueue({ type: 'control', request, respond: (result: unknown, error?: string) => (answer = { result, error }) });
+        const state = this.sup.currentState;
+        if (!answer) this.violations.push(`${a.t}: the control request got no answer`);
+        if (a.t === 'control-scale' && (state === 'running' || state === 'preloading') && !(answer as { error?: string } | null)?.error) this.target = a.workers;
+        if (a.t === 'control-reload' && (answer as { error?: string } | null)?.error && state !== 'stopping' && state !== 'stopped') this.violations.push(`${a.t}: refused while ${state}`);
+        break;
+      }
       case 'stop':
         this.stopAsked = true;
         this.proc.raise('SIGTERM');
@@ -240,7 +255,7 @@ class Harness {
     if (generations.length > 1) out.push(`generation dirs left after settling: ${generations.join(', ')}`);
     const status = (this.sup as unknown as { status(): { reload: unknown } }).status();
     if (status.reload) out.push(`a reload intent is still pending after settling: ${JSON.stringify(status.reload)}`);
-    const lastHup = this.logger.lines.map((l, i) => (/SIGHUP received/.test(l) ? i : -1)).filter((i) => i >= 0).pop();
+    const lastHup = this.logger.lines.map((l, i) => (/(SIGHUP|reload \(control socket\)) received/.test(l) ? i : -1)).filter((i) => i >= 0).pop();
     if (lastHup !== undefined && !this.logger.lines.slice(lastHup).some((l) => /\breload complete|\breload abandoned/.test(l))) out.push('an accepted SIGHUP was neither carried out nor refused');
     return out;
   }

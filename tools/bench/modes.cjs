@@ -32,6 +32,22 @@ function modeEnv(mode, bundle) {
   }
 }
 
+/** Resolves once something accepts TCP connections on the loopback port. */
+async function waitForPort(port, timeoutMs) {
+  const { connect } = require('node:net');
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise((resolve) => {
+      const socket = connect(port, '127.0.0.1');
+      socket.once('connect', () => { socket.destroy(); resolve(true); });
+      socket.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`nothing listens on port ${port} after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 const waitUntil = async (check, timeoutMs, what) => {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -107,6 +123,9 @@ async function startPm2(dir, workers, env, nodeArgs) {
     try { pm2('kill'); } catch { /* already gone */ }
     throw new Error(`${error.message}\n${log().slice(-3000)}`);
   }
+  // Nest logs "successfully started" just before the server listens: wait until the port answers
+  // too (the time to ready stays the log's, in PM2's favour), or the first request may be refused.
+  await waitForPort(Number(env.PORT), 30_000);
   const daemonPid = Number(readFileSync(join(home, 'pm2.pid'), 'utf8'));
   return {
     readyMs,

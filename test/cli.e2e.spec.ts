@@ -40,6 +40,22 @@ describe('the nest-preload CLI against a running cluster (real processes)', () =
     cluster = undefined;
   });
 
+  it('status during the first preload says it is running, and the states of the preloader and the waiting worker', async () => {
+    const gate = join(require('node:os').tmpdir(), `np-gate-cli-${process.pid}-${Date.now()}`);
+    cluster = await DemoCluster.start({ workers: 2, preload: true, env: { DEMO_STEP_GATE: `types_cached@preloader:${gate}` } });
+    const c = cluster;
+    await c.waitFor(/step types_cached started/);
+    await c.waitFor(/app built; waiting for the preload hand-over/);
+    await eventually(() => cli(c, ['status', '--json']).code === 0, 10_000, 'the control socket answers');
+    const status = JSON.parse(cli(c, ['status', '--json']).stdout);
+    expect(status.state).toBe('preloading');
+    expect(status.workers.map((w: { index: number; state: string }) => `${w.index}:${w.state}`)).toEqual(['0:preloading', '1:waiting']);
+    expect(cli(c, ['status']).stdout).toMatch(/preload: running for \d/);
+    require('node:fs').writeFileSync(gate, '');
+    await c.waitReady();
+    expect(cli(c, ['status']).stdout).toMatch(/preload: generation [0-9a-f-]+, took/);
+  });
+
   it('status shows the workers as they are: live pids, PSS read from /proc, the preload steps', async () => {
     cluster = await DemoCluster.start({ workers: 2, preload: true });
     await cluster.waitReady();

@@ -31,7 +31,9 @@ export function formatStatus(status: ClusterStatus): string {
     ]),
   ];
   if (status.preload) {
-    lines.push('', `preload: generation ${status.preload.generation ?? '- (off or abandoned)'}, took ${duration(status.preload.durationMs)}`);
+    const running = status.preload.running;
+    if (running) lines.push('', `preload: running for ${duration(running.forMs)} (generation ${running.generation})${status.preload.generation ? `; serving generation ${status.preload.generation}` : ''}`);
+    else lines.push('', `preload: generation ${status.preload.generation ?? '- (off or abandoned)'}, took ${duration(status.preload.durationMs)}`);
     if (status.preload.steps.length) {
       lines.push(formatTable([['STEP', 'STATUS', 'RAN IN', 'DURATION', 'CRITICAL'], ...status.preload.steps.map((s) => [s.name, s.status, s.ranIn ?? '-', duration(s.durationMs), s.critical ? 'yes' : ''])]));
       const redo = status.preload.steps.filter((s) => s.status !== 'complete').map((s) => s.name);

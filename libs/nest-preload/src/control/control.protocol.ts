@@ -51,6 +51,8 @@ export interface ClusterStatus {
     generation: string | null;
     durationMs: number | null;
     steps: Array<{ name: string; status: string; ranIn: string | null; durationMs: number | null; critical: boolean }>;
+    /** A preload under way (the first start's or a reload's), or null. */
+    running?: { generation: string; forMs: number } | null;
   } | null;
 }
 

@@ -37,6 +37,11 @@ export class ServingLink {
   private closing: Promise<void> | null = null;
   private draining = false;
   private requests = 0;
+  private readonly onSignal = (signal: NodeJS.Signals) => {
+    const stopping: StoppingMessage = { type: STOPPING, reason: signal };
+    if (!this.closing && process.connected) process.send?.(stopping);
+    void this.shutdown(signal);
+  };
 
   constructor(private readonly logger: Logger) {
     process.on('message', (message) => {
@@ -52,13 +57,8 @@ export class ServingLink {
     });
     // A signal sent to this process itself (an operator, or a terminal's Ctrl-C reaching it before
     // the primary): say so, so that the primary does not count the exit as a crash.
-    const onSignal = (signal: NodeJS.Signals) => {
-      const stopping: StoppingMessage = { type: STOPPING, reason: signal };
-      if (!this.closing && process.connected) process.send?.(stopping);
-      void this.shutdown(signal);
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', this.onSignal);
+    process.on('SIGINT', this.onSignal);
     // An orphaned worker does not serve on: node:cluster exits a worker whose IPC channel to the primary closes.
   }
 
@@ -90,6 +90,11 @@ export class ServingLink {
   /** `listen()` resolved: report ready and start the heartbeat from this event loop. */
   ready(): void {
     if (this.closing) return;
+    // Nest's enableShutdownHooks() adds its own SIGTERM listener, which would close the app a
+    // second time after this process's drain ("Called end on pool more than once").
+    if (process.listeners('SIGTERM').some((listener) => listener !== this.onSignal)) {
+      this.logger.warn('app.enableShutdownHooks() (or another SIGTERM listener) was added in serve: drop it — under runCluster this process drains and closes the app itself, and a second close runs your shutdown hooks twice');
+    }
     const ready: ReadyMessage = { type: READY, pid: process.pid, preloaded: this.state?.manifest !== null };
     process.send?.(ready);
     // If the heartbeat stops, the primary's watchdog replaces this process. It goes on while draining.

@@ -491,6 +491,7 @@ describe('Supervisor', () => {
       await settle();
       expect(t.exit()).toBe(EXIT_CODES.WORKER_BOOT_ERROR);
       expect(t.lines.some((l) => l.includes('the preloader could not create the app: the app failed to initialize: Error: connect ECONNREFUSED; halting'))).toBe(true);
+      expect(t.lines.some((l) => l.includes('workers will run the full start-up'))).toBe(false);
     });
   });
 

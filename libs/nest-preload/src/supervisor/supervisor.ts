@@ -636,9 +636,10 @@ export class Supervisor {
     const reason = message.reason ?? 'the preloader reported no hand-over';
     if (message.appFailed && !run.forReload && !this.announcedReady) {
       // The app itself cannot start: every worker would fail the same way, after the same wait.
-      this.logger.error(`the preloader could not create the app: ${reason}; halting (a plain process would fail the same way)`);
-      this.finishPreload(reason);
-      return this.halt(EXIT_CODES.WORKER_BOOT_ERROR);
+      this.logger.error(`the preloader could not create the app: ${reason}; halting (the workers would fail the same way)`);
+      // Halt first, so that ending the preload says nothing about workers doing the full start-up.
+      this.halt(EXIT_CODES.WORKER_BOOT_ERROR);
+      return this.finishPreload(reason);
     }
     this.finishPreload(reason);
   }
@@ -936,7 +937,12 @@ export class Supervisor {
       workers,
       reload: this.reload ? { withPreload: this.reload.withPreload, queued: this.queuedReload !== null } : this.queuedReload ? { withPreload: this.queuedReload.withPreload, queued: true } : null,
       preload: this.options.preload
-        ? { generation: this.current?.id ?? null, durationMs: this.preloadDurationMs, steps: this.current?.manifestPath ? this.host.manifestSteps(this.current.manifestPath) : [] }
+        ? {
+            generation: this.current?.id ?? null,
+            durationMs: this.preloadDurationMs,
+            steps: this.current?.manifestPath ? this.host.manifestSteps(this.current.manifestPath) : [],
+            running: this.preload ? { generation: this.preload.generation.id, forMs: Math.round(now - this.preload.startedAt) } : null,
+          }
         : null,
     };
   }

@@ -5,62 +5,8 @@ import { EXIT_CODES, PRELOAD_ENV } from '../preload.constants';
 import { AWAIT_HANDOVER, CLUSTER_STATUS, CLUSTER_STATUS_REQUEST, HANDOVER, HEARTBEAT, LEADER, PRELOAD_DONE, READY, SHUTDOWN, STEPS_STARTED, STOPPING } from './cluster.messages';
 import { resolveSupervisorOptions } from './cluster.options';
 import { Supervisor } from './supervisor';
-import type { ChildHandle, ClusterPort, ProcessPort, SupervisorLogger, TimerPort } from './supervisor.ports';
-
-class FakeChild implements ChildHandle {
-  sent: unknown[] = [];
-  signals: NodeJS.Signals[] = [];
-  private messageListeners: Array<(m: unknown) => void> = [];
-  private exitListeners: Array<(c: number | null, s: NodeJS.Signals | null) => void> = [];
-  constructor(readonly pid: number, readonly env: Record<string, string>) {}
-  send(message: unknown) { this.sent.push(message); }
-  kill(signal: NodeJS.Signals) { this.signals.push(signal); }
-  onMessage(l: (m: unknown) => void) { this.messageListeners.push(l); }
-  onExit(l: (c: number | null, s: NodeJS.Signals | null) => void) { this.exitListeners.push(l); }
-  emit(message: unknown) { for (const l of this.messageListeners) l(message); }
-  exit(code: number | null, signal: NodeJS.Signals | null = null) { for (const l of this.exitListeners) l(code, signal); }
-  get role() { return this.env[PRELOAD_ENV.role]; }
-}
-
-class FakeCluster implements ClusterPort {
-  children: FakeChild[] = [];
-  private nextPid = 100;
-  fork(env: Record<string, string>) {
-    const child = new FakeChild(this.nextPid++, env);
-    this.children.push(child);
-    return child;
-  }
-  get workers() { return this.children.filter((c) => c.role === 'worker'); }
-  get preloader() { return this.children.filter((c) => c.role === 'preloader').pop() as FakeChild; }
-}
-
-class FakeTimers implements TimerPort {
-  private t = 0;
-  private timers: Array<{ at: number; fn: () => void; id: number }> = [];
-  private id = 0;
-  setTimeout(fn: () => void, ms: number) { const id = ++this.id; this.timers.push({ at: this.t + ms, fn, id }); return id; }
-  clearTimeout(handle: unknown) { this.timers = this.timers.filter((x) => x.id !== handle); }
-  now() { return this.t; }
-  advance(ms: number) {
-    const until = this.t + ms;
-    for (;;) {
-      const next = this.timers.filter((x) => x.at <= until).sort((a, b) => a.at - b.at)[0];
-      if (!next) break;
-      this.timers = this.timers.filter((x) => x !== next);
-      this.t = next.at;
-      next.fn();
-    }
-    this.t = until;
-  }
-}
-
-class FakeProcess implements ProcessPort {
-  readonly pid = 42;
-  listeners = new Map<string, () => void>();
-  onSignal(signal: NodeJS.Signals, l: () => void) { this.listeners.set(signal, l); }
-  removeSignalListeners() { this.listeners.clear(); }
-  raise(signal: NodeJS.Signals) { this.listeners.get(signal)?.(); }
-}
+import type { SupervisorLogger } from './supervisor.ports';
+import { type FakeChild, FakeCluster, FakeProcess, FakeTimers } from './testing/fake-ports';
 
 function start(over: Record<string, unknown> = {}) {
   const runRoot = mkdtempSync(join(tmpdir(), 'sup-spec-'));

@@ -109,7 +109,6 @@ interface Proc {
   stoppedOn: string | null;
   spawnedAt: number;
   readyAt: number | null;
-  drainStartedAt: number | null;
   /** Why it drains, for the exit line. */
   drainReason: string | null;
   /** A serving preloader: its RSS before and after its steps, as it reported. */
@@ -687,7 +686,7 @@ export class Supervisor {
     const p: Proc = {
       seq: ++this.seq, index, child, serves, isPreloader, phase: 'booting', epoch, recycle: null, generation, waitsFor: null,
       bootTimer: null, bootSpentMs: 0, bootResumedAt: now, drainTimer: null, killTimer: null, stableTimer: null, killedBy: null, bootError: null,
-      lastBeat: now, requests: 0, rssMb: null, requestLimit, stoppedOn: null, spawnedAt: now, readyAt: null, drainStartedAt: null, drainReason: null, stepsRssMb: null,
+      lastBeat: now, requests: 0, rssMb: null, requestLimit, stoppedOn: null, spawnedAt: now, readyAt: null, drainReason: null, stepsRssMb: null,
     };
     this.procs.set(p.seq, p);
     child.onMessage((message) => this.enqueue({ type: 'message', proc: p, message }));
@@ -733,7 +732,6 @@ export class Supervisor {
     if (p.phase === 'draining') return;
     p.phase = 'draining';
     p.drainReason = why;
-    p.drainStartedAt = this.timers.now();
     this.timers.clearTimeout(p.bootTimer);
     p.child.send({ type: SHUTDOWN });
     const bound = this.state === 'stopping' ? this.options.gracefulTimeoutMs : this.options.drainTimeoutMs;

@@ -120,8 +120,6 @@ interface Reload {
   epoch: number;
   withPreload: boolean;
   startedAt: number;
-  /** Its preload is done (or it needs none). */
-  generationReady: boolean;
 }
 
 /**
@@ -300,7 +298,7 @@ export class Supervisor {
   /** A reload is complete once no worker of an older epoch is left, draining ones included. */
   private settleReload(): void {
     const reload = this.reload;
-    if (!reload || !reload.generationReady) return;
+    if (!reload || this.reloadPreloading()) return;
     if (this.serving().some((p) => p.epoch < reload.epoch)) return;
     this.reload = null;
     this.logger.log(`reload complete in ${Math.round(this.timers.now() - reload.startedAt)} ms (${this.current ? `generation ${this.current.id}` : 'not preloaded'})`);
@@ -312,15 +310,20 @@ export class Supervisor {
     const { withPreload } = this.queuedReload;
     this.queuedReload = null;
     const workers = this.serving().filter((p) => p.phase !== 'draining').length;
-    this.reload = { epoch: ++this.epoch, withPreload, startedAt: this.timers.now(), generationReady: !withPreload };
+    this.reload = { epoch: ++this.epoch, withPreload, startedAt: this.timers.now() };
     this.logger.log(`rolling reload of ${workers} worker(s)${withPreload ? ' with a new preload generation' : ''}`);
     this.hook('onReload', { workers, withPreload });
     if (withPreload) this.startPreload(true);
   }
 
+  /** A reload's new generation is still being preloaded (its replacements wait for it). */
+  private reloadPreloading(): boolean {
+    return this.reload !== null && this.preload?.forReload === true;
+  }
+
   /** The epoch a worker started now belongs to: a reload's once its generation is ready. */
   private spawnEpoch(): number {
-    if (this.reload && !this.reload.generationReady) return this.reload.epoch - 1;
+    if (this.reloadPreloading()) return (this.reload as Reload).epoch - 1;
     return this.epoch;
   }
 
@@ -365,7 +368,7 @@ export class Supervisor {
       if (fresh || replacing) continue;
       // A reload's replacements start from its new generation: once it exists or, pipelined, once
       // its steps run (they build their apps meanwhile and wait for the hand-over).
-      if (this.reload && !this.reload.generationReady && !(this.options.preloadStart === 'pipelined' && this.preload?.stepsStarted)) continue;
+      if (this.reloadPreloading() && !(this.options.preloadStart === 'pipelined' && this.preload?.stepsStarted)) continue;
       if (this.holds.has(old.index)) continue;
       this.spawnWorker(old.index, this.epoch);
       replacing = true;
@@ -673,7 +676,6 @@ export class Supervisor {
     }
     if (previous && previous !== this.current) this.dropGenerationIfUnused(previous);
     if (this.state === 'preloading') this.state = 'running';
-    if (this.reload && run.forReload) this.reload.generationReady = true;
     // Workers that asked are answered now; those still building ask later and are answered then.
     for (const p of this.procs.values()) if (p.waitsFor === run.generation && p.phase === 'awaiting') this.sendHandover(p);
   }

@@ -40,7 +40,7 @@ describe('the preloader that serves, and the restart policy (real processes)', (
     const kept = await run({ HEAVY_PRELOADER_RATIO: '0' }, async () => undefined);
     const replaced = await run({}, async (c) => {
       const preloaderPid = Number(/preloader started \(pid (\d+)/.exec(c.output())?.[1]);
-      await c.waitFor(/replacing the preloader \(worker 0, pid \d+\): its steps took its RSS from \d+ MB to \d+ MB, over 1.25×/, 20_000);
+      await c.waitFor(/replacing the preloader \(worker 0, pid \d+\): its steps took its RSS from \d+ MB to \d+ MB, over 1\.12× \(heavyPreloaderRatio\)/, 20_000);
       await c.waitFor(new RegExp(`worker 0 \\(pid ${preloaderPid}\\) exited with code 0 \\(replaced\\)`), 30_000);
       await eventually(() => c.childPids().length === 2 && !c.childPids().includes(preloaderPid), 10_000, 'two workers, the preloader gone');
     });
@@ -57,7 +57,7 @@ describe('the preloader that serves, and the restart policy (real processes)', (
     const c = cluster;
     await c.waitReady(90_000);
     const preloaderPid = Number(/preloader started \(pid (\d+)/.exec(c.output())?.[1]);
-    await c.waitFor(/replacing the preloader \(worker 0, pid \d+\): its steps took its RSS from \d+ MB to \d+ MB, over 1.25×/, 20_000);
+    await c.waitFor(/replacing the preloader \(worker 0, pid \d+\): its steps took its RSS from \d+ MB to \d+ MB, over 1\.12× \(heavyPreloaderRatio\)/, 20_000);
     await c.waitFor(new RegExp(`worker 0 \\(pid ${preloaderPid}\\) exited with code 0 \\(replaced\\)`), 30_000);
     expect(c.childPids()).toHaveLength(1);
     expect((await c.get('/api/v1/all')).status).toBe(200);

@@ -85,7 +85,7 @@ function ratio(env: NodeJS.ProcessEnv, name: string): number | null {
   const raw = env[name]?.trim();
   if (!raw) return null;
   const value = Number(raw);
-  if (!Number.isFinite(value) || (value !== 0 && value < 1)) throw new DemoConfigError(`${name}=${JSON.stringify(raw)} is invalid: use a ratio of 1 or more (e.g. 1.25), or 0.`);
+  if (!Number.isFinite(value) || (value !== 0 && value < 1)) throw new DemoConfigError(`${name}=${JSON.stringify(raw)} is invalid: use a ratio of 1 or more (e.g. 1.12), or 0.`);
   return value;
 }
 

@@ -8,7 +8,7 @@ describe('resolveSupervisorOptions', () => {
     expect(resolveSupervisorOptions({}, {})).toEqual({
       workers: availableParallelism(), preload: true, preloadStart: 'pipelined', pipelineConcurrency: Math.max(1, availableParallelism() - 1), workerExecArgv: [], compileCache: false, reloadPreload: false, preloadTimeoutMs: 120_000, gracefulTimeoutMs: 30_000, restartDelayMs: 100, maxRestartDelayMs: 10_000, runRoot: tmpdir(),
       controlFile: join(process.cwd(), '.nest-preload', 'control.json'), sweepRoots: [tmpdir()],
-      bootTimeoutMs: 60_000, drainTimeoutMs: 30_000, minUptimeMs: 5_000, heavyPreloaderRatio: 1.25, preloader: 'serves', maxRestarts: 5, restartWindowMs: 60_000, heartbeatIntervalMs: 1_000, heartbeatTimeoutMs: 10_000, maxRequests: 0, maxRequestsJitter: 0, maxRssMb: 0, hooks: {},
+      bootTimeoutMs: 60_000, drainTimeoutMs: 30_000, minUptimeMs: 5_000, heavyPreloaderRatio: 1.12, preloader: 'serves', maxRestarts: 5, restartWindowMs: 60_000, heartbeatIntervalMs: 1_000, heartbeatTimeoutMs: 10_000, maxRequests: 0, maxRequestsJitter: 0, maxRssMb: 0, hooks: {},
     });
   });
 

@@ -11,6 +11,7 @@ const { join, resolve } = require('node:path');
 const { DEMO, childrenOf, pssKb } = require('../lib/demo-runner.cjs');
 
 const PM2_BIN = resolve(__dirname, '../../node_modules/pm2/bin/pm2');
+const TYPICAL = resolve(__dirname, '../../apps/typical-api/dist/main.js');
 
 /** The benchmark's modes: what each one is, for the report. */
 const MODES = {
@@ -18,6 +19,22 @@ const MODES = {
   off: 'preload off (`runCluster`, every worker does the full start-up)',
   pm2: 'PM2 cluster mode running the same demo standalone, preload off',
   floor: 'no components, no bundle, no seeding (`runCluster`, preload off): what a worker costs when start-up does nothing',
+};
+
+/**
+ * The two workloads. `demo`: the Langflow-shaped demo, heavy one-time work that leaves results
+ * (K generated components on top of its 24 built-in ones). `typical`: apps/typical-api, shaped
+ * like most production APIs — 24 feature modules, validation, OpenAPI generated at boot, 24
+ * TypeORM entities, a migration and seeds well under a second: boot-heavy, step-light.
+ */
+const WORKLOADS = {
+  demo: { entry: DEMO, env: (mode, bundle) => modeEnv(mode, bundle), paths: ['/api/v1/all', '/api/v1/version'] },
+  typical: {
+    entry: TYPICAL,
+    env: (mode) => ({ NEST_PRELOAD: String(mode === 'preload'), ...(mode === 'floor' ? { TYPICAL_STEPS: 'false' } : {}) }),
+    // Its floor runs no migration, so no table route: the OpenAPI document, which every mode serves.
+    paths: ['/docs-json'],
+  },
 };
 
 /** Environment of one mode at one bundle (null bundle: K = 0, only the 24 built-in components). */
@@ -62,17 +79,17 @@ const waitUntil = async (check, timeoutMs, what) => {
  * Starts one mode with `workers` workers; resolves once every worker is ready, with `readyMs`
  * measured from the spawn. `tree()` lists {role, pid} of the process tree at steady state.
  */
-async function start(mode, { workers, port, env, nodeArgs = [], node = process.execPath }) {
+async function start(mode, { workers, port, env, nodeArgs = [], node = process.execPath, entry = DEMO }) {
   execFileSync('sync'); // the previous run's file churn must not slow this start
   const dir = mkdtempSync(join(tmpdir(), `bench-${mode}-`));
   mkdirSync(join(dir, 'tmp'));
   const baseEnv = { PATH: process.env.PATH, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: join(dir, 'data'), TMPDIR: join(dir, 'tmp'), NO_COLOR: '1', ...env };
-  return mode === 'pm2' ? startPm2(dir, workers, baseEnv, nodeArgs) : startCluster(mode, dir, workers, baseEnv, nodeArgs, node);
+  return mode === 'pm2' ? startPm2(dir, workers, baseEnv, nodeArgs, entry) : startCluster(mode, dir, workers, baseEnv, nodeArgs, node, entry);
 }
 
-async function startCluster(mode, dir, workers, env, nodeArgs, node) {
+async function startCluster(mode, dir, workers, env, nodeArgs, node, entry) {
   const spawnedAt = performance.now();
-  const child = spawn(node, [...nodeArgs, DEMO], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...env, WORKERS: String(workers) } });
+  const child = spawn(node, [...nodeArgs, entry], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...env, WORKERS: String(workers) } });
   let out = '';
   let exited = false;
   child.stdout.on('data', (c) => (out += c));
@@ -94,6 +111,18 @@ async function startCluster(mode, dir, workers, env, nodeArgs, node) {
     readyMs,
     primaryPid: child.pid,
     tree: () => [{ role: 'primary', pid: child.pid }, ...childrenOf(child.pid).map((pid) => ({ role: 'worker', pid }))],
+    // A serving preloader is weighed once the cluster is ready: settled when it was kept, or when
+    // the one it replaced has exited (its replacement is ready by then). Other modes: at once.
+    settled: async () => {
+      if (mode !== 'preload') return;
+      await waitUntil(() => {
+        if (exited) throw new Error(`${mode}: the cluster exited before it settled:\n${out.slice(-3000)}`);
+        if (/in its steps[^\n]*: it goes on serving/.test(out)) return true;
+        const replaced = /replacing the preloader \(worker (\d+), pid (\d+)\)/.exec(out);
+        return replaced && new RegExp(`worker ${replaced[1]} \\(pid ${replaced[2]}\\) exited with code 0 \\(replaced\\)`).test(out);
+      }, 120_000, `${mode} settled`);
+    },
+    replacedPreloader: () => /replacing the preloader/.test(out),
     stop: async () => {
       if (!exited) {
         child.kill('SIGTERM');
@@ -108,13 +137,13 @@ async function startCluster(mode, dir, workers, env, nodeArgs, node) {
  * PM2 in cluster mode, in its own PM2_HOME: its daemon is the cluster primary, each instance runs
  * the demo standalone (WORKERS=0). Ready when every instance has logged that Nest started.
  */
-async function startPm2(dir, workers, env, nodeArgs) {
+async function startPm2(dir, workers, env, nodeArgs, entry) {
   if (!existsSync(PM2_BIN)) throw new Error('pm2 is not installed: run npm ci (it is a dev dependency of the benchmark)');
   const home = join(dir, 'pm2');
   const pm2Env = { ...env, PM2_HOME: home, WORKERS: '0' };
   const pm2 = (...args) => execFileSync(process.execPath, [PM2_BIN, ...args], { env: pm2Env, cwd: dir, stdio: 'pipe', encoding: 'utf8' });
   const spawnedAt = performance.now();
-  pm2('start', DEMO, '--name', 'demo', '-i', String(workers), '--no-autorestart', '--merge-logs', '--output', join(dir, 'out.log'), '--error', join(dir, 'err.log'), ...(nodeArgs.length ? ['--node-args', nodeArgs.join(' ')] : []));
+  pm2('start', entry, '--name', 'app', '-i', String(workers), '--no-autorestart', '--merge-logs', '--output', join(dir, 'out.log'), '--error', join(dir, 'err.log'), ...(nodeArgs.length ? ['--node-args', nodeArgs.join(' ')] : []));
   const log = () => (existsSync(join(dir, 'out.log')) ? readFileSync(join(dir, 'out.log'), 'utf8') : '') + (existsSync(join(dir, 'err.log')) ? readFileSync(join(dir, 'err.log'), 'utf8') : '');
   let readyMs;
   try {
@@ -131,6 +160,8 @@ async function startPm2(dir, workers, env, nodeArgs) {
     readyMs,
     primaryPid: daemonPid,
     tree: () => [{ role: 'primary', pid: daemonPid }, ...childrenOf(daemonPid).map((pid) => ({ role: 'worker', pid }))],
+    settled: async () => undefined,
+    replacedPreloader: () => false,
     stop: async () => {
       // Measurements are done: end the tree at once (`pm2 kill` takes over 2 s of graceful stops per run).
       const pids = [...childrenOf(daemonPid), daemonPid];
@@ -186,4 +217,4 @@ async function bareNodePssKb() {
   return kb;
 }
 
-module.exports = { MODES, modeEnv, start, freshDatabase, treePss, bareNodePssKb };
+module.exports = { MODES, WORKLOADS, modeEnv, start, freshDatabase, treePss, bareNodePssKb };

@@ -36,6 +36,8 @@ describe('the typical-API benchmark fixture (real processes, SQLite)', () => {
       }
       expect(out.match(/migrations: applied 1/g)).toHaveLength(1);
       expect(out.match(/seeds: 480 row\(s\) written/g)).toHaveLength(1);
+      // Its steps take a file lock (proper-lockfile adds a SIGTERM listener of its own): not serve's doing.
+      expect(out).not.toContain('was added in serve');
       const list = await get(port, '/customers');
       expect(list.status).toBe(200);
       expect(list.json()).toHaveLength(20);

@@ -93,6 +93,7 @@ export async function runServingPreloader(entry: AppEntry): Promise<void> {
   await report({ type: PRELOAD_DONE, ok: true, manifestPath, reason: null, lingering: [], rssBeforeStepsMb: rssBefore, rssAfterStepsMb: rssMb() });
   if (link.stopping) return;
   try {
+    link.serving();
     await entry.serve(app);
   } catch (error) {
     return link.bootFailed(error);

@@ -22,6 +22,31 @@ describe('ServingLink', () => {
     expect(log.warn).toHaveBeenCalledWith(expect.stringContaining('app.enableShutdownHooks() (or another SIGTERM listener) was added in serve: drop it'));
   });
 
+  it('says nothing of a SIGTERM listener that was there before serve (proper-lockfile\'s signal-exit, added by a step\'s lock)', () => {
+    const log = logger();
+    const link = new ServingLink(log);
+    const signalExit = () => undefined;
+    process.on('SIGTERM', signalExit);
+    added.push(['SIGTERM', signalExit]);
+    link.serving();
+    link.ready();
+    expect(log.warn).not.toHaveBeenCalled();
+  });
+
+  it('warns of a listener serve added even when another was there before it', () => {
+    const log = logger();
+    const link = new ServingLink(log);
+    const signalExit = () => undefined;
+    const nestHook = () => undefined;
+    process.on('SIGTERM', signalExit);
+    added.push(['SIGTERM', signalExit]);
+    link.serving();
+    process.on('SIGTERM', nestHook);
+    added.push(['SIGTERM', nestHook]);
+    link.ready();
+    expect(log.warn).toHaveBeenCalledWith(expect.stringContaining('was added in serve: drop it'));
+  });
+
   it('says nothing when only its own listener is there', () => {
     for (const l of before.SIGTERM) process.off('SIGTERM', l as never);
     try {

@@ -37,6 +37,7 @@ export class ServingLink {
   private closing: Promise<void> | null = null;
   private draining = false;
   private requests = 0;
+  private listenersBeforeServe: Set<NodeJS.SignalsListener> | null = null;
   private readonly onSignal = (signal: NodeJS.Signals) => {
     const stopping: StoppingMessage = { type: STOPPING, reason: signal };
     if (!this.closing && process.connected) process.send?.(stopping);
@@ -87,12 +88,21 @@ export class ServingLink {
     process.exit(EXIT_CODES.WORKER_BOOT_ERROR);
   }
 
+  /**
+   * Right before the user's `serve`: what listens for SIGTERM now (this link; libraries such as
+   * proper-lockfile's signal-exit, which stand aside when another listener exists) is not serve's.
+   */
+  serving(): void {
+    this.listenersBeforeServe = new Set(process.listeners('SIGTERM'));
+  }
+
   /** `listen()` resolved: report ready and start the heartbeat from this event loop. */
   ready(): void {
     if (this.closing) return;
-    // Nest's enableShutdownHooks() adds its own SIGTERM listener, which would close the app a
-    // second time after this process's drain ("Called end on pool more than once").
-    if (process.listeners('SIGTERM').some((listener) => listener !== this.onSignal)) {
+    // Nest's enableShutdownHooks() in serve adds its own SIGTERM listener, which would close the
+    // app a second time after this process's drain ("Called end on pool more than once").
+    const before = this.listenersBeforeServe ?? new Set([this.onSignal]);
+    if (process.listeners('SIGTERM').some((listener) => !before.has(listener))) {
       this.logger.warn('app.enableShutdownHooks() (or another SIGTERM listener) was added in serve: drop it — under runCluster this process drains and closes the app itself, and a second close runs your shutdown hooks twice');
     }
     const ready: ReadyMessage = { type: READY, pid: process.pid, preloaded: this.state?.manifest !== null };

@@ -21,6 +21,7 @@ export async function runWorker(entry: AppEntry): Promise<void> {
     link.attach(app);
     await app.get(PreloadBootstrapper, { strict: false }).run();
     if (link.stopping) return;
+    link.serving();
     await entry.serve(app);
   } catch (error) {
     if (link.stopping) return;

@@ -8,6 +8,8 @@ import { hasPostgres } from './support/services';
 // measured. No timing threshold here: times are noisy; the figures are for the README, not for CI.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { pairedRatio, targets, summarize } = require('../tools/bench/report.cjs');
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { rotated } = require('../tools/lib/demo-runner.cjs');
 
 const BENCH = resolve(__dirname, '../tools/bench.cjs');
 const MODES = ['preload', 'off', 'pm2', 'floor'];
@@ -80,6 +82,23 @@ describe('the benchmark, --quick', () => {
 });
 
 describe('the benchmark report', () => {
+  it.each([2, 3, 4, 5])('orders %i modes so that over a cycle of rounds each runs right after each other equally often, and in each position', (n) => {
+    const modes = 'ABCDE'.slice(0, n).split('');
+    const rounds = n % 2 ? 2 * n : n;
+    const after = new Map<string, number>();
+    const at = new Map<string, number>();
+    for (let round = 0; round < rounds; round++) {
+      const order = rotated(modes, round) as string[];
+      expect([...order].sort()).toEqual(modes);
+      order.forEach((m, i) => at.set(`${m}@${i}`, (at.get(`${m}@${i}`) ?? 0) + 1));
+      for (let i = 1; i < n; i++) after.set(order[i - 1] + order[i], (after.get(order[i - 1] + order[i]) ?? 0) + 1);
+    }
+    // Every ordered pair of distinct modes, equally often (a rotation would give only n of them).
+    expect(after.size).toBe(n * (n - 1));
+    expect(new Set(after.values()).size).toBe(1);
+    expect(new Set(at.values())).toEqual(new Set([rounds / n]));
+  });
+
   it('computes a ratio from the pairs of the same round, then their median — not a ratio of medians', () => {
     const a = [{ round: 0, v: 10 }, { round: 1, v: 30 }, { round: 2, v: 20 }];
     const b = [{ round: 2, v: 40 }, { round: 0, v: 5 }, { round: 1, v: 6 }];

@@ -24,7 +24,8 @@
  *   npm run bench                       # the default run, about 20 minutes on 2 cores
  *   npm run bench -- --quick            # every mode starts, serves and is measured; < 4 minutes
  *   options: --rounds R --workers 1,2,4,8 --counts 0,300,1000,3000 --duration S --out DIR
- *            --workloads demo,typical (default both)
+ *            --workloads demo,typical (default both) --startup-only (the matrices only: no load,
+ *            no memory flags; e.g. many rounds of one N to resolve a small difference)
  *            --pg URL (default postgres://postgres@127.0.0.1:5432/postgres) | --no-pg
  *
  * Writes DIR/results.json, DIR/results.md and DIR/*.svg (default DIR: bench/results).
@@ -51,6 +52,7 @@ const config = {
   counts: list('counts', QUICK ? '0,300' : '0,300,1000,3000'),
   durationS: Number(flag(args, 'duration', QUICK ? '1' : '3')),
   workloads: flag(args, 'workloads', 'demo,typical').split(','),
+  startupOnly: args.includes('--startup-only'),
   connections: 8,
   pg: args.includes('--no-pg') ? null : flag(args, 'pg', process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'),
   out: resolve(flag(args, 'out', join(__dirname, '..', 'bench', 'results'))),
@@ -165,7 +167,7 @@ async function measure(mode, { workload = 'demo', workers, bundle, workerFlags =
       }
     }
     // 3. Throughput and p99 at one point, every mode.
-    for (let round = 0; demo && round < config.rounds; round++) {
+    for (let round = 0; demo && !config.startupOnly && round < config.rounds; round++) {
       for (const mode of rotated(Object.keys(MODES), round)) {
         const r = await measure(mode, { workers: TP_WORKERS, bundle: bundles[TP_COUNT], load: true });
         raw.load.push({ ...r, components: mode === 'floor' ? 0 : TP_COUNT, round });
@@ -173,7 +175,7 @@ async function measure(mode, { workload = 'demo', workers, bundle, workerFlags =
       }
     }
     // 4. Worker V8 memory flags in preload mode, against the default, interleaved.
-    if (demo && !config.quick) {
+    if (demo && !config.quick && !config.startupOnly) {
       for (let round = 0; round < config.rounds; round++) {
         for (const knob of rotated(Object.keys(KNOBS), round)) {
           const r = await measure('preload', { workers: TP_WORKERS, bundle: bundles[TP_COUNT], workerFlags: KNOBS[knob], load: true });
@@ -183,7 +185,7 @@ async function measure(mode, { workload = 'demo', workers, bundle, workerFlags =
       }
     }
     // 5. The target point (largest N, K = 1000) once more: preload with lean workers against preload off, paired.
-    if (demo && !config.quick) {
+    if (demo && !config.quick && !config.startupOnly) {
       const n = Math.max(...config.workers);
       const k = config.counts.includes(1000) ? 1000 : config.counts[config.counts.length - 1];
       // And the worker's growth with K once the young generation no longer adds its own noise.

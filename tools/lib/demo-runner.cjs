@@ -94,8 +94,24 @@ const median = (xs) => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
-/** The modes in a different order each round (A B C, B C A, C A B, …), so no mode always follows the same one. */
-const rotated = (modes, round) => modes.map((_, i) => modes[(i + round) % modes.length]);
+/**
+ * The order of the modes in round `round`: a Williams design, so that over n rounds (2n when n is
+ * odd) each mode runs right after each other mode equally often. A plain rotation (A B C, B C A,
+ * C A B) puts every mode after the same one in every round — after PM2's tree was killed, say —
+ * and that carry-over reads as a difference between the modes (seen: preload 1.04–1.06× off at
+ * N = 1 under rotation).
+ */
+const rotated = (modes, round) => {
+  const n = modes.length;
+  const first = [0];
+  for (let lo = 1, hi = n - 1; first.length < n; ) {
+    first.push(lo++);
+    if (first.length < n) first.push(hi--);
+  }
+  const r = round % (n % 2 ? 2 * n : n);
+  const order = first.map((i) => (i + r) % n);
+  return (n % 2 && r >= n ? order.reverse() : order).map((i) => modes[i]);
+};
 
 const machine = () => ({ cores: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version });
 

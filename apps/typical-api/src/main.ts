@@ -5,7 +5,8 @@ import { resolve } from 'node:path';
 /**
  * A typical production API under runCluster: everything its main.ts did between NestFactory.create
  * and listen (validation, OpenAPI) is in `serve`. Environment: PORT, HOST, WORKERS, NEST_PRELOAD,
- * DATABASE_URL (PostgreSQL; else SQLite in DATA_DIR), TYPICAL_STEPS=false for no start-up work.
+ * DATABASE_URL (PostgreSQL; else SQLite in DATA_DIR), TYPICAL_STEPS=false for no start-up work,
+ * COMPILE_CACHE=true for runCluster's compileCache (Node ≥ 22.1).
  */
 const env = process.env;
 const dataDir = resolve(env.DATA_DIR ?? '.data-typical');
@@ -15,6 +16,7 @@ const workers = env.WORKERS === undefined ? undefined : Number(env.WORKERS);
 
 void runCluster({
   ...(workers === undefined ? {} : { workers }),
+  compileCache: env.COMPILE_CACHE === 'true',
   app: () => import('./app.module').then((m) => m.AppModule.forConfig(config)),
   serve: async (app) => {
     const [{ ValidationPipe }, { DocumentBuilder, SwaggerModule }] = await Promise.all([import('@nestjs/common'), import('@nestjs/swagger')]);

@@ -432,8 +432,13 @@ describe('Supervisor', () => {
       const pre = t.cluster.preloader;
       pre.emit({ type: PRELOAD_DONE, ok: false, manifestPath: null, reason: 'the app failed to initialize: Error: connect ECONNREFUSED', lingering: [], appFailed: true });
       expect(t.sup.currentState).toBe('stopping');
+      // The worker building its app beside it (it has run no step) is ended at once, not drained.
+      const beside = t.cluster.workers.filter((w) => w !== pre);
+      expect(beside.length).toBeGreaterThan(0);
+      for (const w of beside) expect(w.signals).toEqual(['SIGKILL']);
+      expect(pre.signals).not.toContain('SIGKILL');
       pre.exit(3);
-      for (const w of t.cluster.workers) w.exit(0);
+      for (const w of beside) w.exit(null, 'SIGKILL');
       await settle();
       expect(t.exit()).toBe(EXIT_CODES.WORKER_BOOT_ERROR);
       expect(t.lines.some((l) => l.includes('the preloader could not create the app: the app failed to initialize: Error: connect ECONNREFUSED; halting'))).toBe(true);

@@ -641,6 +641,12 @@ export class Supervisor {
       this.logger.error(`the preloader could not create the app: ${reason}; halting (the workers would fail the same way)`);
       // Halt first, so that ending the preload says nothing about workers doing the full start-up.
       this.halt(EXIT_CODES.WORKER_BOOT_ERROR);
+      // The workers still building their apps for this hand-over have run no step and serve
+      // nothing: ending them now, not once their module loading yields to a SIGTERM, is what lets
+      // the cluster fail about as fast as a plain process.
+      for (const p of this.procs.values()) {
+        if (p.waitsFor === run.generation && p !== run.preloader) this.kill(p, 'SIGKILL', 'the app cannot start');
+      }
       return this.finishPreload(reason);
     }
     this.finishPreload(reason);

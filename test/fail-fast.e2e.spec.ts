@@ -8,9 +8,13 @@ import { freePort } from './support/demo-cluster';
  */
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
+// TypeORM's own default is 10 attempts 3 s apart (27 s of retries); 6 attempts 1 s apart keep the
+// test short while the retries still dominate, as they do in a real deploy.
+const DB_RETRY_ATTEMPTS = '6';
+
 async function timeToExit(workers: number, url: string): Promise<{ ms: number; code: number | null; signal: NodeJS.Signals | null; output: string }> {
   const started = Date.now();
-  const c = await DemoCluster.start({ workers, preload: true, env: { DATABASE_URL: url } });
+  const c = await DemoCluster.start({ workers, preload: true, env: { DATABASE_URL: url, DB_RETRY_ATTEMPTS } });
   const exit = await c.waitExit();
   const out = { ms: Date.now() - started, code: exit.code, signal: exit.signal, output: c.output() };
   await c.destroy();
@@ -38,7 +42,8 @@ describe('a database unreachable at start (real processes)', () => {
     }
     const ratio = median(cluster) / median(standalone);
     console.log(`database unreachable: cluster exits after ${median(cluster)} ms, standalone after ${median(standalone)} ms (median of 3): ${ratio.toFixed(2)}×`);
-    // Before, the workers spent the driver's retries again after the preloader: about 2×.
-    expect(ratio).toBeLessThan(1.5);
+    // Before, the workers spent the driver's retries again after the preloader: about 2×. What is
+    // left is the primary and a preloader booting beside a pipelined worker, a few hundred ms.
+    expect(ratio).toBeLessThan(1.1);
   }, 180_000);
 });

@@ -41,7 +41,7 @@ export class AppModule {
             databaseLock: config.databaseUrl ? typeOrmAdvisoryLock(dataSource, { namespace: 'langflow-demo' }) : null,
           }),
         }),
-        TypeOrmModule.forRoot({ ...dataSourceOptions(config, role), retryAttempts: 2, retryDelay: 1_000 }),
+        TypeOrmModule.forRoot({ ...dataSourceOptions(config, role), retryAttempts: config.dbRetryAttempts, retryDelay: 1_000 }),
         TypeOrmModule.forFeature([User, StepRun, Flow]),
         PreloadHealthModule,
       ],

@@ -9,7 +9,7 @@ describe('readDemoConfig', () => {
       bundleUrls: [], flowsPath: null, builtinComponents: true, bundleLimits: { maxEntries: 20_000, maxBytes: 512 * 2 ** 20 },
       databaseUrl: null, dataDir: '/srv/app/.data', configDir: join('/srv/app/.data', 'config'), redisUrl: null,
       autoLogin: true, healthDetails: false, superuser: 'langflow', superuserPassword: null, failSteps: [], stepDelaysMs: {}, stepGates: {}, exitAfterReadyMs: 0,
-      multiHost: false, lockTimeoutMs: 120_000, oneShot: false, seed: true, artifactCacheBytes: 8 * 2 ** 20, workerNodeFlags: [], compileCache: false,
+      multiHost: false, lockTimeoutMs: 120_000, dbRetryAttempts: 2, oneShot: false, seed: true, artifactCacheBytes: 8 * 2 ** 20, workerNodeFlags: [], compileCache: false,
     });
   });
 
@@ -23,7 +23,7 @@ describe('readDemoConfig', () => {
       PORT: '8080', HOST: '0.0.0.0', WORKERS: '0', AUTO_LOGIN_ALLOW_REMOTE: 'true', DATABASE_URL: 'postgres://u@db/x', DATA_DIR: 'data', CONFIG_DIR: '/etc/demo',
       REDIS_URL: 'redis://cache:6379', AUTO_LOGIN: 'false', HEALTH_DETAILS: 'true', DEMO_FAIL_STEPS: 'a, b@worker', DEMO_STEP_DELAY_MS: 'c:10,d@preloader:20',
       BUNDLE_URLS: 'https://x/a.zip, ./b.tar.gz', FLOWS_PATH: 'flows', BUILTIN_COMPONENTS: 'false',
-      MAX_REQUESTS: '500', HEARTBEAT_TIMEOUT_MS: '3000', MULTI_HOST: 'true', LOCK_TIMEOUT_MS: '30000', PRELOAD_ONLY: 'true', DEMO_SEED: 'false', WORKER_NODE_FLAGS: ' --max-semi-space-size=1  --optimize-for-size', PIPELINE_CONCURRENCY: '3',
+      MAX_REQUESTS: '500', HEARTBEAT_TIMEOUT_MS: '3000', MULTI_HOST: 'true', LOCK_TIMEOUT_MS: '30000', DB_RETRY_ATTEMPTS: '6', PRELOAD_ONLY: 'true', DEMO_SEED: 'false', WORKER_NODE_FLAGS: ' --max-semi-space-size=1  --optimize-for-size', PIPELINE_CONCURRENCY: '3',
     }, '/srv');
     expect(config).toMatchObject({
       port: 8080, host: '0.0.0.0', workers: 0, databaseUrl: 'postgres://u@db/x', dataDir: '/srv/data', configDir: '/etc/demo',
@@ -31,7 +31,7 @@ describe('readDemoConfig', () => {
       bundleUrls: ['https://x/a.zip', './b.tar.gz'], flowsPath: '/srv/flows', builtinComponents: false,
       supervision: { maxRequests: 500, heartbeatTimeoutMs: 3000, pipelineConcurrency: 3 },
       workerNodeFlags: ['--max-semi-space-size=1', '--optimize-for-size'],
-      multiHost: true, lockTimeoutMs: 30_000, oneShot: true, seed: false,
+      multiHost: true, lockTimeoutMs: 30_000, dbRetryAttempts: 6, oneShot: true, seed: false,
     });
   });
 

@@ -51,6 +51,8 @@ export interface DemoConfig {
   multiHost: boolean;
   /** How long startup locks wait (PreloadModule's lockTimeoutMs; more than its 10 s stale time). */
   lockTimeoutMs: number;
+  /** `DB_RETRY_ATTEMPTS`: TypeORM's connection attempts at start, 1 s apart (TypeORM's own default is 10, 3 s apart). */
+  dbRetryAttempts: number;
   /** Run only the preload in this process and exit with its status (runCluster's oneShot). */
   oneShot: boolean;
   /** PreloadModule's artifactCacheBytes (bytes of index slices a worker keeps after reading them). */
@@ -175,6 +177,7 @@ export function readDemoConfig(env: NodeJS.ProcessEnv = process.env, cwd = proce
     stepGates,
     multiHost: bool(env, 'MULTI_HOST', false),
     lockTimeoutMs: int(env, 'LOCK_TIMEOUT_MS', 120_000, 10_001, 3_600_000),
+    dbRetryAttempts: int(env, 'DB_RETRY_ATTEMPTS', 2, 0, 1_000),
     oneShot: bool(env, 'PRELOAD_ONLY', false),
     seed: bool(env, 'DEMO_SEED', true),
     compileCache: bool(env, 'COMPILE_CACHE', false),

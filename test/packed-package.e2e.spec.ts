@@ -32,6 +32,18 @@ it('the tarball holds the built package and nothing of the source or the specs',
     expect(files).toContain(f);
   }
   expect(files.filter((f) => f.includes('.spec.') || f.startsWith('package/src/'))).toEqual([]);
+  // What a user reads in node_modules and on the registry page; nothing else beside dist/.
+  expect(files.filter((f) => !f.startsWith('package/dist/')).sort()).toEqual(['package/CHANGELOG.md', 'package/LICENSE', 'package/README.md', 'package/package.json']);
+  expect(readFileSync(join(LIB, 'LICENSE'), 'utf8')).toBe(readFileSync(resolve(LIB, '../../LICENSE'), 'utf8'));
+  const readme = readFileSync(join(LIB, 'README.md'), 'utf8');
+  for (const heading of ['## When preload pays', '## Install', '## Quick start', '## Configuration', '## Several hosts']) expect(readme).toContain(heading);
+});
+
+it('npm publish --dry-run accepts the package', () => {
+  // Throws (non-zero exit) on a package npm would refuse: a bad name, version, bin or files list.
+  const out = execFileSync('npm', ['publish', '--dry-run'], { cwd: LIB, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const { version } = JSON.parse(readFileSync(join(LIB, 'package.json'), 'utf8')) as { version: string };
+  expect(out).toContain(`+ @lf/nest-preload@${version}`);
 });
 
 describe.each([

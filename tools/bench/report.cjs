@@ -115,7 +115,7 @@ function markdownReport(results) {
   const table = (head, rows) => {
     lines.push(`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`), '');
   };
-  lines.push(`Machine: ${m.cores} cores (${m.cpu}), ${m.memoryGiB} GiB, Node ${m.node}. ${results.config.database}. ${rounds} round(s), modes interleaved in a rotated order; median (min–max); ratios are medians of per-round ratios. Run took ${results.durationS} s.`, '');
+  lines.push(`Machine: ${m.cores} cores (${m.cpu}), ${m.memoryGiB} GiB, Node ${m.node}. ${results.config.database}. ${rounds} round(s), modes interleaved in a balanced order (Williams design); median (min–max); ratios are medians of per-round ratios. Run took ${results.durationS} s.`, '');
   lines.push('**Targets**', '');
   table(['figure', 'target', 'measured', 'met'], targets(results, s).map((t) => [t.what, t.target, t.measured, t.met ? 'yes' : '**no**']));
   if (s.typical.length) {

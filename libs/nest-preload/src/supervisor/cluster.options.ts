@@ -143,9 +143,10 @@ export interface SupervisorOptions {
    * On Node ≥ 22.1, a V8 compile cache in the cluster's private dir (`NODE_COMPILE_CACHE`) for the
    * preloader and the workers: the preloader flushes what it compiled while building its app
    * before the workers are forked, so their boot reuses it — the closest Node gets to Gunicorn
-   * importing the app before fork. Ignored on older Node. Off by default because it did not pay
-   * in the benchmark: on Node 22.23 it made the demo's start 1.38× slower at 8 workers and 1.62×
-   * at 2 (`npm run measure:compile-cache`); measure it on your app before turning it on.
+   * importing the app before fork. Ignored on older Node. Off by default because it did not pay:
+   * on Node 22.23 it made a preloaded start 1.42–2.38× slower, and a cache kept across starts
+   * (a `NODE_COMPILE_CACHE` of your own, inherited by the workers) was 0.93–1.10× warm and
+   * 1.18–2.09× cold (`npm run measure:compile-cache`); measure it on your app before turning it on.
    * @default false
    */
   compileCache?: boolean;

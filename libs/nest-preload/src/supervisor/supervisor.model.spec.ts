@@ -67,6 +67,8 @@ class Harness {
   }
   /** Children that stopped beating (a hung event loop). */
   readonly hung = new Set<FakeChild>();
+  /** How many signals a child had got while it was hung: those stay deserved once it beats again. */
+  readonly signalsWhileHung = new Map<FakeChild, number>();
   readonly readySent = new Set<FakeChild>();
   readonly awaited = new Set<FakeChild>();
   readonly doneSent = new Set<FakeChild>();
@@ -198,7 +200,7 @@ class Harness {
         // Never a worker above the target that is not being drained.
         if (c.index >= this.target) this.violations.push(`${a.t}: pid ${c.pid} holds index ${c.index} with target ${this.target}`);
         // No worker killed while its heartbeats arrive (it is ready, not hung, not told to stop).
-        if (this.readySent.has(c) && !this.hung.has(c) && c.signals.length) this.violations.push(`${a.t}: healthy pid ${c.pid} got ${c.signals.join(',')}`);
+        if (this.readySent.has(c) && !this.hung.has(c) && c.signals.length > (this.signalsWhileHung.get(c) ?? 0)) this.violations.push(`${a.t}: healthy pid ${c.pid} got ${c.signals.join(',')}`);
       }
       // At most two live holders of an index (the serving one and its replacement).
       const byIndex = new Map<number, number>();
@@ -223,6 +225,7 @@ class Harness {
   /** Lets every child behave well until nothing changes: the cluster must then be what it should. */
   settle(): void {
     for (let round = 0; round < 60 && this.exitCode === null; round++) {
+      for (const c of this.hung) this.signalsWhileHung.set(c, c.signals.length);
       this.hung.clear();
       for (const c of this.cluster.live) if (c.role === 'preloader' && !this.doneSent.has(c)) {
         c.emit({ type: STEPS_STARTED });

@@ -34,7 +34,8 @@ const ENTRY_KEYS = ['app', 'serve', 'nestOptions', 'oneShot'];
  * environment the primary sets:
  * - primary (no role set, `workers` ≥ 1): validates options, forks the preloader (when `preload`)
  *   and the workers, supervises them, and exits the process when the cluster stops;
- * - preloader: runs the preload steps once and hands over;
+ * - preloader: runs the preload steps once and hands over, then serves as worker 0 (unless
+ *   `preloader: 'exits'`);
  * - worker: serves, skipping what the preloader completed;
  * - standalone (`workers: 0`): the app runs in this process, every step included.
  *

@@ -7,7 +7,7 @@ export interface AppEntry {
    * so the primary never imports the app.
    */
   app: () => Promise<Type<unknown> | DynamicModule> | Type<unknown> | DynamicModule;
-  /** Starts serving a created app, e.g. `(app) => app.listen(3000)`. Runs in workers and standalone. */
+  /** Starts serving a created app, e.g. `(app) => app.listen(3000)`. Runs in workers, in a serving preloader and standalone, after the steps. */
   serve: (app: INestApplication) => Promise<unknown>;
   /**
    * Options for `NestFactory.create` / `createApplicationContext`.

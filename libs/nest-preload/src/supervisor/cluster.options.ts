@@ -96,7 +96,8 @@ export interface SupervisorOptions {
    */
   maxRestarts?: number;
   /**
-   * The window of `maxRestarts`; a worker that ran this long without crashing starts its backoff over.
+   * The window of `maxRestarts`: unstable exits older than this no longer count (`minUptimeMs`
+   * decides which exits are unstable and when an index's backoff starts over).
    * @default 60000
    */
   restartWindowMs?: number;
@@ -133,9 +134,10 @@ export interface SupervisorOptions {
    */
   pipelineConcurrency?: number;
   /**
-   * Extra Node flags for the workers only (not the primary, not the preloader), after the
-   * primary's own `process.execArgv`. `['--max-semi-space-size=1']` cut a worker's PSS by about
-   * 28% for 5% less throughput on a 450 KB response in the benchmark (see the README).
+   * Extra Node flags for the workers and for a serving preloader (not the primary, not a
+   * preloader that exits), after the primary's own `process.execArgv`. `['--max-semi-space-size=1']`
+   * cut a worker's PSS by 25–28% for the same throughput on a 450 KB response in the repository's
+   * benchmark.
    * @default []
    */
   workerExecArgv?: string[];

@@ -168,8 +168,31 @@ describe('the nest-preload CLI against a running cluster (real processes)', () =
     try {
       expect((await second.waitExit()).code).toBe(2);
       expect(second.output()).toMatch(/another cluster \(primary pid \d+\) is running with the control file/);
+      // The refusal says how to run two.
+      expect(second.output()).toMatch(/give this one another controlFile \(or NEST_PRELOAD_CONTROL_FILE\)/);
     } finally {
       await second.destroy().catch(() => undefined);
+    }
+  });
+
+  it('two clusters from one directory, each with its own NEST_PRELOAD_CONTROL_FILE: both run, and the CLI reaches each by its file', async () => {
+    cluster = await DemoCluster.start({ workers: 1, preload: true, env: { NEST_PRELOAD_CONTROL_FILE: 'blue.json' } });
+    await cluster.waitReady();
+    const green = await DemoCluster.start({ workers: 1, preload: true, dir: cluster.dir, env: { NEST_PRELOAD_CONTROL_FILE: 'green.json' } });
+    try {
+      await green.waitReady();
+      for (const [file, c] of [['blue.json', cluster], ['green.json', green]] as const) {
+        const status = cli(c, ['status', '--json', '--file', file]);
+        expect([file, status.code]).toEqual([file, 0]);
+        expect(JSON.parse(status.stdout).pid).toBe(c.pid);
+      }
+      // And the CLI honours the variable the same way runCluster does.
+      const viaEnv = spawnSync(process.execPath, [CLI, 'status', '--json'], { cwd: cluster.dir, encoding: 'utf8', timeout: 60_000, env: { ...process.env, NEST_PRELOAD_CONTROL_FILE: 'green.json' } });
+      expect(JSON.parse(viaEnv.stdout).pid).toBe(green.pid);
+      expect((await cluster.get('/health/preload')).status).toBe(200);
+      expect((await green.get('/health/preload')).status).toBe(200);
+    } finally {
+      await green.destroy().catch(() => undefined);
     }
   });
 });

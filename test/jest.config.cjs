@@ -5,6 +5,8 @@
 module.exports = {
   displayName: 'e2e',
   testEnvironment: 'node',
+  // CI's closing summary reads what this writes (see the reporter).
+  reporters: ['default', ['<rootDir>/../tools/jest-results-reporter.cjs', { project: 'e2e' }]],
   rootDir: __dirname,
   testMatch: ['<rootDir>/**/*.e2e.spec.ts'],
   globalSetup: '<rootDir>/support/global-setup.ts',

@@ -9,7 +9,7 @@ import { hasPostgres } from './support/services';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { pairedRatio, targets, summarize } = require('../tools/bench/report.cjs');
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const { rotated } = require('../tools/lib/demo-runner.cjs');
+const { balancedOrder } = require('../tools/lib/demo-runner.cjs');
 
 const BENCH = resolve(__dirname, '../tools/bench.cjs');
 const MODES = ['preload', 'off', 'pm2', 'floor'];
@@ -88,7 +88,7 @@ describe('the benchmark report', () => {
     const after = new Map<string, number>();
     const at = new Map<string, number>();
     for (let round = 0; round < rounds; round++) {
-      const order = rotated(modes, round) as string[];
+      const order = balancedOrder(modes, round) as string[];
       expect([...order].sort()).toEqual(modes);
       order.forEach((m, i) => at.set(`${m}@${i}`, (at.get(`${m}@${i}`) ?? 0) + 1));
       for (let i = 1; i < n; i++) after.set(order[i - 1] + order[i], (after.get(order[i - 1] + order[i]) ?? 0) + 1);

@@ -28,7 +28,7 @@ describe('a database unreachable at start (real processes)', () => {
     const standalone: number[] = [];
     const cluster: number[] = [];
     for (let round = 0; round < 3; round++) {
-      // Interleaved, rotated: noise hits both alike.
+      // Interleaved, balancedOrder: noise hits both alike.
       for (const mode of round % 2 ? ['cluster', 'standalone'] : ['standalone', 'cluster']) {
         const run = await timeToExit(mode === 'cluster' ? 2 : 0, url);
         expect(run.code === 0 && run.signal === null).toBe(false);

@@ -15,7 +15,7 @@
  * `/api/v1/all` (the component index) and `/api/v1/version` (a light endpoint), and the worker V8
  * memory flags against the default.
  *
- * Method: every configuration `--rounds` times, the modes interleaved in a rotated order each
+ * Method: every configuration `--rounds` times, the modes interleaved in a balancedOrder order each
  * round (A B C, B C A, …) so drift and order effects hit all of them; medians with min and max;
  * every ratio computed from the pairs of the same round, then the median of those ratios. Each
  * start gets a fresh PostgreSQL database (or, without one, a fresh SQLite file and no connection
@@ -37,7 +37,7 @@ const { join, resolve } = require('node:path');
 const autocannon = require('autocannon');
 const { Client } = require('pg');
 const { generateBundle } = require('./gen-bundle.cjs');
-const { flag, freePort, get, machine, median, rotated } = require('./lib/demo-runner.cjs');
+const { flag, freePort, get, machine, median, balancedOrder } = require('./lib/demo-runner.cjs');
 const { MODES, WORKLOADS, bareNodePssKb, freshDatabase, start, treePss } = require('./bench/modes.cjs');
 const { writePlots } = require('./bench/plots.cjs');
 const { markdownReport } = require('./bench/report.cjs');
@@ -144,7 +144,7 @@ async function measure(mode, { workload = 'demo', workers, bundle, workerFlags =
     if (config.workloads.includes('typical')) {
       for (const workers of config.workers) {
         for (let round = 0; round < config.rounds; round++) {
-          for (const mode of rotated(Object.keys(MODES), round)) {
+          for (const mode of balancedOrder(Object.keys(MODES), round)) {
             const r = await measure(mode, { workload: 'typical', workers });
             raw.typical.push({ ...r, round });
             log(`typical N=${workers} round ${round + 1}/${config.rounds} ${mode}: ready ${r.readyMs} ms, total PSS ${(r.totalPssKb / 1024).toFixed(1)} MB, db ${r.dbConnections}`);
@@ -158,7 +158,7 @@ async function measure(mode, { workload = 'demo', workers, bundle, workerFlags =
         raw.bareNodeKb.push(await bareNodePssKb());
         for (const [ki, k] of config.counts.entries()) {
           const modes = ki === 0 ? ['preload', 'off', 'pm2', 'floor'] : ['preload', 'off', 'pm2'];
-          for (const mode of rotated(modes, round + ki)) {
+          for (const mode of balancedOrder(modes, round + ki)) {
             const r = await measure(mode, { workers, bundle: bundles[k] });
             raw.matrix.push({ ...r, components: mode === 'floor' ? 0 : k, round });
             log(`N=${workers} K=${k} round ${round + 1}/${config.rounds} ${mode}: ready ${r.readyMs} ms, total PSS ${(r.totalPssKb / 1024).toFixed(1)} MB, worker ${(r.medianWorkerPssKb / 1024).toFixed(1)} MB, db ${r.dbConnections}${r.preloaderReplaced ? ', heavy preloader replaced' : ''}`);
@@ -168,7 +168,7 @@ async function measure(mode, { workload = 'demo', workers, bundle, workerFlags =
     }
     // 3. Throughput and p99 at one point, every mode.
     for (let round = 0; demo && !config.startupOnly && round < config.rounds; round++) {
-      for (const mode of rotated(Object.keys(MODES), round)) {
+      for (const mode of balancedOrder(Object.keys(MODES), round)) {
         const r = await measure(mode, { workers: TP_WORKERS, bundle: bundles[TP_COUNT], load: true });
         raw.load.push({ ...r, components: mode === 'floor' ? 0 : TP_COUNT, round });
         log(`load N=${TP_WORKERS} K=${TP_COUNT} round ${round + 1} ${mode}: ${Object.entries(r.load).map(([p, v]) => `${p} ${v.rps} rps p99 ${v.p99Ms} ms`).join(', ')}`);
@@ -177,7 +177,7 @@ async function measure(mode, { workload = 'demo', workers, bundle, workerFlags =
     // 4. Worker V8 memory flags in preload mode, against the default, interleaved.
     if (demo && !config.quick && !config.startupOnly) {
       for (let round = 0; round < config.rounds; round++) {
-        for (const knob of rotated(Object.keys(KNOBS), round)) {
+        for (const knob of balancedOrder(Object.keys(KNOBS), round)) {
           const r = await measure('preload', { workers: TP_WORKERS, bundle: bundles[TP_COUNT], workerFlags: KNOBS[knob], load: true });
           raw.knobs.push({ ...r, knob, components: TP_COUNT, round });
           log(`knob ${knob} round ${round + 1}: worker ${(r.medianWorkerPssKb / 1024).toFixed(1)} MB, /api/v1/all ${r.load['/api/v1/all'].rps} rps`);
@@ -193,7 +193,7 @@ async function measure(mode, { workload = 'demo', workers, bundle, workerFlags =
       const kHigh = Math.max(...config.counts);
       const runs = [['preload', k], ['off', k], ['preload', kLow], ['preload', kHigh]].filter(([, kk], i, all) => all.findIndex(([m2, k2]) => m2 === 'preload' && k2 === kk) === i || i === 1);
       for (let round = 0; round < config.rounds; round++) {
-        for (const [mode, kk] of rotated(runs, round)) {
+        for (const [mode, kk] of balancedOrder(runs, round)) {
           const workerFlags = mode === 'preload' ? LEAN : [];
           const r = await measure(mode, { workers: n, bundle: bundles[kk], workerFlags });
           raw.lean.push({ ...r, components: kk, round, workerFlags });

@@ -23,7 +23,7 @@ const { mkdtempSync, rmSync } = require('node:fs');
 const { tmpdir } = require('node:os');
 const { join } = require('node:path');
 const { generateBundle } = require('./gen-bundle.cjs');
-const { flag, freePort, get, machine, median, rotated } = require('./lib/demo-runner.cjs');
+const { flag, freePort, get, machine, median, balancedOrder } = require('./lib/demo-runner.cjs');
 const { WORKLOADS, freshDatabase, start } = require('./bench/modes.cjs');
 
 const args = process.argv.slice(2);
@@ -66,7 +66,7 @@ const MODES = ['no cache', 'kept (warm)', 'fresh (cold)', 'option'];
       results[workers] = Object.fromEntries(MODES.map((m) => [m, []]));
       await once('fresh (cold)', workers); // leaves the kept dir warm for this N
       for (let round = 0; round < ROUNDS; round++) {
-        for (const mode of rotated(MODES, round)) {
+        for (const mode of balancedOrder(MODES, round)) {
           results[workers][mode].push(await once(mode, workers));
           // A cold start warms the kept dir again; the next warm start must find it warm.
           if (mode === 'fresh (cold)') await once('kept (warm)', workers);

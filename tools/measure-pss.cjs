@@ -4,7 +4,7 @@
  *   preload  — K generated components + the built-in library, preload on
  *   off      — the same components, preload off (every worker imports and indexes them itself)
  *   floor    — no components at all (built-in library off, no bundle), preload on
- * Modes are interleaved in a rotated order each round (A B C, B C A, …) so machine drift and
+ * Modes are interleaved in a balancedOrder order each round (A B C, B C A, …) so machine drift and
  * order effects hit all of them; each worker is warmed
  * with requests before it is measured.
  *
@@ -16,7 +16,7 @@ const { mkdtempSync, rmSync, writeFileSync } = require('node:fs');
 const { tmpdir } = require('node:os');
 const { join } = require('node:path');
 const { generateBundle } = require('./gen-bundle.cjs');
-const { childrenOf, flag, get, machine, median, pssKb, rotated, startDemo } = require('./lib/demo-runner.cjs');
+const { childrenOf, flag, get, machine, median, pssKb, balancedOrder, startDemo } = require('./lib/demo-runner.cjs');
 
 const args = process.argv.slice(2);
 const COUNT = Number(flag(args, 'count', '1000'));
@@ -52,7 +52,7 @@ const mb = (kb) => (kb / 1024).toFixed(1);
   const rounds = [];
   for (let r = 0; r < ROUNDS; r++) {
     const round = {};
-    for (const mode of rotated(Object.keys(modes), r)) round[mode] = await runMode(mode, modes[mode]);
+    for (const mode of balancedOrder(Object.keys(modes), r)) round[mode] = await runMode(mode, modes[mode]);
     rounds.push(round);
     process.stderr.write(`round ${r + 1}/${ROUNDS}: median worker PSS preload ${mb(median(round.preload.workersKb))} MB, off ${mb(median(round.off.workersKb))} MB, floor ${mb(median(round.floor.workersKb))} MB\n`);
   }

@@ -3,7 +3,7 @@
  * Time from launching the built demo until every worker is ready, side by side in one run, for
  * three ways to start: preload off (every worker does the full start-up), serial preload (the
  * workers are forked after the preloader) and pipelined preload (forked while it runs). Modes are
- * interleaved, in a rotated order each round (A B C, B C A, C A B, …), with the page cache's
+ * interleaved, in a balancedOrder order each round (A B C, B C A, C A B, …), with the page cache's
  * pending writes flushed before every start, for each worker count; each start gets a fresh
  * SQLite database, so every mode does the same migrations and seeding.
  *
@@ -15,7 +15,7 @@ const { mkdtempSync, rmSync, writeFileSync } = require('node:fs');
 const { tmpdir } = require('node:os');
 const { join } = require('node:path');
 const { generateBundle } = require('./gen-bundle.cjs');
-const { flag, machine, median, rotated, startDemo } = require('./lib/demo-runner.cjs');
+const { flag, machine, median, balancedOrder, startDemo } = require('./lib/demo-runner.cjs');
 
 const args = process.argv.slice(2);
 const COUNT = Number(flag(args, 'count', '1000'));
@@ -36,7 +36,7 @@ const MODES = {
   for (const workers of WORKER_COUNTS) {
     results[workers] = Object.fromEntries(Object.keys(MODES).map((m) => [m, []]));
     for (let r = 0; r < ROUNDS; r++) {
-      for (const mode of rotated(Object.keys(MODES), r)) {
+      for (const mode of balancedOrder(Object.keys(MODES), r)) {
         const env = MODES[mode];
         const demo = await startDemo(`${mode}-${workers}`, { WORKERS: String(workers), BUNDLE_URLS: bundle, ...env });
         results[workers][mode].push(Math.round(demo.readyMs));

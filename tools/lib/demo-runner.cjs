@@ -101,7 +101,7 @@ const median = (xs) => {
  * and that carry-over reads as a difference between the modes (seen: preload 1.04–1.06× off at
  * N = 1 under rotation).
  */
-const rotated = (modes, round) => {
+const balancedOrder = (modes, round) => {
   const n = modes.length;
   const first = [0];
   for (let lo = 1, hi = n - 1; first.length < n; ) {
@@ -115,4 +115,4 @@ const rotated = (modes, round) => {
 
 const machine = () => ({ cores: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version });
 
-module.exports = { DEMO, flag, freePort, get, pssKb, childrenOf, startDemo, median, machine, rotated };
+module.exports = { DEMO, flag, freePort, get, pssKb, childrenOf, startDemo, median, machine, balancedOrder };

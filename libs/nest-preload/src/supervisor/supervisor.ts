@@ -642,8 +642,7 @@ export class Supervisor {
       // Halt first, so that ending the preload says nothing about workers doing the full start-up.
       this.halt(EXIT_CODES.WORKER_BOOT_ERROR);
       // The workers still building their apps for this hand-over have run no step and serve
-      // nothing: ending them now, not once their module loading yields to a SIGTERM, is what lets
-      // the cluster fail about as fast as a plain process.
+      // nothing: there is nothing to drain, so they are ended at once.
       for (const p of this.procs.values()) {
         if (p.waitsFor === run.generation && p !== run.preloader) this.kill(p, 'SIGKILL', 'the app cannot start');
       }

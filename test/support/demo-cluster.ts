@@ -49,9 +49,11 @@ export interface StartOptions {
   nodeArgs?: string[];
   /** Reuse an existing dir (DATA_DIR etc.) — for a second start against the same data. */
   dir?: string;
+  /** Another built app to start the same way (default: the demo). */
+  main?: string;
 }
 
-/** The built demo started as a real cluster on a loopback port, in its own process group. */
+/** The built demo (or another built app) started as a real cluster on a loopback port, in its own process group. */
 export class DemoCluster {
   readonly lines: string[] = [];
   private exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
@@ -78,7 +80,7 @@ export class DemoCluster {
     const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'np-e2e-'));
     for (const sub of ['tmp', 'data', 'config']) mkdirSync(join(dir, sub), { recursive: true });
     const port = await freePort();
-    const proc = spawn(process.execPath, [...(options.nodeArgs ?? []), DEMO_MAIN], {
+    const proc = spawn(process.execPath, [...(options.nodeArgs ?? []), options.main ?? DEMO_MAIN], {
       cwd: dir,
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],

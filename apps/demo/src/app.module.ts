@@ -37,7 +37,8 @@ export class AppModule {
             healthDetails: config.healthDetails,
             lockTimeoutMs: config.lockTimeoutMs,
             artifactCacheBytes: config.artifactCacheBytes,
-            hosts: config.multiHost ? 'multiple' : 'single',
+            // Unset unless MULTI_HOST: on a multi-instance platform the library then warns about SQLite's file lock.
+            hosts: config.multiHost ? 'multiple' : undefined,
             databaseLock: config.databaseUrl ? typeOrmAdvisoryLock(dataSource, { namespace: 'langflow-demo' }) : null,
           }),
         }),

@@ -14,7 +14,7 @@ const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as
 };
 
 /** Integrations a user may not have: optional peers, loaded only by their subpath entries. */
-const OPTIONAL = ['@nestjs/terminus', 'ioredis', 'typeorm'];
+const OPTIONAL = ['@nestjs/terminus', 'ioredis', 'pg', 'typeorm'];
 
 /** Every non-spec source file of the package. */
 const sources = (readdirSync(join(root, 'src'), { recursive: true }) as string[])
@@ -61,6 +61,7 @@ describe('the package manifest', () => {
     expect(reached('index.ts')).toEqual([]);
     expect(reached('cluster.ts')).toEqual([]);
     expect(reached('typeorm.ts')).toEqual(['typeorm']);
+    expect(reached('pg.ts')).toEqual(['pg']);
     // Type-only: the user hands over their own client.
     expect(reached('ioredis.ts')).toEqual([]);
     expect(reached('terminus.ts')).toEqual(['@nestjs/terminus']);

@@ -33,7 +33,7 @@ describe('PreloadModule', () => {
     expect(await resolved([PreloadModule.forRoot({})])).toEqual(DEFAULT_PRELOAD_OPTIONS);
     expect(DEFAULT_PRELOAD_OPTIONS).toEqual({
       lockDir: join(tmpdir(), 'nest-preload-locks'), lockTimeoutMs: 15_000, lockStaleMs: 10_000, tempRoot: tmpdir(), healthDetails: false, cacheTeardownTimeoutMs: 5_000,
-      artifactCacheBytes: 8 * 2 ** 20, databaseLock: null, hosts: 'single',
+      artifactCacheBytes: 8 * 2 ** 20, databaseLock: null, hosts: null,
     });
   });
 

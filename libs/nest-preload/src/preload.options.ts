@@ -57,13 +57,16 @@ export interface PreloadModuleOptions {
   /**
    * `multiple` when several hosts (replicas, pods) run this app against one database: the module
    * then refuses to start without a cross-host `databaseLock`, instead of racing on the database.
-   * @default 'single'
+   * `single` says that exactly one host runs it. Unset, one host is assumed — and on a platform
+   * that runs several instances (Kubernetes, Heroku, ECS, Cloud Run, Fly.io, …, told by its
+   * variables) the process that runs `database`-scope steps under the file lock warns at start.
+   * @default unset (one host, with that warning)
    */
   hosts?: 'single' | 'multiple';
 }
 
-/** Every option with its default. */
-export type ResolvedPreloadOptions = Required<PreloadModuleOptions>;
+/** Every option with its default (`hosts` stays `null` when the app did not say). */
+export type ResolvedPreloadOptions = Required<Omit<PreloadModuleOptions, 'hosts'>> & { hosts: 'single' | 'multiple' | null };
 
 /** The defaults, in one place. */
 export const DEFAULT_PRELOAD_OPTIONS: Readonly<ResolvedPreloadOptions> = Object.freeze({
@@ -75,7 +78,7 @@ export const DEFAULT_PRELOAD_OPTIONS: Readonly<ResolvedPreloadOptions> = Object.
   cacheTeardownTimeoutMs: 5_000,
   artifactCacheBytes: 8 * 2 ** 20,
   databaseLock: null,
-  hosts: 'single',
+  hosts: null,
 });
 
 /**
@@ -117,13 +120,13 @@ export function resolvePreloadOptions(options: PreloadModuleOptions = {}): Resol
   if (resolved.databaseLock !== null && !isLockBackend(resolved.databaseLock)) {
     throw new PreloadConfigError(PreloadMessages.invalidOption('databaseLock', describeValue(resolved.databaseLock), 'a lock backend (withLock, kind, crossHost), e.g. typeOrmAdvisoryLock(dataSource)'));
   }
-  if (resolved.hosts !== 'single' && resolved.hosts !== 'multiple') {
+  if (resolved.hosts !== null && resolved.hosts !== 'single' && resolved.hosts !== 'multiple') {
     throw new PreloadConfigError(PreloadMessages.invalidOption('hosts', resolved.hosts, '"single" or "multiple"'));
   }
   if (resolved.hosts === 'multiple' && !resolved.databaseLock?.crossHost) {
     throw new PreloadConfigError(
       `hosts: "multiple" needs a databaseLock that excludes other hosts${resolved.databaseLock ? ` (the "${resolved.databaseLock.kind}" lock given does not)` : ''}: ` +
-        'file locks cannot see processes on other hosts. With PostgreSQL, use typeOrmAdvisoryLock(dataSource) from @lf/nest-preload/typeorm (see "Several hosts" in the README); SQLite cannot be shared by several hosts.',
+        'file locks cannot see processes on other hosts. With PostgreSQL, use pgAdvisoryLock({ connection: process.env.DATABASE_URL }) from @lf/nest-preload/pg (any ORM), or typeOrmAdvisoryLock(dataSource) from @lf/nest-preload/typeorm (see "Several hosts" in the README); SQLite cannot be shared by several hosts.',
     );
   }
   return resolved;

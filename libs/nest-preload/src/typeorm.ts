@@ -4,7 +4,7 @@
  */
 import { DataSource, type DataSourceOptions, type QueryRunner } from 'typeorm';
 import { PreloadConfigError } from './errors/preload.error';
-import { type AdvisoryLockSession, PgAdvisoryLock, type PgAdvisoryLockOptions } from './locks/pg-advisory-lock';
+import { type AdvisoryLockSession, PgAdvisoryLock, type PgAdvisoryLockOptions, describePgTarget, watchConnectionLoss } from './locks/pg-advisory-lock';
 
 export { PgAdvisoryLock, advisoryKeys, type AdvisoryLockSession, type PgAdvisoryLockOptions } from './locks/pg-advisory-lock';
 
@@ -55,7 +55,7 @@ export function typeOrmAdvisoryLock(dataSource: DataSource, options: TypeOrmAdvi
     namespace: options.namespace,
     retryMinMs: options.retryMinMs,
     retryMaxMs: options.retryMaxMs,
-    target: describeTarget(base),
+    target: describePgTarget(base as { url?: string; host?: string; port?: number; database?: string }),
     connect: () => openSession(lockOptions),
   });
 }
@@ -72,37 +72,15 @@ async function openSession(options: DataSourceOptions): Promise<AdvisoryLockSess
     await dataSource.destroy().catch(() => undefined);
     throw error;
   }
-  const listeners: Array<(error: Error) => void> = [];
-  let closing = false;
-  const onLost = (error?: Error) => {
-    if (closing) return;
-    const reason = error ?? new Error('the connection ended');
-    for (const listener of listeners.splice(0)) listener(reason);
-  };
-  client.on('error', onLost);
-  client.on('end', onLost);
+  const loss = watchConnectionLoss(client);
   return {
     handle: runner,
     query: (sql, params) => runner.query(sql, params),
-    onLost: (listener) => void listeners.push(listener),
+    onLost: loss.onLost,
     close: async () => {
-      closing = true;
+      loss.closing();
       await runner.release().catch(() => undefined);
       await dataSource.destroy();
     },
   };
-}
-
-/** `host:port/database` of the DataSource, without credentials. */
-function describeTarget(options: DataSourceOptions): string {
-  const o = options as { url?: string; host?: string; port?: number; database?: string };
-  if (o.url) {
-    try {
-      const url = new URL(o.url);
-      return `${url.hostname}:${url.port || 5432}${url.pathname}`;
-    } catch {
-      return 'PostgreSQL';
-    }
-  }
-  return `${o.host ?? 'localhost'}:${o.port ?? 5432}/${o.database ?? ''}`;
 }

@@ -31,4 +31,11 @@ export const PreloadMessages = {
       : `Critical preload step "${name}" failed in this ${role === 'worker' ? 'worker' : 'app'}: ${cause}. This process cannot serve without it and stops${role === 'worker' ? '' : '; fix the cause and start it again'}.`,
   prerequisiteIncomplete: (name: string, missing: string[]) =>
     `Preload step "${name}" was not run: its prerequisite(s) ${missing.join(', ')} did not complete.`,
+  hostLocalLockOnPlatform: (platform: string, variable: string, steps: string[]) =>
+    `This app runs on ${platform} (${variable} is set), where an app usually runs as several instances on several hosts, ` +
+    `and its database step(s) ${steps.join(', ')} are guarded by a file lock that only excludes processes of this host: ` +
+    `instances on other hosts can run them at the same time (two migration runs, duplicate seeds). ` +
+    `Fix: PreloadModule.forRoot({ hosts: 'multiple', databaseLock: pgAdvisoryLock({ connection: process.env.DATABASE_URL }) }) ` +
+    `(from @lf/nest-preload/pg; typeOrmAdvisoryLock(dataSource) from @lf/nest-preload/typeorm on TypeORM), or run them once per deployment with NEST_PRELOAD_ONE_SHOT=true. ` +
+    `If this deployment runs exactly one instance, say so with hosts: 'single' and this warning goes away.`,
 } as const;

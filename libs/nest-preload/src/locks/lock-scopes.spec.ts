@@ -1,4 +1,4 @@
-import { Injectable, Module } from '@nestjs/common';
+import { Injectable, Logger, Module } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -39,11 +39,11 @@ class ScopedSteps {
 @Module({ providers: [ScopedSteps] })
 class Feature {}
 
-async function boot(databaseLock: LockBackend | null, hosts: 'single' | 'multiple' = 'single') {
+async function boot(databaseLock: LockBackend | null, hosts?: 'single' | 'multiple', ctx = new PreloadProcessContext('standalone', 1)) {
   const ref = await Test.createTestingModule({
     imports: [PreloadModule.forRoot({ isGlobal: true, lockDir: mkdtempSync(join(tmpdir(), 'scope-spec-')), databaseLock, hosts }), Feature],
   })
-    .overrideProvider(PreloadProcessContext).useValue(new PreloadProcessContext('standalone', 1))
+    .overrideProvider(PreloadProcessContext).useValue(ctx)
     .compile();
   const app = ref.createNestApplication({ logger: false });
   await app.init();
@@ -78,7 +78,7 @@ describe('step scopes and their locks', () => {
 
   it('hosts: "multiple" without a cross-host database lock is refused, saying what to use', () => {
     expect(() => resolvePreloadOptions({ hosts: 'multiple' })).toThrow(PreloadConfigError);
-    expect(() => resolvePreloadOptions({ hosts: 'multiple' })).toThrow(/needs a databaseLock that excludes other hosts: file locks cannot see processes on other hosts\. With PostgreSQL, use typeOrmAdvisoryLock\(dataSource\)/);
+    expect(() => resolvePreloadOptions({ hosts: 'multiple' })).toThrow(/needs a databaseLock that excludes other hosts: file locks cannot see processes on other hosts\. With PostgreSQL, use pgAdvisoryLock\(\{ connection: process\.env\.DATABASE_URL \}\) from @lf\/nest-preload\/pg \(any ORM\), or typeOrmAdvisoryLock\(dataSource\)/);
     const local: LockBackend = { kind: 'file', crossHost: false, withLock: (name, fn) => fn({ name, signal: new AbortController().signal, session: null }) };
     expect(() => resolvePreloadOptions({ hosts: 'multiple', databaseLock: local })).toThrow(/the "file" lock given does not/);
     expect(() => resolvePreloadOptions({ hosts: 'several' as never })).toThrow('Invalid preload option hosts="several": expected "single" or "multiple".');
@@ -92,5 +92,66 @@ describe('step scopes and their locks', () => {
     const base = { after: [], critical: false, owner: 'S.m' };
     expect(() => StepPlan.build([{ ...base, name: 'a', scope: 'cluster' as never }])).toThrow('Preload step "a" (S.m) has scope "cluster": expected one of "process", "host", "database".');
     expect(() => StepPlan.build([{ ...base, name: 'a', lockTimeoutMs: -1 }])).toThrow(/lockTimeoutMs -1: expected a positive whole number/);
+  });
+
+  describe('on a platform that runs several instances', () => {
+    const saved = { ...process.env };
+    let warn: jest.SpyInstance;
+    beforeEach(() => {
+      for (const key of Object.keys(process.env)) if (/^(KUBERNETES_|DYNO$|ECS_|K_SERVICE$|FLY_|RENDER|RAILWAY_|NOMAD_|GAE_|WEBSITE_INSTANCE_ID$|CONTAINER_APP_NAME$)/.test(key)) delete process.env[key];
+      warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    });
+    afterEach(() => {
+      process.env = { ...saved };
+      warn.mockRestore();
+    });
+    const warnings = () => warn.mock.calls.map(([message]) => String(message)).filter((m) => m.includes('file lock that only excludes processes of this host'));
+
+    it('warns once, with the fix, when database steps would run under the file lock', async () => {
+      process.env.KUBERNETES_SERVICE_HOST = '10.96.0.1';
+      const { app } = await boot(null);
+      expect(warnings()).toEqual([expect.stringContaining('This app runs on Kubernetes (KUBERNETES_SERVICE_HOST is set)')]);
+      expect(warnings()[0]).toContain('database step(s) migrations, superuser are guarded by a file lock');
+      expect(warnings()[0]).toContain("hosts: 'multiple', databaseLock: pgAdvisoryLock({ connection: process.env.DATABASE_URL })");
+      expect(warnings()[0]).toContain('NEST_PRELOAD_ONE_SHOT=true');
+      await app.close();
+    });
+
+    it.each([
+      ['DYNO', 'web.2', 'Heroku'],
+      ['ECS_CONTAINER_METADATA_URI_V4', 'http://169.254.170.2/v4/x', 'Amazon ECS'],
+      ['K_SERVICE', 'api', 'Google Cloud Run'],
+      ['FLY_ALLOC_ID', 'abc', 'Fly.io'],
+    ])('knows %s (%s) as %s', async (variable, value, platform) => {
+      process.env[variable] = value;
+      const { app } = await boot(null);
+      expect(warnings()).toEqual([expect.stringContaining(`This app runs on ${platform} (${variable} is set)`)]);
+      await app.close();
+    });
+
+    it('says nothing without such a platform, with a cross-host lock, or once the app said hosts: "single"', async () => {
+      for (const [lock, hosts, env] of [
+        [null, undefined, undefined],
+        [new RecordingLock(), undefined, '10.96.0.1'],
+        [new RecordingLock(), 'multiple', '10.96.0.1'],
+        [null, 'single', '10.96.0.1'],
+      ] as const) {
+        if (env) process.env.KUBERNETES_SERVICE_HOST = env;
+        else delete process.env.KUBERNETES_SERVICE_HOST;
+        const { app } = await boot(lock, hosts);
+        await app.close();
+      }
+      expect(warnings()).toEqual([]);
+    });
+
+    it('is said by the process that runs the plan first: worker 0 with preload off, not the other workers', async () => {
+      process.env.KUBERNETES_SERVICE_HOST = '10.96.0.1';
+      const first = await boot(null, undefined, new PreloadProcessContext('worker', 1, 1));
+      expect(warnings()).toEqual([]);
+      const zero = await boot(null, undefined, new PreloadProcessContext('worker', 1, 0));
+      expect(warnings()).toHaveLength(1);
+      await first.app.close();
+      await zero.app.close();
+    });
   });
 });

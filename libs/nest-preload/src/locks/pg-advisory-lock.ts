@@ -42,6 +42,38 @@ export interface PgAdvisoryLockOptions {
   retryMaxMs?: number;
 }
 
+/**
+ * The loss watch of a connection's {@link AdvisoryLockSession}: listeners registered with `onLost`
+ * are called once when the client emits `error` or `end` — unless `closing()` was called first
+ * (our own close is not a loss). @internal
+ */
+export function watchConnectionLoss(client: NodeJS.EventEmitter): { onLost(listener: (error: Error) => void): void; closing(): void } {
+  const listeners: Array<(error: Error) => void> = [];
+  let closing = false;
+  const lost = (error?: Error) => {
+    if (closing) return;
+    const reason = error ?? new Error('the connection ended');
+    for (const listener of listeners.splice(0)) listener(reason);
+  };
+  client.on('error', lost);
+  client.on('end', lost);
+  return { onLost: (listener) => void listeners.push(listener), closing: () => void (closing = true) };
+}
+
+/** `host:port/database` of PostgreSQL connection settings, never with credentials. @internal */
+export function describePgTarget(o: { url?: string; connectionString?: string; host?: string; port?: number; database?: string }): string {
+  const url = o.url ?? o.connectionString;
+  if (url) {
+    try {
+      const parsed = new URL(url);
+      return `${parsed.hostname}:${parsed.port || 5432}${parsed.pathname}`;
+    } catch {
+      return 'PostgreSQL';
+    }
+  }
+  return `${o.host ?? 'localhost'}:${o.port ?? 5432}/${o.database ?? ''}`;
+}
+
 /** The two int4 keys of an advisory lock: as `pg_locks` shows them, `classid` and `objid` (with `objsubid = 2`). */
 export function advisoryKeys(namespace: string, name: string): [number, number] {
   const key = (text: string) => createHash('sha256').update(text).digest().readUInt32BE(0) & 0x7fffffff;

@@ -19,6 +19,8 @@ import { StepPlan } from '../steps/step-plan';
 import { runSteps, summarize, summaryTable } from '../steps/step-runner';
 import type { PreloadStepOptions, StepContext, StepDefinition } from '../steps/step.types';
 import { StartupLock } from '../locks/startup-lock';
+import { detectMultiInstancePlatform } from '../locks/platform';
+import { PreloadMessages } from '../errors/preload.messages';
 import type { HeldLock } from '../locks/lock-backend';
 import { STEPS_STARTED } from '../supervisor/cluster.messages';
 import { awaitHandover } from './handover-client';
@@ -84,6 +86,7 @@ export class PreloadBootstrapper implements OnApplicationBootstrap, BeforeApplic
   private async runPlan(): Promise<void> {
     const steps = this.discoverSteps();
     const plan = StepPlan.build(steps);
+    this.warnOfHostLocalDatabaseLock(steps);
     for (const step of plan.ordered) {
       this.state.steps.set(step.name, { name: step.name, critical: step.critical, status: 'pending', ranIn: null, durationMs: null, error: null });
     }
@@ -199,6 +202,20 @@ export class PreloadBootstrapper implements OnApplicationBootstrap, BeforeApplic
       `preloaded from generation ${manifest.generation}; ${redo.length ? `redoing: ${redo.map((s) => s.name).join(', ')}` : 'nothing to redo'}`,
     );
     return redo;
+  }
+
+  /**
+   * Warns, once per cluster, when database steps would run under the host-local file lock on a
+   * platform that runs several instances: the one process that runs the plan first (a preloader,
+   * a standalone or one-shot app, or worker 0 with preload off) says it; preloaded workers skip
+   * the steps and stay quiet.
+   */
+  private warnOfHostLocalDatabaseLock(steps: DiscoveredStep[]): void {
+    if (this.options.hosts !== null || this.options.databaseLock?.crossHost) return;
+    if (this.ctx.role === 'worker' && (this.ctx.awaitHandover || this.ctx.manifestPath || this.ctx.workerIndex !== 0)) return;
+    const database = steps.filter((s) => s.scope === 'database').map((s) => s.name);
+    const seen = detectMultiInstancePlatform();
+    if (database.length && seen) this.logger.warn(PreloadMessages.hostLocalLockOnPlatform(seen.platform, seen.variable, database));
   }
 
   private discoverSteps(): DiscoveredStep[] {

@@ -1,0 +1,80 @@
+/**
+ * `@lf/nest-preload/pg`: the cross-host startup lock for any app on PostgreSQL, whatever its ORM
+ * (Prisma, Drizzle, MikroORM, Knex, plain `pg`). It needs only the `pg` driver.
+ */
+import { Client, type ClientConfig } from 'pg';
+import { PreloadConfigError } from './errors/preload.error';
+import { type AdvisoryLockSession, PgAdvisoryLock, type PgAdvisoryLockOptions, describePgTarget, watchConnectionLoss } from './locks/pg-advisory-lock';
+
+export { PgAdvisoryLock, advisoryKeys, type AdvisoryLockSession, type PgAdvisoryLockOptions } from './locks/pg-advisory-lock';
+
+/** Options of {@link pgAdvisoryLock}. */
+export interface PgLockOptions extends Pick<PgAdvisoryLockOptions, 'namespace' | 'retryMinMs' | 'retryMaxMs'> {
+  /**
+   * Where to connect: a `postgres://` URL (the `DATABASE_URL` your ORM reads) or `pg` client
+   * settings (`host`, `port`, `user`, `password`, `database`, `ssl`, …). Either way the lock opens
+   * its **own** connection for each acquisition, never one of your ORM's pool.
+   */
+  connection: string | ClientConfig;
+  /**
+   * `application_name` of the lock's connection, so operators can find the holder in
+   * `pg_stat_activity`.
+   * @default `nest-preload:lock:<pid>`
+   */
+  applicationName?: string;
+}
+
+/**
+ * A {@link PgAdvisoryLock} on its own `pg` connection: pass it as `databaseLock` with
+ * `hosts: 'multiple'`. The held lock's `session` is that connected `pg.Client`, so work that must
+ * roll back when the lock is lost can run on it (e.g. Drizzle's `migrate(drizzle(client), …)`),
+ * inside the same session that holds the lock.
+ *
+ * @throws PreloadConfigError when `connection` is missing or not a PostgreSQL URL.
+ */
+export function pgAdvisoryLock(options: PgLockOptions): PgAdvisoryLock {
+  const connection = options?.connection;
+  let config: ClientConfig;
+  if (typeof connection === 'string') {
+    if (!/^postgres(ql)?:\/\//.test(connection)) {
+      throw new PreloadConfigError(
+        `pgAdvisoryLock needs a postgres:// (or postgresql://) URL, got "${connection.replace(/\/\/[^@/]*@/, '//***@').slice(0, 80)}". ` +
+          'Pass the URL your ORM connects with (e.g. process.env.DATABASE_URL), or pg client settings ({ host, port, user, password, database }).',
+      );
+    }
+    config = { connectionString: connection };
+  } else if (connection && typeof connection === 'object') {
+    config = { ...connection };
+  } else {
+    throw new PreloadConfigError('pgAdvisoryLock needs `connection`: the postgres:// URL your ORM connects with, or pg client settings ({ host, port, user, password, database }).');
+  }
+  config.application_name = options.applicationName ?? config.application_name ?? `nest-preload:lock:${process.pid}`;
+  return new PgAdvisoryLock({
+    namespace: options.namespace,
+    retryMinMs: options.retryMinMs,
+    retryMaxMs: options.retryMaxMs,
+    target: describePgTarget({ ...config, connectionString: config.connectionString } as { connectionString?: string; host?: string; port?: number; database?: string }),
+    connect: () => openSession(config),
+  });
+}
+
+async function openSession(config: ClientConfig): Promise<AdvisoryLockSession> {
+  const client = new Client(config);
+  const loss = watchConnectionLoss(client);
+  try {
+    await client.connect();
+  } catch (error) {
+    loss.closing();
+    await client.end().catch(() => undefined);
+    throw error;
+  }
+  return {
+    handle: client,
+    query: async (sql, params) => (await client.query(sql, params)).rows as Array<Record<string, unknown>>,
+    onLost: loss.onLost,
+    close: async () => {
+      loss.closing();
+      await client.end();
+    },
+  };
+}

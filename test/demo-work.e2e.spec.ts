@@ -53,7 +53,7 @@ describe('the Langflow-shaped demo: shared results and real start-up work (real 
     for (const mode of [{ workers: 2, preload: true }, { workers: 2, preload: false }, { workers: 0, preload: false }]) {
       cluster = await DemoCluster.start({ ...mode, env: { BUNDLE_URLS: `${tarBundle},file://${zipBundle}` } });
       if (mode.workers) await cluster.waitReady();
-      else await cluster.waitFor(/Nest application successfully started/);
+      else await cluster.waitListening();
       for (let i = 0; i < 4; i++) bodies.push((await cluster.get('/api/v1/all')).body);
       await cluster.destroy();
       cluster = undefined;

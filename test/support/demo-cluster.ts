@@ -134,6 +134,14 @@ export class DemoCluster {
     return get(this.port, path);
   }
 
+  /**
+   * Waits until the port answers HTTP at all. A standalone app (workers: 0) prints no "cluster ready";
+   * Nest logs "successfully started" at the end of init(), before listen() has bound the port.
+   */
+  waitListening(timeoutMs = 30_000): Promise<void> {
+    return eventually(async () => (await this.get('/')).status > 0, timeoutMs, `port ${this.port} answering`);
+  }
+
   /** Asks /health/preload until `count` different worker pids answered (bounded). */
   async healthOfEveryWorker(count: number, maxRequests = 400): Promise<Map<number, { status: number; body: any }>> {
     const seen = new Map<number, { status: number; body: any }>();

@@ -1,15 +1,15 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { freePort, get } from './support/demo-cluster';
+import { LIB, packLibrary } from './support/pack';
 
 // What a user gets from `npm i @lf/nest-preload`: the built library packed with `npm pack`, installed
 // from the tarball into fresh apps outside the monorepo (a temp dir, dependencies from the npm
 // registry), one on Nest 11 (CommonJS) and one on Nest 12 (ESM-only). Each declares a step, runs
 // under runCluster with preload and 2 workers, and must answer /health/preload with 200.
 
-const LIB = resolve(__dirname, '../libs/nest-preload');
 const FIXTURE = resolve(__dirname, 'fixtures/packed-app');
 const TSC = require.resolve('typescript/bin/tsc');
 
@@ -17,10 +17,9 @@ let tarball: string;
 const dirs: string[] = [];
 
 beforeAll(() => {
-  const out = mkdtempSync(join(tmpdir(), 'np-pack-'));
-  dirs.push(out);
-  execFileSync('npm', ['pack', '--pack-destination', out, '--silent'], { cwd: LIB, encoding: 'utf8' });
-  tarball = join(out, readdirSync(out).find((f) => f.endsWith('.tgz')) as string);
+  const packed = packLibrary();
+  dirs.push(packed.dir);
+  tarball = packed.tarball;
 });
 afterAll(() => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
@@ -28,7 +27,7 @@ afterAll(() => {
 
 it('the tarball holds the built package and nothing of the source or the specs', () => {
   const files = execFileSync('tar', ['-tzf', tarball], { encoding: 'utf8' }).trim().split('\n');
-  for (const f of ['package/package.json', 'package/dist/index.js', 'package/dist/index.d.ts', 'package/dist/cluster.js', 'package/dist/terminus.d.ts', 'package/dist/typeorm.js', 'package/dist/cli.js']) {
+  for (const f of ['package/package.json', 'package/dist/index.js', 'package/dist/index.d.ts', 'package/dist/cluster.js', 'package/dist/terminus.d.ts', 'package/dist/typeorm.js', 'package/dist/pg.js', 'package/dist/pg.d.ts', 'package/dist/cli.js']) {
     expect(files).toContain(f);
   }
   expect(files.filter((f) => f.includes('.spec.') || f.startsWith('package/src/'))).toEqual([]);
@@ -36,7 +35,7 @@ it('the tarball holds the built package and nothing of the source or the specs',
   expect(files.filter((f) => !f.startsWith('package/dist/')).sort()).toEqual(['package/CHANGELOG.md', 'package/LICENSE', 'package/README.md', 'package/package.json']);
   expect(readFileSync(join(LIB, 'LICENSE'), 'utf8')).toBe(readFileSync(resolve(LIB, '../../LICENSE'), 'utf8'));
   const readme = readFileSync(join(LIB, 'README.md'), 'utf8');
-  for (const heading of ['## When preload pays', '## Install', '## Quick start', '## Configuration', '## Several hosts']) expect(readme).toContain(heading);
+  for (const heading of ['## When preload pays', '## Install', '## Add it to your app, step by step', '## Configuration', '## Several hosts']) expect(readme).toContain(heading);
 });
 
 it('npm publish --dry-run accepts the package', () => {

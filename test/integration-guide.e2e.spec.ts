@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { eventually, freePort, get } from './support/demo-cluster';
 import { LIB, packLibrary } from './support/pack';
+import { isRoot, servicesRequired } from './support/services';
 
 // A new user's walk: a stock `nest new`-shaped Nest 11 app (test/fixtures/nest-new-app, our own
 // template) in a temp dir, dependencies from the npm registry, and the library README's guide "Add
@@ -100,8 +101,24 @@ it('applied to a stock Nest 11 app, it builds, runs 2 workers, answers health un
     expect([variant, existsSync(join(app, 'dist/main.js'))]).toEqual([variant, true]);
     await runAsTheGuideSays(app, guide, variant, 'terminal');
   }
-  // The same build, as a container runs it.
-  await runAsTheGuideSays(app, guide, 'nodenext', 'container');
+  // The same build, as deploy/kubernetes runs it: node as PID 1, the app's files read-only (as root,
+  // a read-only bind mount; readOnlyRootFilesystem in the recipe) and the control file under /tmp.
+  const controlDir = mkdtempSync(join(tmpdir(), 'np-guide-control-'));
+  dirs.push(controlDir);
+  const readOnly = isRoot && spawnSync('mount', ['--bind', app, app]).status === 0 && spawnSync('mount', ['-o', 'remount,ro,bind', app]).status === 0;
+  if (!readOnly && servicesRequired) throw new Error('could not mount the guided app read-only (root is needed)');
+  try {
+    if (readOnly) {
+      expect(() => writeFileSync(join(app, 'probe'), '')).toThrow(/EROFS/);
+      // Left in the read-only working directory, the control file is refused with the fix.
+      const refused = spawnSync('node', ['dist/main'], { cwd: app, encoding: 'utf8', timeout: 60_000, env: { PATH: process.env.PATH, HOME: process.env.HOME, WORKERS: '2', PORT: String(await freePort()) } });
+      expect([refused.status, refused.stderr]).toEqual([2, expect.stringContaining(`cannot write the control file ${join(app, '.nest-preload/control.json')} (EROFS`)]);
+      expect(refused.stderr).toContain('NEST_PRELOAD_CONTROL_FILE=/tmp/nest-preload/control.json');
+    }
+    await runAsTheGuideSays(app, guide, 'nodenext', 'container', { NEST_PRELOAD_CONTROL_FILE: join(controlDir, 'control.json') });
+  } finally {
+    if (readOnly) spawnSync('umount', [app]);
+  }
 
   // Step 6: the control file the primary wrote is ignored by git.
   execFileSync('git', ['init', '-q'], { cwd: app });
@@ -116,9 +133,9 @@ it('applied to a stock Nest 11 app, it builds, runs 2 workers, answers health un
  * process group: npm, the primary and its workers all get it); 'container' is the script's own
  * command (`node dist/main`) as a container's PID 1, stopped by a SIGTERM to it alone.
  */
-async function runAsTheGuideSays(app: string, guide: Guide, variant: string, how: 'terminal' | 'container'): Promise<void> {
+async function runAsTheGuideSays(app: string, guide: Guide, variant: string, how: 'terminal' | 'container', extraEnv: Record<string, string> = {}): Promise<void> {
   const port = await freePort();
-  const env = { PATH: process.env.PATH, HOME: process.env.HOME, PORT: String(port), NO_COLOR: '1', ...guide.start.env };
+  const env = { PATH: process.env.PATH, HOME: process.env.HOME, PORT: String(port), NO_COLOR: '1', ...guide.start.env, ...extraEnv };
   const command = how === 'terminal' ? ['npm', 'run', guide.start.script] : JSON.parse(readFileSync(join(app, 'package.json'), 'utf8')).scripts[guide.start.script].split(' ');
   const proc = spawn(command[0], command.slice(1), { cwd: app, detached: true, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const what = `${variant}, ${how}`;
@@ -144,7 +161,7 @@ async function runAsTheGuideSays(app: string, guide: Guide, variant: string, how
     // Under the prefix only, as the guide says.
     expect((await get(port, '/health/preload')).status).toBe(404);
     // The guide's `npx nest-preload status`, from the app's own dir.
-    const status = JSON.parse(execFileSync('npx', ['nest-preload', 'status', '--json'], { cwd: app, encoding: 'utf8', timeout: 60_000 }));
+    const status = JSON.parse(execFileSync('npx', ['nest-preload', 'status', '--json'], { cwd: app, encoding: 'utf8', timeout: 60_000, env: { ...process.env, ...extraEnv } }));
     expect(status.workers.map((w: { index: number; state: string }) => `${w.index}:${w.state}`)).toEqual(['0:ready', '1:ready']);
     expect(status.preload.steps.map((s: { name: string; status: string; ranIn: string }) => `${s.name}:${s.status}@${s.ranIn}`)).toEqual(['greeting:complete@preloader']);
     // The primary loads nothing of the app: no warning about shutdown hooks, no error.

@@ -21,6 +21,14 @@ describe('claimControlFile', () => {
     expect(typeof again).not.toBe('string');
   });
 
+  it('a control file that cannot be written is refused with the fix (a writable NEST_PRELOAD_CONTROL_FILE), not a stack trace', async () => {
+    const base = mkdtempSync(join(tmpdir(), 'claim-spec-'));
+    writeFileSync(join(base, 'sub'), 'a file where the control dir should be');
+    const file = join(base, 'sub', 'run', 'control.json');
+    const outcome = await claimControlFile(file);
+    expect(outcome).toMatch(new RegExp(`^cannot write the control file ${file} \\(ENOTDIR: mkdir .*\\): give the cluster a writable path with NEST_PRELOAD_CONTROL_FILE`));
+  });
+
   it('takes over a claim whose primary is gone', async () => {
     const file = fresh();
     mkdirSync(`${file}.claim`, { recursive: true });

@@ -37,6 +37,23 @@ const ownerAlive = (owner: ClaimOwner) => processAlive(owner.pid) && (owner.star
  * @returns the claim, or why this primary cannot have it.
  */
 export async function claimControlFile(controlFile: string): Promise<ControlClaim | string> {
+  try {
+    return await claim(controlFile);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (!code || !UNWRITABLE.has(code)) throw error;
+    return (
+      `cannot write the control file ${controlFile} (${code}: ${(error as NodeJS.ErrnoException).syscall ?? 'write'} ${(error as NodeJS.ErrnoException).path ?? ''}): ` +
+      'give the cluster a writable path with NEST_PRELOAD_CONTROL_FILE (or the controlFile option) — on a read-only root filesystem, ' +
+      'one under a writable volume, e.g. NEST_PRELOAD_CONTROL_FILE=/tmp/nest-preload/control.json'
+    );
+  }
+}
+
+/** Why a path cannot be written: a read-only filesystem, permissions, a file where a dir should be, a full disk. */
+const UNWRITABLE = new Set(['EROFS', 'EACCES', 'EPERM', 'ENOTDIR', 'ENOSPC']);
+
+async function claim(controlFile: string): Promise<ControlClaim | string> {
   const dir = `${controlFile}.claim`;
   mkdirSync(dirname(controlFile), { recursive: true, mode: 0o700 });
   for (let attempt = 0; attempt < 3; attempt++) {

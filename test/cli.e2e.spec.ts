@@ -70,6 +70,9 @@ describe('the nest-preload CLI against a running cluster (real processes)', () =
       expect(Math.abs(w.pssMb - pssMb(w.pid))).toBeLessThan(10);
     }
     expect(status.workers.filter((w: { leader: boolean }) => w.leader)).toHaveLength(1);
+    // The root README's command inside this repository (the workspace's bin link is not usable there).
+    const viaScript = spawnSync('npm', ['run', '-s', 'nest-preload', '--', 'status', '--json', '--file', join(cluster.dir, '.nest-preload/control.json')], { cwd: resolve(__dirname, '..'), encoding: 'utf8', timeout: 60_000 });
+    expect([viaScript.status, JSON.parse(viaScript.stdout).pid]).toEqual([0, cluster.pid]);
     expect(status.preload.steps.map((s: { name: string; status: string; ranIn: string }) => `${s.name}:${s.status}@${s.ranIn}`)).toEqual(
       ['migrations', 'superuser', 'profile_pictures', 'bundles', 'types_cached', 'starter_projects', 'flows'].map((n) => `${n}:complete@preloader`),
     );

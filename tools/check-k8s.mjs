@@ -5,7 +5,7 @@
 // such as `readinesProbe` would otherwise pass. Usage:
 //   node tools/check-k8s.mjs [file.yaml ...]      (default: deploy/kubernetes/*.yaml)
 // Exits 1 and names each problem by file, document and path.
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -70,7 +70,11 @@ export async function problemsOf(doc) {
   const name = schemaName(doc.apiVersion, doc.kind);
   let validate;
   try {
-    ({ validate } = await import(pathToFileURL(join(schemas, `${name}.js`)).href));
+    // kubernetes-models 4 ships each validator as .mjs beside a CommonJS .js.
+    const file = [`${name}.mjs`, `${name}.js`].map((f) => join(schemas, f)).find((f) => existsSync(f));
+    if (!file) throw new Error('no such schema');
+    ({ validate } = await import(pathToFileURL(file).href));
+    if (typeof validate !== 'function') throw new Error('no validate function');
   } catch {
     return [`no schema for ${doc.apiVersion} ${doc.kind} (looked for ${name} in kubernetes-models)`];
   }

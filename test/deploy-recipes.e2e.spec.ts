@@ -16,6 +16,9 @@ const K8S = join(ROOT, 'deploy/kubernetes');
 const COMPOSE = join(ROOT, 'deploy/compose.yaml');
 const CHECK = join(ROOT, 'tools/check-k8s.mjs');
 const GRACEFUL_S = DEFAULT_SUPERVISOR_OPTIONS.gracefulTimeoutMs / 1000;
+/** The longest first start before a worker listens: a preload that times out, then a worker's full boot. */
+const FIRST_LISTEN_S = (DEFAULT_SUPERVISOR_OPTIONS.preloadTimeoutMs + DEFAULT_SUPERVISOR_OPTIONS.bootTimeoutMs) / 1000;
+const selects = (selector: Record<string, string>, labels: Record<string, string>) => Object.entries(selector).every(([k, v]) => labels?.[k] === v);
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 const manifests: any[] = readdirSync(K8S).filter((f) => f.endsWith('.yaml')).flatMap((f) => parseAllDocuments(readFileSync(join(K8S, f), 'utf8')).map((d) => d.toJS()));
@@ -59,6 +62,7 @@ describe('the Kubernetes manifests', () => {
         ['type.yaml', deployment.replace('terminationGracePeriodSeconds: 45', 'terminationGracePeriodSeconds: "45"'), /terminationGracePeriodSeconds: must be integer/],
         ['required.yaml', deployment.replace('- name: app\n          image:', '- image:'), /containers\/0: must have required property 'name'/],
         ['kind.yaml', deployment.replace('kind: Deployment', 'kind: Deploymnet'), /no schema for apps\/v1 Deploymnet/],
+        ['resource.yaml', `${deployment.replace('memory: 512Mi', 'memroy: 512Mi')}\n---\n`, /resources\/requests\/memroy: not a resource name/],
       ];
       for (const [file, text, expected] of cases) {
         expect(text).not.toBe(deployment);
@@ -83,6 +87,8 @@ describe('the Kubernetes manifests', () => {
     expect(app.readinessProbe.httpGet).toEqual({ path: readiness, port: 'http' });
     expect(app.livenessProbe.httpGet).toEqual({ path: liveness, port: 'http' });
     expect(app.startupProbe.httpGet).toEqual({ path: liveness, port: 'http' });
+    // The startup probe waits out a preload that times out and the workers' full start-up after it.
+    expect(app.startupProbe.periodSeconds * app.startupProbe.failureThreshold).toBeGreaterThan(FIRST_LISTEN_S);
     // Node as PID 1: npm would not pass SIGTERM on, and no drain would happen.
     expect(app.command).toEqual(['node', 'dist/main.js']);
     // preStop, then the cluster's drain, inside the grace period (counted from preStop's start).
@@ -102,7 +108,14 @@ describe('the Kubernetes manifests', () => {
     const service = ofKind('Service');
     expect(service.spec.selector).toEqual(labels);
     expect(service.spec.ports[0].targetPort).toBe('http');
-    expect(ofKind('PodDisruptionBudget').spec.selector.matchLabels).toEqual(labels);
+    const pdb = ofKind('PodDisruptionBudget');
+    expect(pdb.spec.selector.matchLabels).toEqual(labels);
+    expect(pdb.spec.maxUnavailable).toBe(1);
+    expect(pdb.spec.maxUnavailable).toBeLessThan(deployment.spec.replicas);
+    // The Job's pod is selected by none of them: a PDB over a Job's pod blocks every node drain,
+    // and the Service would route to a pod that serves nothing.
+    const jobLabels = ofKind('Job').spec.template.metadata.labels;
+    for (const selector of [deployment.spec.selector.matchLabels, service.spec.selector, pdb.spec.selector.matchLabels]) expect(selects(selector, jobLabels)).toBe(false);
   });
 
   it('the Job runs the same image and entry in one-shot mode, once', () => {
@@ -114,6 +127,8 @@ describe('the Kubernetes manifests', () => {
     expect(envOf(preload).NEST_PRELOAD_ONE_SHOT).toBe('true');
     expect(envOf(preload).DATABASE_URL).toEqual(envOf(app).DATABASE_URL);
     expect(job.spec.template.spec.restartPolicy).toBe('Never');
+    // A configuration error fails the Job at once instead of being retried.
+    expect(job.spec.podFailurePolicy.rules).toContainEqual({ action: 'FailJob', onExitCodes: { containerName: preload.name, operator: 'In', values: [2] } });
     expect(job.spec.template.spec.volumes).toEqual(ofKind('Deployment').spec.template.spec.volumes);
   });
 });
@@ -145,10 +160,10 @@ if (!hasCompose) console.warn('\n[e2e] docker-compose is not installed: the chec
     const { services } = parse(execFileSync('docker-compose', ['-f', COMPOSE, 'config'], { cwd: ROOT, encoding: 'utf8' }));
     const { api, preload, db } = services;
     expect(api.deploy.replicas).toBe(3);
-    const [range] = api.ports.map((p: any) => (typeof p === 'string' ? p : `${p.published}:${p.target}`));
-    const [from, to] = range.split(':')[0].split('-').map(Number);
-    expect(to - from + 1).toBe(api.deploy.replicas);
-    expect(api.depends_on).toEqual({ db: { condition: 'service_healthy' }, preload: { condition: 'service_completed_successfully' } });
+    // No fixed host port: replicas would clash on it. The container port is the app's PORT.
+    expect(api.ports.map((p: any) => (typeof p === 'string' ? p : p.published === undefined ? String(p.target) : `${p.published}:${p.target}`))).toEqual([api.environment.PORT]);
+    expect(api.depends_on).toMatchObject({ db: { condition: 'service_healthy' }, preload: { condition: 'service_completed_successfully' } });
+    expect(api.environment.NEST_PRELOAD_CONTROL_FILE).toMatch(/^\/tmp\//);
     expect(preload.environment.NEST_PRELOAD_ONE_SHOT).toBe('true');
     expect(preload.image).toBe(api.image);
     expect(preload.environment.DATABASE_URL).toBe(api.environment.DATABASE_URL);

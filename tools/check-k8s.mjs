@@ -4,7 +4,8 @@
 // properties (the API server would drop them, or refuse them with --validate=strict), so a typo
 // such as `readinesProbe` would otherwise pass. Usage:
 //   node tools/check-k8s.mjs [file.yaml ...]      (default: deploy/kubernetes/*.yaml)
-// Exits 1 and names each problem by file, document and path.
+// Exits 1 and names each problem by file, document and path. Kinds of the built-in API groups
+// only (apps, batch, core, policy, networking, autoscaling, …); a custom resource has no schema here.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, relative, resolve } from 'node:path';
@@ -52,6 +53,8 @@ function watched(value, path, records, proxies = new WeakMap()) {
   return proxy;
 }
 
+const RESOURCE_NAME = /^(cpu|memory|ephemeral-storage|hugepages-[0-9]+[KMGTPE]i?|[a-z0-9]([-a-z0-9.]*[a-z0-9])?\/[-a-zA-Z0-9_.]+)$/;
+
 /** The generated validators carry no messages: say what the schema wanted. */
 function describe({ keyword, params = {}, message }) {
   if (message) return message;
@@ -84,7 +87,13 @@ export async function problemsOf(doc) {
     for (const e of validate.errors) problems.push(`${e.instancePath || '/'}: ${describe(e)}`);
   }
   for (const r of records) {
-    if (r.enumerated) continue;
+    if (r.enumerated) {
+      // Resource quantities are a map to the schema, but the API server knows its keys.
+      if (/\/resources\/(requests|limits)$/.test(r.path)) {
+        for (const key of r.keys) if (!RESOURCE_NAME.test(key)) problems.push(`${r.path}/${key}: not a resource name (cpu, memory, ephemeral-storage, hugepages-<size>, or domain/name)`);
+      }
+      continue;
+    }
     for (const key of r.keys) if (!r.read.has(key)) problems.push(`${r.path}/${key}: no such field in ${doc.apiVersion} ${doc.kind}`);
   }
   return problems;
@@ -100,6 +109,7 @@ async function main() {
     const shown = relative(process.cwd(), file) || file;
     const docs = parseAllDocuments(readFileSync(file, 'utf8'));
     for (const [i, parsed] of docs.entries()) {
+      if (parsed.errors.length === 0 && parsed.toJS() == null) continue; // an empty document (a trailing ---)
       const problems = parsed.errors.length ? parsed.errors.map((e) => `YAML: ${e.message}`) : await problemsOf(parsed.toJS());
       const doc = parsed.errors.length ? {} : parsed.toJS() ?? {};
       const what = `${shown} #${i + 1} ${doc.kind ?? '?'}/${doc.metadata?.name ?? '?'}`;

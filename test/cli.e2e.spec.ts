@@ -40,6 +40,14 @@ describe('the nest-preload CLI against a running cluster (real processes)', () =
     cluster = undefined;
   });
 
+  it('--help lists the commands on stdout and exits 0; bad usage prints the usage line on stderr and exits 2', () => {
+    const help = spawnSync(process.execPath, [CLI, '--help'], { encoding: 'utf8' });
+    expect([help.status, help.stderr]).toEqual([0, '']);
+    for (const line of [/^ {2}status /m, /^ {2}reload /m, /^ {2}scale N /m, /^ {2}stop /m, /--file PATH/, /NEST_PRELOAD_CONTROL_FILE/, /exit codes: 0/]) expect(help.stdout).toMatch(line);
+    const bad = spawnSync(process.execPath, [CLI, 'restart'], { encoding: 'utf8' });
+    expect([bad.status, bad.stdout, bad.stderr.trim()]).toEqual([2, '', expect.stringMatching(/^usage: nest-preload <status\|reload/)]);
+  });
+
   it('status during the first preload says it is running, and the states of the preloader and the waiting worker', async () => {
     const gate = join(require('node:os').tmpdir(), `np-gate-cli-${process.pid}-${Date.now()}`);
     cluster = await DemoCluster.start({ workers: 2, preload: true, env: { DEMO_STEP_GATE: `types_cached@preloader:${gate}` } });

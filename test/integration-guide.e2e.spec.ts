@@ -38,9 +38,13 @@ function readGuide(): Guide {
 /** What `nest new` writes as package.json (trimmed to what builds and runs the app). */
 const stockPackage = {
   name: 'my-nest-app', version: '0.0.1', private: true, license: 'UNLICENSED',
-  scripts: { build: 'nest build', start: 'nest start', 'start:prod': 'node dist/main' },
+  scripts: { build: 'nest build', start: 'nest start', 'start:prod': 'node dist/main', test: 'jest' },
   dependencies: { '@nestjs/common': '^11.0.1', '@nestjs/core': '^11.0.1', '@nestjs/platform-express': '^11.0.1', 'reflect-metadata': '^0.2.2', rxjs: '^7.8.1' },
-  devDependencies: { '@nestjs/cli': '^11.0.0', '@types/express': '^5.0.0', '@types/node': '^22.10.7', typescript: '^5.7.3' },
+  devDependencies: {
+    '@nestjs/cli': '^11.0.0', '@nestjs/testing': '^11.0.1', '@types/express': '^5.0.0', '@types/jest': '^30.0.0', '@types/node': '^22.10.7',
+    jest: '^30.0.0', 'ts-jest': '^29.2.5', typescript: '^5.7.3',
+  },
+  jest: { moduleFileExtensions: ['js', 'json', 'ts'], rootDir: 'src', testRegex: '.*\\.spec\\.ts$', transform: { '^.+\\.(t|j)s$': 'ts-jest' }, testEnvironment: 'node' },
 };
 
 const npm = (cwd: string, args: string[]) => execFileSync('npm', args, { cwd, stdio: 'pipe', encoding: 'utf8', timeout: 300_000, env: { ...process.env, npm_config_audit: 'false', npm_config_fund: 'false', npm_config_loglevel: 'error' } });
@@ -60,7 +64,7 @@ it('the guide is complete: an install command, the files it changes, build and r
   const guide = readGuide();
   expect(guide.install).toEqual(['@lf/nest-preload', '@nestjs/terminus']);
   expect(guide.files.map((f) => `${f.path}${f.append ? ' (append)' : ''}`)).toEqual([
-    'src/serve.ts', 'src/main.ts', 'src/app.module.ts', 'src/health.controller.ts', 'src/startup.steps.ts', 'src/app.service.ts', '.gitignore (append)',
+    'src/serve.ts', 'src/main.ts', 'src/app.module.ts', 'src/health.controller.ts', 'src/startup.steps.ts', 'src/app.service.ts', 'src/app.controller.spec.ts', '.gitignore (append)',
   ]);
   expect(guide.start).toEqual({ env: { WORKERS: '2' }, script: 'start:prod' });
   expect(guide.healthPath).toBe('/api/health/preload');
@@ -76,6 +80,8 @@ it('applied to a stock Nest 11 app, it builds, runs 2 workers, answers health un
   rmSync(join(app, 'tsconfig.nodenext.json'));
   writeFileSync(join(app, 'package.json'), `${JSON.stringify(stockPackage, null, 2)}\n`);
   npm(app, ['install']);
+  // The stock app's own unit spec passes before the guide.
+  npm(app, ['test']);
 
   // Step 1 as written, with the package from the tarball instead of the registry.
   npm(app, ['install', ...guide.install.map((p) => (p === '@lf/nest-preload' ? tarball : p))]);
@@ -88,6 +94,9 @@ it('applied to a stock Nest 11 app, it builds, runs 2 workers, answers health un
       writeFileSync(target, file.text);
     }
   }
+
+  // The unit spec as the guide rewrites it passes: init() ran the step in the test's process.
+  expect(npm(app, ['test', '--', '--verbose'])).toBeDefined();
 
   const stockTsconfig = JSON.parse(readFileSync(join(app, 'tsconfig.json'), 'utf8'));
   const nodenext = JSON.parse(readFileSync(join(TEMPLATE, 'tsconfig.nodenext.json'), 'utf8')).compilerOptions;

@@ -18,6 +18,24 @@ import { formatTable } from './format-table';
 
 const USAGE = 'usage: nest-preload <status|reload [--preload]|scale N|stop> [--json] [--file PATH]';
 
+const HELP = `${USAGE}
+
+Talks to a running cluster through its control file.
+
+commands:
+  status            the primary, each worker (state, pid, PSS, requests) and where each step ran
+  reload            a rolling reload, one worker at a time; --preload writes a new preload first
+  scale N           run N workers from now on (1 or more)
+  stop              a graceful stop (drain, then exit), and wait for it
+
+options:
+  --json            machine-readable output
+  --file PATH       the cluster's control file (else NEST_PRELOAD_CONTROL_FILE, else
+                    ./.nest-preload/control.json in the working directory)
+  -h, --help        this text
+
+exit codes: 0 done, 1 no cluster reachable or the request was refused, 2 bad usage`;
+
 const duration = (ms: number | null) => (ms === null ? '-' : ms < 1_000 ? `${ms}ms` : ms < 60_000 ? `${(ms / 1_000).toFixed(1)}s` : ms < 3_600_000 ? `${Math.floor(ms / 60_000)}m${Math.floor((ms % 60_000) / 1_000)}s` : `${Math.floor(ms / 3_600_000)}h${Math.floor((ms % 3_600_000) / 60_000)}m`);
 
 /** The `status` answer as a `pm2 ls`-like table, then the preload's steps. */
@@ -56,6 +74,10 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     if (i >= 0) args.splice(i, 1);
     return i >= 0;
   };
+  if (args.some((a) => a === '--help' || a === '-h') || (args.length === 1 && args[0] === 'help')) {
+    console.log(HELP);
+    return 0;
+  }
   const file = resolve(take('--file') ?? env.NEST_PRELOAD_CONTROL_FILE ?? join(process.cwd(), '.nest-preload', 'control.json'));
   const json = flag('--json');
   const preload = flag('--preload');

@@ -15,13 +15,13 @@ describe('bad configuration is refused before anything is forked', () => {
   it.each([
     [{ WORKERS: '-1' }, '[demo] WORKERS="-1" is invalid: use a whole number from 0 to 256.'],
     [{ WORKERS: 'four' }, '[demo] WORKERS="four" is invalid'],
-    [{ NEST_PRELOAD: 'maybe' }, '[nest-preload] Invalid environment variable NEST_PRELOAD="maybe": expected true or false.'],
+    [{ NEST_PRELOAD: 'maybe' }, '[nest-preload] Invalid environment variable NEST_PRELOAD="maybe": expected true or false (or 1/0, yes/no, on/off).'],
     [{ AUTO_LOGIN: 'sure' }, '[demo] AUTO_LOGIN="sure" is not a boolean: use true or false.'],
     [{ DATABASE_URL: 'mysql://x' }, '[demo] DATABASE_URL must be a postgres:// URL'],
     [{ GRACEFUL_TIMEOUT_MS: '0' }, '[demo] GRACEFUL_TIMEOUT_MS="0" is invalid'],
     [{ HOST: '0.0.0.0' }, '[demo] AUTO_LOGIN is on and HOST=0.0.0.0 is not a loopback address'],
     [{ MULTI_HOST: 'true' }, '[demo] MULTI_HOST=true needs DATABASE_URL (PostgreSQL): SQLite is a file on one host and cannot be shared by several hosts safely.'],
-    [{ NEST_PRELOAD_ONE_SHOT: 'yes' }, '[nest-preload] Invalid environment variable NEST_PRELOAD_ONE_SHOT="yes": expected true or false.'],
+    [{ NEST_PRELOAD_ONE_SHOT: 'sometimes' }, '[nest-preload] Invalid environment variable NEST_PRELOAD_ONE_SHOT="sometimes": expected true or false (or 1/0, yes/no, on/off).'],
   ])('%p → exit 2 with one clear message', (env, message) => {
     const { code, stderr, stdout } = run({ WORKERS: '2', ...env });
     expect(code).toBe(2);

@@ -3,11 +3,11 @@
  * the primary stays small; the preloader and worker code is imported only in those processes.
  */
 import { claimControlFile, type ControlClaim } from './control/control-claim';
-import { PreloadError } from './errors/preload.error';
+import { PreloadConfigError, PreloadError } from './errors/preload.error';
 import { PreloadMessages } from './errors/preload.messages';
 import { EXIT_CODES, PRELOAD_ENV } from './preload.constants';
 import type { AppEntry } from './roles/app-loader.types';
-import { resolveSupervisorOptions, type SupervisorOptions } from './supervisor/cluster.options';
+import { oneShotFromEnv, resolveSupervisorOptions, type SupervisorOptions } from './supervisor/cluster.options';
 import { nodePorts } from './supervisor/node-ports';
 import { Supervisor } from './supervisor/supervisor';
 
@@ -62,18 +62,18 @@ export async function runCluster(options: RunClusterOptions): Promise<void> {
     console.error(`[nest-preload] ${error.message}`);
     process.exit(EXIT_CODES.CONFIG_ERROR);
   }
-  const envOneShot = process.env[PRELOAD_ENV.oneShot];
-  const badOneShot =
-    options.oneShot !== undefined && typeof options.oneShot !== 'boolean'
-      ? PreloadMessages.invalidOption('oneShot', options.oneShot, 'true or false')
-      : envOneShot !== undefined && envOneShot !== 'true' && envOneShot !== 'false'
-        ? PreloadMessages.invalidEnv(PRELOAD_ENV.oneShot, envOneShot, 'true or false')
-        : null;
-  if (badOneShot) {
-    console.error(`[nest-preload] ${badOneShot}`);
+  let oneShot: boolean;
+  try {
+    if (options.oneShot !== undefined && typeof options.oneShot !== 'boolean') throw new PreloadConfigError(PreloadMessages.invalidOption('oneShot', options.oneShot, 'true or false'));
+    // The variable is checked even when the option overrides it: a typo in it is still a typo.
+    const fromEnv = oneShotFromEnv(process.env);
+    oneShot = options.oneShot ?? fromEnv;
+  } catch (error) {
+    if (!(error instanceof PreloadError)) throw error;
+    console.error(`[nest-preload] ${error.message}`);
     process.exit(EXIT_CODES.CONFIG_ERROR);
   }
-  if (options.oneShot ?? envOneShot === 'true') {
+  if (oneShot) {
     const { runOneShot } = await import('./roles/one-shot.role');
     process.exit(await runOneShot(options));
   }

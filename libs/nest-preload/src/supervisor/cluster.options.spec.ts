@@ -1,7 +1,7 @@
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PreloadConfigError } from '../errors/preload.error';
-import { resolveSupervisorOptions } from './cluster.options';
+import { oneShotFromEnv, resolveSupervisorOptions } from './cluster.options';
 
 describe('resolveSupervisorOptions', () => {
   it('defaults: one worker per core, preload on, bounded timeouts', () => {
@@ -22,6 +22,17 @@ describe('resolveSupervisorOptions', () => {
     expect(resolveSupervisorOptions({ workers: availableParallelism() + 6 }, {})).toMatchObject({ preloadStart: 'pipelined', pipelineConcurrency: Math.max(1, availableParallelism() - 1) });
     expect(resolveSupervisorOptions({ workers: 64, preloadStart: 'serial' }, {}).preloadStart).toBe('serial');
     expect(resolveSupervisorOptions({ pipelineConcurrency: 3, workerExecArgv: ['--optimize-for-size'] }, {})).toMatchObject({ pipelineConcurrency: 3, workerExecArgv: ['--optimize-for-size'] });
+  });
+
+  it.each([
+    ['true', true], ['1', true], ['Yes', true], [' on ', true], ['false', false], ['0', false], ['NO', false], ['off', false], ['', false],
+  ])('NEST_PRELOAD_ONE_SHOT=%p means one-shot %p (the same words as NEST_PRELOAD)', (value, expected) => {
+    expect(oneShotFromEnv({ NEST_PRELOAD_ONE_SHOT: value })).toBe(expected);
+  });
+
+  it('NEST_PRELOAD_ONE_SHOT unset is off; anything else is refused naming the variable and the words it takes', () => {
+    expect(oneShotFromEnv({})).toBe(false);
+    expect(() => oneShotFromEnv({ NEST_PRELOAD_ONE_SHOT: 'maybe' })).toThrow(new PreloadConfigError('Invalid environment variable NEST_PRELOAD_ONE_SHOT="maybe": expected true or false (or 1/0, yes/no, on/off).'));
   });
 
   it('an explicit option wins over NEST_PRELOAD', () => {
@@ -48,7 +59,7 @@ describe('resolveSupervisorOptions', () => {
     [{ heartbeatIntervalMs: 1000, heartbeatTimeoutMs: 500 }, {}, 'heartbeatTimeoutMs=500: expected more than heartbeatIntervalMs (1000), or 0 to turn the watchdog off'],
     [{ hooks: { onStart: () => undefined } }, {}, 'Unknown option "hooks.onStart"'],
     [{ hooks: { onExit: 'bye' } }, {}, 'Invalid preload option hooks.onExit="string": expected a function.'],
-    [{}, { NEST_PRELOAD: 'maybe' }, 'Invalid environment variable NEST_PRELOAD="maybe": expected true or false.'],
+    [{}, { NEST_PRELOAD: 'maybe' }, 'Invalid environment variable NEST_PRELOAD="maybe": expected true or false (or 1/0, yes/no, on/off).'],
   ])('refuses %p (env %p) with one clear message', (options, env, message) => {
     const run = () => resolveSupervisorOptions(options, env);
     expect(run).toThrow(PreloadConfigError);

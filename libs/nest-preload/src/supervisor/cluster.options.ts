@@ -302,12 +302,22 @@ export function resolveSupervisorOptions(
   return resolved;
 }
 
-/** `NEST_PRELOAD`: `true`/`1`/`yes`/`on` or `false`/`0`/`no`/`off`; unset means on. */
-export function preloadFromEnv(env: NodeJS.ProcessEnv): boolean {
-  const raw = env[PRELOAD_ENV.preload];
-  if (raw === undefined || raw.trim() === '') return true;
+/**
+ * A yes/no variable of the library: `true`/`1`/`yes`/`on` or `false`/`0`/`no`/`off`, in any case;
+ * unset or empty gives `fallback`.
+ * @throws PreloadConfigError naming the variable and what it holds.
+ */
+export function booleanFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
   const value = raw.trim().toLowerCase();
   if (['true', '1', 'yes', 'on'].includes(value)) return true;
   if (['false', '0', 'no', 'off'].includes(value)) return false;
-  throw new PreloadConfigError(PreloadMessages.invalidEnv(PRELOAD_ENV.preload, raw, 'true or false'));
+  throw new PreloadConfigError(PreloadMessages.invalidEnv(name, raw, 'true or false (or 1/0, yes/no, on/off)'));
 }
+
+/** `NEST_PRELOAD`: unset means on. */
+export const preloadFromEnv = (env: NodeJS.ProcessEnv): boolean => booleanFromEnv(env, PRELOAD_ENV.preload, true);
+
+/** `NEST_PRELOAD_ONE_SHOT`: unset means off. */
+export const oneShotFromEnv = (env: NodeJS.ProcessEnv): boolean => booleanFromEnv(env, PRELOAD_ENV.oneShot, false);

@@ -13,6 +13,12 @@ describe('pgAdvisoryLock', () => {
     const attempt = () => pgAdvisoryLock({ connection: 'mysql://app:s3cret@db:3306/app' });
     expect(attempt).toThrow('pgAdvisoryLock needs a postgres:// (or postgresql://) URL, got "mysql://***@db:3306/app"');
     expect(attempt).not.toThrow(/s3cret/);
+    // Unencoded '/' or '@' in a password, or no URL at all, leak nothing either.
+    for (const [url, shown] of [['mysql://app:se/cr@t@db:3306/app', 'mysql:… (not a URL)'], ['mysql://app:p@ss@db/app', 'mysql://***@db/app'], ['app:s3cret@db', 'app:… (no host)']]) {
+      const bad = () => pgAdvisoryLock({ connection: url });
+      expect(bad).toThrow(`got "${shown}"`);
+      expect(bad).not.toThrow(/se\/cr|p@ss|s3cret/);
+    }
   });
 
   it('is a cross-host lock backend for databaseLock', () => {

@@ -24,6 +24,19 @@ export interface PgLockOptions extends Pick<PgAdvisoryLockOptions, 'namespace' |
   applicationName?: string;
 }
 
+/** A URL as it may be shown: no user, no password; what cannot be parsed shows only its scheme. */
+function withoutCredentials(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (!parsed.host) return `${parsed.protocol}… (no host)`;
+    const auth = parsed.username || parsed.password ? '***@' : '';
+    return `${parsed.protocol}//${auth}${parsed.host}${parsed.pathname}`.slice(0, 120);
+  } catch {
+    const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1];
+    return scheme ? `${scheme}:… (not a URL)` : '(not a URL)';
+  }
+}
+
 /**
  * A {@link PgAdvisoryLock} on its own `pg` connection: pass it as `databaseLock` with
  * `hosts: 'multiple'`. The held lock's `session` is that connected `pg.Client`, so work that must
@@ -38,7 +51,7 @@ export function pgAdvisoryLock(options: PgLockOptions): PgAdvisoryLock {
   if (typeof connection === 'string') {
     if (!/^postgres(ql)?:\/\//.test(connection)) {
       throw new PreloadConfigError(
-        `pgAdvisoryLock needs a postgres:// (or postgresql://) URL, got "${connection.replace(/\/\/[^@/]*@/, '//***@').slice(0, 80)}". ` +
+        `pgAdvisoryLock needs a postgres:// (or postgresql://) URL, got "${withoutCredentials(connection)}". ` +
           'Pass the URL your ORM connects with (e.g. process.env.DATABASE_URL), or pg client settings ({ host, port, user, password, database }).',
       );
     }

@@ -36,6 +36,6 @@ export const PreloadMessages = {
     `and its database step(s) ${steps.join(', ')} are guarded by a file lock that only excludes processes of this host: ` +
     `instances on other hosts can run them at the same time (two migration runs, duplicate seeds). ` +
     `Fix: PreloadModule.forRoot({ hosts: 'multiple', databaseLock: pgAdvisoryLock({ connection: process.env.DATABASE_URL }) }) ` +
-    `(from @lf/nest-preload/pg; typeOrmAdvisoryLock(dataSource) from @lf/nest-preload/typeorm on TypeORM), or run them once per deployment with NEST_PRELOAD_ONE_SHOT=true. ` +
+    `(from @lf/nest-preload/pg; typeOrmAdvisoryLock(dataSource) from @lf/nest-preload/typeorm on TypeORM) — also with a one-shot Job (NEST_PRELOAD_ONE_SHOT=true) before the rollout, since every replica's preloader still runs them. ` +
     `If this deployment runs exactly one instance, say so with hosts: 'single' and this warning goes away.`,
 } as const;

@@ -102,7 +102,9 @@ describe('step scopes and their locks', () => {
       warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
     });
     afterEach(() => {
-      process.env = { ...saved };
+      // Restored key by key: assigning process.env a plain object would leave it one.
+      for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
+      Object.assign(process.env, saved);
       warn.mockRestore();
     });
     const warnings = () => warn.mock.calls.map(([message]) => String(message)).filter((m) => m.includes('file lock that only excludes processes of this host'));
@@ -113,7 +115,7 @@ describe('step scopes and their locks', () => {
       expect(warnings()).toEqual([expect.stringContaining('This app runs on Kubernetes (KUBERNETES_SERVICE_HOST is set)')]);
       expect(warnings()[0]).toContain('database step(s) migrations, superuser are guarded by a file lock');
       expect(warnings()[0]).toContain("hosts: 'multiple', databaseLock: pgAdvisoryLock({ connection: process.env.DATABASE_URL })");
-      expect(warnings()[0]).toContain('NEST_PRELOAD_ONE_SHOT=true');
+      expect(warnings()[0]).toContain("also with a one-shot Job (NEST_PRELOAD_ONE_SHOT=true) before the rollout, since every replica's preloader still runs them");
       await app.close();
     });
 

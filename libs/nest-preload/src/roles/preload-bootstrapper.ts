@@ -205,10 +205,10 @@ export class PreloadBootstrapper implements OnApplicationBootstrap, BeforeApplic
   }
 
   /**
-   * Warns, once per cluster, when database steps would run under the host-local file lock on a
-   * platform that runs several instances: the one process that runs the plan first (a preloader,
-   * a standalone or one-shot app, or worker 0 with preload off) says it; preloaded workers skip
-   * the steps and stay quiet.
+   * Warns, once per run of the plan, when database steps would run under the host-local file lock
+   * on a platform that runs several instances: the process that runs the plan (a preloader — at
+   * each start and each reload with a new preload —, a standalone or one-shot app, or worker 0 with
+   * preload off, at each of its starts) says it; preloaded workers skip the steps and stay quiet.
    */
   private warnOfHostLocalDatabaseLock(steps: DiscoveredStep[]): void {
     if (this.options.hosts !== null || this.options.databaseLock?.crossHost) return;

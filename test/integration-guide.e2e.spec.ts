@@ -56,7 +56,14 @@ beforeAll(() => {
   dirs.push(packed.dir);
   tarball = packed.tarball;
 });
+/** Mount points this file made; afterAll unmounts whatever a failed test left. */
+const mounts: string[] = [];
+const mounted = (path: string) => readFileSync('/proc/self/mounts', 'utf8').split('\n').some((line) => line.split(' ')[1] === path);
+function unmount(path: string): void {
+  if (mounted(path) && spawnSync('umount', [path]).status !== 0) spawnSync('umount', ['-l', path]);
+}
 afterAll(() => {
+  for (const path of mounts) unmount(path);
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -114,19 +121,28 @@ it('applied to a stock Nest 11 app, it builds, runs 2 workers, answers health un
   // a read-only bind mount; readOnlyRootFilesystem in the recipe) and the control file under /tmp.
   const controlDir = mkdtempSync(join(tmpdir(), 'np-guide-control-'));
   dirs.push(controlDir);
-  const readOnly = isRoot && spawnSync('mount', ['--bind', app, app]).status === 0 && spawnSync('mount', ['-o', 'remount,ro,bind', app]).status === 0;
-  if (!readOnly && servicesRequired) throw new Error('could not mount the guided app read-only (root is needed)');
+  let readOnly = false;
+  let mountError = 'not running as root';
+  if (isRoot) {
+    const bind = spawnSync('mount', ['--bind', app, app], { encoding: 'utf8' });
+    if (bind.status === 0) mounts.push(app);
+    const ro = bind.status === 0 ? spawnSync('mount', ['-o', 'remount,ro,bind', app], { encoding: 'utf8' }) : null;
+    readOnly = ro?.status === 0;
+    mountError = `${bind.stderr}${ro?.stderr ?? ''}`.trim();
+  }
   try {
+    if (!readOnly && servicesRequired) throw new Error(`could not mount the guided app read-only: ${mountError}`);
     if (readOnly) {
       expect(() => writeFileSync(join(app, 'probe'), '')).toThrow(/EROFS/);
       // Left in the read-only working directory, the control file is refused with the fix.
       const refused = spawnSync('node', ['dist/main'], { cwd: app, encoding: 'utf8', timeout: 60_000, env: { PATH: process.env.PATH, HOME: process.env.HOME, WORKERS: '2', PORT: String(await freePort()) } });
       expect([refused.status, refused.stderr]).toEqual([2, expect.stringContaining(`cannot write the control file ${join(app, '.nest-preload/control.json')} (EROFS`)]);
-      expect(refused.stderr).toContain('NEST_PRELOAD_CONTROL_FILE=/tmp/nest-preload/control.json');
+      // The app lives under the temp dir here: the advice names a dir of this user's there instead.
+      expect(refused.stderr).toMatch(/give the cluster a writable path with NEST_PRELOAD_CONTROL_FILE .*this one is already under the temp dir/);
     }
     await runAsTheGuideSays(app, guide, 'nodenext', 'container', { NEST_PRELOAD_CONTROL_FILE: join(controlDir, 'control.json') });
   } finally {
-    if (readOnly) spawnSync('umount', [app]);
+    unmount(app);
   }
 
   // Step 6: the control file the primary wrote is ignored by git.
@@ -152,10 +168,11 @@ async function runAsTheGuideSays(app: string, guide: Guide, variant: string, how
   proc.stdout.on('data', (c) => (output += c));
   proc.stderr.on('data', (c) => (output += c));
   const exited = new Promise<number | null>((ok) => proc.on('exit', (code) => ok(code)));
+  let failed = true;
   try {
     const deadline = Date.now() + 60_000;
     while (!/cluster ready: 2\/2 workers \(preloaded/.test(output)) {
-      if (Date.now() > deadline || proc.exitCode !== null) throw new Error(`the guided app (${what}) did not become ready:\n${output.slice(-4000)}`);
+      if (Date.now() > deadline || proc.exitCode !== null || proc.signalCode !== null) throw new Error(`the guided app (${what}) did not become ready:\n${output.slice(-4000)}`);
       await new Promise((r) => setTimeout(r, 100));
     }
     for (let i = 0; i < 6; i++) {
@@ -175,10 +192,20 @@ async function runAsTheGuideSays(app: string, guide: Guide, variant: string, how
     expect(status.preload.steps.map((s: { name: string; status: string; ranIn: string }) => `${s.name}:${s.status}@${s.ranIn}`)).toEqual(['greeting:complete@preloader']);
     // The primary loads nothing of the app: no warning about shutdown hooks, no error.
     expect(output).not.toMatch(/ERROR|enableShutdownHooks/);
+    failed = false;
   } finally {
-    if (proc.exitCode === null) {
+    if (proc.exitCode === null && proc.signalCode === null) {
       if (how === 'terminal') process.kill(-(proc.pid as number), 'SIGINT');
       else process.kill(proc.pid as number, 'SIGTERM');
+    }
+    // After a failure, nothing may stay running in the app's dir (it may have to be unmounted).
+    if (failed) {
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 35_000))]);
+      try {
+        process.kill(-(proc.pid as number), 'SIGKILL');
+      } catch {
+        // already gone
+      }
     }
   }
   const code = await exited;

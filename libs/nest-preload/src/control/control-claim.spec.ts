@@ -27,6 +27,9 @@ describe('claimControlFile', () => {
     const file = join(base, 'sub', 'run', 'control.json');
     const outcome = await claimControlFile(file);
     expect(outcome).toMatch(new RegExp(`^cannot write the control file ${file} \\(ENOTDIR: mkdir .*\\): give the cluster a writable path with NEST_PRELOAD_CONTROL_FILE`));
+    // It is under the temp dir already: the advice is not the path that just failed.
+    expect(outcome).toContain(`this one is already under the temp dir ${tmpdir()}`);
+    expect(outcome).not.toContain('NEST_PRELOAD_CONTROL_FILE=/tmp/nest-preload/control.json');
   });
 
   it('takes over a claim whose primary is gone', async () => {

@@ -1,6 +1,7 @@
 import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { dirname, join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve, sep } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { procStat, processAlive } from './process-alive';
 
@@ -42,10 +43,14 @@ export async function claimControlFile(controlFile: string): Promise<ControlClai
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (!code || !UNWRITABLE.has(code)) throw error;
+    const where = (error as NodeJS.ErrnoException).path ?? controlFile;
+    const inTemp = resolve(controlFile).startsWith(`${resolve(tmpdir())}${sep}`);
     return (
-      `cannot write the control file ${controlFile} (${code}: ${(error as NodeJS.ErrnoException).syscall ?? 'write'} ${(error as NodeJS.ErrnoException).path ?? ''}): ` +
-      'give the cluster a writable path with NEST_PRELOAD_CONTROL_FILE (or the controlFile option) — on a read-only root filesystem, ' +
-      'one under a writable volume, e.g. NEST_PRELOAD_CONTROL_FILE=/tmp/nest-preload/control.json'
+      `cannot write the control file ${controlFile} (${code}: ${(error as NodeJS.ErrnoException).syscall ?? 'write'} ${where}): ` +
+      'give the cluster a writable path with NEST_PRELOAD_CONTROL_FILE (or the controlFile option) — ' +
+      (inTemp
+        ? `this one is already under the temp dir ${tmpdir()}: use a dir this user owns there or a mounted volume, e.g. NEST_PRELOAD_CONTROL_FILE=${join(tmpdir(), `nest-preload-${process.getuid?.() ?? 'app'}`, 'control.json')}`
+        : 'on a read-only root filesystem, one under a writable volume, e.g. NEST_PRELOAD_CONTROL_FILE=/tmp/nest-preload/control.json')
     );
   }
 }

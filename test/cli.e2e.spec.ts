@@ -45,7 +45,8 @@ describe('the nest-preload CLI against a running cluster (real processes)', () =
     expect([help.status, help.stderr]).toEqual([0, '']);
     for (const line of [/^ {2}status /m, /^ {2}reload /m, /^ {2}scale N /m, /^ {2}stop /m, /--file PATH/, /NEST_PRELOAD_CONTROL_FILE/, /exit codes: 0/]) expect(help.stdout).toMatch(line);
     const bad = spawnSync(process.execPath, [CLI, 'restart'], { encoding: 'utf8' });
-    expect([bad.status, bad.stdout, bad.stderr.trim()]).toEqual([2, '', expect.stringMatching(/^usage: nest-preload <status\|reload/)]);
+    expect([bad.status, bad.stdout, bad.stderr.trim().split('\n')]).toEqual([2, '', ['nest-preload: unknown command "restart"', expect.stringMatching(/^usage: nest-preload <status\|reload/), '(nest-preload --help says more)']]);
+    expect(spawnSync(process.execPath, [CLI, 'scale'], { encoding: 'utf8' }).stderr).toContain('nest-preload: scale needs a number of workers');
   });
 
   it('status during the first preload says it is running, and the states of the preloader and the waiting worker', async () => {

@@ -82,7 +82,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   const json = flag('--json');
   const preload = flag('--preload');
   const [command, value, ...rest] = args;
-  if (rest.length || !command) return usage();
+  if (!command) return usage('no command given');
+  if (rest.length) return usage(`unexpected ${rest.map((r) => JSON.stringify(r)).join(' ')}`);
   try {
     if (command === 'status' && value === undefined) {
       const status = (await sendControl(file, { cmd: 'status' })) as ClusterStatus;
@@ -105,7 +106,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       console.log(json ? JSON.stringify({ stopped, pid: result.pid }) : stopped ? `stopped (primary pid ${result.pid})` : `asked to stop; primary pid ${result.pid} still running`);
       return stopped ? 0 : 1;
     } else {
-      return usage();
+      return usage(['status', 'reload', 'scale', 'stop'].includes(command) ? `${command} ${value === undefined ? 'needs a number of workers' : `takes no ${JSON.stringify(value)}`}` : `unknown command ${JSON.stringify(command)}`);
     }
     return 0;
   } catch (error) {
@@ -115,8 +116,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   }
 }
 
-function usage(): number {
-  console.error(USAGE);
+function usage(problem: string): number {
+  console.error(`nest-preload: ${problem}\n${USAGE}\n(nest-preload --help says more)`);
   return 2;
 }
 

@@ -16,7 +16,7 @@ export interface RunClusterOptions extends AppEntry, SupervisorOptions {
   /**
    * Run only the preload, in this process, then exit with its status (0 done, 6 a best-effort step
    * incomplete, 4 failed) — for a deployment job or init container; nothing is forked or served.
-   * @default the `NEST_PRELOAD_ONE_SHOT` environment variable (`true`), else `false`
+   * @default the `NEST_PRELOAD_ONE_SHOT` environment variable (`true`/`1`/`yes`/`on` or `false`/`0`/`no`/`off`), else `false`
    */
   oneShot?: boolean;
 }
@@ -53,17 +53,11 @@ export async function runCluster(options: RunClusterOptions): Promise<void> {
     return runWorker(options);
   }
   let resolved;
+  let oneShot: boolean;
   try {
     if (typeof options.app !== 'function') throw new PreloadError('runCluster needs `app`: a function that loads the root module, e.g. () => import("./app.module").then((m) => m.AppModule).', 'ERR_PRELOAD_CONFIG');
     if (typeof options.serve !== 'function') throw new PreloadError('runCluster needs `serve`: a function that starts serving the app, e.g. (app) => app.listen(3000).', 'ERR_PRELOAD_CONFIG');
     resolved = resolveSupervisorOptions(options as unknown as Record<string, unknown>, process.env, ENTRY_KEYS);
-  } catch (error) {
-    if (!(error instanceof PreloadError)) throw error;
-    console.error(`[nest-preload] ${error.message}`);
-    process.exit(EXIT_CODES.CONFIG_ERROR);
-  }
-  let oneShot: boolean;
-  try {
     if (options.oneShot !== undefined && typeof options.oneShot !== 'boolean') throw new PreloadConfigError(PreloadMessages.invalidOption('oneShot', options.oneShot, 'true or false'));
     // The variable is checked even when the option overrides it: a typo in it is still a typo.
     const fromEnv = oneShotFromEnv(process.env);

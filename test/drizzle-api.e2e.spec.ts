@@ -37,7 +37,8 @@ describeWithPostgres('Drizzle app on two hosts with pgAdvisoryLock (real process
       const [notes] = await db.query<{ n: number }>('select count(*)::int as n from notes');
       const [column] = await db.query<{ n: number }>("select count(*)::int as n from information_schema.columns where table_name = 'notes' and column_name = 'tags'");
       expect({ journal, notes: notes.n, tags: column.n }).toEqual({ journal: { n: 2, hashes: 2 }, notes: 1, tags: 1 });
-      // The lock ran on its own connection, named for its host, and is gone once the steps ended.
+      // No lock connection is left once the steps ended (that the lock runs on its own named
+      // connection, which held.session is, is test/pg-lock.e2e.spec.ts's).
       expect(await db.query("select application_name from pg_stat_activity where application_name like 'drizzle-api:%:lock'")).toEqual([]);
       for (const host of [a, b]) {
         const workers = new Set<number>();

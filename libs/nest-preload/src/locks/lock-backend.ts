@@ -18,7 +18,7 @@ export interface HeldLock {
   /**
    * The backend's session the lock lives on, for work that must roll back with the lock when that
    * session dies: for `typeOrmAdvisoryLock` a TypeORM `QueryRunner` on the lock's own connection;
-   * `null` for the file lock.
+   * for `pgAdvisoryLock` the lock's own `pg.Client`; `null` for the file lock.
    */
   readonly session: unknown;
 }

@@ -1,0 +1,38 @@
+import type { Client } from 'pg';
+import { LockTimeoutError } from '../libs/nest-preload/src/errors/preload.error';
+import { advisoryKeys, pgAdvisoryLock } from '../libs/nest-preload/src/pg';
+import { eventually } from './support/demo-cluster';
+import { createDatabase, hasPostgres, pgConnectionsNamed } from './support/services';
+
+// @lf/nest-preload/pg against a real PostgreSQL: the lock lives on a connection of its own, named
+// as asked, and `held.session` is that connection — what apps/drizzle-api's migrator runs on.
+
+const describeWithPostgres = hasPostgres() ? describe : describe.skip;
+
+describeWithPostgres('pgAdvisoryLock on a real PostgreSQL', () => {
+  it('holds the lock on its own named connection, which held.session is; a second holder times out naming it; nothing is left after release', async () => {
+    const db = await createDatabase();
+    try {
+      const name = `np-e2e-pglock-${process.pid}`;
+      const lock = pgAdvisoryLock({ connection: db.url, applicationName: name, namespace: 'e2e' });
+      const [classid, objid] = advisoryKeys('e2e', 'migrations');
+      const seen = await lock.withLock('migrations', async (held) => {
+        const session = held.session as Client;
+        const [{ pid }] = (await session.query<{ pid: number }>('select pg_backend_pid() as pid')).rows;
+        const activity = await db.query('select pid, application_name from pg_stat_activity where application_name = $1', [name]);
+        const holders = await db.query("select pid from pg_locks where locktype = 'advisory' and granted and objsubid = 2 and classid::bigint = $1 and objid::bigint = $2", [classid, objid]);
+        const other = pgAdvisoryLock({ connection: db.url, applicationName: `${name}-2`, namespace: 'e2e' });
+        const waited = await other.withLock('migrations', async () => 'ran', { timeoutMs: 800 }).catch((error: unknown) => error);
+        return { pid, activity, holders, waited };
+      });
+      expect(seen.activity).toEqual([{ pid: seen.pid, application_name: name }]);
+      expect(seen.holders).toEqual([{ pid: seen.pid }]);
+      expect(seen.waited).toBeInstanceOf(LockTimeoutError);
+      expect(String((seen.waited as Error).message)).toContain(name);
+      await eventually(async () => (await pgConnectionsNamed(name)).length === 0, 5_000, 'the lock connections to close');
+      expect(await db.query("select pid from pg_locks where locktype = 'advisory'")).toEqual([]);
+    } finally {
+      await db.drop();
+    }
+  });
+});

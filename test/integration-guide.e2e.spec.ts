@@ -1,9 +1,8 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { appendFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { eventually, freePort, get } from './support/demo-cluster';
-import { LIB, packLibrary } from './support/pack';
+import { LIB, usePackedLibrary } from './support/pack';
 import { isRoot, servicesRequired } from './support/services';
 
 // A new user's walk: a stock `nest new`-shaped Nest 11 app (test/fixtures/nest-new-app, our own
@@ -49,13 +48,6 @@ const stockPackage = {
 
 const npm = (cwd: string, args: string[]) => execFileSync('npm', args, { cwd, stdio: 'pipe', encoding: 'utf8', timeout: 300_000, env: { ...process.env, npm_config_audit: 'false', npm_config_fund: 'false', npm_config_loglevel: 'error' } });
 
-let tarball: string;
-const dirs: string[] = [];
-beforeAll(() => {
-  const packed = packLibrary();
-  dirs.push(packed.dir);
-  tarball = packed.tarball;
-});
 /** Mount points this file made; afterAll unmounts whatever a failed test left. */
 const mounts: string[] = [];
 const mounted = (path: string) => readFileSync('/proc/self/mounts', 'utf8').split('\n').some((line) => line.split(' ')[1] === path);
@@ -64,8 +56,9 @@ function unmount(path: string): void {
 }
 afterAll(() => {
   for (const path of mounts) unmount(path);
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
+// After the unmount above: the app dir can be removed only once nothing is mounted on it.
+const packed = usePackedLibrary();
 
 it('the guide is complete: an install command, the files it changes, build and run commands', () => {
   const guide = readGuide();
@@ -79,8 +72,7 @@ it('the guide is complete: an install command, the files it changes, build and r
 
 it('applied to a stock Nest 11 app, it builds, runs 2 workers, answers health under the global prefix, stops on Ctrl-C and exits 0 on a SIGTERM as a container\'s PID 1', async () => {
   const guide = readGuide();
-  const app = mkdtempSync(join(tmpdir(), 'np-guide-'));
-  dirs.push(app);
+  const app = packed.tempDir('np-guide-');
   cpSync(TEMPLATE, app, { recursive: true });
   rmSync(join(app, 'README.md'));
   renameSync(join(app, 'gitignore'), join(app, '.gitignore'));
@@ -91,7 +83,7 @@ it('applied to a stock Nest 11 app, it builds, runs 2 workers, answers health un
   npm(app, ['test']);
 
   // Step 1 as written, with the package from the tarball instead of the registry.
-  npm(app, ['install', ...guide.install.map((p) => (p === '@lf/nest-preload' ? tarball : p))]);
+  npm(app, ['install', ...guide.install.map((p) => (p === '@lf/nest-preload' ? packed.tarball() : p))]);
   // Steps 2-6: every file block, as written.
   for (const file of guide.files) {
     const target = join(app, file.path);
@@ -119,8 +111,7 @@ it('applied to a stock Nest 11 app, it builds, runs 2 workers, answers health un
   }
   // The same build, as deploy/kubernetes runs it: node as PID 1, the app's files read-only (as root,
   // a read-only bind mount; readOnlyRootFilesystem in the recipe) and the control file under /tmp.
-  const controlDir = mkdtempSync(join(tmpdir(), 'np-guide-control-'));
-  dirs.push(controlDir);
+  const controlDir = packed.tempDir('np-guide-control-');
   let readOnly = false;
   let mountError = 'not running as root';
   if (isRoot) {

@@ -1,9 +1,8 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { freePort, get } from './support/demo-cluster';
-import { LIB, packLibrary } from './support/pack';
+import { LIB, usePackedLibrary } from './support/pack';
 
 // What a user gets from `npm i @lf/nest-preload`: the built library packed with `npm pack`, installed
 // from the tarball into fresh apps outside the monorepo (a temp dir, dependencies from the npm
@@ -13,20 +12,10 @@ import { LIB, packLibrary } from './support/pack';
 const FIXTURE = resolve(__dirname, 'fixtures/packed-app');
 const TSC = require.resolve('typescript/bin/tsc');
 
-let tarball: string;
-const dirs: string[] = [];
-
-beforeAll(() => {
-  const packed = packLibrary();
-  dirs.push(packed.dir);
-  tarball = packed.tarball;
-});
-afterAll(() => {
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-});
+const packed = usePackedLibrary();
 
 it('the tarball holds the built package and nothing of the source or the specs', () => {
-  const files = execFileSync('tar', ['-tzf', tarball], { encoding: 'utf8' }).trim().split('\n');
+  const files = execFileSync('tar', ['-tzf', packed.tarball()], { encoding: 'utf8' }).trim().split('\n');
   for (const f of ['package/package.json', 'package/dist/index.js', 'package/dist/index.d.ts', 'package/dist/cluster.js', 'package/dist/terminus.d.ts', 'package/dist/typeorm.js', 'package/dist/pg.js', 'package/dist/pg.d.ts', 'package/dist/cli.js']) {
     expect(files).toContain(f);
   }
@@ -50,13 +39,12 @@ describe.each([
   { nest: 12, terminus: 12, moduleType: 'module', tsconfig: 'tsconfig.esm.json' },
 ])('a fresh Nest $nest app ($moduleType) installed from the tarball', ({ nest, terminus, moduleType, tsconfig }) => {
   it('runs a declared step once in the preloader under runCluster with 2 workers, and answers /health/preload with 200', async () => {
-    const app = mkdtempSync(join(tmpdir(), `np-nest${nest}-`));
-    dirs.push(app);
+    const app = packed.tempDir(`np-nest${nest}-`);
     cpSync(FIXTURE, app, { recursive: true });
     writeFileSync(join(app, 'package.json'), JSON.stringify({
       name: `nest${nest}-user-app`, private: true, type: moduleType,
       dependencies: {
-        '@lf/nest-preload': `file:${tarball}`,
+        '@lf/nest-preload': `file:${packed.tarball()}`,
         '@nestjs/common': `^${nest}.0.0`, '@nestjs/core': `^${nest}.0.0`, '@nestjs/platform-express': `^${nest}.0.0`,
         '@nestjs/terminus': `^${terminus}.0.0`, 'reflect-metadata': '^0.2.2', rxjs: '^7.8.1',
       },

@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:http';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { makeBundle } from './support/bundles';
 import { DemoCluster, eventually, TRACE_MODULES } from './support/demo-cluster';
 import { createDatabase, hasPostgres } from './support/services';
@@ -48,19 +49,33 @@ describe('the Langflow-shaped demo: shared results and real start-up work (real 
     cluster = undefined;
   });
 
-  it('/api/v1/all is byte-identical in preload mode, preload-off mode and standalone', async () => {
+  it('/api/v1/all is byte-identical in preload mode, preload-off mode and standalone, plain and gzipped', async () => {
     const bodies: string[] = [];
+    const gzipped: string[] = [];
     for (const mode of [{ workers: 2, preload: true }, { workers: 2, preload: false }, { workers: 0, preload: false }]) {
       cluster = await DemoCluster.start({ ...mode, env: { BUNDLE_URLS: `${tarBundle},file://${zipBundle}` } });
       if (mode.workers) await cluster.waitReady();
       else await cluster.waitListening();
-      for (let i = 0; i < 4; i++) bodies.push((await cluster.get('/api/v1/all')).body);
+      // Interleaved, so a worker that cached one encoding's slice first still serves the other right.
+      for (let i = 0; i < 4; i++) {
+        const plain = await cluster.get('/api/v1/all');
+        expect(plain.headers['content-encoding']).toBeUndefined();
+        bodies.push(plain.body);
+        const zipped = await cluster.get('/api/v1/all', { 'accept-encoding': i % 2 ? 'gzip' : 'br;q=1.0, gzip;q=0.8, *;q=0.1' });
+        expect(zipped.headers).toMatchObject({ 'content-encoding': 'gzip', vary: 'Accept-Encoding' });
+        gzipped.push(zipped.bytes.toString('base64'));
+        expect((await cluster.get('/api/v1/all', { 'accept-encoding': 'gzip;q=0, identity' })).headers['content-encoding']).toBeUndefined();
+      }
       await cluster.destroy();
       cluster = undefined;
     }
     const index = JSON.parse(bodies[0]);
     expect(Object.values(index).reduce((n: number, c) => n + Object.keys(c as object).length, 0)).toBe(24 + 300 + 40);
     expect(new Set(bodies).size).toBe(1);
+    expect(new Set(gzipped).size).toBe(1);
+    const zippedBytes = Buffer.from(gzipped[0], 'base64');
+    expect(gunzipSync(zippedBytes).toString('utf8')).toBe(bodies[0]);
+    expect(zippedBytes.length).toBeLessThan(Buffer.byteLength(bodies[0]) / 5);
   });
 
   it('preloaded workers import no component module at start; a flow that needs one imports only that one', async () => {

@@ -10,6 +10,9 @@ export const TRACE_MODULES = resolve(__dirname, 'trace-modules.cjs');
 
 export interface HttpAnswer {
   status: number;
+  headers: Record<string, string | string[] | undefined>;
+  /** The body as sent (not decoded: a gzipped answer stays gzipped). */
+  bytes: Buffer;
   body: string;
   json<T = any>(): T;
 }
@@ -27,13 +30,16 @@ export function freePort(): Promise<number> {
 }
 
 /** One GET on a fresh connection, so the kernel spreads requests over the workers. */
-export function get(port: number, path: string, timeoutMs = 5_000): Promise<HttpAnswer> {
+export function get(port: number, path: string, timeoutMs = 5_000, headers: Record<string, string> = {}): Promise<HttpAnswer> {
   return new Promise((ok, fail) => {
-    const req = request({ host: '127.0.0.1', port, path, agent: false, headers: { connection: 'close' }, timeout: timeoutMs }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c) => (body += c));
-      res.on('end', () => ok({ status: res.statusCode ?? 0, body, json: () => JSON.parse(body) }));
+    const req = request({ host: '127.0.0.1', port, path, agent: false, headers: { connection: 'close', ...headers }, timeout: timeoutMs }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const bytes = Buffer.concat(chunks);
+        const body = bytes.toString('utf8');
+        ok({ status: res.statusCode ?? 0, headers: res.headers, bytes, body, json: () => JSON.parse(body) });
+      });
     });
     req.on('timeout', () => req.destroy(new Error(`GET ${path} timed out`)));
     req.on('error', fail);
@@ -130,8 +136,8 @@ export class DemoCluster {
     return this.waitFor(/cluster ready: (\d+)\/(\d+) workers \((preloaded|not preloaded)/, timeoutMs);
   }
 
-  get(path: string): Promise<HttpAnswer> {
-    return get(this.port, path);
+  get(path: string, headers?: Record<string, string>): Promise<HttpAnswer> {
+    return get(this.port, path, undefined, headers);
   }
 
   /**

@@ -1,6 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { unpackBundle } from './bundle-archive';
 import { BUILTIN_DIR, buildTypesArtifact, listComponentModules } from './component-index';
 
@@ -27,6 +28,10 @@ describe('component types index', () => {
     const [mo, ml] = a.artifact.index['m:SplitText'];
     expect(JSON.parse(a.artifact.bytes.subarray(mo, mo + ml).toString())).toEqual({ source: 'builtin', file: expect.stringMatching(/^split-text\.component\.(ts|js)$/) });
     expect(a.artifact.bytes.subarray(offset, offset + length).toString()).not.toContain(BUILTIN_DIR);
+    // The gzipped copy is the same JSON, and is the same bytes in every build (no timestamp).
+    const [go, gl] = a.artifact.index['all.gz'];
+    expect(gunzipSync(a.artifact.bytes.subarray(go, go + gl)).equals(a.artifact.bytes.subarray(offset, offset + length))).toBe(true);
+    expect(gl).toBeLessThan(length / 3);
   });
 
   it('adds bundled components and refuses a name defined twice, naming both files', async () => {

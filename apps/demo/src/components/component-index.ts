@@ -1,6 +1,8 @@
 import { PreloadArtifact } from '@lf/nest-preload';
 import { readdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
+import { promisify } from 'node:util';
+import { gzip } from 'node:zlib';
 import { assertComponentClass, type ComponentClass, toTemplate } from './component.types';
 
 /** Where the built-in component modules are (compiled JS next to this file; TS under ts-jest). */
@@ -20,6 +22,8 @@ export interface ComponentSource {
 
 // Bundles ship .js; the built-in modules are .ts when this file itself runs from source (ts-jest).
 const MODULE_FILE = __filename.endsWith('.ts') ? /(\.js|(?<!\.d|\.spec)\.ts)$/ : /\.js$/;
+
+const gzipAsync = promisify(gzip);
 
 /** Every component module file under `dir`, sorted. */
 export async function listComponentModules(dir: string): Promise<string[]> {
@@ -41,7 +45,9 @@ export const componentName = (component: ComponentClass) => component.name.repla
 /**
  * Imports every component module of `sources` and builds the component types index as one
  * artifact. Slices: `all` (the JSON `/api/v1/all` serves, byte for byte the same in every mode),
- * `t:<name>` (one component's template) and `m:<name>` (its locator, kept outside `all`).
+ * `all.gz` (the same JSON gzipped once, for the clients that accept it — a browser always does:
+ * about 13× fewer bytes to send, and to keep in a worker's hot-slice cache), `t:<name>` (one
+ * component's template) and `m:<name>` (its locator, kept outside `all`).
  */
 export async function buildTypesArtifact(sources: ComponentSource[]): Promise<{ artifact: PreloadArtifact; count: number }> {
   const found = new Map<string, { category: string; template: unknown; locator: ComponentLocator; path: string }>();
@@ -82,5 +88,10 @@ export async function buildTypesArtifact(sources: ComponentSource[]): Promise<{ 
     index[`m:${name}`] = [length, Buffer.byteLength(locator)];
     push(locator);
   }
-  return { artifact: new PreloadArtifact(Buffer.from(parts.join('')), index), count: found.size };
+  const text = Buffer.from(parts.join(''));
+  // Level 6 (zlib's default): 3.1 MB → 235 KB at K = 3000 in 30 ms; level 9 saves 4 % more in 2.4× the time.
+  // Node writes no timestamp into the header, so every process that builds it gets the same bytes.
+  const gzipped = await gzipAsync(text.subarray(0, index.all[1]), { level: 6 });
+  index['all.gz'] = [text.length, gzipped.length];
+  return { artifact: new PreloadArtifact(Buffer.concat([text, gzipped]), index), count: found.size };
 }

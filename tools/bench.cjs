@@ -70,6 +70,9 @@ const TP_COUNT = [...config.counts].filter((k) => k <= 1000).pop() ?? config.cou
 // Worker-only V8 flags, through runCluster's workerExecArgv (the demo's WORKER_NODE_FLAGS).
 const KNOBS = { default: [], 'semi-space-1': ['--max-semi-space-size=1'], 'optimize-for-size': ['--optimize-for-size'] };
 const LEAN = KNOBS['semi-space-1'];
+// The benchmark's clients ask what a browser asks: the demo then sends its index gzipped (the
+// `all.gz` slice, compressed once at build time), as it does to Langflow's frontend.
+const CLIENT_HEADERS = { 'accept-encoding': 'gzip, deflate, br' };
 
 function fail(message) {
   console.error(`bench: ${message}`);
@@ -91,7 +94,7 @@ async function measure(mode, { workload = 'demo', workers, bundle, workerFlags =
     // Warm every worker alike: each of the workload's paths, several times.
     for (let i = 0; i < workers * 4; i++) {
       for (const path of app.paths) {
-        const status = await get(port, path);
+        const status = await get(port, path, CLIENT_HEADERS);
         if (status !== 200) throw new Error(`${workload} ${mode}: GET ${path} answered ${status}`);
       }
     }
@@ -109,7 +112,7 @@ async function measure(mode, { workload = 'demo', workers, bundle, workerFlags =
     if (load) {
       result.load = {};
       for (const path of mode === 'floor' ? ['/api/v1/version'] : ['/api/v1/all', '/api/v1/version']) {
-        const r = await autocannon({ url: `http://127.0.0.1:${port}${path}`, connections: config.connections, duration: config.durationS });
+        const r = await autocannon({ url: `http://127.0.0.1:${port}${path}`, headers: CLIENT_HEADERS, connections: config.connections, duration: config.durationS });
         if (r.errors || r.timeouts || r.non2xx || !r.requests.total) throw new Error(`${mode}: load on ${path} had ${r.errors} errors, ${r.timeouts} timeouts, ${r.non2xx} non-2xx of ${r.requests.total}`);
         result.load[path] = { rps: Math.round(r.requests.average), p99Ms: r.latency.p99, requests: r.requests.total };
       }

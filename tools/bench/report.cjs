@@ -156,7 +156,7 @@ function markdownReport(results) {
   ])));
   lines.push(`Bare \`node\` idling: ${fmt(s.bareNodeMb)} MB PSS (median of ${results.raw.bareNodeKb.length}).`, '');
   const tp = results.config.throughputAt;
-  lines.push(`**Throughput and p99 latency under autocannon (${results.config.connections} connections, ${results.config.durationS} s, loopback), N=${tp.workers}, K=${tp.components}**`, '');
+  lines.push(`**Throughput and p99 latency under autocannon (${results.config.connections} connections, ${results.config.durationS} s, loopback, \`Accept-Encoding: gzip, deflate, br\` as a browser sends it), N=${tp.workers}, K=${tp.components}**`, '');
   const loadOf = (mode) => results.raw.load.filter((r) => r.mode === mode);
   table(['mode', '/api/v1/all req/s', '/api/v1/all p99 (ms)', '/api/v1/version req/s', '/api/v1/version p99 (ms)', 'all: ÷ off'], Object.keys(results.modes).map((mode) => [
     mode,

@@ -23,9 +23,9 @@ const freePort = () =>
     });
   });
 
-const get = (port, path) =>
+const get = (port, path, headers = {}) =>
   new Promise((ok, fail) => {
-    const req = request({ host: '127.0.0.1', port, path, agent: false, headers: { connection: 'close' } }, (res) => {
+    const req = request({ host: '127.0.0.1', port, path, agent: false, headers: { connection: 'close', ...headers } }, (res) => {
       res.resume();
       res.on('end', () => ok(res.statusCode));
     });

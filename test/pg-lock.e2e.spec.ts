@@ -35,4 +35,32 @@ describeWithPostgres('pgAdvisoryLock on a real PostgreSQL', () => {
       await db.drop();
     }
   });
+
+  it('advisory lock: the waiter names the holding backend and its application, then the time it waited', async () => {
+    const db = await createDatabase();
+    try {
+      const name = `np-e2e-lockwait-${process.pid}`;
+      const lines: string[] = [];
+      const holder = pgAdvisoryLock({ connection: db.url, applicationName: name, namespace: 'e2e' });
+      const waiter = pgAdvisoryLock({ connection: db.url, applicationName: `${name}-waiter`, namespace: 'e2e', log: (line) => lines.push(line) });
+      let release!: () => void;
+      let holderPid = 0;
+      const held = holder.withLock('migrations', async (h) => {
+        holderPid = (await (h.session as Client).query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0].pid;
+        await new Promise<void>((r) => (release = r));
+      });
+      await eventually(async () => holderPid > 0, 5_000, 'the holder to take the lock');
+      const waiting = waiter.withLock('migrations', async () => 'ran', { timeoutMs: 20_000 });
+      await eventually(async () => lines.length > 0, 5_000, 'the first wait line');
+      expect(lines[0]).toMatch(new RegExp(`^The database lock "migrations" on 127\\.0\\.0\\.1:5432/\\S+ is held by backend pid ${holderPid} "${name}" from 127\\.0\\.0\\.1, connected \\d+ s, \\w+; waiting up to 20\\.0 s\\.$`));
+      await new Promise((r) => setTimeout(r, 400));
+      release();
+      await held;
+      await expect(waiting).resolves.toBe('ran');
+      expect(lines).toHaveLength(2);
+      expect(lines[1]).toMatch(/^Acquired the database lock "migrations" on 127\.0\.0\.1:5432\/\S+ after waiting 0\.\d s\.$/);
+    } finally {
+      await db.drop();
+    }
+  });
 });

@@ -9,7 +9,7 @@ import { type AdvisoryLockSession, PgAdvisoryLock, type PgAdvisoryLockOptions, d
 export { PgAdvisoryLock, advisoryKeys, type AdvisoryLockSession, type PgAdvisoryLockOptions } from './locks/pg-advisory-lock';
 
 /** Options of {@link pgAdvisoryLock}. */
-export interface PgLockOptions extends Pick<PgAdvisoryLockOptions, 'namespace' | 'retryMinMs' | 'retryMaxMs'> {
+export interface PgLockOptions extends Pick<PgAdvisoryLockOptions, 'namespace' | 'retryMinMs' | 'retryMaxMs' | 'log'> {
   /**
    * Where to connect: a `postgres://` URL (the `DATABASE_URL` your ORM reads) or `pg` client
    * settings (`host`, `port`, `user`, `password`, `database`, `ssl`, …). Either way the lock opens
@@ -66,6 +66,7 @@ export function pgAdvisoryLock(options: PgLockOptions): PgAdvisoryLock {
     namespace: options.namespace,
     retryMinMs: options.retryMinMs,
     retryMaxMs: options.retryMaxMs,
+    log: options.log,
     target: describePgTarget({ ...config, connectionString: config.connectionString } as { connectionString?: string; host?: string; port?: number; database?: string }),
     connect: () => openSession(config),
   });

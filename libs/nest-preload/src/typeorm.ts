@@ -9,7 +9,7 @@ import { type AdvisoryLockSession, PgAdvisoryLock, type PgAdvisoryLockOptions, d
 export { PgAdvisoryLock, advisoryKeys, type AdvisoryLockSession, type PgAdvisoryLockOptions } from './locks/pg-advisory-lock';
 
 /** Options of {@link typeOrmAdvisoryLock}. */
-export interface TypeOrmAdvisoryLockOptions extends Pick<PgAdvisoryLockOptions, 'namespace' | 'retryMinMs' | 'retryMaxMs'> {
+export interface TypeOrmAdvisoryLockOptions extends Pick<PgAdvisoryLockOptions, 'namespace' | 'retryMinMs' | 'retryMaxMs' | 'log'> {
   /**
    * `application_name` of the lock's connection, so operators can find the holder in
    * `pg_stat_activity`.
@@ -55,6 +55,7 @@ export function typeOrmAdvisoryLock(dataSource: DataSource, options: TypeOrmAdvi
     namespace: options.namespace,
     retryMinMs: options.retryMinMs,
     retryMaxMs: options.retryMaxMs,
+    log: options.log,
     target: describePgTarget(base as { url?: string; host?: string; port?: number; database?: string }),
     connect: () => openSession(lockOptions),
   });

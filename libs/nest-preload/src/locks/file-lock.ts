@@ -1,10 +1,13 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as lockfile from 'proper-lockfile';
 import { LockCompromisedError, LockTimeoutError, PreloadConfigError } from '../errors/preload.error';
 import { PreloadMessages } from '../errors/preload.messages';
+import { PRELOAD_ENV } from '../preload.constants';
 import { type HeldLock, LOCK_NAME, type LockBackend } from './lock-backend';
+import { LockWait } from './lock-wait';
 
 /** Options of one {@link FileLock.withLock} call. */
 export interface LockOptions {
@@ -38,6 +41,8 @@ export class FileLock implements LockBackend {
     /** Where the lock dirs live; every process that must be excluded has to use the same dir. */
     readonly dir: string,
     private readonly warn: (message: string) => void = () => undefined,
+    /** Where the lines of a wait go (who holds it, every few seconds, acquired after how long). */
+    private readonly log: (message: string) => void = () => undefined,
   ) {}
 
   /**
@@ -58,6 +63,9 @@ export class FileLock implements LockBackend {
     const deadline = Date.now() + timeoutMs;
     let delayMs = 20;
     let release: () => Promise<void>;
+    // Who holds it, written beside the lock dir by the holder (proper-lockfile's dir must stay empty).
+    const holderPath = `${target}.holder.json`;
+    const wait = new LockWait(`startup lock "${name}"`, timeoutMs, this.log);
     for (;;) {
       try {
         release = await lockfile.lock(target, {
@@ -77,13 +85,21 @@ export class FileLock implements LockBackend {
         if ((error as NodeJS.ErrnoException).code !== 'ELOCKED') throw error;
         const left = deadline - Date.now();
         if (left <= 0) throw new LockTimeoutError(PreloadMessages.lockTimeout(name, timeoutMs, lockfilePath), name, timeoutMs);
+        await wait.blocked(() => describeHolder(holderPath));
         await sleep(Math.min(delayMs, left));
         delayMs = Math.min(delayMs * 2, 250);
       }
     }
+    wait.acquired();
+    try {
+      writeFileSync(holderPath, JSON.stringify({ pid: process.pid, host: hostname(), role: process.env[PRELOAD_ENV.role] ?? 'standalone', worker: process.env[PRELOAD_ENV.workerIndex], since: Date.now() }));
+    } catch {
+      // Only the waiters' messages lose the holder's name.
+    }
     try {
       return await fn({ name, signal: lost.signal, session: null });
     } finally {
+      if (!compromised) rmSync(holderPath, { force: true });
       await release().catch((error: NodeJS.ErrnoException) => {
         if (!compromised) this.warn(`releasing the startup lock "${name}" failed: ${error.message}`);
       });
@@ -92,5 +108,28 @@ export class FileLock implements LockBackend {
         throw new LockCompromisedError(PreloadMessages.lockCompromised(name, compromised.message), name, { cause: compromised });
       }
     }
+  }
+}
+
+/** Who holds a file lock, from the note its holder wrote: `pid 123 (worker 2) on host-a, for 4.2 s`. */
+function describeHolder(holderPath: string): string {
+  let note: { pid?: unknown; host?: unknown; role?: unknown; worker?: unknown; since?: unknown };
+  try {
+    note = JSON.parse(readFileSync(holderPath, 'utf8'));
+  } catch {
+    return 'another process';
+  }
+  const role = note.role === 'worker' && note.worker !== undefined ? `worker ${String(note.worker)}` : String(note.role ?? 'unknown role');
+  const held = typeof note.since === 'number' ? `, for ${((Date.now() - note.since) / 1000).toFixed(1)} s` : '';
+  const gone = note.host === hostname() && typeof note.pid === 'number' && !isRunning(note.pid) ? '; that process is gone, so the lock is taken over once it is stale' : '';
+  return `pid ${String(note.pid)} (${role}) on ${String(note.host)}${held}${gone}`;
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

@@ -1,9 +1,11 @@
+import { Logger } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LockCompromisedError, LockTimeoutError, PreloadConfigError, PreloadError } from '../errors/preload.error';
 import { PreloadMessages } from '../errors/preload.messages';
 import { DEFAULT_LOCK_OPTIONS, type LockOptions } from './file-lock';
 import { type HeldLock, LOCK_NAME, type LockBackend } from './lock-backend';
+import { LockWait } from './lock-wait';
 
 /**
  * One dedicated PostgreSQL connection, as {@link PgAdvisoryLock} needs it. Session-level advisory
@@ -40,6 +42,12 @@ export interface PgAdvisoryLockOptions {
   retryMinMs?: number;
   /** @default 1000 */
   retryMaxMs?: number;
+  /**
+   * Where the lines of a wait go: who holds the lock (backend pid, application name, client
+   * address, for how long) when a wait starts and every 5 s, and the time waited once acquired.
+   * @default Nest's `Logger` with the context `StartupLock`, at `log` level
+   */
+  log?: (message: string) => void;
 }
 
 /**
@@ -138,11 +146,14 @@ export class PgAdvisoryLock implements LockBackend {
     const min = this.options.retryMinMs ?? 50;
     const max = this.options.retryMaxMs ?? 1_000;
     let delay = min;
+    const log = this.options.log ?? ((message: string) => new Logger('StartupLock').log(message));
+    const wait = new LockWait(`database lock "${name}"${this.where()}`, timeoutMs, log);
     for (;;) {
       const [row] = await session.query('select pg_try_advisory_lock($1, $2) as ok', [ns, key]);
-      if (row?.ok === true) return;
+      if (row?.ok === true) return wait.acquired();
       const left = deadline - Date.now();
       if (left <= 0) throw new LockTimeoutError(await this.timeoutMessage(session, name, ns, key, timeoutMs), name, timeoutMs);
+      await wait.blocked(() => this.holder(session, ns, key));
       // Full jitter keeps hosts that started together from retrying in lockstep.
       await sleep(Math.min(left, Math.round(delay / 2 + Math.random() * (delay / 2))));
       delay = Math.min(delay * 2, max);
@@ -151,27 +162,32 @@ export class PgAdvisoryLock implements LockBackend {
 
   /** The timeout message, naming who holds the lock as far as the server can tell. */
   private async timeoutMessage(session: AdvisoryLockSession, name: string, ns: number, key: number, timeoutMs: number): Promise<string> {
-    let holder = 'another session';
+    const holder = await this.holder(session, ns, key);
+    return (
+      `Timed out after ${timeoutMs} ms waiting for the database lock "${name}"${this.where()} (advisory keys ${ns}, ${key}), held by ${holder}. ` +
+      `Nothing was done under it. If that holder is stuck, end it with select pg_terminate_backend(<pid>) (its work rolls back and the lock is released), then start again.`
+    );
+  }
+
+  /** Who holds the lock, as far as the server can tell (`another session` when it cannot). */
+  private async holder(session: AdvisoryLockSession, ns: number, key: number): Promise<string> {
     try {
       const rows = await session.query(
-        `select l.pid, a.application_name, a.client_addr::text as addr, a.state, extract(epoch from now() - a.backend_start)::int as age
+        `select l.pid, a.application_name, host(a.client_addr) as addr, a.state, extract(epoch from now() - a.backend_start)::int as age
            from pg_locks l left join pg_stat_activity a on a.pid = l.pid
           where l.locktype = 'advisory' and l.granted and l.classid = $1::bigint::oid and l.objid = $2::bigint::oid and l.objsubid = 2
             and l.database = (select oid from pg_database where datname = current_database())`,
         [ns, key],
       );
       if (rows.length) {
-        holder = rows
+        return rows
           .map((r) => `backend pid ${r.pid}${r.application_name ? ` "${r.application_name}"` : ''}${r.addr ? ` from ${r.addr}` : ''}, connected ${r.age} s, ${r.state ?? 'unknown state'}`)
           .join('; ');
       }
     } catch {
       // The message stays useful without the holder.
     }
-    return (
-      `Timed out after ${timeoutMs} ms waiting for the database lock "${name}"${this.where()} (advisory keys ${ns}, ${key}), held by ${holder}. ` +
-      `Nothing was done under it. If that holder is stuck, end it with select pg_terminate_backend(<pid>) (its work rolls back and the lock is released), then start again.`
-    );
+    return 'another session';
   }
 
   private where(): string {

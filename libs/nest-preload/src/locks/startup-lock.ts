@@ -25,7 +25,7 @@ export class StartupLock {
   private readonly logger = new Logger('StartupLock');
 
   constructor(@Inject(PRELOAD_RESOLVED_OPTIONS) private readonly options: ResolvedPreloadOptions) {
-    this.fileLock = new FileLock(options.lockDir, (message) => this.logger.warn(message));
+    this.fileLock = new FileLock(options.lockDir, (message) => this.logger.warn(message), (message) => this.logger.log(message));
   }
 
   /** The backend that guards work of `scope`. */

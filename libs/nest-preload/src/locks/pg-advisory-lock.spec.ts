@@ -74,7 +74,8 @@ describe('PgAdvisoryLock (fake server)', () => {
   it('excludes a second holder (another host) until the first releases, retrying with backoff', async () => {
     const server = fakeServer();
     const a = new PgAdvisoryLock({ connect: server.open, retryMinMs: 10, retryMaxMs: 40 });
-    const b = new PgAdvisoryLock({ connect: server.open, retryMinMs: 10, retryMaxMs: 40 });
+    const waits: string[] = [];
+    const b = new PgAdvisoryLock({ connect: server.open, retryMinMs: 10, retryMaxMs: 40, log: (line) => waits.push(line) });
     const order: string[] = [];
     let release!: () => void;
     const first = a.withLock('seed', () => new Promise<void>((r) => { order.push('a in'); release = () => { order.push('a out'); r(); }; }));
@@ -86,6 +87,11 @@ describe('PgAdvisoryLock (fake server)', () => {
     release();
     await Promise.all([first, second]);
     expect(order).toEqual(['a in', 'a out', 'b in']);
+    // One line when the wait starts (not one per attempt), one when it ends.
+    expect(waits).toEqual([
+      'The database lock "seed" is held by backend pid 4001 "host-1:lock" from 10.0.0.7, connected 3 s, idle; waiting up to 5.0 s.',
+      expect.stringMatching(/^Acquired the database lock "seed" after waiting 0\.\d s\.$/),
+    ]);
   });
 
   it('gives up at the deadline with a LockTimeoutError naming the holder and what to do; nothing ran', async () => {
@@ -95,7 +101,8 @@ describe('PgAdvisoryLock (fake server)', () => {
     await new Promise((r) => setTimeout(r, 20));
     const ran = jest.fn();
     const started = Date.now();
-    const attempt = new PgAdvisoryLock({ connect: server.open, target: 'db.internal:5432/langflow', retryMinMs: 20 }).withLock('step-migrations', async () => ran(), { timeoutMs: 300 });
+    const waits: string[] = [];
+    const attempt = new PgAdvisoryLock({ connect: server.open, target: 'db.internal:5432/langflow', retryMinMs: 20, log: (line) => waits.push(line) }).withLock('step-migrations', async () => ran(), { timeoutMs: 300 });
     const error = (await attempt.catch((e: unknown) => e)) as LockTimeoutError;
     expect(error).toBeInstanceOf(LockTimeoutError);
     expect(Date.now() - started).toBeGreaterThanOrEqual(290);
@@ -103,6 +110,7 @@ describe('PgAdvisoryLock (fake server)', () => {
     expect(error.message).toContain('Timed out after 300 ms waiting for the database lock "step-migrations" on db.internal:5432/langflow');
     expect(error.message).toContain('held by backend pid 4001 "host-1:lock" from 10.0.0.7');
     expect(error.message).toContain('pg_terminate_backend');
+    expect(waits).toEqual(['The database lock "step-migrations" on db.internal:5432/langflow is held by backend pid 4001 "host-1:lock" from 10.0.0.7, connected 3 s, idle; waiting up to 0.3 s.']);
     expect(server.sessions[1].closed).toBe(true);
     release();
     await holder;

@@ -160,6 +160,19 @@ export class DemoCluster {
     return seen;
   }
 
+  /**
+   * Preload mode: waits until the serving preloader has been weighed once the cluster was ready —
+   * kept, or replaced and its old process gone — so what is measured next is the settled tree.
+   */
+  waitSettled(timeoutMs = 60_000): Promise<void> {
+    return eventually(async () => {
+      const out = this.output();
+      if (/in its steps[^\n]*: it goes on serving/.test(out)) return true;
+      const replaced = /replacing the preloader \(worker (\d+), pid (\d+)\)/.exec(out);
+      return !!replaced && new RegExp(`worker ${replaced[1]} \\(pid ${replaced[2]}\\) exited with code 0 \\(replaced\\)`).test(out);
+    }, timeoutMs, 'the serving preloader weighed (kept, or replaced and exited)');
+  }
+
   /** Child pids of the primary (read from /proc). */
   childPids(): number[] {
     const pids: number[] = [];

@@ -5,6 +5,10 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
+// The benchmark's reading of the same output, so the two cannot drift apart.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { preloaderSettled } = require('../../tools/lib/demo-runner.cjs') as { preloaderSettled(out: string): boolean };
+
 export const DEMO_MAIN = resolve(__dirname, '../../apps/demo/dist/main.js');
 export const TRACE_MODULES = resolve(__dirname, 'trace-modules.cjs');
 
@@ -165,12 +169,7 @@ export class DemoCluster {
    * kept, or replaced and its old process gone — so what is measured next is the settled tree.
    */
   waitSettled(timeoutMs = 60_000): Promise<void> {
-    return eventually(async () => {
-      const out = this.output();
-      if (/in its steps[^\n]*: it goes on serving/.test(out)) return true;
-      const replaced = /replacing the preloader \(worker (\d+), pid (\d+)\)/.exec(out);
-      return !!replaced && new RegExp(`worker ${replaced[1]} \\(pid ${replaced[2]}\\) exited with code 0 \\(replaced\\)`).test(out);
-    }, timeoutMs, 'the serving preloader weighed (kept, or replaced and exited)');
+    return eventually(async () => preloaderSettled(this.output()), timeoutMs, 'the serving preloader weighed (kept, or replaced and exited)');
   }
 
   /** Child pids of the primary (read from /proc). */

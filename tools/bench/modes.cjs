@@ -8,7 +8,7 @@ const { randomBytes } = require('node:crypto');
 const { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } = require('node:fs');
 const { tmpdir } = require('node:os');
 const { join, resolve } = require('node:path');
-const { DEMO, childrenOf, pssKb } = require('../lib/demo-runner.cjs');
+const { DEMO, childrenOf, preloaderSettled, pssKb } = require('../lib/demo-runner.cjs');
 
 const PM2_BIN = resolve(__dirname, '../../node_modules/pm2/bin/pm2');
 const TYPICAL = resolve(__dirname, '../../apps/typical-api/dist/main.js');
@@ -117,9 +117,7 @@ async function startCluster(mode, dir, workers, env, nodeArgs, node, entry) {
       if (mode !== 'preload') return;
       await waitUntil(() => {
         if (exited) throw new Error(`${mode}: the cluster exited before it settled:\n${out.slice(-3000)}`);
-        if (/in its steps[^\n]*: it goes on serving/.test(out)) return true;
-        const replaced = /replacing the preloader \(worker (\d+), pid (\d+)\)/.exec(out);
-        return replaced && new RegExp(`worker ${replaced[1]} \\(pid ${replaced[2]}\\) exited with code 0 \\(replaced\\)`).test(out);
+        return preloaderSettled(out);
       }, 120_000, `${mode} settled`);
     },
     replacedPreloader: () => /replacing the preloader/.test(out),

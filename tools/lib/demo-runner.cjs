@@ -113,6 +113,16 @@ const balancedOrder = (modes, round) => {
   return (n % 2 && r >= n ? order.reverse() : order).map((i) => modes[i]);
 };
 
+/**
+ * Whether a preloaded cluster's output shows it settled: its serving preloader, weighed once the
+ * cluster was ready, kept — or replaced, and the old process gone (its replacement is ready by then).
+ */
+const preloaderSettled = (out) => {
+  if (/in its steps[^\n]*: it goes on serving/.test(out)) return true;
+  const replaced = /replacing the preloader \(worker (\d+), pid (\d+)\)/.exec(out);
+  return Boolean(replaced) && new RegExp(`worker ${replaced[1]} \\(pid ${replaced[2]}\\) exited with code 0 \\(replaced\\)`).test(out);
+};
+
 const machine = () => ({ cores: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version });
 
-module.exports = { DEMO, flag, freePort, get, pssKb, childrenOf, startDemo, median, machine, balancedOrder };
+module.exports = { DEMO, flag, freePort, get, pssKb, childrenOf, startDemo, median, machine, balancedOrder, preloaderSettled };

@@ -1,5 +1,5 @@
 /** Milliseconds as seconds with one decimal, for messages. */
-const seconds = (ms: number) => (ms / 1000).toFixed(1);
+export const msAsSeconds = (ms: number) => (ms / 1000).toFixed(1);
 
 /**
  * Every message this library throws or logs about a user's mistake: what happened, the offending
@@ -26,10 +26,10 @@ export const PreloadMessages = {
     `Unknown option "${key}". Known options: ${known.join(', ')}. Check its spelling.`,
   lockTimeout: (name: string, timeoutMs: number, lockPath: string) =>
     `Timed out after ${timeoutMs} ms waiting for the startup lock "${name}" (${lockPath}). Another process holds it; if none runs, the lock will be taken over once it is stale.`,
-  lockWaiting: (what: string, holder: string, timeoutMs: number) => `The ${what} is held by ${holder}; waiting up to ${seconds(timeoutMs)} s.`,
+  lockWaiting: (what: string, holder: string, timeoutMs: number) => `The ${what} is held by ${holder}; waiting up to ${msAsSeconds(timeoutMs)} s.`,
   lockStillWaiting: (what: string, holder: string, waitedMs: number, timeoutMs: number) =>
-    `Still waiting for the ${what}, held by ${holder} (waited ${seconds(waitedMs)} s of ${seconds(timeoutMs)} s).`,
-  lockAcquiredAfterWait: (what: string, waitedMs: number) => `Acquired the ${what} after waiting ${seconds(waitedMs)} s.`,
+    `Still waiting for the ${what}, held by ${holder} (waited ${msAsSeconds(waitedMs)} s of ${msAsSeconds(timeoutMs)} s).`,
+  lockAcquiredAfterWait: (what: string, waitedMs: number) => `Acquired the ${what} after waiting ${msAsSeconds(waitedMs)} s.`,
   lockCompromised: (name: string, cause: string) =>
     `The startup lock "${name}" was lost while its work ran (${cause}). The work is treated as not done and will be redone.`,
   criticalStepFailed: (name: string, cause: string, role = 'preloader') =>

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as lockfile from 'proper-lockfile';
 import { LockCompromisedError, LockTimeoutError, PreloadConfigError } from '../errors/preload.error';
-import { PreloadMessages } from '../errors/preload.messages';
+import { processAlive } from '../control/process-alive';
+import { msAsSeconds, PreloadMessages } from '../errors/preload.messages';
 import { PRELOAD_ENV } from '../preload.constants';
 import { type HeldLock, LOCK_NAME, type LockBackend } from './lock-backend';
 import { LockWait } from './lock-wait';
@@ -120,16 +121,7 @@ function describeHolder(holderPath: string): string {
     return 'another process';
   }
   const role = note.role === 'worker' && note.worker !== undefined ? `worker ${String(note.worker)}` : String(note.role ?? 'unknown role');
-  const held = typeof note.since === 'number' ? `, for ${((Date.now() - note.since) / 1000).toFixed(1)} s` : '';
-  const gone = note.host === hostname() && typeof note.pid === 'number' && !isRunning(note.pid) ? '; that process is gone, so the lock is taken over once it is stale' : '';
+  const held = typeof note.since === 'number' ? `, for ${msAsSeconds(Date.now() - note.since)} s` : '';
+  const gone = note.host === hostname() && typeof note.pid === 'number' && !processAlive(note.pid) ? '; that process is gone, so the lock is taken over once it is stale' : '';
   return `pid ${String(note.pid)} (${role}) on ${String(note.host)}${held}${gone}`;
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }

@@ -98,10 +98,13 @@ export class PgAdvisoryLock implements LockBackend {
   readonly kind = 'postgres-advisory';
   readonly crossHost = true;
   private readonly namespace: string;
+  private readonly log: (message: string) => void;
 
   constructor(private readonly options: PgAdvisoryLockOptions) {
     if (typeof options?.connect !== 'function') throw new PreloadConfigError('PgAdvisoryLock needs `connect`: a function that opens a dedicated PostgreSQL connection.');
     this.namespace = options.namespace ?? 'nest-preload';
+    const logger = new Logger('StartupLock');
+    this.log = options.log ?? ((message) => logger.log(message));
     if (typeof this.namespace !== 'string' || !this.namespace) throw new PreloadConfigError(PreloadMessages.invalidOption('namespace', options.namespace, 'a non-empty string'));
   }
 
@@ -146,8 +149,7 @@ export class PgAdvisoryLock implements LockBackend {
     const min = this.options.retryMinMs ?? 50;
     const max = this.options.retryMaxMs ?? 1_000;
     let delay = min;
-    const log = this.options.log ?? ((message: string) => new Logger('StartupLock').log(message));
-    const wait = new LockWait(`database lock "${name}"${this.where()}`, timeoutMs, log);
+    const wait = new LockWait(`database lock "${name}"${this.where()}`, timeoutMs, this.log);
     for (;;) {
       const [row] = await session.query('select pg_try_advisory_lock($1, $2) as ok', [ns, key]);
       if (row?.ok === true) return wait.acquired();

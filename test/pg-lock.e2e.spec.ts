@@ -36,6 +36,21 @@ describeWithPostgres('pgAdvisoryLock on a real PostgreSQL', () => {
     }
   });
 
+  it('a step that throws under the lock: the error reaches the caller, no advisory lock or lock connection is left, the next holder gets it at once', async () => {
+    const db = await createDatabase();
+    try {
+      const name = `np-e2e-pgthrow-${process.pid}`;
+      const lock = pgAdvisoryLock({ connection: db.url, applicationName: name, namespace: 'e2e' });
+      await expect(lock.withLock('seed', async () => { throw new Error('the seed failed'); })).rejects.toThrow('the seed failed');
+      await eventually(async () => (await pgConnectionsNamed(name)).length === 0, 5_000, 'the lock connection to close');
+      expect(await db.query("select pid from pg_locks where locktype = 'advisory'")).toEqual([]);
+      const next = pgAdvisoryLock({ connection: db.url, applicationName: `${name}-next`, namespace: 'e2e' });
+      await expect(next.withLock('seed', async () => 'ran', { timeoutMs: 1_000 })).resolves.toBe('ran');
+    } finally {
+      await db.drop();
+    }
+  });
+
   it('advisory lock: the waiter names the holding backend and its application, then the time it waited', async () => {
     const db = await createDatabase();
     try {

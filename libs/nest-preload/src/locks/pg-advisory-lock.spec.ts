@@ -71,6 +71,16 @@ describe('PgAdvisoryLock (fake server)', () => {
     expect(server.held.size).toBe(0);
   });
 
+  it('a step that throws: the error reaches the caller, the lock is released and its connection closed, the next holder gets it at once', async () => {
+    const server = fakeServer();
+    const lock = new PgAdvisoryLock({ connect: server.open });
+    await expect(lock.withLock('step-seed', async () => { throw new Error('seed failed'); })).rejects.toThrow('seed failed');
+    expect(server.log).toEqual(['s1 try ok', 's1 unlock', 's1 close']);
+    expect(server.held.size).toBe(0);
+    await expect(lock.withLock('step-seed', async () => 'next', { timeoutMs: 50 })).resolves.toBe('next');
+    expect(server.log.slice(3)).toEqual(['s2 try ok', 's2 unlock', 's2 close']);
+  });
+
   it('excludes a second holder (another host) until the first releases, retrying with backoff', async () => {
     const server = fakeServer();
     const a = new PgAdvisoryLock({ connect: server.open, retryMinMs: 10, retryMaxMs: 40 });

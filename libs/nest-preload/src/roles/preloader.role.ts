@@ -18,9 +18,13 @@ const EXPECTED_HANDLES = new Set(['PipeWrap', 'TTYWrap', 'FSReqCallback', 'Immed
 /** How long sockets that are closing (FIN sent, not yet acknowledged) may take before they count as ghosts. */
 const GHOST_SETTLE_MS = 1_000;
 
-/** Handles still open once closing sockets had `settleMs` to finish, by resource name. */
+/**
+ * Handles still open once closing sockets had `settleMs` to finish, by resource name. A `Timeout`
+ * here is a timer or interval that still holds the event loop (an unref'd one is not listed): a
+ * leftover `setInterval` is a ghost like a socket. This function's own waits are unref'd.
+ */
 async function openHandles(settleMs: number): Promise<string[]> {
-  const unexpected = () => process.getActiveResourcesInfo().filter((name) => !EXPECTED_HANDLES.has(name) && name !== 'Timeout');
+  const unexpected = () => process.getActiveResourcesInfo().filter((name) => !EXPECTED_HANDLES.has(name));
   const deadline = Date.now() + settleMs;
   await nextTurn();
   while (unexpected().length > 0 && Date.now() < deadline) await sleep(10, undefined, { ref: false });

@@ -1,5 +1,5 @@
 import { CriticalStepError } from '../errors/preload.error';
-import { LockCompromisedError } from '../errors/preload.error';
+import { LockCompromisedError, LockTimeoutError } from '../errors/preload.error';
 import { StepPlan } from './step-plan';
 import { runSteps, type StepRunnerHooks, summaryTable } from './step-runner';
 import type { StepDefinition, StepState } from './step.types';
@@ -90,6 +90,14 @@ describe('runSteps', () => {
     expect(t.calls).toEqual(['superuser', 'superuser']);
     expect(t.states.get('superuser')?.status).toBe('complete');
     expect(t.values.get('superuser')).toBe('ok');
+  });
+
+  it('a step whose lock wait timed out is not redone: it fails once, with the timeout as its error', async () => {
+    const t = setup([step('seed'), step('after-seed', ['seed'])], { seed: () => { throw new LockTimeoutError('Timed out after 200 ms waiting for the lock "step-seed"', 'step-seed', 200); } });
+    await runSteps(t.plan.ordered, t.states, 'worker', t.hooks);
+    expect(t.calls).toEqual(['seed']);
+    expect(t.states.get('seed')).toMatchObject({ status: 'failed', error: expect.stringContaining('Timed out after 200 ms waiting for the lock "step-seed"') });
+    expect(t.states.get('after-seed')?.status).toBe('skipped');
   });
 
   it('a step whose onComplete fails (result not written) is failed, not complete', async () => {

@@ -83,7 +83,7 @@ describe('the nest-preload CLI against a running cluster (real processes)', () =
     const viaScript = spawnSync('npm', ['run', '-s', 'nest-preload', '--', 'status', '--json', '--file', join(cluster.dir, '.nest-preload/control.json')], { cwd: resolve(__dirname, '..'), encoding: 'utf8', timeout: 60_000 });
     expect([viaScript.status, JSON.parse(viaScript.stdout).pid]).toEqual([0, cluster.pid]);
     expect(status.preload.steps.map((s: { name: string; status: string; ranIn: string }) => `${s.name}:${s.status}@${s.ranIn}`)).toEqual(
-      ['migrations', 'superuser', 'profile_pictures', 'bundles', 'types_cached', 'starter_projects', 'flows'].map((n) => `${n}:complete@preloader`),
+      ['migrations', 'superuser', 'profile_pictures', 'bundles', 'types_cached', 'starter_projects', 'agentic_globals', 'agentic_mcp', 'flows'].map((n) => `${n}:complete@preloader`),
     );
     const text = cli(cluster, ['status']).stdout;
     expect(text).toMatch(/^INDEX +PID +STATE +UPTIME +RESTARTS +PSS +REQUESTS +GENERATION +LEADER$/m);

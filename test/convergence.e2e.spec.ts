@@ -5,7 +5,7 @@ import { makeBundle } from './support/bundles';
 import { DemoCluster } from './support/demo-cluster';
 import { sqlite, stepRuns } from './support/sqlite';
 
-const STEPS = ['migrations', 'superuser', 'profile_pictures', 'bundles', 'types_cached', 'starter_projects', 'flows'];
+const STEPS = ['migrations', 'superuser', 'profile_pictures', 'bundles', 'types_cached', 'starter_projects', 'agentic_globals', 'agentic_mcp', 'flows'];
 
 /** What a start leaves behind that matters: schema, users, flows, copied files. */
 function snapshot(dir: string) {

@@ -231,7 +231,7 @@ describe('faults and exposure (real processes)', () => {
         expect(health.status).toBe(503);
         expect(health.json()).toEqual({ status: 'error', info: { preload: { status: 'up' } }, error: { database: { status: 'down' } }, details: { database: { status: 'down' }, preload: { status: 'up' } } });
         const preload = await cluster.get('/health/preload');
-        expect(preload.json()).toEqual({ status: 'ok', info: { preload: { status: 'up' } }, error: {}, details: { preload: { status: 'up' } } });
+        expect(preload.json()).toEqual({ status: 'ok', info: { preload: { status: 'up' }, bundles: { status: 'up' } }, error: {}, details: { preload: { status: 'up' }, bundles: { status: 'up' } } });
         for (const body of [health.body, preload.body]) {
           expect(body).not.toMatch(new RegExp(`${dbName}|does not exist|postgres|127\\.0\\.0\\.1|/tmp/|${cluster.childPids()[0]}|version`, 'i'));
         }

@@ -51,9 +51,9 @@ describeWithPostgres('several hosts against one PostgreSQL database (real proces
       const context = `round ${round}:\n--- host a\n${a.output().slice(-3000)}\n--- host b\n${b.output().slice(-3000)}`;
       expect([readyA[3], readyB[3], context]).toEqual(['preloaded', 'preloaded', context]);
       // Exactly one host applied the two migrations; the other found them applied, inside the lock.
-      expect([[...appliedLine(a), ...appliedLine(b)].sort(), context]).toEqual([['0', '2'], context]);
+      expect([[...appliedLine(a), ...appliedLine(b)].sort(), context]).toEqual([['0', '3'], context]);
       expect(await databaseState(db)).toEqual({
-        migrations: 2, migrationNames: 'Flows1700000000001,Init1700000000000', superusers: 1, starters: STARTERS, distinctStarters: STARTERS, migrationRuns: 2,
+        migrations: 3, migrationNames: 'Flows1700000000001,Init1700000000000,Lifecycle1700000000002', superusers: 1, starters: STARTERS, distinctStarters: STARTERS, migrationRuns: 2,
       });
       for (const cluster of [a, b]) {
         for (const { status } of (await cluster.healthOfEveryWorker(2)).values()) expect(status).toBe(200);
@@ -92,10 +92,10 @@ describeWithPostgres('several hosts against one PostgreSQL database (real proces
 
     await Promise.all([a.waitReady(), b.waitReady()]);
     // B took the lock and applied both migrations: A's Init migration was rolled back with the session.
-    expect(b.output()).toMatch(/migrations: applied 2 \(Init1700000000000, Flows1700000000001\)/);
+    expect(b.output()).toMatch(/migrations: applied 3 \(Init1700000000000, Flows1700000000001, Lifecycle1700000000002\)/);
     expect(a.output()).toMatch(/The startup lock "step-migrations" was lost while its work ran \(its database session ended/);
     expect(appliedLine(a)).toEqual(['0']);
-    expect(await databaseState(db)).toMatchObject({ migrations: 2, superusers: 1, starters: STARTERS, distinctStarters: STARTERS });
+    expect(await databaseState(db)).toMatchObject({ migrations: 3, superusers: 1, starters: STARTERS, distinctStarters: STARTERS });
     for (const cluster of [a, b]) expect((await cluster.get('/health/preload')).status).toBe(200);
   });
 
@@ -146,6 +146,6 @@ describeWithPostgres('several hosts against one PostgreSQL database (real proces
     clusters.push(a);
     expect((await a.waitReady())[3]).toBe('preloaded');
     expect(appliedLine(a)).toEqual(['0']);
-    expect(await databaseState(db)).toMatchObject({ migrations: 2, superusers: 1, starters: STARTERS, distinctStarters: STARTERS });
+    expect(await databaseState(db)).toMatchObject({ migrations: 3, superusers: 1, starters: STARTERS, distinctStarters: STARTERS });
   });
 });

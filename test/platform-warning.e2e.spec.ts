@@ -20,7 +20,7 @@ describe('the warning of a host-local lock on a multi-instance platform (real pr
     const warnings = pod.lines.filter((l) => WARNING.test(l));
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatch(/WARN \[Preload\]/);
-    expect(WARNING.exec(warnings[0])?.[1]).toBe('migrations, superuser, starter_projects, flows');
+    expect(WARNING.exec(warnings[0])?.[1]).toBe('migrations, superuser, starter_projects, agentic_globals, flows');
     expect(warnings[0]).toContain("hosts: 'multiple', databaseLock: pgAdvisoryLock(");
     expect(laptop.lines.filter((l) => l.includes('file lock that only excludes processes of this host'))).toEqual([]);
     expect([(await pod.stop()).code, (await laptop.stop()).code]).toEqual([0, 0]);

@@ -27,7 +27,7 @@ describeWithServices('the demo cluster on PostgreSQL and Redis (real services)',
     cluster = await DemoCluster.start({ workers: 4, preload: true, env: { PRELOADER: 'exits', DATABASE_URL: db.url, REDIS_URL } });
     const [, preloaderPid] = await cluster.waitFor(/preloader started \(pid (\d+)/);
     expect((await cluster.waitReady())[3]).toBe('preloaded');
-    expect(await stepRuns()).toEqual(Object.fromEntries(['migrations', 'superuser', 'profile_pictures', 'bundles', 'types_cached', 'starter_projects', 'flows'].map((s) => [s, { preloader: 1 }])));
+    expect(await stepRuns()).toEqual(Object.fromEntries(['migrations', 'superuser', 'profile_pictures', 'bundles', 'types_cached', 'starter_projects', 'agentic_globals', 'agentic_mcp', 'flows'].map((s) => [s, { preloader: 1 }])));
     expect(await db.query('select username, is_superuser from users')).toEqual([{ username: 'langflow', is_superuser: true }]);
 
     // Server side: nothing of the preloader's pool or client survives it...
@@ -62,7 +62,7 @@ describeWithServices('the demo cluster on PostgreSQL and Redis (real services)',
     cluster = await DemoCluster.start({ workers: 4, preload: false, env: { DATABASE_URL: db.url } });
     expect((await cluster.waitReady())[3]).toBe('not preloaded');
     expect(await db.query('select count(*)::int as n from users where is_superuser')).toEqual([{ n: 1 }]);
-    expect(await db.query('select name from migrations order by id')).toEqual([{ name: 'Init1700000000000' }, { name: 'Flows1700000000001' }]);
+    expect(await db.query('select name from migrations order by id')).toEqual([{ name: 'Init1700000000000' }, { name: 'Flows1700000000001' }, { name: 'Lifecycle1700000000002' }]);
     expect((await stepRuns()).superuser).toEqual({ worker: 4 });
     expect(cluster.output()).not.toMatch(/ERROR|Error:/);
     for (const { status, body } of (await cluster.healthOfEveryWorker(4)).values()) {

@@ -5,7 +5,7 @@ import { DemoCluster, eventually, TRACE_MODULES } from './support/demo-cluster';
 import { makeBundle } from './support/bundles';
 import { appliedMigrations, stepRuns, superusers } from './support/sqlite';
 
-const STEPS = ['migrations', 'superuser', 'profile_pictures', 'bundles', 'types_cached', 'starter_projects', 'flows'];
+const STEPS = ['migrations', 'superuser', 'profile_pictures', 'bundles', 'types_cached', 'starter_projects', 'agentic_globals', 'agentic_mcp', 'flows'];
 const byPreloader = Object.fromEntries(STEPS.map((s) => [s, { preloader: 1 }]));
 
 /** The cluster's own dir in TMPDIR (nest-preload-<primary pid>-*), holding one gen-N/ (run/ and tmp/) per preload generation. */
@@ -121,7 +121,7 @@ describe('a preloaded cluster of the demo (SQLite, real processes)', () => {
     expect(superusers(cluster.dir)).toBe(1);
     const runs = stepRuns(cluster.dir);
     expect(runs.migrations).toEqual({ worker: 4 });
-    expect(appliedMigrations(cluster.dir)).toEqual(['Init1700000000000', 'Flows1700000000001']);
+    expect(appliedMigrations(cluster.dir)).toEqual(['Init1700000000000', 'Flows1700000000001', 'Lifecycle1700000000002']);
     expect(runs.superuser).toEqual({ worker: 4 });
     expect(cluster.output()).not.toMatch(/ERROR|Error:/);
     for (const { status } of (await cluster.healthOfEveryWorker(4)).values()) expect(status).toBe(200);

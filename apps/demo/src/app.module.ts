@@ -12,6 +12,7 @@ import { ComponentCatalog } from './components/component-catalog';
 import { Flow } from './database/flow.entity';
 import { StepRun } from './database/step-run.entity';
 import { User } from './database/user.entity';
+import { Variable } from './database/variable.entity';
 import { DEMO_CACHE, DEMO_CONFIG } from './demo.tokens';
 import { ComponentsController } from './http/components.controller';
 import { FlowsController } from './http/flows.controller';
@@ -43,7 +44,7 @@ export class AppModule {
           }),
         }),
         TypeOrmModule.forRoot({ ...dataSourceOptions(config, role), retryAttempts: config.dbRetryAttempts, retryDelay: 1_000 }),
-        TypeOrmModule.forFeature([User, StepRun, Flow]),
+        TypeOrmModule.forFeature([User, StepRun, Flow, Variable]),
         PreloadHealthModule,
       ],
       controllers: [HealthController, ComponentsController, FlowsController, ...(config.testHooks ? [TestHooksController] : [])],

@@ -7,6 +7,8 @@ describe('readDemoConfig', () => {
     expect(readDemoConfig({}, '/srv/app')).toEqual({
       port: 3000, host: '127.0.0.1', workers: availableParallelism(), gracefulTimeoutMs: 30_000, preloadTimeoutMs: 120_000, preloadStart: 'auto', preloader: 'serves', heavyPreloaderRatio: null, reloadPreload: false, supervision: {}, testHooks: false, runRoot: null,
       bundleUrls: [], flowsPath: null, builtinComponents: true, bundleLimits: { maxEntries: 20_000, maxBytes: 512 * 2 ** 20 },
+      bundleRequired: true, bundleFetch: { timeoutMs: 30_000, retries: 3, retryDelayMs: 1_000 }, agenticExperience: true,
+      starterProjectsDir: expect.stringMatching(/apps\/demo\/assets\/starter_projects$/),
       databaseUrl: null, dataDir: '/srv/app/.data', configDir: join('/srv/app/.data', 'config'), redisUrl: null,
       autoLogin: true, healthDetails: false, superuser: 'langflow', superuserPassword: null, failSteps: [], stepDelaysMs: {}, stepGates: {}, exitAfterReadyMs: 0,
       multiHost: false, lockTimeoutMs: 120_000, dbRetryAttempts: 2, oneShot: false, seed: true, artifactCacheBytes: 8 * 2 ** 20, workerNodeFlags: [], compileCache: false,
@@ -61,6 +63,8 @@ describe('readDemoConfig', () => {
     [{ REDIS_URL: 'localhost:6379' }, 'REDIS_URL must be a redis:// URL'],
     [{ DEMO_STEP_DELAY_MS: 'bundles' }, 'DEMO_STEP_DELAY_MS item "bundles" is invalid'],
     [{ PRELOAD_START: 'eager' }, 'PRELOAD_START="eager" is invalid: use one of pipelined, serial, auto.'],
+    [{ BUNDLE_REQUIRED: 'sometimes' }, 'BUNDLE_REQUIRED="sometimes" is not a boolean: use true or false.'],
+    [{ BUNDLE_RETRIES: '-1' }, 'BUNDLE_RETRIES="-1" is invalid: use a whole number from 0 to 20.'],
     [{ HOST: '0.0.0.0' }, 'AUTO_LOGIN is on and HOST=0.0.0.0 is not a loopback address: anyone who can reach the port would be a superuser.'],
   ])('refuses %p', (env, message) => {
     expect(() => readDemoConfig(env, '/srv')).toThrow(DemoConfigError);

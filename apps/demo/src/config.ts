@@ -1,6 +1,7 @@
 import { existsSync, statfsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { DEFAULT_FETCH_POLICY, type FetchPolicy } from './components/fetch-policy';
 
 /** The demo's configuration, read from the environment once per process. Nest-free. */
 export interface DemoConfig {
@@ -18,8 +19,14 @@ export interface DemoConfig {
   superuserPassword: string | null;
   /** Archives of extra component modules: local paths, file:// or http(s):// URLs. */
   bundleUrls: string[];
+  /** `BUNDLE_REQUIRED` (default true): a bundle that cannot be loaded fails the preload; false skips it with a warning. */
+  bundleRequired: boolean;
+  /** `BUNDLE_TIMEOUT_MS`, `BUNDLE_RETRIES`, `BUNDLE_RETRY_DELAY_MS`: each download's bound and its retries. */
+  bundleFetch: FetchPolicy;
   /** Archive-bomb limits for bundles. */
   bundleLimits: { maxEntries: number; maxBytes: number };
+  /** `STARTER_PROJECTS_DIR`: the starter projects to seed (default: the ones shipped in assets/). */
+  starterProjectsDir: string;
   /** A directory of flow JSON files to load, or null. */
   flowsPath: string | null;
   /** Whether the built-in component library is part of the index (off only to measure the floor). */
@@ -61,6 +68,8 @@ export interface DemoConfig {
   compileCache: boolean;
   /** Extra Node flags for the workers only (runCluster's workerExecArgv). */
   workerNodeFlags: string[];
+  /** `AGENTIC_EXPERIENCE`: seed Langflow's agentic variables and MCP-server config (default true). */
+  agenticExperience: boolean;
   /** Seed the database and config dir (superuser, starter projects, flows, pictures); off only to measure the floor. */
   seed: boolean;
 }
@@ -149,7 +158,14 @@ export function readDemoConfig(env: NodeJS.ProcessEnv = process.env, cwd = proce
     host: env.HOST?.trim() || '127.0.0.1',
     workers: int(env, 'WORKERS', availableParallelism(), 0, 256),
     bundleUrls: (env.BUNDLE_URLS ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+    bundleRequired: bool(env, 'BUNDLE_REQUIRED', true),
+    bundleFetch: {
+      timeoutMs: int(env, 'BUNDLE_TIMEOUT_MS', DEFAULT_FETCH_POLICY.timeoutMs, 1, 3_600_000),
+      retries: int(env, 'BUNDLE_RETRIES', DEFAULT_FETCH_POLICY.retries, 0, 20),
+      retryDelayMs: int(env, 'BUNDLE_RETRY_DELAY_MS', DEFAULT_FETCH_POLICY.retryDelayMs, 0, 600_000),
+    },
     bundleLimits: { maxEntries: int(env, 'BUNDLE_MAX_ENTRIES', 20_000, 1, 10_000_000), maxBytes: int(env, 'BUNDLE_MAX_MB', 512, 1, 1_000_000) * 2 ** 20 },
+    starterProjectsDir: env.STARTER_PROJECTS_DIR?.trim() ? resolve(cwd, env.STARTER_PROJECTS_DIR.trim()) : join(ASSETS_DIR, 'starter_projects'),
     flowsPath: env.FLOWS_PATH?.trim() ? resolve(cwd, env.FLOWS_PATH.trim()) : null,
     builtinComponents: bool(env, 'BUILTIN_COMPONENTS', true),
     gracefulTimeoutMs: int(env, 'GRACEFUL_TIMEOUT_MS', 30_000, 1, 3_600_000),
@@ -180,6 +196,7 @@ export function readDemoConfig(env: NodeJS.ProcessEnv = process.env, cwd = proce
     dbRetryAttempts: int(env, 'DB_RETRY_ATTEMPTS', 2, 0, 1_000),
     oneShot: bool(env, 'PRELOAD_ONLY', false),
     seed: bool(env, 'DEMO_SEED', true),
+    agenticExperience: bool(env, 'AGENTIC_EXPERIENCE', true),
     compileCache: bool(env, 'COMPILE_CACHE', false),
     workerNodeFlags: (env.WORKER_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean),
     artifactCacheBytes: int(env, 'ARTIFACT_CACHE_BYTES', 8 * 2 ** 20, 0, 2 ** 31 - 1),

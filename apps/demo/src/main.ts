@@ -32,6 +32,9 @@ void runCluster({
   serve: async (app) => {
     // Imported here, not at the top: the primary runs this file too and must not load Nest.
     const { PreloadService } = await import('@lf/nest-preload');
+    const { SuperuserService } = await import('./startup/superuser.service');
+    // Every step is settled: the superuser's password is not needed any more in this process.
+    app.get(SuperuserService).dropCredentials();
     const steps = app.get(PreloadService).steps();
     const done = steps.filter((s) => s.status === 'complete').length;
     console.log(`[demo] pid ${process.pid}: serve sees ${done} of ${steps.length} steps complete before listen`);

@@ -6,10 +6,33 @@ import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import * as tar from 'tar';
 import * as yauzl from 'yauzl';
+import { DEFAULT_FETCH_POLICY, type FetchPolicy } from './fetch-policy';
 
 /** A bundle that cannot be used: the message names the bundle and says why. */
 export class BundleError extends Error {
   override name = 'BundleError';
+
+  /** True when trying again may help (network error, timeout, HTTP 5xx or 429). */
+  constructor(message: string, readonly transient = false) {
+    super(message);
+  }
+}
+
+/**
+ * {@link fetchBundle}, trying a transient failure again `policy.retries` times (waiting
+ * `retryDelayMs`, then twice that, …); `onRetry` hears each failure that will be retried.
+ */
+export async function fetchBundleWithRetries(source: string, workDir: string, policy: FetchPolicy, onRetry: (error: BundleError, attempt: number, delayMs: number) => void): Promise<string> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fetchBundle(source, workDir, policy.timeoutMs);
+    } catch (error) {
+      if (!(error instanceof BundleError) || !error.transient || attempt > policy.retries) throw error;
+      const delayMs = policy.retryDelayMs * 2 ** (attempt - 1);
+      onRetry(error, attempt, delayMs);
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+    }
+  }
 }
 
 export type ArchiveKind = 'tar.gz' | 'zip';
@@ -29,17 +52,29 @@ export const DEFAULT_BUNDLE_LIMITS: BundleLimits = { maxEntries: 20_000, maxByte
  * Gets the archive named by `source` (a local path, `file://` or `http(s)://` URL) into `workDir`
  * if it must be downloaded, and returns its local path.
  */
-export async function fetchBundle(source: string, workDir: string): Promise<string> {
+export async function fetchBundle(source: string, workDir: string, timeoutMs = DEFAULT_FETCH_POLICY.timeoutMs): Promise<string> {
   if (/^https?:\/\//i.test(source)) {
+    const signal = AbortSignal.timeout(timeoutMs);
+    const failed = (error: unknown) =>
+      new BundleError(
+        `bundle ${source} could not be downloaded: ${signal.aborted ? `no complete answer within ${timeoutMs} ms` : String((error as Error).cause ?? (error as Error).message)}`,
+        true,
+      );
     let response: Response;
     try {
-      response = await fetch(source, { redirect: 'follow' });
+      response = await fetch(source, { redirect: 'follow', signal });
     } catch (error) {
-      throw new BundleError(`bundle ${source} could not be downloaded: ${(error as Error).cause ?? (error as Error).message}`);
+      throw failed(error);
     }
-    if (!response.ok || !response.body) throw new BundleError(`bundle ${source} could not be downloaded: HTTP ${response.status} ${response.statusText}`);
+    if (!response.ok || !response.body) {
+      throw new BundleError(`bundle ${source} could not be downloaded: HTTP ${response.status} ${response.statusText}`, response.status >= 500 || response.status === 429);
+    }
     const target = join(workDir, `download${extensionOf(new URL(source).pathname) ?? ''}`);
-    await pipeline(Readable.fromWeb(response.body as import('node:stream/web').ReadableStream), createWriteStream(target, { mode: 0o600 }));
+    try {
+      await pipeline(Readable.fromWeb(response.body as import('node:stream/web').ReadableStream), createWriteStream(target, { mode: 0o600 }));
+    } catch (error) {
+      throw failed(error);
+    }
     return target;
   }
   const path = source.startsWith('file://') ? fileURLToPath(source) : resolve(source);

@@ -7,6 +7,8 @@ import type { ComponentClass, ComponentTemplate } from './component.types';
 /** Result of the `bundles` step. */
 export interface BundlesResult {
   bundles: Array<{ source: string; dir: string; components: number }>;
+  /** Optional bundles (BUNDLE_REQUIRED=false) that could not be loaded, and why. */
+  missing: Array<{ source: string; reason: string }>;
 }
 
 /**

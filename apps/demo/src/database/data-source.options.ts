@@ -4,13 +4,15 @@ import type { DataSourceOptions } from 'typeorm';
 import type { DemoConfig } from '../config';
 import { Init1700000000000 } from './1700000000000-init.migration';
 import { Flows1700000000001 } from './1700000000001-flows.migration';
+import { Lifecycle1700000000002 } from './1700000000002-lifecycle.migration';
 import { Flow } from './flow.entity';
 import { StepRun } from './step-run.entity';
 import { User } from './user.entity';
+import { Variable } from './variable.entity';
 
 /** TypeORM options: PostgreSQL when DATABASE_URL is set, else a SQLite file in DATA_DIR. */
 export function dataSourceOptions(config: DemoConfig, role: string): DataSourceOptions {
-  const common = { entities: [User, StepRun, Flow], migrations: [Init1700000000000, Flows1700000000001], migrationsRun: false, synchronize: false };
+  const common = { entities: [User, StepRun, Flow, Variable], migrations: [Init1700000000000, Flows1700000000001, Lifecycle1700000000002], migrationsRun: false, synchronize: false };
   if (config.databaseUrl) {
     // The name lets operators (and tests) find this process's connections in pg_stat_activity.
     return { ...common, type: 'postgres', url: config.databaseUrl, applicationName: `demo:${role}:${process.pid}`, extra: { max: 5 } };

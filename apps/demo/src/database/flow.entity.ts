@@ -22,6 +22,13 @@ export class Flow {
   @Column({ name: 'is_starter', type: 'boolean', default: false })
   isStarter!: boolean;
 
+  /**
+   * The hash of the content the seeder last wrote (starter projects, FLOWS_PATH files), or null
+   * for a flow a user created or saved through the API: the seeder updates only its own rows.
+   */
+  @Column({ name: 'seed_hash', type: 'varchar', length: 64, nullable: true })
+  seedHash!: string | null;
+
   @CreateDateColumn({ name: 'created_at' })
   createdAt!: Date;
 }

@@ -27,11 +27,13 @@ export class FlowsController {
     @Inject(DEMO_CONFIG) private readonly config: DemoConfig,
   ) {}
 
-  /** The auto-login user (Langflow's `/api/v1/auto_login`), when auto-login is on. */
+  /** Signs in as the auto-login user (Langflow's `/api/v1/auto_login`), when auto-login is on; records the sign-in. */
   @Get('auto_login')
   async autoLogin(): Promise<{ username: string; user_id: string; is_superuser: boolean }> {
     if (!this.config.autoLogin) throw new BadRequestException('auto-login is disabled (AUTO_LOGIN=false): log in with your credentials');
     const user = await this.superuser();
+    // A user that signed in is kept when AUTO_LOGIN is later turned off.
+    await this.users.update({ id: user.id }, { lastLoginAt: new Date() });
     return { username: user.username, user_id: user.id, is_superuser: user.isSuperuser };
   }
 
@@ -45,7 +47,10 @@ export class FlowsController {
     return (await this.flows.find({ where: { isStarter: true }, order: { name: 'ASC' } })).map(summary);
   }
 
-  /** Creates a flow; its components are loaded (on first use) to check their required inputs. */
+  /**
+   * Creates (or, with the id of an existing flow, saves) a flow; its components are loaded (on first
+   * use) to check their required inputs. A flow saved here is the user's: the seeder never updates it.
+   */
   @Post('flows')
   @HttpCode(201)
   async create(@Body() body: unknown): Promise<FlowSummary> {
@@ -59,7 +64,7 @@ export class FlowsController {
       throw error;
     }
     const owner = await this.superuser();
-    const saved = await this.flows.save(this.flows.create({ id: flow.id ?? randomUUID(), userId: owner.id, name: flow.name, description: flow.description ?? null, data: JSON.stringify(flow.data), isStarter: false }));
+    const saved = await this.flows.save(this.flows.create({ id: flow.id ?? randomUUID(), userId: owner.id, name: flow.name, description: flow.description ?? null, data: JSON.stringify(flow.data), isStarter: false, seedHash: null }));
     return summary(saved);
   }
 

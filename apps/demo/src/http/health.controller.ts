@@ -1,4 +1,6 @@
+import { PreloadService } from '@lf/nest-preload';
 import { PreloadHealthIndicator, statusOnly } from '@lf/nest-preload/terminus';
+import type { BundlesResult } from '../components/component-catalog';
 import { Controller, Get, Inject } from '@nestjs/common';
 import { HealthCheck, type HealthCheckResult, HealthCheckService, HealthIndicatorService, TypeOrmHealthIndicator } from '@nestjs/terminus';
 import type { DemoConfig } from '../config';
@@ -14,13 +16,22 @@ export class HealthController {
     private readonly indicators: HealthIndicatorService,
     @Inject(DEMO_CACHE) private readonly cache: DemoCache,
     @Inject(DEMO_CONFIG) private readonly config: DemoConfig,
+    private readonly steps: PreloadService,
   ) {}
 
   /** 200 when this process is ready and no critical step is missing; 503 otherwise. */
   @Get('preload')
   @HealthCheck()
   preloadCheck(): Promise<HealthCheckResult> {
-    return statusOnly(() => this.health.check([() => this.preload.isHealthy('preload')]), this.config.healthDetails);
+    return statusOnly(() => this.health.check([() => this.preload.isHealthy('preload'), () => this.bundles()]), this.config.healthDetails);
+  }
+
+  /** Up while the process serves; its details name the optional bundles that could not be loaded. */
+  private bundles() {
+    const indicator = this.indicators.check('bundles');
+    const complete = this.steps.steps().some((s) => s.name === 'bundles' && s.status === 'complete');
+    const result = complete ? this.steps.result<BundlesResult>('bundles') : null;
+    return indicator.up({ loaded: result?.bundles.map((b) => b.source) ?? [], missing: result?.missing ?? [] });
   }
 
   /** The database, Redis (when configured) and the preload state; statuses only unless HEALTH_DETAILS. */

@@ -1,4 +1,6 @@
-import { Controller, Get, Query, Res } from '@nestjs/common';
+import { Controller, Get, Inject, Query, Res } from '@nestjs/common';
+import type { DemoConfig } from '../config';
+import { DEMO_CONFIG } from '../demo.tokens';
 import type { ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -8,6 +10,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
  */
 @Controller('__test')
 export class TestHooksController {
+  constructor(@Inject(DEMO_CONFIG) private readonly config: DemoConfig) {}
+
+  /** Whether this process still holds the superuser's password (in the config provider or its environment); never the password. */
+  @Get('secrets')
+  secrets(): { pid: number; configHasPassword: boolean; envHasPassword: boolean } {
+    return { pid: process.pid, configHasPassword: this.config.superuserPassword !== null, envHasPassword: process.env.SUPERUSER_PASSWORD !== undefined };
+  }
+
   /** Answers, then blocks this worker's event loop for good (the watchdog must replace it). */
   @Get('hang')
   hang(): { pid: number } {

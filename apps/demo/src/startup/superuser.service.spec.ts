@@ -4,31 +4,47 @@ import { getDataSourceToken, TypeOrmModule } from '@nestjs/typeorm';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { DataSource } from 'typeorm';
+import { Logger } from '@nestjs/common';
+import { scrypt } from 'node:crypto';
+import { promisify } from 'node:util';
+import type { DataSource, Repository } from 'typeorm';
 import { readDemoConfig } from '../config';
 import { dataSourceOptions } from '../database/data-source.options';
+import { Flow } from '../database/flow.entity';
 import { User } from '../database/user.entity';
 import { DEMO_CONFIG } from '../demo.tokens';
 import { SuperuserService } from './superuser.service';
 
 /** A SuperuserService on a fresh SQLite file (migrated), with its own lock dir. */
 async function setup(env: Record<string, string> = {}) {
-  const dir = mkdtempSync(join(tmpdir(), 'superuser-spec-'));
+  const dir = env.DATA_DIR ?? mkdtempSync(join(tmpdir(), 'superuser-spec-'));
   const config = readDemoConfig({ DATA_DIR: dir, ...env }, dir);
   const lockDir = join(dir, 'locks');
   const ref = await Test.createTestingModule({
     imports: [
       PreloadModule.forRoot({ lockDir, isGlobal: true }),
       TypeOrmModule.forRoot(dataSourceOptions(config, 'standalone')),
-      TypeOrmModule.forFeature([User]),
+      TypeOrmModule.forFeature([User, Flow]),
     ],
     providers: [SuperuserService, { provide: DEMO_CONFIG, useValue: config }],
   }).compile();
   const dataSource = ref.get<DataSource>(getDataSourceToken());
   await dataSource.runMigrations();
   const users = dataSource.getRepository(User);
-  return { service: ref.get(SuperuserService), users, lock: new FileLock(lockDir), close: () => ref.close() };
+  return { service: ref.get(SuperuserService), config: ref.get(DEMO_CONFIG), users, flows: dataSource.getRepository(Flow), lock: new FileLock(lockDir), close: () => ref.close(), dir };
 }
+
+/** The same database (dir) started again with another environment, as a restart would. */
+async function restart(dir: string, env: Record<string, string>) {
+  return setup({ ...env, DATA_DIR: dir });
+}
+
+async function verifies(users: Repository<User>, username: string, password: string): Promise<boolean> {
+  const user = await users.findOneByOrFail({ username });
+  const [, salt, hash] = user.passwordHash.split('$');
+  return (await scryptAsync(password, Buffer.from(salt, 'hex'), 32)).toString('hex') === hash;
+}
+const scryptAsync = promisify(scrypt) as (password: string, salt: Buffer, keylen: number) => Promise<Buffer>;
 
 /** Holds the superuser lock from "another process" until released. */
 function holdLock(lock: FileLock) {
@@ -40,29 +56,34 @@ function holdLock(lock: FileLock) {
 describe('SuperuserService.setup', () => {
   it('auto-login: creates the superuser once, then is already satisfied; the password hash is never the plain text', async () => {
     const t = await setup();
-    await expect(t.service.setup()).resolves.toBe('created');
-    await expect(t.service.setup()).resolves.toBe('already_satisfied');
+    await expect(t.service.setup()).resolves.toBe('auto_login_initialized');
+    await expect(t.service.setup()).resolves.toBe('auto_login_already_satisfied');
     const rows = await t.users.find();
     expect(rows).toHaveLength(1);
-    expect(rows[0]).toMatchObject({ username: 'langflow', isSuperuser: true, passwordHash: expect.stringMatching(/^scrypt\$[0-9a-f]{32}\$[0-9a-f]{64}$/) });
+    expect(rows[0]).toMatchObject({ username: 'langflow', isSuperuser: true, origin: 'auto_login', lastLoginAt: null, passwordHash: expect.stringMatching(/^scrypt\$[0-9a-f]{32}\$[0-9a-f]{64}$/) });
     await t.close();
   });
 
   it('auto-login: 8 concurrent setups create exactly one user', async () => {
     const t = await setup();
     const outcomes = await Promise.all(Array.from({ length: 8 }, () => t.service.setup()));
-    expect(outcomes.filter((o) => o === 'created')).toHaveLength(1);
-    expect(outcomes.filter((o) => o === 'already_satisfied')).toHaveLength(7);
+    expect(outcomes.filter((o) => o === 'auto_login_initialized')).toHaveLength(1);
+    expect(outcomes.filter((o) => o === 'auto_login_already_satisfied')).toHaveLength(7);
     expect(await t.users.count()).toBe(1);
     await t.close();
   });
 
-  it('lock timed out but the superuser exists: says so instead of failing', async () => {
+  it('lock timed out but the superuser exists: says so, and warns that the lock may be stale', async () => {
     const t = await setup();
     await t.service.setup();
     const holder = holdLock(t.lock);
     await holder.ready;
-    await expect(t.service.setup(200)).resolves.toBe('lock_timed_out_superuser_present');
+    const warn = jest.spyOn(Logger.prototype, 'warn');
+    await expect(t.service.setup(200)).resolves.toBe('auto_login_lock_timeout_superuser_present');
+    expect(warn.mock.calls.map((c) => String(c[0]))).toContainEqual(
+      'timed out after 200 ms waiting for the superuser lock (another process may hold it, or the lock may be stale); the superuser "langflow" exists, so start-up goes on',
+    );
+    warn.mockRestore();
     await holder.release();
     await t.close();
   });
@@ -91,12 +112,113 @@ describe('SuperuserService.setup', () => {
     await t.close();
   });
 
-  it('auto-login off: initializes the configured superuser, then leaves it unchanged', async () => {
-    const t = await setup({ AUTO_LOGIN: 'false', SUPERUSER: 'admin', SUPERUSER_PASSWORD: 's3cret-Passw0rd' });
-    await expect(t.service.setup()).resolves.toBe('initialized');
-    await expect(t.service.setup()).resolves.toBe('unchanged');
-    expect((await t.users.find()).map((u) => u.username)).toEqual(['admin']);
+  it('a lost insert race (unique violation) counts as already satisfied, not as a failure', async () => {
+    const t = await setup();
+    await t.service.setup();
+    // Another process inserted between this one's check and its insert: the check saw nobody.
+    const find = jest.spyOn(t.users, 'findOneBy').mockResolvedValueOnce(null);
+    await expect(t.service.setup()).resolves.toBe('auto_login_already_satisfied');
+    expect(find).toHaveBeenCalled();
+    expect(await t.users.count()).toBe(1);
     await t.close();
+  });
+
+  it('auto-login off: creates the configured superuser, then leaves it unchanged; an operator-changed password survives restarts', async () => {
+    const env = { AUTO_LOGIN: 'false', SUPERUSER: 'admin', SUPERUSER_PASSWORD: 's3cret-Passw0rd' };
+    const t = await setup(env);
+    await expect(t.service.setup()).resolves.toBe('superuser_created');
+    expect((await t.users.find()).map((u) => [u.username, u.origin])).toEqual([['admin', 'configured']]);
+    await expect(verifies(t.users, 'admin', 's3cret-Passw0rd')).resolves.toBe(true);
+    // The operator changes the password in the app; the next start must not reset it.
+    const changed = (await t.users.findOneByOrFail({ username: 'admin' })).passwordHash.replace(/.$/, (c) => (c === '0' ? '1' : '0'));
+    await t.users.update({ username: 'admin' }, { passwordHash: changed });
+    await t.close();
+    const again = await restart(t.dir, env);
+    await expect(again.service.setup()).resolves.toBe('superuser_unchanged');
+    expect((await again.users.findOneByOrFail({ username: 'admin' })).passwordHash).toBe(changed);
+    await again.close();
+  });
+
+  it('the password is dropped from the config and the environment after setup, even when setup fails', async () => {
+    process.env.SUPERUSER_PASSWORD = 's3cret-Passw0rd';
+    const t = await setup({ AUTO_LOGIN: 'false', SUPERUSER: 'admin', SUPERUSER_PASSWORD: 's3cret-Passw0rd' });
+    expect(t.config.superuserPassword).toBe('s3cret-Passw0rd');
+    await t.service.setup();
+    expect(t.config.superuserPassword).toBeNull();
+    expect(process.env.SUPERUSER_PASSWORD).toBeUndefined();
+    await t.close();
+    const failing = await setup({ AUTO_LOGIN: 'false', SUPERUSER_PASSWORD: 'langflow' });
+    await expect(failing.service.setup()).rejects.toThrow('legacy default');
+    expect(failing.config.superuserPassword).toBeNull();
+    await failing.close();
+  });
+
+  describe('auto-login turned off after an auto-login run', () => {
+    const configured = { AUTO_LOGIN: 'false', SUPERUSER: 'admin', SUPERUSER_PASSWORD: 's3cret-Passw0rd' };
+
+    it('removes the auto-login superuser that never signed in (and its seeded flows), and creates the configured one', async () => {
+      const t = await setup();
+      await t.service.setup();
+      const auto = await t.users.findOneByOrFail({ username: 'langflow' });
+      await t.flows.insert({ id: 's1', userId: auto.id, name: 'Starter', description: null, data: '{}', isStarter: true, seedHash: 'h' });
+      await t.close();
+      const off = await restart(t.dir, configured);
+      await expect(off.service.setup()).resolves.toBe('superuser_created');
+      expect((await off.users.find()).map((u) => u.username)).toEqual(['admin']);
+      await expect(verifies(off.users, 'admin', 's3cret-Passw0rd')).resolves.toBe(true);
+      expect(await off.flows.count()).toBe(0);
+      await off.close();
+    });
+
+    it('with SUPERUSER unset, the unused auto-login "langflow" is replaced by one with the configured password', async () => {
+      const t = await setup();
+      await t.service.setup();
+      await t.close();
+      const off = await restart(t.dir, { AUTO_LOGIN: 'false', SUPERUSER_PASSWORD: 's3cret-Passw0rd' });
+      await expect(off.service.setup()).resolves.toBe('superuser_created');
+      expect((await off.users.find()).map((u) => [u.username, u.origin])).toEqual([['langflow', 'configured']]);
+      await expect(verifies(off.users, 'langflow', 's3cret-Passw0rd')).resolves.toBe(true);
+      await off.close();
+    });
+
+    it('keeps an auto-login superuser that signed in, and says so', async () => {
+      const t = await setup();
+      await t.service.setup();
+      await t.users.update({ username: 'langflow' }, { lastLoginAt: new Date('2026-12-01T10:00:00Z') });
+      await t.close();
+      const off = await restart(t.dir, configured);
+      const warn = jest.spyOn(Logger.prototype, 'warn');
+      await expect(off.service.setup()).resolves.toBe('superuser_created');
+      expect(warn.mock.calls.map((c) => String(c[0]))).toContainEqual(
+        'kept the auto-login superuser "langflow" (AUTO_LOGIN=false): it signed in (last at 2026-12-01T10:00:00.000Z); delete it yourself if nobody needs it',
+      );
+      warn.mockRestore();
+      expect((await off.users.find({ order: { username: 'ASC' } })).map((u) => u.username)).toEqual(['admin', 'langflow']);
+      await off.close();
+    });
+
+    it('keeps an auto-login superuser that owns a flow a user made', async () => {
+      const t = await setup();
+      await t.service.setup();
+      const auto = await t.users.findOneByOrFail({ username: 'langflow' });
+      await t.flows.insert({ id: 'u1', userId: auto.id, name: 'Mine', description: null, data: '{}', isStarter: false, seedHash: null });
+      await t.close();
+      const off = await restart(t.dir, configured);
+      await off.service.setup();
+      expect((await off.users.find({ order: { username: 'ASC' } })).map((u) => u.username)).toEqual(['admin', 'langflow']);
+      expect(await off.flows.countBy({ id: 'u1' })).toBe(1);
+      await off.close();
+    });
+
+    it('never removes a configured superuser, signed in or not', async () => {
+      const t = await setup({ AUTO_LOGIN: 'false', SUPERUSER_PASSWORD: 's3cret-Passw0rd' });
+      await t.service.setup();
+      await t.close();
+      const again = await restart(t.dir, configured);
+      await again.service.setup();
+      expect((await again.users.find({ order: { username: 'ASC' } })).map((u) => u.username)).toEqual(['admin', 'langflow']);
+      await again.close();
+    });
   });
 
   it.each([

@@ -3,26 +3,27 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { randomBytes, randomUUID, scrypt } from 'node:crypto';
 import { promisify } from 'node:util';
-import type { Repository } from 'typeorm';
+import { IsNull, type Repository } from 'typeorm';
 import { DEMO_CONFIG } from '../demo.tokens';
 import type { DemoConfig } from '../config';
 import { isUniqueViolation } from '../database/data-source.options';
+import { Flow } from '../database/flow.entity';
 import { User } from '../database/user.entity';
 
 const scryptAsync = promisify(scrypt) as (password: string, salt: Buffer, keylen: number) => Promise<Buffer>;
 
-/** What `setup()` did, like Langflow's `SetupSuperuserResult`. */
+/** What `setup()` did: Langflow's `SetupSuperuserResult`, with the same names and meanings. */
 export type SuperuserSetupResult =
-  /** Auto-login off: the configured superuser was created. */
-  | 'initialized'
+  /** Auto-login on: this process created the auto-login superuser. */
+  | 'auto_login_initialized'
   /** Auto-login on: the auto-login superuser already existed. */
-  | 'already_satisfied'
-  /** The lock could not be taken in time, but the superuser exists. */
-  | 'lock_timed_out_superuser_present'
-  /** Auto-login on: the auto-login superuser was created by this process. */
-  | 'created'
-  /** Auto-login off: the configured superuser already existed; nothing changed. */
-  | 'unchanged';
+  | 'auto_login_already_satisfied'
+  /** The lock could not be taken in time, but the superuser exists (the lock may be stale). */
+  | 'auto_login_lock_timeout_superuser_present'
+  /** Auto-login off: this process created the configured superuser. */
+  | 'superuser_created'
+  /** Auto-login off: the configured superuser already existed; nothing changed (its password included). */
+  | 'superuser_unchanged';
 
 /** Legacy default password that Langflow refuses, and so do we. */
 const LEGACY_DEFAULT_PASSWORD = 'langflow';
@@ -33,6 +34,7 @@ export class SuperuserService {
 
   constructor(
     @InjectRepository(User) private readonly users: Repository<User>,
+    @InjectRepository(Flow) private readonly flows: Repository<Flow>,
     private readonly lock: StartupLock,
     @Inject(DEMO_CONFIG) private readonly config: DemoConfig,
   ) {}
@@ -40,9 +42,29 @@ export class SuperuserService {
   /**
    * Makes sure the superuser exists. Runs under the startup lock (waiting the module's
    * `lockTimeoutMs` unless told otherwise); a unique constraint on the username makes a duplicate
-   * impossible even if the lock is lost.
+   * impossible even if the lock is lost. Whatever happens, the configured password is dropped from
+   * the config afterwards (Langflow scrubs its credentials too).
    */
   async setup(lockTimeoutMs?: number): Promise<SuperuserSetupResult> {
+    try {
+      return await this.setupLocked(lockTimeoutMs);
+    } finally {
+      this.dropCredentials();
+    }
+  }
+
+  /**
+   * Drops the configured password from the config and from this process's environment. Called
+   * after setup, and by the demo's `serve` in a worker that skipped the step because the preloader
+   * did it. (Only the primary, which never loads the app, keeps it: it passes its environment to
+   * the processes it forks.)
+   */
+  dropCredentials(): void {
+    this.config.superuserPassword = null;
+    delete process.env.SUPERUSER_PASSWORD;
+  }
+
+  private async setupLocked(lockTimeoutMs: number | undefined): Promise<SuperuserSetupResult> {
     const username = this.config.superuser;
     try {
       return await this.lock.withLock('superuser', () => (this.config.autoLogin ? this.ensureAutoLogin(username) : this.ensureConfigured(username)), {
@@ -53,7 +75,13 @@ export class SuperuserService {
       if (!(error instanceof LockTimeoutError)) throw error;
       // A busy holder and a stale lock look the same from here: the database decides.
       const existing = await this.users.findOneBy({ username });
-      if (existing?.isSuperuser) return 'lock_timed_out_superuser_present';
+      if (existing?.isSuperuser) {
+        this.logger.warn(
+          `timed out after ${error.timeoutMs} ms waiting for the superuser lock (another process may hold it, or the lock may be stale); ` +
+            `the superuser "${username}" exists, so start-up goes on`,
+        );
+        return 'auto_login_lock_timeout_superuser_present';
+      }
       throw new Error(
         `Timed out after ${error.timeoutMs} ms waiting for the superuser lock, and no superuser "${username}" exists. ` +
           `Another process may be stuck holding it: retry the start, or create the superuser yourself (AUTO_LOGIN=false with SUPERUSER and SUPERUSER_PASSWORD).`,
@@ -64,20 +92,46 @@ export class SuperuserService {
 
   private async ensureAutoLogin(username: string): Promise<SuperuserSetupResult> {
     const existing = await this.users.findOneBy({ username });
-    if (existing) return this.confirmSuperuser(existing, 'already_satisfied');
+    if (existing) return this.confirmSuperuser(existing, 'auto_login_already_satisfied');
     // A fresh random password nobody knows: auto-login never needs it, and it is never logged.
-    const created = await this.insert(username, randomBytes(24).toString('base64url'));
+    const created = await this.insert(username, randomBytes(24).toString('base64url'), 'auto_login');
     if (created) this.logger.log(`created the auto-login superuser "${username}"`);
-    return created ? 'created' : 'already_satisfied';
+    return created ? 'auto_login_initialized' : 'auto_login_already_satisfied';
   }
 
   private async ensureConfigured(username: string): Promise<SuperuserSetupResult> {
     const password = this.config.superuserPassword;
-    if (!password) throw new Error('AUTO_LOGIN=false needs SUPERUSER_PASSWORD (and optionally SUPERUSER) to create the superuser.');
     if (password === LEGACY_DEFAULT_PASSWORD) throw new Error(`SUPERUSER_PASSWORD must not be the legacy default "${LEGACY_DEFAULT_PASSWORD}": choose another.`);
+    await this.removeUnusedAutoLoginUsers();
     const existing = await this.users.findOneBy({ username });
-    if (existing) return this.confirmSuperuser(existing, 'unchanged');
-    return (await this.insert(username, password)) ? 'initialized' : 'unchanged';
+    // An existing user keeps its password: an operator who changed it must not see it reset at the next start.
+    if (existing) return this.confirmSuperuser(existing, 'superuser_unchanged');
+    if (!password) throw new Error('AUTO_LOGIN=false needs SUPERUSER_PASSWORD (and optionally SUPERUSER) to create the superuser.');
+    if (!(await this.insert(username, password, 'configured'))) return 'superuser_unchanged';
+    this.logger.log(`created the superuser "${username}" from SUPERUSER and SUPERUSER_PASSWORD`);
+    return 'superuser_created';
+  }
+
+  /**
+   * Auto-login off: removes each superuser that auto-login created and that nobody ever used (never
+   * signed in, owns no flow a user made); its starter projects and seeded flows go with it and are
+   * seeded again for the configured superuser. One that was used is kept, and the log says why.
+   */
+  private async removeUnusedAutoLoginUsers(): Promise<void> {
+    for (const user of await this.users.findBy({ origin: 'auto_login', isSuperuser: true })) {
+      if (user.lastLoginAt) {
+        this.logger.warn(`kept the auto-login superuser "${user.username}" (AUTO_LOGIN=false): it signed in (last at ${user.lastLoginAt.toISOString()}); delete it yourself if nobody needs it`);
+        continue;
+      }
+      const made = await this.flows.countBy({ userId: user.id, seedHash: IsNull() });
+      if (made) {
+        this.logger.warn(`kept the auto-login superuser "${user.username}" (AUTO_LOGIN=false): it owns ${made} flow(s) a user made; move them and delete it yourself`);
+        continue;
+      }
+      // Conditional: an auto-login sign-in that lands between the read and the delete keeps the user.
+      const { affected } = await this.users.createQueryBuilder().delete().where('id = :id AND last_login_at IS NULL', { id: user.id }).execute();
+      if (affected) this.logger.log(`removed the auto-login superuser "${user.username}" (AUTO_LOGIN=false): it never signed in`);
+    }
   }
 
   private confirmSuperuser(user: User, outcome: SuperuserSetupResult): SuperuserSetupResult {
@@ -88,11 +142,11 @@ export class SuperuserService {
   }
 
   /** Inserts the superuser; false when another process won the race (unique violation). */
-  private async insert(username: string, password: string): Promise<boolean> {
+  private async insert(username: string, password: string, origin: 'auto_login' | 'configured'): Promise<boolean> {
     const salt = randomBytes(16);
     const hash = await scryptAsync(password, salt, 32);
     try {
-      await this.users.insert({ id: randomUUID(), username, passwordHash: `scrypt$${salt.toString('hex')}$${hash.toString('hex')}`, isSuperuser: true });
+      await this.users.insert({ id: randomUUID(), username, passwordHash: `scrypt$${salt.toString('hex')}$${hash.toString('hex')}`, isSuperuser: true, origin, lastLoginAt: null });
       return true;
     } catch (error) {
       if (isUniqueViolation(error)) return false;

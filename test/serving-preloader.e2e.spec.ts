@@ -18,7 +18,7 @@ describe('the preloader that serves, and the restart policy (real processes)', (
     await cluster.waitReady();
     const seen = cluster.lines.filter((l) => /\[demo\] pid \d+: serve sees \d+ of \d+ steps complete before listen/.test(l));
     expect(seen).toHaveLength(3);
-    for (const line of seen) expect(line).toMatch(/serve sees 7 of 7 steps complete/);
+    for (const line of seen) expect(line).toMatch(/serve sees 9 of 9 steps complete/);
   });
 
   it('a heavy preloader (1000 components imported by its steps) is replaced under load with zero failed requests, and the settled tree holds less than with the preloader kept', async () => {

@@ -7,7 +7,7 @@ describe('readDemoConfig', () => {
     expect(readDemoConfig({}, '/srv/app')).toEqual({
       port: 3000, host: '127.0.0.1', workers: availableParallelism(), gracefulTimeoutMs: 30_000, preloadTimeoutMs: 120_000, preloadStart: 'auto', preloader: 'serves', heavyPreloaderRatio: null, reloadPreload: false, supervision: {}, testHooks: false, runRoot: null,
       bundleUrls: [], flowsPath: null, builtinComponents: true, bundleLimits: { maxEntries: 20_000, maxBytes: 512 * 2 ** 20 },
-      bundleRequired: true, bundleFetch: { timeoutMs: 30_000, retries: 3, retryDelayMs: 1_000 }, agenticExperience: true,
+      bundleRequired: true, bundleFetch: { timeoutMs: 30_000, retries: 2, retryDelayMs: 1_000 }, agenticExperience: true,
       starterProjectsDir: expect.stringMatching(/apps\/demo\/assets\/starter_projects$/),
       databaseUrl: null, dataDir: '/srv/app/.data', configDir: join('/srv/app/.data', 'config'), redisUrl: null,
       autoLogin: true, healthDetails: false, superuser: 'langflow', superuserPassword: null, failSteps: [], stepDelaysMs: {}, stepGates: {}, exitAfterReadyMs: 0,
@@ -65,6 +65,7 @@ describe('readDemoConfig', () => {
     [{ PRELOAD_START: 'eager' }, 'PRELOAD_START="eager" is invalid: use one of pipelined, serial, auto.'],
     [{ BUNDLE_REQUIRED: 'sometimes' }, 'BUNDLE_REQUIRED="sometimes" is not a boolean: use true or false.'],
     [{ BUNDLE_RETRIES: '-1' }, 'BUNDLE_RETRIES="-1" is invalid: use a whole number from 0 to 20.'],
+    [{ BUNDLE_URLS: '/b.tar.gz', BUNDLE_RETRIES: '3' }, 'BUNDLE_TIMEOUT_MS=30000 with BUNDLE_RETRIES=3 and BUNDLE_RETRY_DELAY_MS=1000 can spend 127000 ms on one bundle, not less than PRELOAD_TIMEOUT_MS=120000: lower the timeout or the retries, or raise PRELOAD_TIMEOUT_MS.'],
     [{ HOST: '0.0.0.0' }, 'AUTO_LOGIN is on and HOST=0.0.0.0 is not a loopback address: anyone who can reach the port would be a superuser.'],
   ])('refuses %p', (env, message) => {
     expect(() => readDemoConfig(env, '/srv')).toThrow(DemoConfigError);

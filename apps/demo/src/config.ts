@@ -1,7 +1,7 @@
 import { existsSync, statfsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { DEFAULT_FETCH_POLICY, type FetchPolicy } from './components/fetch-policy';
+import { DEFAULT_FETCH_POLICY, type FetchPolicy, worstCaseMs } from './components/fetch-policy';
 
 /** The demo's configuration, read from the environment once per process. Nest-free. */
 export interface DemoConfig {
@@ -201,6 +201,15 @@ export function readDemoConfig(env: NodeJS.ProcessEnv = process.env, cwd = proce
     workerNodeFlags: (env.WORKER_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean),
     artifactCacheBytes: int(env, 'ARTIFACT_CACHE_BYTES', 8 * 2 ** 20, 0, 2 ** 31 - 1),
   };
+  // A bundle that never answers must be given up (and skipped, when optional) before the primary
+  // gives up on the whole preload.
+  const giveUpMs = worstCaseMs(config.bundleFetch);
+  if (config.bundleUrls.length && giveUpMs >= config.preloadTimeoutMs) {
+    throw new DemoConfigError(
+      `BUNDLE_TIMEOUT_MS=${config.bundleFetch.timeoutMs} with BUNDLE_RETRIES=${config.bundleFetch.retries} and BUNDLE_RETRY_DELAY_MS=${config.bundleFetch.retryDelayMs} ` +
+        `can spend ${giveUpMs} ms on one bundle, not less than PRELOAD_TIMEOUT_MS=${config.preloadTimeoutMs}: lower the timeout or the retries, or raise PRELOAD_TIMEOUT_MS.`,
+    );
+  }
   if (config.multiHost && !config.databaseUrl) {
     throw new DemoConfigError(
       'MULTI_HOST=true needs DATABASE_URL (PostgreSQL): SQLite is a file on one host and cannot be shared by several hosts safely. ' +

@@ -3,10 +3,11 @@ import { mkdir, open, stat, symlink } from 'node:fs/promises';
 import { dirname, isAbsolute, join, normalize, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import * as tar from 'tar';
 import * as yauzl from 'yauzl';
-import { DEFAULT_FETCH_POLICY, type FetchPolicy } from './fetch-policy';
+import { DEFAULT_FETCH_POLICY, type FetchPolicy, retryDelay } from './fetch-policy';
 
 /** A bundle that cannot be used: the message names the bundle and says why. */
 export class BundleError extends Error {
@@ -28,9 +29,9 @@ export async function fetchBundleWithRetries(source: string, workDir: string, po
       return await fetchBundle(source, workDir, policy.timeoutMs);
     } catch (error) {
       if (!(error instanceof BundleError) || !error.transient || attempt > policy.retries) throw error;
-      const delayMs = policy.retryDelayMs * 2 ** (attempt - 1);
+      const delayMs = retryDelay(policy, attempt);
       onRetry(error, attempt, delayMs);
-      await new Promise((resolve) => setTimeout(resolve, delayMs));
+      await sleep(delayMs);
     }
   }
 }
@@ -67,6 +68,7 @@ export async function fetchBundle(source: string, workDir: string, timeoutMs = D
       throw failed(error);
     }
     if (!response.ok || !response.body) {
+      await response.body?.cancel().catch(() => undefined);
       throw new BundleError(`bundle ${source} could not be downloaded: HTTP ${response.status} ${response.statusText}`, response.status >= 500 || response.status === 429);
     }
     const target = join(workDir, `download${extensionOf(new URL(source).pathname) ?? ''}`);

@@ -1,7 +1,7 @@
 import { BadRequestException, Body, Controller, Get, HttpCode, Inject, NotFoundException, Post, UnprocessableEntityException } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
-import type { Repository } from 'typeorm';
+import { IsNull, LessThan, Or, type Repository } from 'typeorm';
 import { ComponentCatalog } from '../components/component-catalog';
 import type { DemoConfig } from '../config';
 import { Flow } from '../database/flow.entity';
@@ -32,8 +32,10 @@ export class FlowsController {
   async autoLogin(): Promise<{ username: string; user_id: string; is_superuser: boolean }> {
     if (!this.config.autoLogin) throw new BadRequestException('auto-login is disabled (AUTO_LOGIN=false): log in with your credentials');
     const user = await this.superuser();
-    // A user that signed in is kept when AUTO_LOGIN is later turned off.
-    await this.users.update({ id: user.id }, { lastLoginAt: new Date() });
+    // A user that signed in is kept when AUTO_LOGIN is later turned off. Written at most once a
+    // minute, so that every page load is not a database write.
+    const now = new Date();
+    await this.users.update({ id: user.id, lastLoginAt: Or(IsNull(), LessThan(new Date(now.getTime() - 60_000))) }, { lastLoginAt: now });
     return { username: user.username, user_id: user.id, is_superuser: user.isSuperuser };
   }
 

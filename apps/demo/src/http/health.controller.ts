@@ -31,7 +31,10 @@ export class HealthController {
     const indicator = this.indicators.check('bundles');
     const complete = this.steps.steps().some((s) => s.name === 'bundles' && s.status === 'complete');
     const result = complete ? this.steps.result<BundlesResult>('bundles') : null;
-    return indicator.up({ loaded: result?.bundles.map((b) => b.source) ?? [], missing: result?.missing ?? [] });
+    return indicator.up({
+      loaded: result?.bundles.map((b) => redactUrl(b.source)) ?? [],
+      missing: result?.missing.map((m) => ({ source: redactUrl(m.source), reason: m.reason.split(m.source).join(redactUrl(m.source)) })) ?? [],
+    });
   }
 
   /** The database, Redis (when configured) and the preload state; statuses only unless HEALTH_DETAILS. */
@@ -48,5 +51,16 @@ export class HealthController {
   private async redis() {
     const indicator = this.indicators.check('redis');
     return (await this.cache.ping()) ? indicator.up() : indicator.down();
+  }
+}
+
+/** A bundle URL without what may be a secret (user:password@, query string, fragment); a path is kept as is. */
+export function redactUrl(source: string): string {
+  if (!/^https?:\/\//i.test(source)) return source;
+  try {
+    const url = new URL(source);
+    return `${url.protocol}//${url.host}${url.pathname}`;
+  } catch {
+    return '(unparsable URL)';
   }
 }

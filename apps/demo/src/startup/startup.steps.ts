@@ -196,7 +196,7 @@ export class StartupSteps {
     await injectFaults(this.config, 'agentic_mcp', this.preload.role);
     if (!this.config.seed || !this.config.agenticExperience) return { written: 0, users: 0 };
     const users = await this.users.find({ select: { id: true } });
-    const config = { mcpServers: { 'langflow-agentic': { url: `http://${this.config.host}:${this.config.port}/api/v1/agentic/mcp` } } };
+    const config = { mcpServers: { 'langflow-agentic': { url: `http://${reachableHost(this.config.host)}:${this.config.port}/api/v1/agentic/mcp` } } };
     let written = 0;
     for (const user of users) {
       const dir = join(this.config.configDir, user.id);
@@ -296,16 +296,23 @@ const AGENTIC_VARIABLES = ['FLOW_ID', 'COMPONENT_ID', 'FIELD_NAME'] as const;
  */
 async function createExclusively(file: string, text: string): Promise<boolean> {
   const tmp = `${file}.${process.pid}.${randomUUID()}.tmp`;
-  await writeFile(tmp, text, { flag: 'wx' });
   try {
+    await writeFile(tmp, text, { flag: 'wx' });
     await link(tmp, file);
     return true;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
     throw error;
   } finally {
-    await unlink(tmp);
+    await unlink(tmp).catch(() => undefined);
   }
+}
+
+/** The host a local client can reach this server on: a wildcard address means loopback; IPv6 in brackets. */
+function reachableHost(host: string): string {
+  if (host === '0.0.0.0') return '127.0.0.1';
+  if (host === '::') return '[::1]';
+  return host.includes(':') ? `[${host}]` : host;
 }
 
 const msAsText = (ms: number): string => (ms >= 1_000 ? `${ms / 1_000} s` : `${ms} ms`);

@@ -210,6 +210,46 @@ describe('SuperuserService.setup', () => {
       await off.close();
     });
 
+    it('without SUPERUSER_PASSWORD: fails before removing anything, so the cluster is never left without a superuser', async () => {
+      const t = await setup();
+      await t.service.setup();
+      await t.close();
+      const off = await restart(t.dir, { AUTO_LOGIN: 'false' });
+      await expect(off.service.setup()).rejects.toThrow('AUTO_LOGIN=false needs SUPERUSER_PASSWORD');
+      expect((await off.users.find()).map((u) => u.username)).toEqual(['langflow']);
+      await off.close();
+    });
+
+    it('a flow a user saves between the check and the delete (a host still on auto-login) keeps the user and the flow', async () => {
+      const t = await setup();
+      await t.service.setup();
+      const auto = await t.users.findOneByOrFail({ username: 'langflow' });
+      await t.flows.insert({ id: 'late', userId: auto.id, name: 'Saved just now', description: null, data: '{}', isStarter: false, seedHash: null });
+      await t.close();
+      const off = await restart(t.dir, configured);
+      // The check saw no user-made flow, as it would have a moment before the save.
+      jest.spyOn(off.flows, 'countBy').mockResolvedValueOnce(0);
+      await off.service.setup();
+      expect((await off.users.find({ order: { username: 'ASC' } })).map((u) => u.username)).toEqual(['admin', 'langflow']);
+      expect(await off.flows.countBy({ id: 'late' })).toBe(1);
+      await off.close();
+    });
+
+    it('a kept auto-login user named like SUPERUSER: the configured password is not applied, and a warning says so and what to do', async () => {
+      const t = await setup();
+      await t.service.setup();
+      await t.users.update({ username: 'langflow' }, { lastLoginAt: new Date() });
+      await t.close();
+      const off = await restart(t.dir, { AUTO_LOGIN: 'false', SUPERUSER_PASSWORD: 's3cret-Passw0rd' });
+      const warn = jest.spyOn(Logger.prototype, 'warn');
+      await expect(off.service.setup()).resolves.toBe('superuser_unchanged');
+      expect(warn.mock.calls.map((c) => String(c[0]))).toContainEqual(
+        'SUPERUSER_PASSWORD was not applied: the superuser "langflow" exists (made by auto-login and kept) with another password. Sign in with its password, or delete the user to have it created from SUPERUSER and SUPERUSER_PASSWORD.',
+      );
+      warn.mockRestore();
+      await off.close();
+    });
+
     it('never removes a configured superuser, signed in or not', async () => {
       const t = await setup({ AUTO_LOGIN: 'false', SUPERUSER_PASSWORD: 's3cret-Passw0rd' });
       await t.service.setup();

@@ -1,7 +1,7 @@
 import { LockTimeoutError, StartupLock } from '@lf/nest-preload';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { randomBytes, randomUUID, scrypt } from 'node:crypto';
+import { randomBytes, randomUUID, scrypt, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
 import { IsNull, type Repository } from 'typeorm';
 import { DEMO_CONFIG } from '../demo.tokens';
@@ -24,6 +24,15 @@ export type SuperuserSetupResult =
   | 'superuser_created'
   /** Auto-login off: the configured superuser already existed; nothing changed (its password included). */
   | 'superuser_unchanged';
+
+/** True when `password` is the one `scrypt$salt$hash` was made from. */
+async function verifyPassword(password: string, stored: string): Promise<boolean> {
+  const [scheme, salt, hash] = stored.split('$');
+  if (scheme !== 'scrypt' || !salt || !hash) return false;
+  const expected = Buffer.from(hash, 'hex');
+  const actual = await scryptAsync(password, Buffer.from(salt, 'hex'), expected.length);
+  return actual.length === expected.length && timingSafeEqual(actual, expected);
+}
 
 /** Legacy default password that Langflow refuses, and so do we. */
 const LEGACY_DEFAULT_PASSWORD = 'langflow';
@@ -102,11 +111,26 @@ export class SuperuserService {
   private async ensureConfigured(username: string): Promise<SuperuserSetupResult> {
     const password = this.config.superuserPassword;
     if (password === LEGACY_DEFAULT_PASSWORD) throw new Error(`SUPERUSER_PASSWORD must not be the legacy default "${LEGACY_DEFAULT_PASSWORD}": choose another.`);
+    const missingPassword = () => new Error('AUTO_LOGIN=false needs SUPERUSER_PASSWORD (and optionally SUPERUSER) to create the superuser.');
+    if (!password) {
+      // Checked before anything is removed: without a password the auto-login user could not be replaced.
+      const configured = await this.users.findOneBy({ username });
+      if (!configured || (configured.origin === 'auto_login' && !configured.lastLoginAt)) throw missingPassword();
+    }
     await this.removeUnusedAutoLoginUsers();
     const existing = await this.users.findOneBy({ username });
-    // An existing user keeps its password: an operator who changed it must not see it reset at the next start.
-    if (existing) return this.confirmSuperuser(existing, 'superuser_unchanged');
-    if (!password) throw new Error('AUTO_LOGIN=false needs SUPERUSER_PASSWORD (and optionally SUPERUSER) to create the superuser.');
+    if (existing) {
+      // An existing user keeps its password: an operator who changed it must not see it reset at the next start.
+      if (password && existing.origin !== 'configured' && !(await verifyPassword(password, existing.passwordHash))) {
+        this.logger.warn(
+          `SUPERUSER_PASSWORD was not applied: the superuser "${username}" exists ` +
+            `(${existing.origin === 'auto_login' ? 'made by auto-login and kept' : 'made before this version, or by hand'}) with another password. ` +
+            'Sign in with its password, or delete the user to have it created from SUPERUSER and SUPERUSER_PASSWORD.',
+        );
+      }
+      return this.confirmSuperuser(existing, 'superuser_unchanged');
+    }
+    if (!password) throw missingPassword();
     if (!(await this.insert(username, password, 'configured'))) return 'superuser_unchanged';
     this.logger.log(`created the superuser "${username}" from SUPERUSER and SUPERUSER_PASSWORD`);
     return 'superuser_created';
@@ -128,8 +152,13 @@ export class SuperuserService {
         this.logger.warn(`kept the auto-login superuser "${user.username}" (AUTO_LOGIN=false): it owns ${made} flow(s) a user made; move them and delete it yourself`);
         continue;
       }
-      // Conditional: an auto-login sign-in that lands between the read and the delete keeps the user.
-      const { affected } = await this.users.createQueryBuilder().delete().where('id = :id AND last_login_at IS NULL', { id: user.id }).execute();
+      // Conditional, in one statement: a sign-in or a flow saved (by a host still on auto-login)
+      // between the checks above and the delete keeps the user, and the flow.
+      const { affected } = await this.users
+        .createQueryBuilder()
+        .delete()
+        .where('id = :id AND last_login_at IS NULL AND NOT EXISTS (SELECT 1 FROM flows f WHERE f.user_id = :id AND f.seed_hash IS NULL)', { id: user.id })
+        .execute();
       if (affected) this.logger.log(`removed the auto-login superuser "${user.username}" (AUTO_LOGIN=false): it never signed in`);
     }
   }

@@ -87,8 +87,18 @@ describe('the nest-preload CLI against a running cluster (real processes)', () =
     );
     const text = cli(cluster, ['status']).stdout;
     expect(text).toMatch(/^INDEX +PID +STATE +UPTIME +RESTARTS +PSS +REQUESTS +GENERATION +LEADER$/m);
-    expect(text).toMatch(/^STEP +STATUS +RAN IN +DURATION +CRITICAL$/m);
+    expect(text).toMatch(/^STEP +STATUS +RAN IN +DURATION +CRITICAL +WORKERS$/m);
     expect(text).toContain('workers redo: nothing');
+  });
+
+  it('status after a best-effort step failed in the preloader and every worker redid it: "redone by 4/4", not only "failed"', async () => {
+    cluster = await DemoCluster.start({ workers: 4, preload: true, env: { PRELOADER: 'exits', DEMO_FAIL_STEPS: 'profile_pictures@preloader' } });
+    await cluster.waitReady();
+    const status = JSON.parse(cli(cluster, ['status', '--json']).stdout);
+    const pictures = status.preload.steps.find((s: { name: string }) => s.name === 'profile_pictures');
+    expect(pictures).toMatchObject({ status: 'failed', ranIn: 'preloader', workers: { of: 4, ran: 4, complete: 4 } });
+    expect(status.preload.steps.filter((s: { workers?: unknown }) => s.workers)).toHaveLength(1);
+    expect(cli(cluster, ['status']).stdout).toMatch(/^profile_pictures +failed +preloader +\S+ +redone by 4\/4$/m);
   });
 
   it('reload: every worker replaced with zero failed requests under load', async () => {

@@ -15,6 +15,7 @@ import { ControlError, sendControl } from './control/control-client';
 import type { ClusterStatus } from './control/control.protocol';
 import { processAlive } from './control/process-alive';
 import { formatTable } from './format-table';
+import type { StepLine } from './supervisor/supervisor.ports';
 
 const USAGE = 'usage: nest-preload <status|reload [--preload]|scale N|stop> [--json] [--file PATH]';
 
@@ -38,6 +39,14 @@ exit codes: 0 done, 1 no cluster reachable or the request was refused, 2 bad usa
 
 const duration = (ms: number | null) => (ms === null ? '-' : ms < 1_000 ? `${ms}ms` : ms < 60_000 ? `${(ms / 1_000).toFixed(1)}s` : ms < 3_600_000 ? `${Math.floor(ms / 60_000)}m${Math.floor((ms % 60_000) / 1_000)}s` : `${Math.floor(ms / 3_600_000)}h${Math.floor((ms % 3_600_000) / 60_000)}m`);
 
+/** How the workers redid a step the preloader did not complete: "redone by 4/4", "redone by 3/4, 1 failed", or empty. */
+function redone(step: StepLine): string {
+  const w = step.workers;
+  if (!w) return '';
+  const failed = w.ran - w.complete;
+  return `redone by ${w.complete}/${w.of}${failed ? `, ${failed} failed` : ''}`;
+}
+
 /** The `status` answer as a `pm2 ls`-like table, then the preload's steps. */
 export function formatStatus(status: ClusterStatus): string {
   const lines = [
@@ -53,7 +62,7 @@ export function formatStatus(status: ClusterStatus): string {
     if (running) lines.push('', `preload: running for ${duration(running.forMs)} (generation ${running.generation})${status.preload.generation ? `; serving generation ${status.preload.generation}` : ''}`);
     else lines.push('', `preload: generation ${status.preload.generation ?? '- (off or abandoned)'}, took ${duration(status.preload.durationMs)}`);
     if (status.preload.steps.length) {
-      lines.push(formatTable([['STEP', 'STATUS', 'RAN IN', 'DURATION', 'CRITICAL'], ...status.preload.steps.map((s) => [s.name, s.status, s.ranIn ?? '-', duration(s.durationMs), s.critical ? 'yes' : ''])]));
+      lines.push(formatTable([['STEP', 'STATUS', 'RAN IN', 'DURATION', 'CRITICAL', 'WORKERS'], ...status.preload.steps.map((s) => [s.name, s.status, s.ranIn ?? '-', duration(s.durationMs), s.critical ? 'yes' : '', redone(s)])]));
       const redo = status.preload.steps.filter((s) => s.status !== 'complete').map((s) => s.name);
       lines.push(redo.length ? `workers redo: ${redo.join(', ')}` : 'workers redo: nothing');
     }

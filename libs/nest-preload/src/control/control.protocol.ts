@@ -2,6 +2,7 @@
  * The control protocol between the CLI and a running primary: one JSON object per line, over a
  * Unix socket that only the owner can open. Versioned; every request is checked before it is used.
  */
+import type { StepLine } from '../supervisor/supervisor.ports';
 export const CONTROL_PROTOCOL_VERSION = 1;
 /** A request line longer than this is refused (and the connection closed). */
 export const MAX_REQUEST_BYTES = 16 * 1024;
@@ -50,7 +51,8 @@ export interface ClusterStatus {
   preload: {
     generation: string | null;
     durationMs: number | null;
-    steps: Array<{ name: string; status: string; ranIn: string | null; durationMs: number | null; critical: boolean }>;
+    /** The preloader's record of each step; one it did not complete also says how the workers redid it. */
+    steps: StepLine[];
     /** A preload under way (the first start's or a reload's), or null. */
     running?: { generation: string; forMs: number } | null;
   } | null;

@@ -12,6 +12,7 @@ import {
   isMessage,
   LEADER,
   type LeaderMessage,
+  type RanStep,
   READY,
   type ReadyMessage,
   SHUTDOWN,
@@ -19,6 +20,7 @@ import {
   STOPPING,
   type StoppingMessage,
 } from '../supervisor/cluster.messages';
+import type { StepState } from '../steps/step.types';
 import { PreloadState } from './preload-state';
 
 /** After this long without a request, a keep-alive connection of a draining worker is closed. */
@@ -106,6 +108,8 @@ export class ServingLink {
       this.logger.warn('app.enableShutdownHooks() (or another SIGTERM listener) was added in serve: drop it — under runCluster this process drains and closes the app itself, and a second close runs your shutdown hooks twice');
     }
     const ready: ReadyMessage = { type: READY, pid: process.pid, preloaded: this.state?.manifest !== null };
+    // What a preloaded worker redid, so that `status` can say "redone by 4/4" instead of only the preloader's record.
+    if (this.state?.manifest) ready.ran = ranByWorker(this.state.steps.values());
     process.send?.(ready);
     // If the heartbeat stops, the primary's watchdog replaces this process. It goes on while draining.
     const heartbeatMs = Number(process.env[PRELOAD_ENV.heartbeatMs] ?? 0);
@@ -158,4 +162,13 @@ export class ServingLink {
     server.closeAllConnections();
     void this.shutdown('drain timeout');
   }
+}
+
+/** The steps a worker ran itself that ended (complete, failed or skipped), for the primary's `status`. */
+export function ranByWorker(steps: Iterable<StepState>): RanStep[] {
+  const ran: RanStep[] = [];
+  for (const { name, status, ranIn } of steps) {
+    if (ranIn === 'worker' && (status === 'complete' || status === 'failed' || status === 'skipped')) ran.push({ name, status });
+  }
+  return ran;
 }

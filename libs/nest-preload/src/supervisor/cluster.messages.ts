@@ -13,7 +13,15 @@ export const HANDOVER = `${IPC_PREFIX}handover`;
 /** Primary → worker: stop accepting, finish in-flight requests, exit. */
 export const SHUTDOWN = `${IPC_PREFIX}shutdown`;
 
-export interface ReadyMessage { type: typeof READY; pid: number; preloaded: boolean }
+export interface ReadyMessage {
+  type: typeof READY;
+  pid: number;
+  preloaded: boolean;
+  /** A preloaded worker: the steps it ran itself (those the preloader did not complete), and how each ended. */
+  ran?: RanStep[];
+}
+/** A step a worker ran itself, and how it ended. */
+export interface RanStep { name: string; status: 'complete' | 'failed' | 'skipped' }
 export interface PreloadDoneMessage {
   type: typeof PRELOAD_DONE;
   ok: boolean;

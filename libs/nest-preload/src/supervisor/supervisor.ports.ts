@@ -41,6 +41,11 @@ export interface StepLine {
   ranIn: string | null;
   durationMs: number | null;
   critical: boolean;
+  /**
+   * A step the preloader did not complete: of the ready workers of the current generation, how many
+   * redid it and how many completed it (e.g. 4 of 4 redid it, 4 completed).
+   */
+  workers?: { of: number; ran: number; complete: number };
 }
 
 /**

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EXIT_CODES, PRELOAD_ENV } from '../preload.constants';
@@ -637,6 +637,31 @@ describe('Supervisor', () => {
       expect(t.lines.filter((l) => l.includes('sent a malformed'))).toHaveLength(4);
       t.cluster.workers[0].exit(0);
       expect(t.lines.some((l) => l.includes('stopped on'))).toBe(false);
+    });
+
+    it('status: a step the preloader failed also says how the ready workers redid it; a malformed `ran` is refused', () => {
+      const t = start();
+      const manifestPath = join(gen(t), 'run', 'manifest.json');
+      mkdirSync(join(gen(t), 'run'), { recursive: true });
+      const line = (name: string, status: string) => ({ name, status, ranIn: 'preloader', durationMs: 5, critical: false });
+      writeFileSync(manifestPath, JSON.stringify({ steps: [line('migrations', 'complete'), line('pictures', 'failed'), line('starter', 'skipped')] }));
+      preloadOk(t);
+      const [w0, w1] = t.cluster.workers;
+      w0.emit({ type: READY, pid: w0.pid, preloaded: true, ran: [{ name: 'pictures', status: 'complete' }, { name: 'starter', status: 'complete' }] });
+      w1.emit({ type: READY, pid: w1.pid, preloaded: true, ran: [{ name: 'pictures', status: 'failed' }, { name: 'starter', status: 'complete' }] });
+      const status = () => (t.sup as unknown as { status(): { preload: { steps: Array<{ name: string; workers?: unknown }> } } }).status();
+      expect(status().preload.steps.map((s) => [s.name, s.workers])).toEqual([
+        ['migrations', undefined],
+        ['pictures', { of: 2, ran: 2, complete: 1 }],
+        ['starter', { of: 2, ran: 2, complete: 2 }],
+      ]);
+      // A replacement that is not ready yet does not count; a malformed report is refused (the worker stays booting).
+      w1.exit(null, 'SIGKILL');
+      t.timers.advance(100);
+      const w2 = t.cluster.workers[2];
+      w2.emit({ type: READY, pid: w2.pid, preloaded: true, ran: [{ name: 'pictures', status: 'done!' }] });
+      expect(t.lines.some((l) => l.includes('sent a malformed'))).toBe(true);
+      expect(status().preload.steps[1].workers).toEqual({ of: 1, ran: 1, complete: 1 });
     });
 
     it('the lowest-index ready worker leads; when it dies the next one is told', () => {

@@ -18,7 +18,9 @@ import {
   LEADER,
   PRELOAD_DONE,
   type PreloadDoneMessage,
+  type RanStep,
   READY,
+  type ReadyMessage,
   SHUTDOWN,
   STEPS_STARTED,
   STOPPING,
@@ -30,7 +32,7 @@ import type { ClusterStatus, ControlRequest, WorkerStatus } from '../control/con
 import { nodeHost } from './node-host';
 import { BOOT_TIMEOUT, bootErrorHalts, RestartPolicy } from './restart-policy';
 import type { SupervisorHooks } from './supervisor.hooks';
-import type { ChildHandle, ClusterPort, HostPort, ProcessPort, SupervisorLogger, TimerPort } from './supervisor.ports';
+import type { ChildHandle, ClusterPort, HostPort, ProcessPort, StepLine, SupervisorLogger, TimerPort } from './supervisor.ports';
 
 /** How long a worker told to stop at once (hung, drain timeout) gets before SIGKILL. */
 const KILL_GRACE_MS = 2_000;
@@ -103,6 +105,8 @@ interface Proc {
   lastBeat: number;
   requests: number;
   rssMb: number | null;
+  /** A preloaded worker: the steps it ran itself, as it reported when ready. */
+  ran: RanStep[];
   /** `maxRequests` plus this worker's jitter. */
   requestLimit: number;
   /** A signal it received directly (not from the supervisor). */
@@ -526,8 +530,9 @@ export class Supervisor {
       return p.child.send({ type: CLUSTER_STATUS, id: message.id, view: this.clusterView() });
     }
     // A worker the supervisor is killing (boot timeout, hung) does not become ready on the way out.
-    if (isMessage(message, READY) && p.phase === 'booting' && p.killedBy === null) {
+    if (isMessage<ReadyMessage>(message, READY) && p.phase === 'booting' && p.killedBy === null) {
       p.phase = 'ready';
+      p.ran = message.ran ?? [];
       p.readyAt = this.timers.now();
       p.lastBeat = p.readyAt;
       this.timers.clearTimeout(p.bootTimer);
@@ -693,7 +698,7 @@ export class Supervisor {
     const p: Proc = {
       seq: ++this.seq, index, child, serves, isPreloader, phase: 'booting', epoch, recycle: null, generation, waitsFor: null,
       bootTimer: null, bootSpentMs: 0, bootResumedAt: now, drainTimer: null, killTimer: null, stableTimer: null, killedBy: null, bootError: null,
-      lastBeat: now, requests: 0, rssMb: null, requestLimit, stoppedOn: null, spawnedAt: now, readyAt: null, drainReason: null, stepsRssMb: null,
+      lastBeat: now, requests: 0, rssMb: null, ran: [], requestLimit, stoppedOn: null, spawnedAt: now, readyAt: null, drainReason: null, stepsRssMb: null,
     };
     this.procs.set(p.seq, p);
     child.onMessage((message) => this.enqueue({ type: 'message', proc: p, message }));
@@ -945,11 +950,24 @@ export class Supervisor {
         ? {
             generation: this.current?.id ?? null,
             durationMs: this.preloadDurationMs,
-            steps: this.current?.manifestPath ? this.host.manifestSteps(this.current.manifestPath) : [],
+            steps: this.current?.manifestPath ? this.withRedos(this.host.manifestSteps(this.current.manifestPath)) : [],
             running: this.preload ? { generation: this.preload.generation.id, forMs: Math.round(now - this.preload.startedAt) } : null,
           }
         : null,
     };
+  }
+
+  /**
+   * Adds to each step the preloader did not complete how the ready workers of the current
+   * generation ended it when they redid it: `status` then says "redone by 4/4", not only "failed".
+   */
+  private withRedos(steps: StepLine[]): StepLine[] {
+    const workers = this.serving().filter((p) => p.phase === 'ready' && !p.isPreloader && p.generation === this.current);
+    return steps.map((step) => {
+      if (step.status === 'complete') return step;
+      const runs = workers.map((w) => w.ran.find((r) => r.name === step.name)).filter((r) => r !== undefined);
+      return { ...step, workers: { of: workers.length, ran: runs.length, complete: runs.filter((r) => r.status === 'complete').length } };
+    });
   }
 
   /** What only the primary knows, for `/health/preload` details and operators. */
@@ -986,7 +1004,7 @@ function validWorkerMessage(m: unknown): boolean {
   if (!isOurs(m)) return false;
   const msg = m as Record<string, unknown>;
   switch (msg.type) {
-    case READY: return count(msg.pid, 2 ** 31);
+    case READY: return count(msg.pid, 2 ** 31) && (msg.ran === undefined || validRan(msg.ran));
     case AWAIT_HANDOVER: return true;
     case HEARTBEAT: return count(msg.requests, Number.MAX_SAFE_INTEGER) && count(msg.rssMb, 2 ** 24);
     case CLUSTER_STATUS_REQUEST: return Number.isInteger(msg.id);
@@ -994,6 +1012,12 @@ function validWorkerMessage(m: unknown): boolean {
     case BOOT_FAILED: return typeof msg.reason === 'string' && msg.reason.length <= 4096;
     default: return false;
   }
+}
+
+const RAN_STATUSES = new Set(['complete', 'failed', 'skipped']);
+/** A READY's `ran`: at most 1000 steps, each a bounded name and an ended status. */
+function validRan(ran: unknown): boolean {
+  return Array.isArray(ran) && ran.length <= 1_000 && ran.every((r) => typeof r?.name === 'string' && r.name.length <= 256 && RAN_STATUSES.has(r?.status));
 }
 
 function medianOf(values: number[]): number {

@@ -27,7 +27,7 @@ describe('a database unreachable at start (real processes)', () => {
     const url = `postgres://postgres@127.0.0.1:${await freePort()}/nowhere`;
     const standalone: number[] = [];
     const cluster: number[] = [];
-    for (let round = 0; round < 3; round++) {
+    for (let round = 0; round < 5; round++) {
       // Interleaved, balancedOrder: noise hits both alike.
       for (const mode of round % 2 ? ['cluster', 'standalone'] : ['standalone', 'cluster']) {
         const run = await timeToExit(mode === 'cluster' ? 2 : 0, url);
@@ -43,10 +43,11 @@ describe('a database unreachable at start (real processes)', () => {
     // The median of the per-round ratios: each round's pair ran side by side, so a slow moment of
     // the host weighs on both of its runs (a ratio of medians once read 1.22 where rerun read 1.04).
     const ratio = median(cluster.map((ms, i) => ms / standalone[i]));
-    console.log(`database unreachable: cluster exits after ${median(cluster)} ms, standalone after ${median(standalone)} ms (medians of 3); median per-round ratio ${ratio.toFixed(2)}×`);
+    console.log(`database unreachable: cluster exits after ${median(cluster)} ms, standalone after ${median(standalone)} ms (medians of 5); median per-round ratio ${ratio.toFixed(2)}×`);
     // Before, the workers spent the driver's retries again after the preloader: about 2× (5 s of
     // retries more). What is left is the primary and a preloader booting beside a pipelined worker,
-    // a few hundred ms: 1.04× typically. 1.4 tells the two apart with room for a noisy host.
-    expect(ratio).toBeLessThan(1.4);
-  }, 180_000);
+    // a few hundred ms: 1.04-1.05× typically. The bound is the one the library promises; five
+    // rounds and a median of paired ratios keep one slow moment of the host from deciding it.
+    expect(ratio).toBeLessThanOrEqual(1.1);
+  }, 300_000);
 });

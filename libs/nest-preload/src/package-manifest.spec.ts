@@ -14,7 +14,7 @@ const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as
 };
 
 /** Integrations a user may not have: optional peers, loaded only by their subpath entries. */
-const OPTIONAL = ['@nestjs/terminus', 'ioredis', 'pg', 'typeorm'];
+const OPTIONAL = ['@nestjs/terminus', 'ioredis', 'pg', 'prom-client', 'typeorm'];
 
 /** Every non-spec source file of the package. */
 const sources = (readdirSync(join(root, 'src'), { recursive: true }) as string[])
@@ -65,6 +65,7 @@ describe('the package manifest', () => {
     // Type-only: the user hands over their own client.
     expect(reached('ioredis.ts')).toEqual([]);
     expect(reached('terminus.ts')).toEqual(['@nestjs/terminus']);
+    expect(reached('prometheus.ts')).toEqual(['prom-client']);
   });
 
   it('accepts Nest 11 and Nest 12 as peers', () => {

@@ -36,6 +36,15 @@ export class PreloadService {
     return this.state.manifest?.generation ?? (this.ctx.role === 'preloader' ? this.ctx.generation : null);
   }
 
+  /**
+   * True in a serving child forked by our primary (a worker, or the preloader that serves): the
+   * processes with a primary to ask over IPC. Other parents (a test runner, say) do not answer.
+   */
+  servesUnderPrimary(): boolean {
+    const serving = (this.ctx.role === 'worker' && process.env[PRELOAD_ENV.role] === 'worker') || (this.ctx.role === 'preloader' && process.env[PRELOAD_ENV.preloaderServes] === '1');
+    return serving && typeof process.send === 'function';
+  }
+
   /** True in a worker that started from a valid manifest (even if it redid some steps). */
   isPreloaded(): boolean {
     return this.state.manifest !== null;
@@ -59,9 +68,7 @@ export class PreloadService {
    * over IPC; `null` outside a cluster or when no answer came within `timeoutMs`.
    */
   clusterStatus(timeoutMs = 1_000): Promise<ClusterView | null> {
-    // Only a serving child forked by our primary has one to ask (other parents, e.g. a test runner, do not answer).
-    const serving = (this.ctx.role === 'worker' && process.env[PRELOAD_ENV.role] === 'worker') || (this.ctx.role === 'preloader' && process.env[PRELOAD_ENV.preloaderServes] === '1');
-    if (!serving || !process.send) return Promise.resolve(null);
+    if (!this.servesUnderPrimary()) return Promise.resolve(null);
     const id = ++this.statusRequests;
     return new Promise((resolve) => {
       const done = (view: ClusterView | null) => {

@@ -78,3 +78,26 @@ export interface StoppingMessage { type: typeof STOPPING; reason: string }
 /** Worker → primary: creating or serving the app failed; it exits with the boot-error code next. */
 export const BOOT_FAILED = `${IPC_PREFIX}boot-failed`;
 export interface BootFailedMessage { type: typeof BOOT_FAILED; reason: string }
+
+/** Worker → primary: a scrape of `/metrics` wants every serving process's metrics, within `timeoutMs`. */
+export const METRICS_REQUEST = `${IPC_PREFIX}metrics-request`;
+export interface MetricsRequestMessage { type: typeof METRICS_REQUEST; id: number; timeoutMs: number }
+/** Primary → each serving process: send your registry's metrics (prom-client's JSON) for collection `id`. */
+export const METRICS_COLLECT = `${IPC_PREFIX}metrics-collect`;
+export interface MetricsCollectMessage { type: typeof METRICS_COLLECT; id: number }
+/** Serving process → primary: its metrics for collection `id`, as `registry.getMetricsAsJSON()` gave them. */
+export const METRICS_REPORT = `${IPC_PREFIX}metrics-report`;
+export interface MetricsReportMessage { type: typeof METRICS_REPORT; id: number; metrics: unknown[] }
+/**
+ * Primary → the asking worker: what each serving process reported (`fresh: false` for one that did
+ * not answer in time: its last report, so its counters do not drop), the counters of processes that
+ * are gone (summed, so they never go down), and the cluster as `nest-preload status` shows it.
+ */
+export const METRICS_RESULT = `${IPC_PREFIX}metrics-result`;
+export interface MetricsResultMessage {
+  type: typeof METRICS_RESULT;
+  id: number;
+  reports: Array<{ index: number; pid: number | null; fresh: boolean; metrics: unknown[] }>;
+  retired: unknown[];
+  status: import('../control/control.protocol').ClusterStatus;
+}

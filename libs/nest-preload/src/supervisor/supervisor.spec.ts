@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EXIT_CODES, PRELOAD_ENV } from '../preload.constants';
-import { AWAIT_HANDOVER, CLUSTER_STATUS, CLUSTER_STATUS_REQUEST, HANDOVER, HEARTBEAT, LEADER, PRELOAD_DONE, READY, SHUTDOWN, STEPS_STARTED, STOPPING } from './cluster.messages';
+import { AWAIT_HANDOVER, CLUSTER_STATUS, CLUSTER_STATUS_REQUEST, HANDOVER, HEARTBEAT, LEADER, METRICS_COLLECT, METRICS_REPORT, METRICS_REQUEST, METRICS_RESULT, PRELOAD_DONE, READY, SHUTDOWN, STEPS_STARTED, STOPPING } from './cluster.messages';
 import { resolveSupervisorOptions } from './cluster.options';
 import { Supervisor } from './supervisor';
 import type { SupervisorLogger } from './supervisor.ports';
@@ -662,6 +662,37 @@ describe('Supervisor', () => {
       w2.emit({ type: READY, pid: w2.pid, preloaded: true, ran: [{ name: 'pictures', status: 'done!' }] });
       expect(t.lines.some((l) => l.includes('sent a malformed'))).toBe(true);
       expect(status().preload.steps[1].workers).toEqual({ of: 1, ran: 1, complete: 1 });
+    });
+
+    it('metrics: a scrape asks every ready process, answers when all did or at the timeout (a late one with its last report), and carries the counters of one that died', () => {
+      const t = start({ preload: false, workers: 3 });
+      readyAll(t);
+      const [w0, w1, w2] = t.cluster.workers;
+      const collects = (c: FakeChild) => c.sent.filter((m) => (m as { type: string }).type === METRICS_COLLECT) as Array<{ id: number }>;
+      const results = (c: FakeChild) => c.sent.filter((m) => (m as { type: string }).type === METRICS_RESULT) as Array<{ id: number; reports: Array<{ index: number; fresh: boolean; metrics: unknown[] }>; retired: unknown[]; status: { target: number } }>;
+      const requests = (n: number) => [{ name: 'http_requests_total', help: 'h', type: 'counter', aggregator: 'sum', values: [{ value: n, labels: {} }] }];
+      // All three answer: the result comes at once, without waiting for the timeout.
+      w0.emit({ type: METRICS_REQUEST, id: 7, timeoutMs: 500 });
+      for (const [w, n] of [[w0, 1], [w1, 2], [w2, 3]] as const) w.emit({ type: METRICS_REPORT, id: collects(w)[0].id, metrics: requests(n) });
+      expect(results(w0)).toHaveLength(1);
+      expect(results(w0)[0]).toMatchObject({ id: 7, reports: [{ index: 0, fresh: true }, { index: 1, fresh: true }, { index: 2, fresh: true }], retired: [], status: { target: 3 } });
+      // w2 hangs: the next scrape answers at the timeout with w2's last report, marked stale.
+      w1.emit({ type: METRICS_REQUEST, id: 8, timeoutMs: 500 });
+      for (const [w, n] of [[w0, 4], [w1, 5]] as const) w.emit({ type: METRICS_REPORT, id: collects(w)[1].id, metrics: requests(n) });
+      expect(results(w1)).toHaveLength(0);
+      t.timers.advance(500);
+      expect(results(w1)[0].reports.map((r) => [r.index, r.fresh, (r.metrics as ReturnType<typeof requests>)[0].values[0].value])).toEqual([[0, true, 4], [1, true, 5], [2, false, 3]]);
+      // w1 dies: its last counts join the retired totals; it is no longer among the reports.
+      w1.exit(null, 'SIGKILL');
+      w0.emit({ type: METRICS_REQUEST, id: 9, timeoutMs: 500 });
+      t.timers.advance(500);
+      const last = results(w0)[1];
+      expect(last.reports.map((r) => r.index)).toEqual([0, 2]);
+      expect(last.retired).toEqual([{ name: 'http_requests_total', help: 'h', type: 'counter', aggregator: 'sum', values: [{ value: 5, labels: {} }] }]);
+      // A malformed report or request is refused.
+      w0.emit({ type: METRICS_REPORT, id: 1, metrics: 'lots' });
+      w0.emit({ type: METRICS_REQUEST, id: 'x', timeoutMs: 10 });
+      expect(t.lines.filter((l) => l.includes('sent a malformed nest-preload:metrics'))).toHaveLength(2);
     });
 
     it('the lowest-index ready worker leads; when it dies the next one is told', () => {

@@ -18,6 +18,14 @@ import {
   LEADER,
   PRELOAD_DONE,
   type PreloadDoneMessage,
+  METRICS_COLLECT,
+  METRICS_REPORT,
+  METRICS_REQUEST,
+  METRICS_RESULT,
+  type MetricsCollectMessage,
+  type MetricsReportMessage,
+  type MetricsRequestMessage,
+  type MetricsResultMessage,
   type RanStep,
   READY,
   type ReadyMessage,
@@ -29,6 +37,7 @@ import {
 import type { ResolvedSupervisorOptions } from './cluster.options';
 import { ControlServer } from '../control/control-server';
 import type { ClusterStatus, ControlRequest, WorkerStatus } from '../control/control.protocol';
+import { carryCounters, type MetricJson } from './metrics-carry';
 import { nodeHost } from './node-host';
 import { BOOT_TIMEOUT, bootErrorHalts, RestartPolicy } from './restart-policy';
 import type { SupervisorHooks } from './supervisor.hooks';
@@ -107,6 +116,8 @@ interface Proc {
   rssMb: number | null;
   /** A preloaded worker: the steps it ran itself, as it reported when ready. */
   ran: RanStep[];
+  /** Its last metrics report (prom-client's JSON, opaque here), or null. */
+  lastMetrics: unknown[] | null;
   /** `maxRequests` plus this worker's jitter. */
   requestLimit: number;
   /** A signal it received directly (not from the supervisor). */
@@ -164,6 +175,11 @@ export class Supervisor {
   private restartsTotal = 0;
   private readonly restartsByIndex = new Map<number, number>();
   private leader: Proc | null = null;
+  /** Scrapes under way, by collection id. */
+  private readonly collections = new Map<number, { asker: Proc; askerId: number; waiting: Set<Proc>; fresh: Set<Proc>; targets: Proc[]; timer: unknown }>();
+  private metricsSeq = 0;
+  /** The summed counters of every serving process that is gone. */
+  private retiredMetrics: MetricJson[] = [];
   private preloadDurationMs: number | null = null;
   private heavyChecked = false;
   private readonly random: () => number = Math.random;
@@ -526,6 +542,8 @@ export class Supervisor {
       p.bootError = message.reason;
       return;
     }
+    if (isMessage<MetricsRequestMessage>(message, METRICS_REQUEST)) return this.collectMetrics(p, message);
+    if (isMessage<MetricsReportMessage>(message, METRICS_REPORT)) return this.metricsReported(p, message);
     if (isMessage<ClusterStatusRequest>(message, CLUSTER_STATUS_REQUEST)) {
       return p.child.send({ type: CLUSTER_STATUS, id: message.id, view: this.clusterView() });
     }
@@ -698,7 +716,7 @@ export class Supervisor {
     const p: Proc = {
       seq: ++this.seq, index, child, serves, isPreloader, phase: 'booting', epoch, recycle: null, generation, waitsFor: null,
       bootTimer: null, bootSpentMs: 0, bootResumedAt: now, drainTimer: null, killTimer: null, stableTimer: null, killedBy: null, bootError: null,
-      lastBeat: now, requests: 0, rssMb: null, ran: [], requestLimit, stoppedOn: null, spawnedAt: now, readyAt: null, drainReason: null, stepsRssMb: null,
+      lastBeat: now, requests: 0, rssMb: null, ran: [], lastMetrics: null, requestLimit, stoppedOn: null, spawnedAt: now, readyAt: null, drainReason: null, stepsRssMb: null,
     };
     this.procs.set(p.seq, p);
     child.onMessage((message) => this.enqueue({ type: 'message', proc: p, message }));
@@ -768,9 +786,52 @@ export class Supervisor {
     p.child.kill(signal);
   }
 
+  /**
+   * A scrape: asks every ready or draining serving process for its metrics, and answers the asking
+   * worker once all answered or `timeoutMs` passed — a process that did not answer is given with its
+   * last report (`fresh: false`), so the scrape never fails and no counter drops. Plain JSON: the
+   * primary relays, the worker aggregates with prom-client.
+   */
+  private collectMetrics(asker: Proc, request: MetricsRequestMessage): void {
+    const id = ++this.metricsSeq;
+    const targets = this.serving().filter((p) => p.phase === 'ready' || p.phase === 'draining');
+    const collection = { asker, askerId: request.id, waiting: new Set(targets), fresh: new Set<Proc>(), targets, timer: null as unknown };
+    this.collections.set(id, collection);
+    collection.timer = this.after(Math.min(Math.max(request.timeoutMs, 10), 30_000), () => this.finishCollection(id));
+    for (const p of targets) p.child.send({ type: METRICS_COLLECT, id } satisfies MetricsCollectMessage);
+    if (!targets.length) this.finishCollection(id);
+  }
+
+  private metricsReported(p: Proc, report: MetricsReportMessage): void {
+    const collection = this.collections.get(report.id);
+    p.lastMetrics = report.metrics;
+    if (!collection?.waiting.delete(p)) return;
+    collection.fresh.add(p);
+    if (collection.waiting.size === 0) this.finishCollection(report.id);
+  }
+
+  private finishCollection(id: number): void {
+    const collection = this.collections.get(id);
+    if (!collection) return;
+    this.collections.delete(id);
+    this.timers.clearTimeout(collection.timer);
+    if (!this.procs.has(collection.asker.seq)) return;
+    // A process that exited meanwhile is counted once, in the retired totals its last report joined.
+    const reports = collection.targets
+      .filter((p) => p.lastMetrics !== null && this.procs.has(p.seq))
+      .map((p) => ({ index: p.index, pid: p.child.pid ?? null, fresh: collection.fresh.has(p), metrics: p.lastMetrics as unknown[] }));
+    const result: MetricsResultMessage = { type: METRICS_RESULT, id: collection.askerId, reports, retired: this.retiredMetrics, status: this.status() };
+    collection.asker.child.send(result);
+  }
+
   /** A child exited: the worker table forgets it; what follows is decided by meaning. */
   private reap(p: Proc, code: number | null, signal: NodeJS.Signals | null): void {
     if (!this.procs.delete(p.seq)) return;
+    // Its counters live on in the cluster's totals; a scrape waiting for it stops waiting.
+    if (p.lastMetrics) this.retiredMetrics = carryCounters(this.retiredMetrics, p.lastMetrics);
+    for (const [id, collection] of this.collections) {
+      if (collection.waiting.delete(p) && collection.waiting.size === 0) this.finishCollection(id);
+    }
     for (const timer of [p.bootTimer, p.drainTimer, p.killTimer, p.stableTimer]) this.timers.clearTimeout(timer);
     const who = p.isPreloader && this.preload?.preloader === p ? 'the preloader' : `worker ${p.index} (pid ${p.child.pid})`;
     const what = describeExit(who, code, signal, p.killedBy);
@@ -1008,6 +1069,8 @@ function validWorkerMessage(m: unknown): boolean {
     case AWAIT_HANDOVER: return true;
     case HEARTBEAT: return count(msg.requests, Number.MAX_SAFE_INTEGER) && count(msg.rssMb, 2 ** 24);
     case CLUSTER_STATUS_REQUEST: return Number.isInteger(msg.id);
+    case METRICS_REQUEST: return Number.isInteger(msg.id) && count(msg.timeoutMs, 60_000);
+    case METRICS_REPORT: return Number.isInteger(msg.id) && Array.isArray(msg.metrics) && msg.metrics.length <= 10_000;
     case STOPPING: return typeof msg.reason === 'string' && msg.reason.length <= 64;
     case BOOT_FAILED: return typeof msg.reason === 'string' && msg.reason.length <= 4096;
     default: return false;

@@ -1,0 +1,170 @@
+import { type DynamicModule, Inject, Injectable, Module, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { AggregatorRegistry, Counter, Gauge, type MetricObjectWithValues, type MetricValue, Registry, type RegistryContentType, register as globalRegistry } from 'prom-client';
+import type { ClusterStatus } from '../control/control.protocol';
+import { PreloadService } from '../preload.service';
+import {
+  isMessage,
+  METRICS_COLLECT,
+  METRICS_REPORT,
+  METRICS_REQUEST,
+  METRICS_RESULT,
+  type MetricsCollectMessage,
+  type MetricsReportMessage,
+  type MetricsRequestMessage,
+  type MetricsResultMessage,
+} from '../supervisor/cluster.messages';
+
+/** Options of {@link ClusterMetricsModule}. */
+export interface ClusterMetricsOptions {
+  /** The registry your app's metrics are in (default: prom-client's global `register`). */
+  registry?: Registry<RegistryContentType>;
+  /** How long a scrape waits for every process's answer; one that is late is counted stale (default 1000). */
+  timeoutMs?: number;
+  /** `true`: each process's series keep a `worker` label (its index; `gone` for exited ones) instead of being summed. */
+  perWorker?: boolean;
+}
+
+const CLUSTER_METRICS_OPTIONS = Symbol('CLUSTER_METRICS_OPTIONS');
+
+type MetricJson = MetricObjectWithValues<MetricValue<string>>;
+
+/** A scrape's answer: what to send back, with its content type. */
+export interface ScrapeResult {
+  contentType: string;
+  body: string;
+}
+
+/**
+ * The whole cluster's metrics, answered by whichever process a scrape lands on: every serving
+ * process's registry, collected over the cluster's IPC (the primary relays and never loads
+ * prom-client), aggregated as prom-client defines it, with the counters of exited processes carried
+ * so that no counter goes down, and the cluster itself (`nest_preload_*`, the values
+ * `nest-preload status` shows). Outside a cluster, the local registry alone.
+ */
+@Injectable()
+export class ClusterMetrics implements OnModuleInit, OnModuleDestroy {
+  private readonly registry: Registry<RegistryContentType>;
+  private readonly timeoutMs: number;
+  private seq = 0;
+  private readonly pending = new Map<number, (result: MetricsResultMessage | null) => void>();
+
+  constructor(
+    private readonly preload: PreloadService,
+    @Inject(CLUSTER_METRICS_OPTIONS) private readonly options: ClusterMetricsOptions,
+  ) {
+    this.registry = options.registry ?? globalRegistry;
+    this.timeoutMs = options.timeoutMs ?? 1_000;
+    if (!Number.isInteger(this.timeoutMs) || this.timeoutMs < 10 || this.timeoutMs > 30_000) {
+      throw new TypeError(`ClusterMetricsModule: timeoutMs=${String(options.timeoutMs)} is invalid: use a whole number of milliseconds from 10 to 30000.`);
+    }
+  }
+
+  private readonly onMessage = (message: unknown): void => {
+    if (isMessage<MetricsCollectMessage>(message, METRICS_COLLECT)) {
+      void this.registry.getMetricsAsJSON().then(
+        (metrics) => process.connected && process.send?.({ type: METRICS_REPORT, id: message.id, metrics } satisfies MetricsReportMessage),
+        () => undefined,
+      );
+    } else if (isMessage<MetricsResultMessage>(message, METRICS_RESULT)) {
+      this.pending.get(message.id)?.(message);
+    }
+  };
+
+  onModuleInit(): void {
+    if (this.preload.servesUnderPrimary()) process.on('message', this.onMessage);
+  }
+
+  onModuleDestroy(): void {
+    process.off('message', this.onMessage);
+    for (const resolve of this.pending.values()) resolve(null);
+  }
+
+  /** The cluster's metrics in Prometheus's text format (or OpenMetrics, as the registry is set). */
+  async scrape(): Promise<ScrapeResult> {
+    if (!this.preload.servesUnderPrimary()) return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+    const result = await this.ask();
+    if (!result) {
+      // The primary did not answer: this process's own metrics, and a gauge that says so.
+      const own = new Registry();
+      new Gauge({ name: 'nest_preload_scrape_cluster_ok', help: '1 when this scrape holds the whole cluster, 0 when only the answering process (the primary did not answer).', registers: [own] }).set(0);
+      return this.render(Registry.merge([this.registry, own] as Registry[]));
+    }
+    const label = (metrics: unknown[], worker: string) => (this.options.perWorker ? withLabel(metrics as MetricJson[], worker) : (metrics as MetricJson[]));
+    const sets = [...result.reports.map((r) => label(r.metrics, String(r.index))), label(result.retired, 'gone')];
+    const cluster = AggregatorRegistry.aggregate(sets);
+    return this.render(Registry.merge([cluster as Registry, clusterRegistry(result)]));
+  }
+
+  private async render(registry: Registry<RegistryContentType>): Promise<ScrapeResult> {
+    return { contentType: registry.contentType, body: await registry.metrics() };
+  }
+
+  private ask(): Promise<MetricsResultMessage | null> {
+    const id = ++this.seq;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => done(null), this.timeoutMs + 2_000);
+      timer.unref();
+      const done = (result: MetricsResultMessage | null) => {
+        clearTimeout(timer);
+        this.pending.delete(id);
+        resolve(result);
+      };
+      this.pending.set(id, done);
+      process.send?.({ type: METRICS_REQUEST, id, timeoutMs: this.timeoutMs } satisfies MetricsRequestMessage);
+    });
+  }
+}
+
+function withLabel(metrics: MetricJson[], worker: string): MetricJson[] {
+  return metrics.map((m) => ({ ...m, values: m.values.map((v) => ({ ...v, labels: { ...v.labels, worker } })) }));
+}
+
+/** The cluster as the primary sees it, as gauges and counters (the same values as `nest-preload status`). */
+function clusterRegistry(result: MetricsResultMessage): Registry {
+  const r = new Registry();
+  const status: ClusterStatus = result.status;
+  const gauge = (name: string, help: string, labelNames: string[] = []) => new Gauge({ name, help, labelNames, registers: [r] });
+  gauge('nest_preload_scrape_cluster_ok', '1 when this scrape holds the whole cluster, 0 when only the answering process (the primary did not answer).').set(1);
+  const processes = gauge('nest_preload_scrape_processes', 'Serving processes in this scrape: fresh answered in time, stale did not (their last report is used).', ['freshness']);
+  processes.set({ freshness: 'fresh' }, result.reports.filter((x) => x.fresh).length);
+  processes.set({ freshness: 'stale' }, result.reports.filter((x) => !x.fresh).length);
+  gauge('nest_preload_workers_target', 'Workers the cluster is set to run.').set(status.target);
+  const byState = gauge('nest_preload_workers', 'Serving processes by state.', ['state']);
+  for (const state of ['booting', 'waiting', 'preloading', 'ready', 'draining']) byState.set({ state }, status.workers.filter((w) => w.state === state).length);
+  const restarts = new Counter({ name: 'nest_preload_restarts_total', help: 'Workers restarted since the cluster started (every index).', registers: [r] });
+  const perIndex = new Map(status.workers.map((w) => [w.index, w.restarts]));
+  restarts.inc([...perIndex.values()].reduce((a, b) => a + b, 0));
+  const pss = gauge('nest_preload_process_pss_bytes', "Each process's proportional set size (what it costs the host), read from /proc.", ['role', 'index']);
+  if (status.primaryPssMb !== null) pss.set({ role: 'primary', index: '' }, status.primaryPssMb * 2 ** 20);
+  for (const w of status.workers) if (w.pssMb !== null) pss.set({ role: w.index < 0 ? 'preloader' : 'worker', index: String(w.index) }, w.pssMb * 2 ** 20);
+  gauge('nest_preload_uptime_seconds', "The primary's uptime.").set(status.uptimeMs / 1_000);
+  if (status.preload) {
+    if (status.preload.generation) gauge('nest_preload_generation_info', 'The preload generation the workers start from.', ['generation']).set({ generation: status.preload.generation }, 1);
+    if (status.preload.durationMs !== null) gauge('nest_preload_preload_duration_seconds', 'How long the preload of the current generation took.').set(status.preload.durationMs / 1_000);
+    const duration = gauge('nest_preload_step_duration_seconds', 'Each step as the preloader ran it.', ['step', 'status']);
+    const redone = gauge('nest_preload_step_redone_workers', 'For a step the preloader did not complete: ready workers that redid it, by how it ended.', ['step', 'outcome']);
+    for (const step of status.preload.steps) {
+      duration.set({ step: step.name, status: step.status }, (step.durationMs ?? 0) / 1_000);
+      if (step.workers) {
+        redone.set({ step: step.name, outcome: 'complete' }, step.workers.complete);
+        redone.set({ step: step.name, outcome: 'failed' }, step.workers.ran - step.workers.complete);
+      }
+    }
+  }
+  return r;
+}
+
+/**
+ * Mounts {@link ClusterMetrics}; serve its `scrape()` from a route of your app (see the README):
+ * `@Get('metrics') async metrics(@Res() res) { const m = await this.metrics.scrape(); res.type(m.contentType).send(m.body); }`.
+ */
+@Module({})
+export class ClusterMetricsModule {
+  static forRoot(options: ClusterMetricsOptions = {}): DynamicModule {
+    return {
+      module: ClusterMetricsModule,
+      providers: [{ provide: CLUSTER_METRICS_OPTIONS, useValue: options }, ClusterMetrics],
+      exports: [ClusterMetrics],
+    };
+  }
+}

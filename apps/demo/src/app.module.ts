@@ -1,7 +1,8 @@
 import 'reflect-metadata';
 import { PreloadModule, PreloadProcessContext } from '@lf/nest-preload';
 import { PreloadHealthModule } from '@lf/nest-preload/terminus';
-import { type DynamicModule, Module } from '@nestjs/common';
+import { type DynamicModule, type MiddlewareConsumer, Module, type NestModule } from '@nestjs/common';
+import { ClusterMetricsModule } from '@lf/nest-preload/prometheus';
 import { getDataSourceToken, TypeOrmModule } from '@nestjs/typeorm';
 import { typeOrmAdvisoryLock } from '@lf/nest-preload/typeorm';
 import type { DataSource } from 'typeorm';
@@ -17,6 +18,7 @@ import { DEMO_CACHE, DEMO_CONFIG } from './demo.tokens';
 import { ComponentsController } from './http/components.controller';
 import { FlowsController } from './http/flows.controller';
 import { HealthController } from './http/health.controller';
+import { MetricsController, RequestCounter } from './http/metrics.controller';
 import { TestHooksController } from './http/test-hooks.controller';
 import { createDemoCache } from './startup/demo-cache';
 import { StartupSteps } from './startup/startup.steps';
@@ -24,7 +26,11 @@ import { SuperuserService } from './startup/superuser.service';
 
 /** The demo app; `AppModule.forConfig()` builds it for one configuration. */
 @Module({})
-export class AppModule {
+export class AppModule implements NestModule {
+  configure(consumer: MiddlewareConsumer): void {
+    consumer.apply(RequestCounter).forRoutes('{*splat}');
+  }
+
   static forConfig(config: DemoConfig = readDemoConfig()): DynamicModule {
     const role = PreloadProcessContext.fromEnv().role;
     return {
@@ -46,8 +52,9 @@ export class AppModule {
         TypeOrmModule.forRoot({ ...dataSourceOptions(config, role), retryAttempts: config.dbRetryAttempts, retryDelay: 1_000 }),
         TypeOrmModule.forFeature([User, StepRun, Flow, Variable]),
         PreloadHealthModule,
+        ClusterMetricsModule.forRoot(),
       ],
-      controllers: [HealthController, ComponentsController, FlowsController, ...(config.testHooks ? [TestHooksController] : [])],
+      controllers: [HealthController, MetricsController, ComponentsController, FlowsController, ...(config.testHooks ? [TestHooksController] : [])],
       providers: [
         { provide: DEMO_CONFIG, useValue: config },
         { provide: DEMO_CACHE, useFactory: () => createDemoCache(config, role) },

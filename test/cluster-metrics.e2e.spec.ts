@@ -1,0 +1,104 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { DemoCluster, eventually, get, TRACE_MODULES } from './support/demo-cluster';
+
+// @lf/nest-preload/prometheus on the demo's /metrics: a scrape through the shared port lands on any
+// worker and answers for the whole cluster; counters never go down when workers die.
+
+jest.setTimeout(180_000);
+
+const CLI = resolve(__dirname, '../libs/nest-preload/dist/cli.js');
+const FLOWS = 'http_requests_total{method="GET",route="/api/v1/flows",status="200"}';
+const SCRAPES = 'http_requests_total{method="GET",route="/metrics",status="200"}';
+
+/** `nest-preload status --json` of the cluster. */
+const statusOf = (cluster: DemoCluster) => JSON.parse(spawnSync(process.execPath, [CLI, 'status', '--json'], { cwd: cluster.dir, encoding: 'utf8' }).stdout);
+
+/** The value of one series of a Prometheus text answer, or undefined. */
+function sample(text: string, series: string): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
+/** A scrape on a fresh connection (so the kernel's round-robin picks the worker); retried when it lands on a hung one. */
+async function scrape(cluster: DemoCluster, timeoutMs = 3_000): Promise<{ text: string; ms: number }> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const started = Date.now();
+    try {
+      const answer = await get(cluster.port, '/metrics', timeoutMs);
+      if (answer.status === 200) return { text: answer.body, ms: Date.now() - started };
+    } catch {
+      // landed on the hung worker: the next connection goes to another
+    }
+  }
+  throw new Error('no worker answered /metrics');
+}
+
+describe('cluster-wide Prometheus metrics (real processes)', () => {
+  let cluster: DemoCluster | undefined;
+  afterEach(async () => {
+    await cluster?.destroy();
+    cluster = undefined;
+  });
+
+  it('every scrape holds the whole cluster: the same request total, monotonic, exact; it does not go down when a worker and its replacement are killed', async () => {
+    const traceDir = mkdtempSync(join(tmpdir(), 'np-metrics-trace-'));
+    cluster = await DemoCluster.start({ workers: 4, preload: true, nodeArgs: ['--require', TRACE_MODULES], env: { PRELOADER: 'exits', TRACE_MODULES_DIR: traceDir } });
+    await cluster.waitReady();
+    const sent = 200;
+    for (let i = 0; i < sent; i++) expect((await cluster.get('/api/v1/flows')).status).toBe(200);
+    const scrapes: string[] = [];
+    for (let i = 0; i < 10; i++) scrapes.push((await scrape(cluster)).text);
+    // Whichever worker answered, the same cluster-wide total: every request, once.
+    expect(scrapes.map((s) => sample(s, FLOWS))).toEqual(Array(10).fill(sent));
+    // A scrape is counted once it finished, so scrape k sees the k before it: monotonic, and exact.
+    expect(scrapes.map((s) => sample(s, SCRAPES) ?? 0)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(scrapes.every((s) => sample(s, 'nest_preload_scrape_processes{freshness="fresh"}') === 4)).toBe(true);
+
+    // The same values as `nest-preload status`, in the same run.
+    const status = statusOf(cluster);
+    const last = (await scrape(cluster)).text;
+    expect(sample(last, 'nest_preload_workers_target')).toBe(status.target);
+    expect(sample(last, 'nest_preload_workers{state="ready"}')).toBe(status.workers.filter((w: { state: string }) => w.state === 'ready').length);
+    expect(sample(last, `nest_preload_generation_info{generation="${status.preload.generation}"}`)).toBe(1);
+    expect(sample(last, 'nest_preload_restarts_total')).toBe(0);
+
+    // kill -9 a worker, then its replacement: their counts are carried, nothing goes down.
+    let before = sample(last, FLOWS) as number;
+    for (let round = 0; round < 2; round++) {
+      const c = cluster;
+      const pid = statusOf(c).workers[1].pid as number;
+      process.kill(pid, 'SIGKILL');
+      await eventually(async () => {
+        const s = statusOf(c);
+        return s.workers.filter((w: { state: string }) => w.state === 'ready').length === 4 && !s.workers.some((w: { pid: number }) => w.pid === pid);
+      }, 30_000, 'the killed worker replaced');
+      const after = (await scrape(cluster)).text;
+      expect(sample(after, FLOWS)).toBeGreaterThanOrEqual(before);
+      expect(sample(after, FLOWS)).toBe(sent);
+      expect(sample(after, 'nest_preload_restarts_total')).toBe(round + 1);
+      before = sample(after, FLOWS) as number;
+    }
+    expect((await cluster.stop()).code).toBe(0);
+    // The primary relays JSON; it never loads prom-client.
+    const [primary] = readdirSync(traceDir).filter((f) => f.startsWith('primary-'));
+    const modules = JSON.parse(readFileSync(join(traceDir, primary), 'utf8')) as string[];
+    expect(modules.filter((m) => m.includes(`${join('node_modules', 'prom-client')}`))).toEqual([]);
+  });
+
+  it('a worker that hangs is reported stale and the scrape still answers within its timeout, with that worker\'s last counts', async () => {
+    cluster = await DemoCluster.start({ workers: 3, preload: true, env: { PRELOADER: 'exits', DEMO_TEST_HOOKS: 'true', HEARTBEAT_TIMEOUT_MS: '60000' } });
+    await cluster.waitReady();
+    for (let i = 0; i < 60; i++) await cluster.get('/api/v1/flows');
+    expect(sample((await scrape(cluster)).text, FLOWS)).toBe(60);
+    expect((await cluster.get('/__test/hang')).status).toBe(200);
+    const { text, ms } = await scrape(cluster);
+    expect(sample(text, 'nest_preload_scrape_processes{freshness="stale"}')).toBe(1);
+    expect(sample(text, 'nest_preload_scrape_processes{freshness="fresh"}')).toBe(2);
+    expect(sample(text, FLOWS)).toBe(60);
+    // The default collection timeout is 1 s; the scrape is not held by the hung worker.
+    expect(ms).toBeLessThan(2_900);
+  });
+});

@@ -48,6 +48,15 @@ export interface ClusterStatus {
   workers: WorkerStatus[];
   /** A reload under way or queued (an accepted intent is kept until it is carried out). */
   reload?: { withPreload: boolean; queued: boolean } | null;
+  /**
+   * Restarts since the cluster started, by why the worker replaced ended: `crashed` (a non-zero
+   * exit), `exited` (exit 0 on its own), `killed` (a signal from elsewhere, e.g. the OOM killer),
+   * `hung` and `boot_timeout` (killed by the supervisor), `replacement_failed` (a reload's or a
+   * recycle's replacement that failed before it served).
+   */
+  restartsByReason?: Record<string, number>;
+  /** Rolling reloads started since the cluster started. */
+  reloads?: number;
   preload: {
     generation: string | null;
     durationMs: number | null;

@@ -1,6 +1,6 @@
 import { type DynamicModule, Inject, Injectable, Module, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { AggregatorRegistry, Counter, Gauge, type MetricObjectWithValues, type MetricValue, Registry, type RegistryContentType, register as globalRegistry } from 'prom-client';
-import type { ClusterStatus } from '../control/control.protocol';
+import type { ClusterStatus, WorkerStatus } from '../control/control.protocol';
 import { PreloadService } from '../preload.service';
 import {
   isMessage,
@@ -27,6 +27,9 @@ export interface ClusterMetricsOptions {
 const CLUSTER_METRICS_OPTIONS = Symbol('CLUSTER_METRICS_OPTIONS');
 
 type MetricJson = MetricObjectWithValues<MetricValue<string>>;
+
+/** Every state a worker line of `status` can have. */
+const WORKER_STATES: ReadonlyArray<WorkerStatus['state']> = ['preloading', 'starting', 'waiting', 'ready', 'replacing', 'draining'];
 
 /** A scrape's answer: what to send back, with its content type. */
 export interface ScrapeResult {
@@ -130,10 +133,10 @@ function clusterRegistry(result: MetricsResultMessage): Registry {
   processes.set({ freshness: 'stale' }, result.reports.filter((x) => !x.fresh).length);
   gauge('nest_preload_workers_target', 'Workers the cluster is set to run.').set(status.target);
   const byState = gauge('nest_preload_workers', 'Serving processes by state.', ['state']);
-  for (const state of ['booting', 'waiting', 'preloading', 'ready', 'draining']) byState.set({ state }, status.workers.filter((w) => w.state === state).length);
-  const restarts = new Counter({ name: 'nest_preload_restarts_total', help: 'Workers restarted since the cluster started (every index).', registers: [r] });
-  const perIndex = new Map(status.workers.map((w) => [w.index, w.restarts]));
-  restarts.inc([...perIndex.values()].reduce((a, b) => a + b, 0));
+  for (const state of WORKER_STATES) byState.set({ state }, status.workers.filter((w) => w.state === state).length);
+  const restarts = new Counter({ name: 'nest_preload_restarts_total', help: 'Workers restarted since the cluster started, by why the one replaced ended.', labelNames: ['reason'], registers: [r] });
+  for (const [reason, n] of Object.entries(status.restartsByReason ?? {})) restarts.inc({ reason }, n);
+  new Counter({ name: 'nest_preload_reloads_total', help: 'Rolling reloads started since the cluster started.', registers: [r] }).inc(status.reloads ?? 0);
   const pss = gauge('nest_preload_process_pss_bytes', "Each process's proportional set size (what it costs the host), read from /proc.", ['role', 'index']);
   if (status.primaryPssMb !== null) pss.set({ role: 'primary', index: '' }, status.primaryPssMb * 2 ** 20);
   for (const w of status.workers) if (w.pssMb !== null) pss.set({ role: w.index < 0 ? 'preloader' : 'worker', index: String(w.index) }, w.pssMb * 2 ** 20);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { EXIT_CODES, PRELOAD_ENV } from '../preload.constants';
 import { AWAIT_HANDOVER, CLUSTER_STATUS, CLUSTER_STATUS_REQUEST, HANDOVER, HEARTBEAT, LEADER, METRICS_COLLECT, METRICS_REPORT, METRICS_REQUEST, METRICS_RESULT, PRELOAD_DONE, READY, SHUTDOWN, STEPS_STARTED, STOPPING } from './cluster.messages';
 import { resolveSupervisorOptions } from './cluster.options';
-import { Supervisor } from './supervisor';
+import { restartReason, Supervisor } from './supervisor';
 import type { SupervisorLogger } from './supervisor.ports';
 import { type FakeChild, FakeCluster, FakeProcess, FakeTimers } from './testing/fake-ports';
 
@@ -693,6 +693,18 @@ describe('Supervisor', () => {
       w0.emit({ type: METRICS_REPORT, id: 1, metrics: 'lots' });
       w0.emit({ type: METRICS_REQUEST, id: 'x', timeoutMs: 10 });
       expect(t.lines.filter((l) => l.includes('sent a malformed nest-preload:metrics'))).toHaveLength(2);
+    });
+
+    it('counts restarts by why the replaced worker ended, and reloads; status gives both', () => {
+      const t = start({ preload: false, workers: 2 });
+      readyAll(t);
+      const status = () => (t.sup as unknown as { status(): { restartsByReason: Record<string, number>; reloads: number } }).status();
+      t.cluster.workers[0].exit(null, 'SIGKILL');
+      t.timers.advance(100);
+      t.cluster.workers[1].exit(1);
+      t.timers.advance(100);
+      expect(status()).toMatchObject({ restartsByReason: { killed: 1, crashed: 1 }, reloads: 0 });
+      expect([restartReason(0, null, null), restartReason(null, 'SIGTERM', 'hung event loop'), restartReason(null, 'SIGKILL', 'boot timeout'), restartReason(null, 'SIGKILL', 'the app cannot start')]).toEqual(['exited', 'hung', 'boot_timeout', 'killed_by_supervisor']);
     });
 
     it('the lowest-index ready worker leads; when it dies the next one is told', () => {

@@ -173,6 +173,8 @@ export class Supervisor {
   private generations = 0;
   private target: number;
   private restartsTotal = 0;
+  private readonly restartsByReason = new Map<string, number>();
+  private reloadsTotal = 0;
   private readonly restartsByIndex = new Map<number, number>();
   private leader: Proc | null = null;
   /** Scrapes under way, by collection id. */
@@ -331,6 +333,7 @@ export class Supervisor {
     this.queuedReload = null;
     const workers = this.serving().filter((p) => p.phase !== 'draining').length;
     this.reload = { epoch: ++this.epoch, withPreload, startedAt: this.timers.now() };
+    this.reloadsTotal++;
     this.logger.log(`rolling reload of ${workers} worker(s)${withPreload ? ' with a new preload generation' : ''}`);
     this.hook('onReload', { workers, withPreload });
     if (withPreload) this.startPreload(true);
@@ -824,6 +827,12 @@ export class Supervisor {
     collection.asker.child.send(result);
   }
 
+  private countRestart(index: number, reason: string): void {
+    this.restartsTotal++;
+    this.restartsByIndex.set(index, (this.restartsByIndex.get(index) ?? 0) + 1);
+    this.restartsByReason.set(reason, (this.restartsByReason.get(reason) ?? 0) + 1);
+  }
+
   /** A child exited: the worker table forgets it; what follows is decided by meaning. */
   private reap(p: Proc, code: number | null, signal: NodeJS.Signals | null): void {
     if (!this.procs.delete(p.seq)) return;
@@ -857,8 +866,7 @@ export class Supervisor {
     const incumbent = this.serving().find((o) => o.index === p.index && o.phase === 'ready' && this.isStale(o));
     if (p.readyAt === null && incumbent) {
       const hold = Math.min(this.options.restartDelayMs * 2 ** (this.restartsByIndex.get(p.index) ?? 0), this.options.maxRestartDelayMs);
-      this.restartsByIndex.set(p.index, (this.restartsByIndex.get(p.index) ?? 0) + 1);
-      this.restartsTotal++;
+      this.countRestart(p.index, 'replacement_failed');
       // A replacement that itself failed to boot means the new start-up is broken: the reload is
       // abandoned. One killed by a signal from elsewhere (the OOM killer) is retried: the intent stays.
       const killedFromOutside = signal !== null && p.killedBy === null;
@@ -881,8 +889,7 @@ export class Supervisor {
       this.logger.log(`${what}: it stopped on ${p.stoppedOn}; replacing it in ${this.options.restartDelayMs} ms`);
       return this.scheduleRespawn(p.index, this.options.restartDelayMs);
     }
-    this.restartsTotal++;
-    this.restartsByIndex.set(p.index, (this.restartsByIndex.get(p.index) ?? 0) + 1);
+    this.countRestart(p.index, restartReason(code, signal, p.killedBy));
     const servingNow = this.serving().filter((o) => o.phase === 'ready').length;
     const decision = this.policy.onEnd({ index: p.index, at: this.timers.now(), readyAt: p.readyAt, reason }, this.target, servingNow);
     if (decision.action === 'halt') {
@@ -911,8 +918,8 @@ export class Supervisor {
       // Only a worker that has served beats; a booting one is bounded by bootTimeoutMs instead.
       if (p.readyAt === null || (p.phase !== 'ready' && p.phase !== 'draining') || p.killedBy || now - p.lastBeat <= this.options.heartbeatTimeoutMs) continue;
       this.logger.error(`worker ${p.index} (pid ${p.child.pid}) has not answered for ${Math.round(now - p.lastBeat)} ms (hung event loop): killing it`);
-      this.kill(p, 'SIGTERM', 'hung event loop');
-      this.killLater(p, 'hung event loop');
+      this.kill(p, 'SIGTERM', HUNG);
+      this.killLater(p, HUNG);
     }
     this.scheduleWatchdog();
   }
@@ -1007,6 +1014,8 @@ export class Supervisor {
       primaryPssMb: this.host.pssMb(this.proc.pid),
       workers,
       reload: this.reload ? { withPreload: this.reload.withPreload, queued: this.queuedReload !== null } : this.queuedReload ? { withPreload: this.queuedReload.withPreload, queued: true } : null,
+      restartsByReason: Object.fromEntries(this.restartsByReason),
+      reloads: this.reloadsTotal,
       preload: this.options.preload
         ? {
             generation: this.current?.id ?? null,
@@ -1087,6 +1096,18 @@ function medianOf(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/** The `killedBy` of a worker the watchdog killed: its heartbeat stopped. */
+const HUNG = 'hung event loop';
+
+/** Why a worker that is restarted ended, as a metric label (see `ClusterStatus.restartsByReason`). */
+export function restartReason(code: number | null, signal: NodeJS.Signals | null, killedBy: string | null): string {
+  if (killedBy === HUNG) return 'hung';
+  if (killedBy === BOOT_TIMEOUT) return 'boot_timeout';
+  if (killedBy) return 'killed_by_supervisor';
+  if (signal) return 'killed';
+  return code === 0 ? 'exited' : 'crashed';
 }
 
 /** Says how a child ended, by meaning; a kill the supervisor sent is named as its own. */

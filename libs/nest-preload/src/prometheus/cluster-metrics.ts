@@ -88,14 +88,16 @@ export class ClusterMetrics implements OnModuleInit, OnModuleDestroy {
     const result = await this.ask();
     if (!result) {
       // The primary did not answer: this process's own metrics, and a gauge that says so.
-      const own = new Registry();
+      const own = registryOf(this.registry.contentType);
       new Gauge({ name: 'nest_preload_scrape_cluster_ok', help: '1 when this scrape holds the whole cluster, 0 when only the answering process (the primary did not answer).', registers: [own] }).set(0);
       return this.render(Registry.merge([this.registry, own] as Registry[]));
     }
     const label = (metrics: unknown[], worker: string) => (this.options.perWorker ? withLabel(metrics as MetricJson[], worker) : (metrics as MetricJson[]));
     const sets = [...result.reports.map((r) => label(r.metrics, String(r.index))), label(result.retired, 'gone')];
-    const cluster = AggregatorRegistry.aggregate(sets);
-    return this.render(Registry.merge([cluster as Registry, clusterRegistry(result)]));
+    // In the content type of your registry (Prometheus text, or OpenMetrics if you set it).
+    const cluster = AggregatorRegistry.aggregate<RegistryContentType>(sets);
+    cluster.setContentType(this.registry.contentType);
+    return this.render(Registry.merge([cluster as Registry, clusterRegistry(result, this.registry.contentType) as Registry]));
   }
 
   private async render(registry: Registry<RegistryContentType>): Promise<ScrapeResult> {
@@ -118,13 +120,20 @@ export class ClusterMetrics implements OnModuleInit, OnModuleDestroy {
   }
 }
 
+/** A new registry in `contentType` (merged registries must agree on it). */
+function registryOf(contentType: RegistryContentType): Registry<RegistryContentType> {
+  const r = new Registry<RegistryContentType>();
+  r.setContentType(contentType);
+  return r;
+}
+
 function withLabel(metrics: MetricJson[], worker: string): MetricJson[] {
   return metrics.map((m) => ({ ...m, values: m.values.map((v) => ({ ...v, labels: { ...v.labels, worker } })) }));
 }
 
 /** The cluster as the primary sees it, as gauges and counters (the same values as `nest-preload status`). */
-function clusterRegistry(result: MetricsResultMessage): Registry {
-  const r = new Registry();
+function clusterRegistry(result: MetricsResultMessage, contentType: RegistryContentType): Registry<RegistryContentType> {
+  const r = registryOf(contentType);
   const status: ClusterStatus = result.status;
   const gauge = (name: string, help: string, labelNames: string[] = []) => new Gauge({ name, help, labelNames, registers: [r] });
   gauge('nest_preload_scrape_cluster_ok', '1 when this scrape holds the whole cluster, 0 when only the answering process (the primary did not answer).').set(1);

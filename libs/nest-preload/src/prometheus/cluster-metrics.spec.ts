@@ -1,0 +1,91 @@
+import { Counter, Registry } from 'prom-client';
+import type { PreloadService } from '../preload.service';
+import { METRICS_COLLECT, METRICS_REPORT, METRICS_REQUEST, METRICS_RESULT } from '../supervisor/cluster.messages';
+import { ClusterMetrics, type ClusterMetricsOptions } from './cluster-metrics';
+
+const status = { pid: 1, state: 'running', target: 2, uptimeMs: 1_000, primaryPssMb: 10, workers: [], reload: null, restartsByReason: { killed: 1 }, reloads: 0, preload: null };
+const counter = (value: number) => [{ name: 'jobs_total', help: 'jobs', type: 'counter', aggregator: 'sum', values: [{ value, labels: {} }] }];
+
+/** A ClusterMetrics in a process whose "primary" answers each request with `answer` (or never). */
+function inCluster(options: ClusterMetricsOptions, answer: ((id: number) => object) | null) {
+  const sent: Array<{ type: string; id: number }> = [];
+  const original = process.send;
+  const connected = Object.getOwnPropertyDescriptor(process, 'connected');
+  Object.defineProperty(process, 'connected', { value: true, configurable: true });
+  process.send = ((message: { type: string; id: number }) => {
+    sent.push(message);
+    if (message.type === METRICS_REQUEST && answer) setImmediate(() => process.emit('message', answer(message.id) as never, undefined as never));
+    return true;
+  }) as typeof process.send;
+  const metrics = new ClusterMetrics({ servesUnderPrimary: () => true } as unknown as PreloadService, options);
+  metrics.onModuleInit();
+  return {
+    metrics,
+    sent,
+    restore: () => {
+      metrics.onModuleDestroy();
+      process.send = original;
+      if (connected) Object.defineProperty(process, 'connected', connected);
+      else delete (process as { connected?: boolean }).connected;
+    },
+  };
+}
+
+describe('ClusterMetrics', () => {
+  it('outside a cluster: the local registry as it is', async () => {
+    const registry = new Registry();
+    new Counter({ name: 'jobs_total', help: 'jobs', registers: [registry] }).inc(3);
+    const metrics = new ClusterMetrics({ servesUnderPrimary: () => false } as unknown as PreloadService, { registry });
+    expect((await metrics.scrape()).body).toContain('jobs_total 3');
+  });
+
+  it('sums every process and the retired counters; with perWorker, one series per process instead', async () => {
+    const result = (id: number) => ({ type: METRICS_RESULT, id, reports: [{ index: 0, pid: 10, fresh: true, metrics: counter(2) }, { index: 1, pid: 11, fresh: false, metrics: counter(5) }], retired: counter(4), status });
+    for (const [perWorker, expected] of [[false, ['jobs_total 11']], [true, ['jobs_total{worker="0"} 2', 'jobs_total{worker="1"} 5', 'jobs_total{worker="gone"} 4']]] as const) {
+      const t = inCluster({ registry: new Registry(), perWorker }, result);
+      try {
+        const { body } = await t.metrics.scrape();
+        for (const line of expected) expect(body).toContain(line);
+        expect(body).toContain('nest_preload_scrape_processes{freshness="stale"} 1');
+        expect(body).toContain('nest_preload_restarts_total{reason="killed"} 1');
+        expect(body).toContain('nest_preload_scrape_cluster_ok 1');
+      } finally {
+        t.restore();
+      }
+    }
+  });
+
+  it('answers the primary’s collection with its registry’s JSON', async () => {
+    const registry = new Registry();
+    new Counter({ name: 'jobs_total', help: 'jobs', registers: [registry] }).inc(7);
+    const t = inCluster({ registry }, null);
+    try {
+      process.emit('message', { type: METRICS_COLLECT, id: 42 } as never, undefined as never);
+      await new Promise((r) => setTimeout(r, 20));
+      const report = t.sent.find((m) => m.type === METRICS_REPORT) as unknown as { id: number; metrics: Array<{ name: string; values: Array<{ value: number }> }> };
+      expect(report.id).toBe(42);
+      expect(report.metrics[0]).toMatchObject({ name: 'jobs_total', values: [{ value: 7 }] });
+    } finally {
+      t.restore();
+    }
+  });
+
+  it('the primary does not answer: this process’s own metrics and nest_preload_scrape_cluster_ok 0, in the registry’s content type (OpenMetrics too)', async () => {
+    const registry = new Registry();
+    registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
+    new Counter({ name: 'jobs', help: 'jobs', registers: [registry] }).inc(1);
+    const t = inCluster({ registry, timeoutMs: 10 }, null);
+    try {
+      const { body, contentType } = await t.metrics.scrape();
+      expect(contentType).toBe(Registry.OPENMETRICS_CONTENT_TYPE);
+      expect(body).toContain('jobs_total 1');
+      expect(body).toContain('nest_preload_scrape_cluster_ok 0');
+    } finally {
+      t.restore();
+    }
+  }, 10_000);
+
+  it('refuses a timeoutMs out of range, saying what is expected', () => {
+    expect(() => new ClusterMetrics({ servesUnderPrimary: () => false } as unknown as PreloadService, { timeoutMs: 5 })).toThrow('ClusterMetricsModule: timeoutMs=5 is invalid: use a whole number of milliseconds from 10 to 30000.');
+  });
+});

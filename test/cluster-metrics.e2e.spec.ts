@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DemoCluster, eventually, get, TRACE_MODULES } from './support/demo-cluster';
@@ -45,7 +45,12 @@ describe('cluster-wide Prometheus metrics (real processes)', () => {
 
   it('every scrape holds the whole cluster: the same request total, monotonic, exact; it does not go down when a worker and its replacement are killed', async () => {
     const traceDir = mkdtempSync(join(tmpdir(), 'np-metrics-trace-'));
-    cluster = await DemoCluster.start({ workers: 4, preload: true, nodeArgs: ['--require', TRACE_MODULES], env: { PRELOADER: 'exits', TRACE_MODULES_DIR: traceDir } });
+    // Pipelined, with the preloader's last step held until a worker waits for its hand-over.
+    const gate = join(traceDir, 'go');
+    cluster = await DemoCluster.start({ workers: 4, preload: true, nodeArgs: ['--require', TRACE_MODULES], env: { PRELOADER: 'exits', PRELOAD_START: 'pipelined', DEMO_STEP_GATE: `flows@preloader:${gate}`, TRACE_MODULES_DIR: traceDir } });
+    const starting = cluster;
+    await eventually(async () => existsSync(join(starting.dir, '.nest-preload/control.json')) && statusOf(starting).workers.some((w: { state: string }) => w.state === 'waiting'), 60_000, 'a worker waiting for the hand-over');
+    writeFileSync(gate, '');
     await cluster.waitReady();
     const sent = 200;
     for (let i = 0; i < sent; i++) expect((await cluster.get('/api/v1/flows')).status).toBe(200);
@@ -65,6 +70,13 @@ describe('cluster-wide Prometheus metrics (real processes)', () => {
     expect(sample(last, `nest_preload_generation_info{generation="${status.preload.generation}"}`)).toBe(1);
     expect(last).not.toMatch(/^nest_preload_restarts_total\{/m);
     expect(sample(last, 'nest_preload_reloads_total')).toBe(0);
+    // Where start-up time went, per worker: the same figures as status.
+    for (const w of status.workers as Array<{ index: number; startMs: number; handoverWaitMs: number | null }>) {
+      expect(sample(last, `nest_preload_worker_start_seconds{index="${w.index}"}`)).toBeCloseTo(w.startMs / 1_000, 3);
+      if (w.handoverWaitMs !== null) expect(sample(last, `nest_preload_worker_handover_wait_seconds{index="${w.index}"}`)).toBeCloseTo(w.handoverWaitMs / 1_000, 3);
+    }
+    // Held by the gate: at least one worker built its app beside the preloader and waited.
+    expect(status.workers.filter((w: { handoverWaitMs: number | null }) => w.handoverWaitMs !== null).length).toBeGreaterThanOrEqual(1);
 
     // kill -9 a worker, then its replacement: their counts are carried, nothing goes down.
     let before = sample(last, FLOWS) as number;

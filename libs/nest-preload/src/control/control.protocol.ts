@@ -31,6 +31,10 @@ export interface WorkerStatus {
   pid: number | null;
   state: 'preloading' | 'starting' | 'waiting' | 'ready' | 'replacing' | 'draining';
   uptimeMs: number;
+  /** From its fork until it was ready, or null while it is not. */
+  startMs?: number | null;
+  /** How long it waited for the preload's hand-over after building its app (pipelined start), or null. */
+  handoverWaitMs?: number | null;
   restarts: number;
   pssMb: number | null;
   requests: number;

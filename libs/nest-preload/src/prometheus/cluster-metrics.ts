@@ -150,6 +150,12 @@ function clusterRegistry(result: MetricsResultMessage, contentType: RegistryCont
   if (status.primaryPssMb !== null) pss.set({ role: 'primary', index: '' }, status.primaryPssMb * 2 ** 20);
   for (const w of status.workers) if (w.pssMb !== null) pss.set({ role: w.index < 0 ? 'preloader' : 'worker', index: String(w.index) }, w.pssMb * 2 ** 20);
   gauge('nest_preload_uptime_seconds', "The primary's uptime.").set(status.uptimeMs / 1_000);
+  const start = gauge('nest_preload_worker_start_seconds', 'Each serving process, from its fork until it was ready.', ['index']);
+  const wait = gauge('nest_preload_worker_handover_wait_seconds', 'Of that, how long it waited for the preload\'s hand-over after building its app (pipelined start).', ['index']);
+  for (const w of status.workers) {
+    if (w.startMs !== null && w.startMs !== undefined) start.set({ index: String(w.index) }, w.startMs / 1_000);
+    if (w.handoverWaitMs !== null && w.handoverWaitMs !== undefined) wait.set({ index: String(w.index) }, w.handoverWaitMs / 1_000);
+  }
   if (status.preload) {
     if (status.preload.generation) gauge('nest_preload_generation_info', 'The preload generation the workers start from.', ['generation']).set({ generation: status.preload.generation }, 1);
     if (status.preload.durationMs !== null) gauge('nest_preload_preload_duration_seconds', 'How long the preload of the current generation took.').set(status.preload.durationMs / 1_000);

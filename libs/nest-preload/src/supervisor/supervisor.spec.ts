@@ -227,6 +227,21 @@ describe('Supervisor', () => {
       expect(t.cluster.children).toHaveLength(3);
     });
 
+    it('status says how long each worker waited for the hand-over and took to be ready; one that asked after the hand-over has no wait', () => {
+      const t = pipelined();
+      const [w0, w1] = t.cluster.workers;
+      t.timers.advance(100);
+      w0.emit({ type: AWAIT_HANDOVER });
+      t.timers.advance(400);
+      preloadOk(t);
+      t.timers.advance(50);
+      w1.emit({ type: AWAIT_HANDOVER });
+      t.timers.advance(25);
+      for (const w of [w0, w1]) w.emit({ type: READY, pid: w.pid, preloaded: true });
+      const status = (t.sup as unknown as { status(): { workers: Array<{ index: number; startMs: number | null; handoverWaitMs: number | null }> } }).status();
+      expect(status.workers.map((w) => [w.index, w.startMs, w.handoverWaitMs])).toEqual([[0, 575, 400], [1, 575, null]]);
+    });
+
     it('a preloader that dies before its steps start: the workers forked beside it are told there is no hand-over', () => {
       const t = start({ preloadStart: 'pipelined' });
       t.cluster.preloader.exit(1);

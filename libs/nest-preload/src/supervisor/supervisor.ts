@@ -124,6 +124,9 @@ interface Proc {
   stoppedOn: string | null;
   spawnedAt: number;
   readyAt: number | null;
+  /** Since when it waits for the hand-over (pipelined start), and how long it waited once told. */
+  awaitingSince: number | null;
+  handoverWaitMs: number | null;
   /** Why it drains, for the exit line. */
   drainReason: string | null;
   /** A serving preloader: its RSS before and after its steps, as it reported. */
@@ -569,6 +572,7 @@ export class Supervisor {
     const waitsFor = p.waitsFor;
     if (waitsFor && this.preload?.generation === waitsFor) {
       p.phase = 'awaiting';
+      p.awaitingSince = this.timers.now();
       // The boot timer measures the worker's own boot: it pauses while the preload runs.
       this.timers.clearTimeout(p.bootTimer);
       p.bootSpentMs += this.timers.now() - p.bootResumedAt;
@@ -589,6 +593,7 @@ export class Supervisor {
     this.dropGenerationIfUnused(waitedOn);
     if (p.phase === 'awaiting') {
       p.phase = 'booting';
+      if (p.awaitingSince !== null) p.handoverWaitMs = Math.round(this.timers.now() - p.awaitingSince);
       p.bootResumedAt = this.timers.now();
       this.startBootTimer(p, this.options.bootTimeoutMs - p.bootSpentMs);
     }
@@ -719,7 +724,7 @@ export class Supervisor {
     const p: Proc = {
       seq: ++this.seq, index, child, serves, isPreloader, phase: 'booting', epoch, recycle: null, generation, waitsFor: null,
       bootTimer: null, bootSpentMs: 0, bootResumedAt: now, drainTimer: null, killTimer: null, stableTimer: null, killedBy: null, bootError: null,
-      lastBeat: now, requests: 0, rssMb: null, ran: [], lastMetrics: null, requestLimit, stoppedOn: null, spawnedAt: now, readyAt: null, drainReason: null, stepsRssMb: null,
+      lastBeat: now, requests: 0, rssMb: null, ran: [], lastMetrics: null, requestLimit, stoppedOn: null, spawnedAt: now, readyAt: null, awaitingSince: null, handoverWaitMs: null, drainReason: null, stepsRssMb: null,
     };
     this.procs.set(p.seq, p);
     child.onMessage((message) => this.enqueue({ type: 'message', proc: p, message }));
@@ -999,6 +1004,8 @@ export class Supervisor {
         pid: p.child.pid ?? null,
         state: this.procState(p),
         uptimeMs: Math.round(now - p.spawnedAt),
+        startMs: p.readyAt === null ? null : Math.round(p.readyAt - p.spawnedAt),
+        handoverWaitMs: p.handoverWaitMs,
         restarts: this.restartsByIndex.get(p.index) ?? 0,
         pssMb: p.child.pid ? this.host.pssMb(p.child.pid) : null,
         requests: p.requests,

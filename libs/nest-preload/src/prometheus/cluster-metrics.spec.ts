@@ -1,34 +1,33 @@
 import { Counter, Registry } from 'prom-client';
 import type { PreloadService } from '../preload.service';
 import { METRICS_COLLECT, METRICS_REPORT, METRICS_REQUEST, METRICS_RESULT } from '../supervisor/cluster.messages';
-import { ClusterMetrics, type ClusterMetricsOptions } from './cluster-metrics';
+import { ClusterMetrics, type ClusterMetricsOptions, type MetricsChannel } from './cluster-metrics';
 
 const status = { pid: 1, state: 'running', target: 2, uptimeMs: 1_000, primaryPssMb: 10, workers: [], reload: null, restartsByReason: { killed: 1 }, reloads: 0, preload: null };
 const counter = (value: number) => [{ name: 'jobs_total', help: 'jobs', type: 'counter', aggregator: 'sum', values: [{ value, labels: {} }] }];
 
-/** A ClusterMetrics in a process whose "primary" answers each request with `answer` (or never). */
+/** A ClusterMetrics on a fake channel whose "primary" answers each request with `answer` (or never). */
 function inCluster(options: ClusterMetricsOptions, answer: ((id: number) => object) | null) {
   const sent: Array<{ type: string; id: number }> = [];
-  const original = process.send;
-  const connected = Object.getOwnPropertyDescriptor(process, 'connected');
-  Object.defineProperty(process, 'connected', { value: true, configurable: true });
-  process.send = ((message: { type: string; id: number }) => {
-    sent.push(message);
-    if (message.type === METRICS_REQUEST && answer) setImmediate(() => process.emit('message', answer(message.id) as never, undefined as never));
-    return true;
-  }) as typeof process.send;
-  const metrics = new ClusterMetrics({ servesUnderPrimary: () => true } as unknown as PreloadService, options);
-  metrics.onModuleInit();
-  return {
-    metrics,
-    sent,
-    restore: () => {
-      metrics.onModuleDestroy();
-      process.send = original;
-      if (connected) Object.defineProperty(process, 'connected', connected);
-      else delete (process as { connected?: boolean }).connected;
+  const listeners = new Set<(message: unknown) => void>();
+  const deliver = (message: unknown) => setImmediate(() => { for (const l of listeners) l(message); });
+  const channel: MetricsChannel = {
+    send: (message) => {
+      const m = message as { type: string; id: number };
+      sent.push(m);
+      if (m.type === METRICS_REQUEST && answer) deliver(answer(m.id));
     },
+    onMessage: (l) => void listeners.add(l),
+    offMessage: (l) => void listeners.delete(l),
   };
+  class OnFakeChannel extends ClusterMetrics {
+    protected override channel(): MetricsChannel {
+      return channel;
+    }
+  }
+  const metrics = new OnFakeChannel({ servesUnderPrimary: () => true } as unknown as PreloadService, options);
+  metrics.onModuleInit();
+  return { metrics, sent, deliver, restore: () => metrics.onModuleDestroy() };
 }
 
 describe('ClusterMetrics', () => {
@@ -60,7 +59,7 @@ describe('ClusterMetrics', () => {
     new Counter({ name: 'jobs_total', help: 'jobs', registers: [registry] }).inc(7);
     const t = inCluster({ registry }, null);
     try {
-      process.emit('message', { type: METRICS_COLLECT, id: 42 } as never, undefined as never);
+      t.deliver({ type: METRICS_COLLECT, id: 42 });
       await new Promise((r) => setTimeout(r, 20));
       const report = t.sent.find((m) => m.type === METRICS_REPORT) as unknown as { id: number; metrics: Array<{ name: string; values: Array<{ value: number }> }> };
       expect(report.id).toBe(42);

@@ -31,6 +31,22 @@ type MetricJson = MetricObjectWithValues<MetricValue<string>>;
 /** Every state a worker line of `status` can have. */
 const WORKER_STATES: ReadonlyArray<WorkerStatus['state']> = ['preloading', 'starting', 'waiting', 'ready', 'replacing', 'draining'];
 
+/** How {@link ClusterMetrics} talks to the primary. */
+export interface MetricsChannel {
+  /** Sends if the channel is open; a closed one drops the message. */
+  send(message: object): void;
+  onMessage(listener: (message: unknown) => void): void;
+  offMessage(listener: (message: unknown) => void): void;
+}
+
+const processChannel: MetricsChannel = {
+  send: (message) => {
+    if (process.connected) process.send?.(message);
+  },
+  onMessage: (listener) => void process.on('message', listener),
+  offMessage: (listener) => void process.off('message', listener),
+};
+
 /** A scrape's answer: what to send back, with its content type. */
 export interface ScrapeResult {
   contentType: string;
@@ -62,10 +78,15 @@ export class ClusterMetrics implements OnModuleInit, OnModuleDestroy {
     }
   }
 
+  /** The IPC channel to the primary: this process's own (a spec substitutes a fake). */
+  protected channel(): MetricsChannel {
+    return processChannel;
+  }
+
   private readonly onMessage = (message: unknown): void => {
     if (isMessage<MetricsCollectMessage>(message, METRICS_COLLECT)) {
       void this.registry.getMetricsAsJSON().then(
-        (metrics) => process.connected && process.send?.({ type: METRICS_REPORT, id: message.id, metrics } satisfies MetricsReportMessage),
+        (metrics) => this.channel().send({ type: METRICS_REPORT, id: message.id, metrics } satisfies MetricsReportMessage),
         () => undefined,
       );
     } else if (isMessage<MetricsResultMessage>(message, METRICS_RESULT)) {
@@ -74,11 +95,11 @@ export class ClusterMetrics implements OnModuleInit, OnModuleDestroy {
   };
 
   onModuleInit(): void {
-    if (this.preload.servesUnderPrimary()) process.on('message', this.onMessage);
+    if (this.preload.servesUnderPrimary()) this.channel().onMessage(this.onMessage);
   }
 
   onModuleDestroy(): void {
-    process.off('message', this.onMessage);
+    this.channel().offMessage(this.onMessage);
     for (const resolve of this.pending.values()) resolve(null);
   }
 
@@ -115,7 +136,7 @@ export class ClusterMetrics implements OnModuleInit, OnModuleDestroy {
         resolve(result);
       };
       this.pending.set(id, done);
-      process.send?.({ type: METRICS_REQUEST, id, timeoutMs: this.timeoutMs } satisfies MetricsRequestMessage);
+      this.channel().send({ type: METRICS_REQUEST, id, timeoutMs: this.timeoutMs } satisfies MetricsRequestMessage);
     });
   }
 }

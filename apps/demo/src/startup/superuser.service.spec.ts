@@ -49,8 +49,11 @@ const scryptAsync = promisify(scrypt) as (password: string, salt: Buffer, keylen
 /** Holds the superuser lock from "another process" until released. */
 function holdLock(lock: FileLock) {
   let release!: () => void;
-  const held = lock.withLock('superuser', () => new Promise<void>((r) => (release = r)));
-  return { release: async () => { release(); await held; }, ready: new Promise((r) => setTimeout(r, 50)) };
+  let acquired!: () => void;
+  // Ready once the lock is really held (an event, not a delay).
+  const ready = new Promise<void>((r) => (acquired = r));
+  const held = lock.withLock('superuser', () => new Promise<void>((r) => { release = r; acquired(); }));
+  return { release: async () => { release(); await held; }, ready };
 }
 
 describe('SuperuserService.setup', () => {

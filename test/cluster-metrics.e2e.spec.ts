@@ -71,9 +71,12 @@ describe('cluster-wide Prometheus metrics (real processes)', () => {
     expect(last).not.toMatch(/^nest_preload_restarts_total\{/m);
     expect(sample(last, 'nest_preload_reloads_total')).toBe(0);
     // Where start-up time went, per worker: the same figures as status.
-    for (const w of status.workers as Array<{ index: number; startMs: number; handoverWaitMs: number | null }>) {
+    for (const w of status.workers as Array<{ index: number; startMs: number; handoverWaitMs: number | null; lockWaitMs: number }>) {
       expect(sample(last, `nest_preload_worker_start_seconds{index="${w.index}"}`)).toBeCloseTo(w.startMs / 1_000, 3);
       if (w.handoverWaitMs !== null) expect(sample(last, `nest_preload_worker_handover_wait_seconds{index="${w.index}"}`)).toBeCloseTo(w.handoverWaitMs / 1_000, 3);
+      // Every process recorded its start (the timeline is on by default), lock waits included.
+      expect(typeof w.lockWaitMs).toBe('number');
+      expect(sample(last, `nest_preload_worker_lock_wait_seconds{index="${w.index}"}`)).toBeCloseTo(w.lockWaitMs / 1_000, 3);
     }
     // Held by the gate: at least one worker built its app beside the preloader and waited.
     expect(status.workers.filter((w: { handoverWaitMs: number | null }) => w.handoverWaitMs !== null).length).toBeGreaterThanOrEqual(1);

@@ -88,6 +88,7 @@ async function start(mode, { workers, port, env, nodeArgs = [], node = process.e
 }
 
 async function startCluster(mode, dir, workers, env, nodeArgs, node, entry) {
+  let finalTrace = null;
   const spawnedAt = performance.now();
   const child = spawn(node, [...nodeArgs, entry], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...env, WORKERS: String(workers) } });
   let out = '';
@@ -110,6 +111,11 @@ async function startCluster(mode, dir, workers, env, nodeArgs, node, entry) {
   return {
     readyMs,
     primaryPid: child.pid,
+    /** The start-up timeline the primary wrote (null with the timeline off), read before stop() removes the dir. */
+    trace: () => {
+      const file = join(dir, '.nest-preload', 'timeline.json');
+      return existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : null;
+    },
     tree: () => [{ role: 'primary', pid: child.pid }, ...childrenOf(child.pid).map((pid) => ({ role: 'worker', pid }))],
     // A serving preloader is weighed once the cluster is ready: settled when it was kept, or when
     // the one it replaced has exited (its replacement is ready by then). Other modes: at once.
@@ -126,8 +132,12 @@ async function startCluster(mode, dir, workers, env, nodeArgs, node, entry) {
         child.kill('SIGTERM');
         await waitUntil(() => exited, 60_000, `${mode} stop`);
       }
+      const file = join(dir, '.nest-preload', 'timeline.json');
+      finalTrace = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : null;
       rmSync(dir, { recursive: true, force: true });
     },
+    /** After stop(): the timeline as the primary wrote it last, as it stopped (every write before it counted in its cost). */
+    finalTrace: () => finalTrace,
   };
 }
 

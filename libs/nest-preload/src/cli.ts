@@ -6,18 +6,22 @@
  *   nest-preload reload [--preload] [--json]
  *   nest-preload scale N [--json]
  *   nest-preload stop [--json]
+ *   nest-preload timeline [--json] [--width N] [--trace PATH]
  *
  * Finds the cluster through its control file: --file PATH, else NEST_PRELOAD_CONTROL_FILE, else
  * ./.nest-preload/control.json. Exit codes: 0 done, 1 no cluster / refused, 2 bad usage.
  */
-import { join, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { ControlError, sendControl } from './control/control-client';
 import type { ClusterStatus } from './control/control.protocol';
 import { processAlive } from './control/process-alive';
 import { formatTable } from './format-table';
+import { PRELOAD_ENV } from './preload.constants';
+import { type ChromeTrace, formatGantt, traceProblem } from './timeline/trace';
 import type { StepLine } from './supervisor/supervisor.ports';
 
-const USAGE = 'usage: nest-preload <status|reload [--preload]|scale N|stop> [--json] [--file PATH]';
+const USAGE = 'usage: nest-preload <status|reload [--preload]|scale N|stop|timeline> [--json] [--file PATH]';
 
 const HELP = `${USAGE}
 
@@ -28,11 +32,18 @@ commands:
   reload            a rolling reload, one worker at a time; --preload writes a new preload first
   scale N           run N workers from now on (1 or more)
   stop              a graceful stop (drain, then exit), and wait for it
+  timeline          the last start as a Gantt chart: each process's fork, boot, app build, steps
+                    (with their lock waits), hand-over wait and serve; --json prints the trace
+                    itself (Chrome trace-event format: open it in ui.perfetto.dev); works after
+                    the cluster has stopped too
 
 options:
   --json            machine-readable output
   --file PATH       the cluster's control file (else NEST_PRELOAD_CONTROL_FILE, else
                     ./.nest-preload/control.json in the working directory)
+  --trace PATH      timeline: the trace file (else NEST_PRELOAD_TIMELINE_FILE, else
+                    timeline.json beside the control file)
+  --width N         timeline: columns of the chart (default 60)
   -h, --help        this text
 
 exit codes: 0 done, 1 no cluster reachable or the request was refused, 2 bad usage`;
@@ -88,11 +99,21 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     return 0;
   }
   const file = resolve(take('--file') ?? env.NEST_PRELOAD_CONTROL_FILE ?? join(process.cwd(), '.nest-preload', 'control.json'));
+  const tracePath = take('--trace');
+  const width = take('--width');
   const json = flag('--json');
   const preload = flag('--preload');
   const [command, value, ...rest] = args;
   if (!command) return usage('no command given');
   if (rest.length) return usage(`unexpected ${rest.map((r) => JSON.stringify(r)).join(' ')}`);
+  if (command === 'timeline' && value === undefined) {
+    if (width !== undefined && !(/^\d+$/.test(width) && Number(width) >= 20 && Number(width) <= 400)) return usage(`--width needs a whole number of columns from 20 to 400 (got ${JSON.stringify(width)})`);
+    // NEST_PRELOAD_TIMELINE_FILE=off turned recording off; a trace an earlier start left is still beside the control file.
+    const fromEnv = env[PRELOAD_ENV.timelineFile]?.trim();
+    const named = fromEnv && !['off', 'false', '0', 'no'].includes(fromEnv.toLowerCase()) ? fromEnv : undefined;
+    const path = resolve(tracePath ?? named ?? join(dirname(file), 'timeline.json'));
+    return timeline(path, json, width === undefined ? 60 : Number(width));
+  }
   try {
     if (command === 'status' && value === undefined) {
       const status = (await sendControl(file, { cmd: 'status' })) as ClusterStatus;
@@ -115,7 +136,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       console.log(json ? JSON.stringify({ stopped, pid: result.pid }) : stopped ? `stopped (primary pid ${result.pid})` : `asked to stop; primary pid ${result.pid} still running`);
       return stopped ? 0 : 1;
     } else {
-      return usage(['status', 'reload', 'scale', 'stop'].includes(command) ? `${command} ${value === undefined ? 'needs a number of workers' : `takes no ${JSON.stringify(value)}`}` : `unknown command ${JSON.stringify(command)}`);
+      return usage(['status', 'reload', 'scale', 'stop', 'timeline'].includes(command) ? `${command} ${value === undefined ? 'needs a number of workers' : `takes no ${JSON.stringify(value)}`}` : `unknown command ${JSON.stringify(command)}`);
     }
     return 0;
   } catch (error) {
@@ -123,6 +144,34 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     console.error(`nest-preload: ${error.message}`);
     return 1;
   }
+}
+
+/** Prints the trace at `path` as a chart (or as it is, with --json). */
+function timeline(path: string, json: boolean, width: number): number {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
+    console.error(`nest-preload: no start-up timeline at ${path}${missing ? ' (a cluster writes it once it is ready, beside its control file; is the timeline option off, or did the cluster run elsewhere? --trace PATH names the file)' : `: ${(error as Error).message}`}`);
+    return 1;
+  }
+  let trace: unknown;
+  try {
+    trace = JSON.parse(text);
+  } catch {
+    console.error(`nest-preload: ${path} is not a start-up timeline: it is not valid JSON`);
+    return 1;
+  }
+  const problem = traceProblem(trace);
+  if (problem) {
+    console.error(`nest-preload: ${path} is not a start-up timeline: ${problem}`);
+    return 1;
+  }
+  console.log(json ? JSON.stringify(trace, null, 2) : `${formatGantt(trace as ChromeTrace, width)}
+
+trace: ${path} (open it in ui.perfetto.dev or chrome://tracing)`);
+  return 0;
 }
 
 function usage(problem: string): number {

@@ -32,6 +32,10 @@ export const PRELOAD_ENV = {
   controlFile: 'NEST_PRELOAD_CONTROL_FILE',
   /** `true`: `runCluster` runs only the preload, in this process, and exits with its status. */
   oneShot: 'NEST_PRELOAD_ONE_SHOT',
+  /** Where the primary writes the start-up timeline and `nest-preload timeline` reads it. */
+  timelineFile: 'NEST_PRELOAD_TIMELINE_FILE',
+  /** `1` in a child whose start-up phases the primary records (the `timeline` option is on). */
+  recordTimeline: 'NEST_PRELOAD_RECORD_TIMELINE',
 } as const;
 
 /** Prefix of every IPC message type this library sends, so apps can share the channel. */

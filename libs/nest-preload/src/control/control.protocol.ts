@@ -35,6 +35,8 @@ export interface WorkerStatus {
   startMs?: number | null;
   /** How long it waited for the preload's hand-over after building its app (pipelined start), or null. */
   handoverWaitMs?: number | null;
+  /** How long it waited for start-up locks in all (from its timeline), or null before it reported one. */
+  lockWaitMs?: number | null;
   restarts: number;
   pssMb: number | null;
   requests: number;

@@ -3,6 +3,7 @@ import { PRELOAD_RESOLVED_OPTIONS } from '../preload.module-definition';
 import type { ResolvedPreloadOptions } from '../preload.options';
 import { FileLock, type LockOptions } from './file-lock';
 import type { HeldLock, LockBackend, LockScope } from './lock-backend';
+import { startRecorder } from '../timeline/recorder';
 
 /** Options of one {@link StartupLock.withLock} call. */
 export interface StartupLockOptions extends LockOptions {
@@ -40,7 +41,13 @@ export class StartupLock {
    * @throws LockCompromisedError when it was lost while `fn` ran.
    */
   withLock<T>(name: string, fn: (held: HeldLock) => Promise<T>, options: StartupLockOptions = {}): Promise<T> {
-    return this.backendFor(options.scope).withLock(name, fn, {
+    // The time until the lock is held goes into the start-up timeline, inside its step.
+    const asked = startRecorder.now();
+    const timed = (held: HeldLock) => {
+      startRecorder.add(`lock wait ${name}`, 'lock', asked, startRecorder.now(), { scope: options.scope ?? 'host' });
+      return fn(held);
+    };
+    return this.backendFor(options.scope).withLock(name, timed, {
       timeoutMs: options.timeoutMs ?? this.options.lockTimeoutMs,
       staleMs: options.staleMs ?? this.options.lockStaleMs,
     });

@@ -173,9 +173,11 @@ function clusterRegistry(result: MetricsResultMessage, contentType: RegistryCont
   gauge('nest_preload_uptime_seconds', "The primary's uptime.").set(status.uptimeMs / 1_000);
   const start = gauge('nest_preload_worker_start_seconds', 'Each serving process, from its fork until it was ready.', ['index']);
   const wait = gauge('nest_preload_worker_handover_wait_seconds', 'Of that, how long it waited for the preload\'s hand-over after building its app (pipelined start).', ['index']);
+  const lockWait = gauge('nest_preload_worker_lock_wait_seconds', 'Of its start, how long it waited for start-up locks (file or database), from its timeline.', ['index']);
   for (const w of status.workers) {
     if (w.startMs !== null && w.startMs !== undefined) start.set({ index: String(w.index) }, w.startMs / 1_000);
     if (w.handoverWaitMs !== null && w.handoverWaitMs !== undefined) wait.set({ index: String(w.index) }, w.handoverWaitMs / 1_000);
+    if (w.lockWaitMs !== null && w.lockWaitMs !== undefined) lockWait.set({ index: String(w.index) }, w.lockWaitMs / 1_000);
   }
   if (status.preload) {
     if (status.preload.generation) gauge('nest_preload_generation_info', 'The preload generation the workers start from.', ['generation']).set({ generation: status.preload.generation }, 1);

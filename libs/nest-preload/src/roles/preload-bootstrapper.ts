@@ -26,6 +26,7 @@ import { STEPS_STARTED } from '../supervisor/cluster.messages';
 import { awaitHandover } from './handover-client';
 import { PreloadProcessContext } from './process-context';
 import { PreloadState } from './preload-state';
+import { startRecorder as recorder } from '../timeline/recorder';
 
 interface DiscoveredStep extends StepDefinition {
   invoke(): Promise<unknown>;
@@ -101,7 +102,7 @@ export class PreloadBootstrapper implements OnApplicationBootstrap, BeforeApplic
     }
     const toRun = this.ctx.role === 'worker' ? this.adoptManifest(plan, await this.handover()) : plan.ordered;
     await runSteps(toRun, this.state.steps, this.ctx.role, {
-      invoke: (step) => (invokers.get(step.name) as DiscoveredStep).invoke(),
+      invoke: (step) => recorder.time(`step ${step.name}`, 'step', () => (invokers.get(step.name) as DiscoveredStep).invoke(), { role: this.ctx.role, critical: step.critical }),
       onComplete: async (step, value) => {
         if (this.ctx.role === 'preloader' && value !== undefined) {
           const entry = await writeResult(this.requireRunDir(), step.name, value);
@@ -153,7 +154,7 @@ export class PreloadBootstrapper implements OnApplicationBootstrap, BeforeApplic
   private async handover(): Promise<{ manifestPath: string; generation: string } | { reason: string }> {
     if (this.ctx.awaitHandover) {
       this.logger.log('app built; waiting for the preload hand-over before running any step');
-      const answer = await awaitHandover();
+      const answer = await recorder.time('hand-over wait', 'handover', () => awaitHandover());
       return answer.ok ? { manifestPath: answer.manifestPath, generation: answer.generation } : { reason: `the preload was abandoned (${answer.reason})` };
     }
     const { manifestPath, generation } = this.ctx;

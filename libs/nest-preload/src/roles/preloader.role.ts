@@ -11,6 +11,7 @@ import { PreloadBootstrapper } from './preload-bootstrapper';
 import { PreloadProcessContext } from './process-context';
 import { PreloadState } from './preload-state';
 import { ServingLink } from './serving';
+import { startRecorder as recorder } from '../timeline/recorder';
 
 /** Resource kinds that are expected while the preloader reports back (its IPC channel, stdio). */
 const EXPECTED_HANDLES = new Set(['PipeWrap', 'TTYWrap', 'FSReqCallback', 'Immediate']);
@@ -72,24 +73,27 @@ export async function runServingPreloader(entry: AppEntry): Promise<void> {
   let state: PreloadState;
   let rssBefore = 0;
   try {
-    app = await NestFactory.create(await entry.app(), { ...entry.nestOptions, abortOnError: false });
+    const module = await recorder.time('import app module', 'app', () => entry.app());
+    app = await recorder.time('app build', 'app', () => NestFactory.create(module, { ...entry.nestOptions, abortOnError: false }));
     state = link.attach(app);
     rssBefore = rssMb();
     await app.get(PreloadBootstrapper, { strict: false }).run();
   } catch (error) {
     const reason = `the app failed to initialize: ${summarize(error)}`;
     logger.error(reason, error instanceof Error ? error.stack : undefined);
+    recorder.send();
     await report({ type: PRELOAD_DONE, ok: false, manifestPath: null, reason, lingering: [], appFailed: true });
     return link.bootFailed(error, 'could not create the app');
   }
   let abort = state.abortReason;
   let manifestPath: string | null = null;
   if (!abort) {
-    const outcome = await handOver(ctx, state, state.tempDirs.handOver());
+    const outcome = await recorder.time('write hand-over', 'handover', () => handOver(ctx, state, state.tempDirs.handOver()));
     if ('abort' in outcome) abort = outcome.abort;
     else manifestPath = outcome.manifestPath;
   }
   if (abort) {
+    recorder.send();
     await report({ type: PRELOAD_DONE, ok: false, manifestPath: null, reason: abort, lingering: [] });
     await Promise.race([app.close().catch(() => undefined), sleep(5_000, undefined, { ref: false })]);
     process.exit(EXIT_CODES.PRELOAD_FAILED);
@@ -98,7 +102,7 @@ export async function runServingPreloader(entry: AppEntry): Promise<void> {
   if (link.stopping) return;
   try {
     link.serving();
-    await entry.serve(app);
+    await recorder.time('serve', 'serve', () => entry.serve(app));
   } catch (error) {
     return link.bootFailed(error);
   }
@@ -111,6 +115,7 @@ export async function runServingPreloader(entry: AppEntry): Promise<void> {
  * manifest; reports; exits.
  */
 export async function runPreloader(entry: AppEntry): Promise<void> {
+  recorder.booted();
   if (process.env[PRELOAD_ENV.preloaderServes] === '1') return runServingPreloader(entry);
   const logger = new Logger('Preloader');
   const ctx = PreloadProcessContext.fromEnv();
@@ -120,8 +125,8 @@ export async function runPreloader(entry: AppEntry): Promise<void> {
   let state: PreloadState | undefined = undefined;
   let appFailed = false;
   try {
-    const module = await entry.app();
-    app = await NestFactory.createApplicationContext(module, { ...entry.nestOptions, abortOnError: false });
+    const module = await recorder.time('import app module', 'app', () => entry.app());
+    app = await recorder.time('app build', 'app', () => NestFactory.createApplicationContext(module, { ...entry.nestOptions, abortOnError: false }));
     const found: PreloadState = app.get(PreloadState, { strict: false });
     state = found;
     abort = found.abortReason;
@@ -130,6 +135,7 @@ export async function runPreloader(entry: AppEntry): Promise<void> {
     abort = `the app failed to initialize: ${summarize(error)}`;
     logger.error(abort, error instanceof Error ? error.stack : undefined);
   } finally {
+    const teardownStarted = recorder.now();
     if (app && state) {
       const failures = await app.get(PreloadBootstrapper, { strict: false }).teardownCaches();
       if (failures.length && !abort) abort = `cache teardown failed: ${failures.join('; ')}`;
@@ -139,17 +145,19 @@ export async function runPreloader(entry: AppEntry): Promise<void> {
       } catch (error) {
         abort ??= `closing the app failed: ${summarize(error)}`;
       }
+      recorder.add('teardown (caches, app close)', 'teardown', teardownStarted, recorder.now());
     }
   }
   let manifestPath: string | null = null;
   if (!abort && state) {
-    const outcome = await handOver(ctx, state, handedOver);
+    const outcome = await recorder.time('write hand-over', 'handover', () => handOver(ctx, state as PreloadState, handedOver));
     if ('abort' in outcome) abort = outcome.abort;
     else manifestPath = outcome.manifestPath;
   }
   const lingering = await openHandles(GHOST_SETTLE_MS);
   if (lingering.length) logger.warn(`handles still open before exit: ${lingering.join(', ')}`);
   else logger.log('no handles left open (DB pools and cache clients closed)');
+  recorder.send();
   await report({ type: PRELOAD_DONE, ok: abort === null, manifestPath, reason: abort, lingering, appFailed });
   // Exit even if a handle lingers: the primary is waiting on this process.
   process.exit(abort === null ? EXIT_CODES.OK : EXIT_CODES.PRELOAD_FAILED);

@@ -22,6 +22,7 @@ import {
 } from '../supervisor/cluster.messages';
 import type { StepState } from '../steps/step.types';
 import { PreloadState } from './preload-state';
+import { startRecorder } from '../timeline/recorder';
 
 /** After this long without a request, a keep-alive connection of a draining worker is closed. */
 const IDLE_GRACE_MS = 1_000;
@@ -85,6 +86,7 @@ export class ServingLink {
   async bootFailed(error: unknown, what = 'failed to start'): Promise<never> {
     this.logger.error(`${what}: ${String(error)}`, error instanceof Error ? error.stack : undefined);
     const report: BootFailedMessage = { type: BOOT_FAILED, reason: summarize(error) };
+    startRecorder.send();
     if (process.connected) await new Promise<void>((resolve) => process.send?.(report, undefined, {}, () => resolve()));
     await Promise.race([this.app?.close().catch(() => undefined), new Promise((r) => setTimeout(r, RELEASE_BOUND_MS).unref())]);
     process.exit(EXIT_CODES.WORKER_BOOT_ERROR);
@@ -110,6 +112,8 @@ export class ServingLink {
     const ready: ReadyMessage = { type: READY, pid: process.pid, preloaded: this.state?.manifest !== null };
     // What a preloaded worker redid, so that `status` can say "redone by 4/4" instead of only the preloader's record.
     if (this.state?.manifest) ready.ran = ranByWorker(this.state.steps.values());
+    // The start's phases go first: the primary marks this process ready in the same timeline.
+    startRecorder.send();
     process.send?.(ready);
     // If the heartbeat stops, the primary's watchdog replaces this process. It goes on while draining.
     const heartbeatMs = Number(process.env[PRELOAD_ENV.heartbeatMs] ?? 0);

@@ -3,6 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import type { AppEntry } from './app-loader.types';
 import { PreloadBootstrapper } from './preload-bootstrapper';
 import { ServingLink } from './serving';
+import { startRecorder as recorder } from '../timeline/recorder';
 
 // In every role the steps run right after the app is created and before `serve`, so that whatever
 // `serve` does before `listen` sees every step complete (Nest's own init, with its `onModuleInit`
@@ -13,16 +14,18 @@ import { ServingLink } from './serving';
  * serves, reports ready, and drains on the primary's request, a signal, or the primary's death.
  */
 export async function runWorker(entry: AppEntry): Promise<void> {
+  recorder.booted();
   const link = new ServingLink(new Logger('Worker'));
   try {
     // abortOnError false: an app that cannot start throws here (reported as a boot error) instead
     // of Nest calling process.abort().
-    const app = await NestFactory.create(await entry.app(), { ...entry.nestOptions, abortOnError: false });
+    const module = await recorder.time('import app module', 'app', () => entry.app());
+    const app = await recorder.time('app build', 'app', () => NestFactory.create(module, { ...entry.nestOptions, abortOnError: false }));
     link.attach(app);
     await app.get(PreloadBootstrapper, { strict: false }).run();
     if (link.stopping) return;
     link.serving();
-    await entry.serve(app);
+    await recorder.time('serve', 'serve', () => entry.serve(app));
   } catch (error) {
     if (link.stopping) return;
     return link.bootFailed(error);

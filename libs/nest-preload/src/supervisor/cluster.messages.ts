@@ -101,3 +101,11 @@ export interface MetricsResultMessage {
   retired: unknown[];
   status: import('../control/control.protocol').ClusterStatus;
 }
+
+/**
+ * Child → primary, once, when its start ends (ready, failed to boot, or — a preloader that exits —
+ * handed over): the phases it recorded, for the start-up timeline. `origin` is its
+ * `performance.timeOrigin` (when the process started); `costMs` the time recording took.
+ */
+export const TIMELINE = `${IPC_PREFIX}timeline`;
+export interface TimelineMessage { type: typeof TIMELINE; origin: number; spans: import('../timeline/span').Span[]; costMs: number }

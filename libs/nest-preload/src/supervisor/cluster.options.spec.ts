@@ -7,7 +7,7 @@ describe('resolveSupervisorOptions', () => {
   it('defaults: one worker per core, preload on, bounded timeouts', () => {
     expect(resolveSupervisorOptions({}, {})).toEqual({
       workers: availableParallelism(), preload: true, preloadStart: 'pipelined', pipelineConcurrency: Math.max(1, availableParallelism() - 1), workerExecArgv: [], compileCache: false, reloadPreload: false, preloadTimeoutMs: 120_000, gracefulTimeoutMs: 30_000, restartDelayMs: 100, maxRestartDelayMs: 10_000, runRoot: tmpdir(),
-      controlFile: join(process.cwd(), '.nest-preload', 'control.json'), sweepRoots: [tmpdir()],
+      controlFile: join(process.cwd(), '.nest-preload', 'control.json'), timeline: join(process.cwd(), '.nest-preload', 'timeline.json'), sweepRoots: [tmpdir()],
       bootTimeoutMs: 60_000, drainTimeoutMs: 30_000, minUptimeMs: 5_000, heavyPreloaderRatio: 1.12, preloader: 'serves', maxRestarts: 5, restartWindowMs: 60_000, heartbeatIntervalMs: 1_000, heartbeatTimeoutMs: 10_000, maxRequests: 0, maxRequestsJitter: 0, maxRssMb: 0, hooks: {},
     });
   });
@@ -55,6 +55,8 @@ describe('resolveSupervisorOptions', () => {
     [{ workerExecArgv: ['rm -rf'] }, {}, 'Invalid preload option workerExecArgv=["rm -rf"]: expected a list of Node flags'],
     [{ maxRestarts: -1 }, {}, 'maxRestarts=-1: expected a whole number, 0 or more'],
     [{ controlFile: 'rel/control.json' }, {}, 'controlFile="rel/control.json": expected an absolute path, or false'],
+    [{ timeline: 'timeline.json' }, {}, 'Invalid preload option timeline="timeline.json": expected an absolute path, or false.'],
+    [{ timeline: true }, {}, 'Invalid preload option timeline=true: expected an absolute path, or false.'],
     [{ bootTimeoutMs: 0 }, {}, 'bootTimeoutMs=0: expected a positive whole number of milliseconds'],
     [{ heartbeatIntervalMs: 1000, heartbeatTimeoutMs: 500 }, {}, 'heartbeatTimeoutMs=500: expected more than heartbeatIntervalMs (1000), or 0 to turn the watchdog off'],
     [{ hooks: { onStart: () => undefined } }, {}, 'Unknown option "hooks.onStart"'],
@@ -64,5 +66,16 @@ describe('resolveSupervisorOptions', () => {
     const run = () => resolveSupervisorOptions(options, env);
     expect(run).toThrow(PreloadConfigError);
     expect(run).toThrow(message);
+  });
+
+  it('the timeline goes beside the control file (given, from the environment, or the default), unless NEST_PRELOAD_TIMELINE_FILE names it', () => {
+    expect(resolveSupervisorOptions({ controlFile: '/srv/app/run/control.json' }, {}).timeline).toBe('/srv/app/run/timeline.json');
+    expect(resolveSupervisorOptions({}, { NEST_PRELOAD_CONTROL_FILE: '/var/run/np/control.json' }).timeline).toBe('/var/run/np/timeline.json');
+    expect(resolveSupervisorOptions({ controlFile: false }, {}).timeline).toBe(join(process.cwd(), '.nest-preload', 'timeline.json'));
+    expect(resolveSupervisorOptions({ controlFile: '/srv/c.json' }, { NEST_PRELOAD_TIMELINE_FILE: 'traces/start.json' }).timeline).toBe(join(process.cwd(), 'traces', 'start.json'));
+    expect(resolveSupervisorOptions({ timeline: '/srv/t.json' }, { NEST_PRELOAD_TIMELINE_FILE: '/elsewhere.json' }).timeline).toBe('/srv/t.json');
+    expect(resolveSupervisorOptions({ timeline: false }, {}).timeline).toBe(false);
+    for (const off of ['off', 'OFF', 'false', '0', 'no']) expect(resolveSupervisorOptions({}, { NEST_PRELOAD_TIMELINE_FILE: off }).timeline).toBe(false);
+    expect(resolveSupervisorOptions({ timeline: '/srv/t.json' }, { NEST_PRELOAD_TIMELINE_FILE: 'off' }).timeline).toBe('/srv/t.json');
   });
 });

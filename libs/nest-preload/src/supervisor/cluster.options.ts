@@ -1,5 +1,5 @@
 import { availableParallelism, tmpdir } from 'node:os';
-import { isAbsolute, join, resolve } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { PreloadConfigError } from '../errors/preload.error';
 import { PreloadMessages } from '../errors/preload.messages';
 import { PRELOAD_ENV } from '../preload.constants';
@@ -159,6 +159,14 @@ export interface SupervisorOptions {
    */
   controlFile?: string | false;
   /**
+   * Where the primary writes the start-up timeline — every process's phases (fork, node boot, app
+   * build, each step and its lock wait, the hand-over wait, serve, ready) in Chrome's trace-event
+   * format, which Perfetto and `chrome://tracing` open and `nest-preload timeline` prints; written
+   * when the cluster is ready, after later changes, and when it stops. `false` records nothing.
+   * @default the `NEST_PRELOAD_TIMELINE_FILE` environment variable (as the CLI reads it; `off` for `false`), else `timeline.json` beside the control file (`${process.cwd()}/.nest-preload/timeline.json`)
+   */
+  timeline?: string | false;
+  /**
    * Lifecycle hooks, run in the primary.
    * @default {}
    */
@@ -183,7 +191,7 @@ const COUNT_OPTIONS = ['maxRestarts', 'heartbeatTimeoutMs', 'maxRequests', 'maxR
 const HOOKS: ReadonlyArray<keyof SupervisorHooks> = ['onStarting', 'whenReady', 'preFork', 'postFork', 'workerReady', 'workerExit', 'onReload', 'onExit'];
 
 /** Defaults of the supervisor options, except `preload`, which comes from the environment. */
-export const DEFAULT_SUPERVISOR_OPTIONS: Readonly<Omit<ResolvedSupervisorOptions, 'preload' | 'workers' | 'runRoot' | 'preloadStart' | 'controlFile' | 'sweepRoots' | 'pipelineConcurrency'>> = Object.freeze({
+export const DEFAULT_SUPERVISOR_OPTIONS: Readonly<Omit<ResolvedSupervisorOptions, 'preload' | 'workers' | 'runRoot' | 'preloadStart' | 'controlFile' | 'timeline' | 'sweepRoots' | 'pipelineConcurrency'>> = Object.freeze({
   reloadPreload: false,
   preloader: 'serves',
   heavyPreloaderRatio: 1.12,
@@ -206,7 +214,7 @@ export const DEFAULT_SUPERVISOR_OPTIONS: Readonly<Omit<ResolvedSupervisorOptions
   compileCache: false,
 });
 
-const KEYS: ReadonlyArray<keyof SupervisorOptions> = ['workers', 'preload', 'preloadStart', 'preloader', 'heavyPreloaderRatio', 'reloadPreload', ...MS_OPTIONS, ...COUNT_OPTIONS, 'hooks', 'controlFile', 'sweepRoots', 'pipelineConcurrency', 'workerExecArgv', 'compileCache', 'runRoot'];
+const KEYS: ReadonlyArray<keyof SupervisorOptions> = ['workers', 'preload', 'preloadStart', 'preloader', 'heavyPreloaderRatio', 'reloadPreload', ...MS_OPTIONS, ...COUNT_OPTIONS, 'hooks', 'controlFile', 'timeline', 'sweepRoots', 'pipelineConcurrency', 'workerExecArgv', 'compileCache', 'runRoot'];
 
 /**
  * Resolves and validates the supervisor options before anything is forked.
@@ -231,6 +239,7 @@ export function resolveSupervisorOptions(
     preloadStart: 'auto',
     runRoot: tmpdir(),
     controlFile: env[PRELOAD_ENV.controlFile]?.trim() ? resolve(env[PRELOAD_ENV.controlFile] as string) : join(process.cwd(), '.nest-preload', 'control.json'),
+    timeline: defaultTimelineFile(env, options.controlFile),
     sweepRoots: [tmpdir()],
     pipelineConcurrency: Math.max(1, availableParallelism() - 1),
     ...given,
@@ -284,6 +293,9 @@ export function resolveSupervisorOptions(
   if (resolved.controlFile !== false && (typeof resolved.controlFile !== 'string' || !isAbsolute(resolved.controlFile))) {
     throw new PreloadConfigError(PreloadMessages.invalidOption('controlFile', resolved.controlFile, 'an absolute path, or false'));
   }
+  if (resolved.timeline !== false && (typeof resolved.timeline !== 'string' || !isAbsolute(resolved.timeline))) {
+    throw new PreloadConfigError(PreloadMessages.invalidOption('timeline', resolved.timeline, 'an absolute path, or false'));
+  }
   if (typeof resolved.compileCache !== 'boolean') {
     throw new PreloadConfigError(PreloadMessages.invalidOption('compileCache', resolved.compileCache, 'true or false'));
   }
@@ -300,6 +312,18 @@ export function resolveSupervisorOptions(
     throw new PreloadConfigError(PreloadMessages.invalidOption('runRoot', resolved.runRoot, 'an absolute path'));
   }
   return resolved;
+}
+
+/**
+ * Where the timeline goes by default: `NEST_PRELOAD_TIMELINE_FILE` (`off` records nothing), else
+ * beside the control file (the one given, else the default one), so that the CLI finds both in one place.
+ */
+export function defaultTimelineFile(env: NodeJS.ProcessEnv, controlFile: unknown): string | false {
+  const given = env[PRELOAD_ENV.timelineFile]?.trim();
+  if (given && ['off', 'false', '0', 'no'].includes(given.toLowerCase())) return false;
+  if (given) return resolve(given);
+  const control = typeof controlFile === 'string' && isAbsolute(controlFile) ? controlFile : env[PRELOAD_ENV.controlFile]?.trim() ? resolve(env[PRELOAD_ENV.controlFile] as string) : join(process.cwd(), '.nest-preload', 'control.json');
+  return join(dirname(control), 'timeline.json');
 }
 
 /**

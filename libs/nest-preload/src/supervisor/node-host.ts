@@ -1,5 +1,5 @@
-import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { markOwner, sweepStaleDirs } from '../temp/owner-marker';
 import { removeDir } from '../temp/remove-dir';
 import type { HostPort, StepLine } from './supervisor.ports';
@@ -23,6 +23,17 @@ export const nodeHost: HostPort = {
       return manifest.steps.map(({ name, status, ranIn, durationMs, critical }) => ({ name, status, ranIn, durationMs, critical }));
     } catch {
       return [];
+    }
+  },
+  writeFile(path, text) {
+    try {
+      mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+      const temp = `${path}.${process.pid}.tmp`;
+      writeFileSync(temp, text, { mode: 0o600 });
+      renameSync(temp, path);
+      return null;
+    } catch (error) {
+      return error instanceof Error ? error.message : String(error);
     }
   },
   pssMb(pid) {

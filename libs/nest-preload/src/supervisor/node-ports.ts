@@ -39,6 +39,7 @@ export function nodePorts(): { cluster: ClusterPort; process: ProcessPort; timer
       setTimeout: (fn, ms) => setTimeout(fn, ms),
       clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
       now: () => performance.now(),
+      wallClock: () => performance.timeOrigin + performance.now(),
     },
     logger: {
       log: (m) => console.log(`${prefix()} ${m}`),

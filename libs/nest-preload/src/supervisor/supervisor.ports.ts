@@ -25,6 +25,8 @@ export interface TimerPort {
   setTimeout(fn: () => void, ms: number): unknown;
   clearTimeout(handle: unknown): void;
   now(): number;
+  /** Epoch ms on the clock the children's start-up timelines use (`performance.timeOrigin + performance.now()`); else `Date.now()`. */
+  wallClock?(): number;
 }
 
 /** Where the primary's lines go. */
@@ -65,4 +67,6 @@ export interface HostPort {
   manifestSteps(manifestPath: string): StepLine[];
   /** PSS of a process in MB, or null where it cannot be read. */
   pssMb(pid: number): number | null;
+  /** Writes a file whole (its dir created if missing; readers never see half of it); returns why it could not, or null. */
+  writeFile(path: string, text: string): string | null;
 }

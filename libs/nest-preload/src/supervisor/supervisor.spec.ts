@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EXIT_CODES, PRELOAD_ENV } from '../preload.constants';
-import { AWAIT_HANDOVER, CLUSTER_STATUS, CLUSTER_STATUS_REQUEST, HANDOVER, HEARTBEAT, LEADER, METRICS_COLLECT, METRICS_REPORT, METRICS_REQUEST, METRICS_RESULT, PRELOAD_DONE, READY, SHUTDOWN, STEPS_STARTED, STOPPING } from './cluster.messages';
+import { AWAIT_HANDOVER, CLUSTER_STATUS, CLUSTER_STATUS_REQUEST, HANDOVER, HEARTBEAT, LEADER, METRICS_COLLECT, METRICS_REPORT, METRICS_REQUEST, METRICS_RESULT, PRELOAD_DONE, READY, SHUTDOWN, STEPS_STARTED, STOPPING, TIMELINE } from './cluster.messages';
 import { resolveSupervisorOptions } from './cluster.options';
 import { restartReason, Supervisor } from './supervisor';
 import type { SupervisorLogger } from './supervisor.ports';
@@ -10,7 +10,7 @@ import { type FakeChild, FakeCluster, FakeProcess, FakeTimers } from './testing/
 
 function start(over: Record<string, unknown> = {}) {
   const runRoot = mkdtempSync(join(tmpdir(), 'sup-spec-'));
-  const options = resolveSupervisorOptions({ workers: 2, preload: true, preloadStart: 'serial', preloader: 'exits', heavyPreloaderRatio: 0, minUptimeMs: 1_000, heartbeatTimeoutMs: 0, controlFile: false, preloadTimeoutMs: 1_000, gracefulTimeoutMs: 500, restartDelayMs: 100, maxRestartDelayMs: 400, pipelineConcurrency: 8, runRoot, ...over }, {});
+  const options = resolveSupervisorOptions({ workers: 2, preload: true, preloadStart: 'serial', preloader: 'exits', heavyPreloaderRatio: 0, minUptimeMs: 1_000, heartbeatTimeoutMs: 0, controlFile: false, timeline: false, preloadTimeoutMs: 1_000, gracefulTimeoutMs: 500, restartDelayMs: 100, maxRestartDelayMs: 400, pipelineConcurrency: 8, runRoot, ...over }, {});
   const cluster = new FakeCluster();
   const timers = new FakeTimers();
   const proc = new FakeProcess();
@@ -787,5 +787,90 @@ describe('Supervisor', () => {
     await settle();
     expect(t.cluster.children).toHaveLength(2);
     expect(t.exit()).toBe(0);
+  });
+});
+
+describe('Supervisor: the start-up timeline', () => {
+  const T0 = 1_700_000_000_000;
+  // The trace goes into the spec's own run root.
+  function withTimeline(over: Record<string, unknown> = {}) {
+    const file = join(mkdtempSync(join(tmpdir(), 'sup-tl-')), 'out', 'timeline.json');
+    return { file, t: start({ timeline: file, ...over }) };
+  }
+  const read = (file: string) => JSON.parse(require('node:fs').readFileSync(file, 'utf8'));
+  const span = (name: string, kind: string, start: number, end: number) => ({ name, kind, start: T0 + start, end: T0 + end });
+  const report = (c: FakeChild, spans: unknown[], origin = 10) => c.emit({ type: TIMELINE, origin: T0 + origin, spans, costMs: 0.02 });
+
+  it('tells every child to record, collects what each reports, and writes the trace when the cluster is ready', () => {
+    const { t, file } = withTimeline();
+    const pre = t.cluster.preloader;
+    expect(pre.env[PRELOAD_ENV.recordTimeline]).toBe('1');
+    t.timers.advance(100);
+    report(pre, [span('app build', 'app', 20, 60), span('step migrations', 'step', 60, 90), span('lock wait step-migrations', 'lock', 60, 75)]);
+    preloadOk(t);
+    const [w0, w1] = t.cluster.workers;
+    expect(t.cluster.workers.map((w) => w.env[PRELOAD_ENV.recordTimeline])).toEqual(['1', '1']);
+    t.timers.advance(50);
+    report(w0, [span('app build', 'app', 110, 140), span('serve', 'serve', 140, 145)], 105);
+    w0.emit({ type: READY, pid: w0.pid, preloaded: true });
+    expect(existsSync(file)).toBe(false);
+    report(w1, [span('step seed', 'step', 110, 150), span('lock wait step-seed', 'lock', 110, 142)], 105);
+    w1.emit({ type: READY, pid: w1.pid, preloaded: true });
+    const trace = read(file);
+    const processes = trace.traceEvents.filter((e: { name: string }) => e.name === 'process_name').map((e: { pid: number; args: { name: string } }) => e.args.name);
+    expect(processes).toEqual(['primary (pid 42)', `preloader (pid ${pre.pid})`, `worker 0 (pid ${w0.pid})`, `worker 1 (pid ${w1.pid})`]);
+    const x = trace.traceEvents.filter((e: { ph: string }) => e.ph === 'X').map((e: { pid: number; name: string; ts: number; dur: number }) => `${e.pid}:${e.name}@${e.ts / 1000}+${e.dur / 1000}`);
+    expect(x).toEqual(expect.arrayContaining([`42:cluster start@0+150`, `42:preload gen-1@0+100`, `${pre.pid}:fork@0+10`, `${pre.pid}:step migrations@60+30`, `${w0.pid}:fork@100+5`, `${w1.pid}:lock wait step-seed@110+32`]));
+    expect(trace.otherData).toMatchObject({ primaryPid: 42, target: 2, clusterReadyMs: 150, recordingCostMs: { children: 0.06 } });
+    const status = (t.sup as unknown as { status(): { workers: Array<{ index: number; lockWaitMs: number | null }> } }).status();
+    expect(status.workers.map((w) => [w.index, w.lockWaitMs])).toEqual([[0, 0], [1, 32]]);
+  });
+
+  it('after the cluster is ready, a replacement and an exit are written within TIMELINE_WRITE_MS, and the last state when it stops', () => {
+    const { t, file } = withTimeline();
+    preloadOk(t);
+    for (const w of t.cluster.workers) w.emit({ type: READY, pid: w.pid, preloaded: true });
+    const [w0] = t.cluster.workers;
+    w0.exit(1);
+    t.timers.advance(150);
+    const replacement = t.cluster.workers[2];
+    expect(replacement).toBeDefined();
+    expect(read(file).traceEvents.some((e: { pid: number }) => e.pid === replacement.pid)).toBe(false);
+    t.timers.advance(500);
+    const after = read(file);
+    expect(after.traceEvents.filter((e: { pid: number; ph: string }) => e.pid === w0.pid && e.ph === 'i').map((e: { name: string }) => e.name)).toEqual(['forked', 'ready', 'exit (code 1)']);
+    expect(after.traceEvents.some((e: { pid: number; name: string }) => e.pid === replacement.pid && e.name === 'process_name')).toBe(true);
+    t.proc.raise('SIGTERM');
+    for (const c of t.cluster.live) c.exit(0);
+    expect(t.sup.currentState).toBe('stopped');
+    expect(read(file).traceEvents.filter((e: { pid: number; ph: string }) => e.pid === replacement.pid && e.ph === 'i').map((e: { name: string }) => e.name)).toEqual(['forked', 'exit (code 0)']);
+    expect(t.timers.pending).toBe(0);
+  });
+
+  it('a cluster that never became ready still leaves its timeline, saying so', () => {
+    const { t, file } = withTimeline({ workers: 1 });
+    t.cluster.preloader.emit({ type: PRELOAD_DONE, ok: false, manifestPath: null, reason: 'the app failed to initialize: boom', lingering: [], appFailed: true });
+    t.cluster.preloader.exit(3);
+    expect(t.sup.currentState).toBe('stopped');
+    const trace = read(file);
+    expect(trace.otherData.clusterReadyMs).toBeNull();
+    expect(trace.traceEvents.filter((e: { ph: string; pid: number }) => e.ph === 'i' && e.pid === t.cluster.preloader.pid).map((e: { name: string }) => e.name)).toEqual(['forked', 'preload abandoned', 'exit (code 3)']);
+  });
+
+  it('a malformed timeline is refused with a warning and counts for nothing; with timeline: false nothing is recorded or written', () => {
+    const { t, file } = withTimeline({ preload: false, workers: 1 });
+    const [w0] = t.cluster.workers;
+    w0.emit({ type: TIMELINE, origin: T0, spans: [{ name: 'x', kind: 'nope', start: 1, end: 0 }], costMs: 0 });
+    expect(t.lines).toContain(`WARN worker 0 (pid ${w0.pid}) sent a malformed timeline: ignored`);
+    w0.emit({ type: READY, pid: w0.pid, preloaded: false });
+    expect(read(file).traceEvents.filter((e: { pid: number; ph: string }) => e.pid === w0.pid && e.ph === 'X')).toEqual([]);
+    const off = start({ preload: false, workers: 1, timeline: false });
+    const [w] = off.cluster.workers;
+    expect(w.env[PRELOAD_ENV.recordTimeline]).toBeUndefined();
+    report(w, [span('app build', 'app', 1, 2)]);
+    w.emit({ type: READY, pid: w.pid, preloaded: false });
+    expect(off.lines.some((l) => l.includes('timeline'))).toBe(false);
+    const status = (off.sup as unknown as { status(): { workers: Array<{ lockWaitMs: number | null }> } }).status();
+    expect(status.workers[0].lockWaitMs).toBeNull();
   });
 });

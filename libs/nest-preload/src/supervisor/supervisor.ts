@@ -33,11 +33,14 @@ import {
   STEPS_STARTED,
   STOPPING,
   type StoppingMessage,
+  TIMELINE,
+  type TimelineMessage,
 } from './cluster.messages';
 import type { ResolvedSupervisorOptions } from './cluster.options';
 import { ControlServer } from '../control/control-server';
 import type { ClusterStatus, ControlRequest, WorkerStatus } from '../control/control.protocol';
 import { carryCounters, type MetricJson } from './metrics-carry';
+import { StartTimeline } from './start-timeline';
 import { nodeHost } from './node-host';
 import { BOOT_TIMEOUT, bootErrorHalts, RestartPolicy } from './restart-policy';
 import type { SupervisorHooks } from './supervisor.hooks';
@@ -45,6 +48,8 @@ import type { ChildHandle, ClusterPort, HostPort, ProcessPort, StepLine, Supervi
 
 /** How long a worker told to stop at once (hung, drain timeout) gets before SIGKILL. */
 const KILL_GRACE_MS = 2_000;
+/** After the cluster is ready, changes to the timeline (a replacement, a reload) are written at most this often. */
+const TIMELINE_WRITE_MS = 500;
 
 /** The supervisor's lifecycle. */
 export type SupervisorState = 'starting' | 'preloading' | 'running' | 'stopping' | 'stopped';
@@ -189,6 +194,9 @@ export class Supervisor {
   private heavyChecked = false;
   private readonly random: () => number = Math.random;
   private control: ControlServer | null = null;
+  /** The start-up timeline (null with `timeline: false`), and its pending write. */
+  private timeline: StartTimeline | null = null;
+  private timelineTimer: unknown = null;
   private resolveDone: (code: number) => void = () => undefined;
 
   constructor(
@@ -217,6 +225,7 @@ export class Supervisor {
   run(): Promise<number> {
     const done = new Promise<number>((resolve) => (this.resolveDone = resolve));
     this.startedAt = this.timers.now();
+    if (this.options.timeline) this.timeline = new StartTimeline(this.wall(), this.proc.pid, () => this.target);
     // What a killed cluster left (its dir, its workers' temp dirs) goes now, and only that.
     const swept = this.host.sweep([this.options.runRoot, ...this.options.sweepRoots]);
     if (swept.length) this.logger.log(`swept ${swept.length} dir(s) left by processes that are gone: ${swept.join(', ')}`);
@@ -426,6 +435,8 @@ export class Supervisor {
     const readyMs = Math.round(this.timers.now() - this.startedAt);
     const mode = this.current ? `preloaded, generation ${this.current.id}` : 'not preloaded';
     this.logger.log(`cluster ready: ${ready.size}/${this.target} workers (${mode}) in ${readyMs} ms`);
+    this.timeline?.clusterReady(this.wall());
+    this.writeTimeline();
     this.hook('whenReady', { workers: ready.size, generation: this.current?.id ?? null, readyMs });
   }
 
@@ -538,6 +549,11 @@ export class Supervisor {
       }
       return;
     }
+    if (isMessage<TimelineMessage>(message, TIMELINE)) {
+      if (!this.timeline) return;
+      if (!this.timeline.reported(p.seq, message)) this.logger.warn(`worker ${p.index} (pid ${p.child.pid}) sent a malformed timeline: ignored`);
+      return this.timelineChanged();
+    }
     if (isMessage(message, AWAIT_HANDOVER)) return this.handleAwaitHandover(p);
     if (isMessage<HeartbeatMessage>(message, HEARTBEAT)) return this.handleHeartbeat(p, message);
     if (isMessage<StoppingMessage>(message, STOPPING)) {
@@ -559,6 +575,8 @@ export class Supervisor {
       p.ran = message.ran ?? [];
       p.readyAt = this.timers.now();
       p.lastBeat = p.readyAt;
+      this.timeline?.mark(p.seq, 'ready', this.wall());
+      this.timelineChanged();
       this.timers.clearTimeout(p.bootTimer);
       this.hook('workerReady', { index: p.index, pid: p.child.pid });
       // A worker that serves minUptimeMs is stable: its index starts its restart count over.
@@ -638,10 +656,13 @@ export class Supervisor {
       env[PRELOAD_ENV.workerIndex] = '0';
       if (this.options.heartbeatTimeoutMs > 0) env[PRELOAD_ENV.heartbeatMs] = String(this.options.heartbeatIntervalMs);
     }
+    if (this.timeline) env[PRELOAD_ENV.recordTimeline] = '1';
     this.hook('preFork', { role: 'preloader', index: serves ? 0 : null });
+    const forkedAt = this.wall();
     const child = this.cluster.fork(env, serves ? this.options.workerExecArgv : []);
     this.hook('postFork', { role: 'preloader', index: serves ? 0 : null, pid: child.pid });
     const p = this.track(child, 0, serves, true, forReload ? (this.reload as Reload).epoch : this.epoch, generation);
+    this.timeline?.forked(p.seq, child.pid, serves ? 'preloader, serves as worker 0' : 'preloader', serves ? 2 : 1, forkedAt);
     this.logger.log(`preloader started (pid ${child.pid}, generation ${id}${serves ? ', it serves as worker 0 once it has handed over' : ''})`);
     this.preload = {
       generation,
@@ -655,6 +676,7 @@ export class Supervisor {
 
   private handlePreloadDone(message: PreloadDoneMessage): void {
     const run = this.preload as PreloadRun;
+    this.timeline?.mark(run.preloader.seq, message.ok ? 'handed over' : 'preload abandoned', this.wall());
     if (message.ok && message.manifestPath) {
       run.generation.manifestPath = message.manifestPath;
       if (count(message.rssBeforeStepsMb, 2 ** 24) && count(message.rssAfterStepsMb, 2 ** 24)) {
@@ -698,6 +720,7 @@ export class Supervisor {
     this.timers.clearTimeout(run.timer);
     const tookMs = Math.round(this.timers.now() - run.startedAt);
     this.preloadDurationMs = tookMs;
+    this.timeline?.primarySpan(`preload ${run.generation.dir.split('/').pop()}${failure === null ? '' : ' (abandoned)'}`, this.wall() - tookMs, this.wall());
     const previous = this.current;
     if (failure === null) {
       this.current = run.generation;
@@ -746,10 +769,13 @@ export class Supervisor {
       env[PRELOAD_ENV.generation] = this.current.id;
     }
     if (this.options.heartbeatTimeoutMs > 0) env[PRELOAD_ENV.heartbeatMs] = String(this.options.heartbeatIntervalMs);
+    if (this.timeline) env[PRELOAD_ENV.recordTimeline] = '1';
     this.hook('preFork', { role: 'worker', index });
+    const forkedAt = this.wall();
     const child = this.cluster.fork(env, this.options.workerExecArgv);
     this.hook('postFork', { role: 'worker', index, pid: child.pid });
     const p = this.track(child, index, true, false, epoch, waitsFor ? null : this.current);
+    this.timeline?.forked(p.seq, child.pid, `worker ${index}`, 2 + index, forkedAt);
     p.waitsFor = waitsFor;
     this.startBootTimer(p, this.options.bootTimeoutMs);
     return p;
@@ -849,6 +875,8 @@ export class Supervisor {
     for (const timer of [p.bootTimer, p.drainTimer, p.killTimer, p.stableTimer]) this.timers.clearTimeout(timer);
     const who = p.isPreloader && this.preload?.preloader === p ? 'the preloader' : `worker ${p.index} (pid ${p.child.pid})`;
     const what = describeExit(who, code, signal, p.killedBy);
+    this.timeline?.mark(p.seq, signal ? `exit (${signal})` : `exit (code ${code})`, this.wall());
+    this.timelineChanged();
     const expected = p.phase === 'draining' || this.state === 'stopping' || p.stoppedOn !== null || (p.isPreloader && !p.serves);
     if (p.serves) this.hook('workerExit', { index: p.index, pid: p.child.pid, code, signal, expected });
     if (this.leader === p) this.leader = null;
@@ -968,6 +996,9 @@ export class Supervisor {
     if (this.preload) this.timers.clearTimeout(this.preload.timer);
     for (const timer of [...this.respawns.values(), ...this.holds.values()]) this.timers.clearTimeout(timer);
     this.control?.close();
+    // The timeline outlives the cluster: how a start that never became ready went is there too.
+    this.timers.clearTimeout(this.timelineTimer);
+    this.writeTimeline();
     const error = this.host.removeDir(this.clusterDir);
     if (error) this.logger.warn(`could not remove ${this.clusterDir}: ${error}`);
     this.proc.removeSignalListeners();
@@ -986,6 +1017,30 @@ export class Supervisor {
   }
 
   // ---- what operators see ---------------------------------------------------------------------
+
+  /** Epoch ms on the clock the children's spans use. */
+  private wall(): number {
+    return this.timers.wallClock?.() ?? Date.now();
+  }
+
+  /** Once the first start's timeline is written, later changes are written too, at most every TIMELINE_WRITE_MS. */
+  private timelineChanged(): void {
+    if (!this.timeline || !this.announcedReady || this.timelineTimer !== null || this.state === 'stopping' || this.state === 'stopped') return;
+    this.timelineTimer = this.after(TIMELINE_WRITE_MS, () => {
+      this.timelineTimer = null;
+      this.writeTimeline();
+    });
+  }
+
+  /** Writes the trace where `nest-preload timeline` reads it; what that costs is counted in the trace. */
+  private writeTimeline(): void {
+    if (!this.timeline || !this.options.timeline) return;
+    const t0 = performance.now();
+    const text = JSON.stringify(this.timeline.trace());
+    const error = this.host.writeFile(this.options.timeline, text);
+    this.timeline.primaryCostMs += performance.now() - t0;
+    if (error) this.logger.warn(`could not write the start-up timeline to ${this.options.timeline}: ${error}`);
+  }
 
   private procState(p: Proc): WorkerStatus['state'] {
     if (p.phase === 'draining') return 'draining';
@@ -1006,6 +1061,7 @@ export class Supervisor {
         uptimeMs: Math.round(now - p.spawnedAt),
         startMs: p.readyAt === null ? null : Math.round(p.readyAt - p.spawnedAt),
         handoverWaitMs: p.handoverWaitMs,
+        lockWaitMs: this.timeline?.lockWaitMs(p.seq) ?? null,
         restarts: this.restartsByIndex.get(p.index) ?? 0,
         pssMb: p.child.pid ? this.host.pssMb(p.child.pid) : null,
         requests: p.requests,
@@ -1089,6 +1145,7 @@ function validWorkerMessage(m: unknown): boolean {
     case METRICS_REPORT: return Number.isInteger(msg.id) && Array.isArray(msg.metrics) && msg.metrics.length <= 10_000;
     case STOPPING: return typeof msg.reason === 'string' && msg.reason.length <= 64;
     case BOOT_FAILED: return typeof msg.reason === 'string' && msg.reason.length <= 4096;
+    case TIMELINE: return typeof msg.origin === 'number' && Array.isArray(msg.spans) && typeof msg.costMs === 'number';
     default: return false;
   }
 }

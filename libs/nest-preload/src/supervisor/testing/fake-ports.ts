@@ -47,6 +47,8 @@ export class FakeTimers implements TimerPort {
   setTimeout(fn: () => void, ms: number) { const id = ++this.id; this.timers.push({ at: this.t + ms, fn, id }); return id; }
   clearTimeout(handle: unknown) { this.timers = this.timers.filter((x) => x.id !== handle); }
   now() { return this.t; }
+  /** Epoch ms: a fixed day plus the driven time. */
+  wallClock() { return 1_700_000_000_000 + this.t; }
   get pending() { return this.timers.length; }
   advance(ms: number) {
     const until = this.t + ms;
@@ -79,6 +81,8 @@ export class FakeHost implements HostPort {
   removeDir(path: string) { for (const d of [...this.dirs]) if (d === path || d.startsWith(`${path}/`)) this.dirs.delete(d); return null; }
   manifestSteps(path: string) { return this.manifests.get(path) ?? []; }
   pssMb() { return 50; }
+  readonly files = new Map<string, string>();
+  writeFile(path: string, text: string) { this.files.set(path, text); return null; }
 }
 
 export class FakeLogger implements SupervisorLogger {

@@ -104,6 +104,37 @@ describe('cluster-wide Prometheus metrics (real processes)', () => {
     expect(modules.filter((m) => m.includes(`${join('node_modules', 'prom-client')}`))).toEqual([]);
   });
 
+  it('scrapes during a rolling reload: every one answers, the request total never goes down, and once the reload is done it is exact (a drained worker sends its last counts)', async () => {
+    cluster = await DemoCluster.start({ workers: 3, preload: true });
+    const c = cluster;
+    await c.waitReady();
+    const before = statusOf(c).workers.map((w: { pid: number }) => w.pid);
+    let sent = 0;
+    const send = async (n: number) => {
+      for (let i = 0; i < n; i++, sent++) expect((await c.get('/api/v1/flows')).status).toBe(200);
+    };
+    await send(30);
+    process.kill(c.pid, 'SIGHUP');
+    await c.waitFor(/rolling reload of 3 worker\(s\)/);
+    let last = 0;
+    let during = 0;
+    for (;;) {
+      await send(5);
+      const flows = sample((await scrape(c)).text, FLOWS) as number;
+      expect(flows).toBeGreaterThanOrEqual(last);
+      expect(flows).toBeLessThanOrEqual(sent);
+      last = flows;
+      const s = statusOf(c);
+      // Done once every old worker has drained and exited (status lists draining ones too).
+      if (!s.reload && s.workers.length === 3 && s.workers.every((w: { state: string; pid: number }) => w.state === 'ready' && !before.includes(w.pid))) break;
+      during++;
+    }
+    expect(during).toBeGreaterThanOrEqual(3);
+    const after = (await scrape(c)).text;
+    expect(sample(after, FLOWS)).toBe(sent);
+    expect(sample(after, 'nest_preload_reloads_total')).toBe(1);
+  });
+
   it('a worker that hangs is reported stale and the scrape still answers within its timeout, with that worker\'s last counts', async () => {
     cluster = await DemoCluster.start({ workers: 3, preload: true, env: { PRELOADER: 'exits', DEMO_TEST_HOOKS: 'true', HEARTBEAT_TIMEOUT_MS: '60000' } });
     await cluster.waitReady();

@@ -27,7 +27,7 @@ function inCluster(options: ClusterMetricsOptions, answer: ((id: number) => obje
   }
   const metrics = new OnFakeChannel({ servesUnderPrimary: () => true } as unknown as PreloadService, options);
   metrics.onModuleInit();
-  return { metrics, sent, deliver, restore: () => metrics.onModuleDestroy() };
+  return { metrics, sent, deliver, restore: () => void metrics.onModuleDestroy() };
 }
 
 describe('ClusterMetrics', () => {
@@ -83,6 +83,29 @@ describe('ClusterMetrics', () => {
       t.restore();
     }
   }, 10_000);
+
+  it('as its app closes (a drained worker on its way out), it sends its last counts unasked, so the primary carries them; never held by a stuck channel', async () => {
+    const registry = new Registry();
+    const jobs = new Counter({ name: 'jobs_total', help: 'jobs', registers: [registry] });
+    jobs.inc(3);
+    const t = inCluster({ registry }, null);
+    jobs.inc(2);
+    await t.metrics.onModuleDestroy();
+    const final = t.sent.filter((m) => m.type === METRICS_REPORT) as unknown as Array<{ id: number; metrics: Array<{ name: string; values: Array<{ value: number }> }> }>;
+    expect(final.map((m) => [m.id, m.metrics[0].values[0].value])).toEqual([[0, 5]]);
+    // Outside a cluster there is no primary to tell.
+    const alone = new ClusterMetrics({ servesUnderPrimary: () => false } as unknown as PreloadService, { registry });
+    await alone.onModuleDestroy();
+    // A send that never completes does not hold the exit past its bound.
+    class Stuck extends ClusterMetrics {
+      protected override channel(): MetricsChannel {
+        return { send: () => new Promise<void>(() => undefined), onMessage: () => undefined, offMessage: () => undefined };
+      }
+    }
+    const started = Date.now();
+    await new Stuck({ servesUnderPrimary: () => true } as unknown as PreloadService, { registry }).onModuleDestroy();
+    expect(Date.now() - started).toBeLessThan(3_000);
+  });
 
   it('refuses a timeoutMs out of range, saying what is expected', () => {
     expect(() => new ClusterMetrics({ servesUnderPrimary: () => false } as unknown as PreloadService, { timeoutMs: 5 })).toThrow('ClusterMetricsModule: timeoutMs=5 is invalid: use a whole number of milliseconds from 10 to 30000.');

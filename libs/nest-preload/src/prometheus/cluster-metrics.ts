@@ -25,6 +25,8 @@ export interface ClusterMetricsOptions {
 }
 
 const CLUSTER_METRICS_OPTIONS = Symbol('CLUSTER_METRICS_OPTIONS');
+/** The id of the report a process sends as its app closes (collections are numbered from 1). */
+const FINAL_REPORT = 0;
 
 type MetricJson = MetricObjectWithValues<MetricValue<string>>;
 
@@ -33,16 +35,18 @@ const WORKER_STATES: ReadonlyArray<WorkerStatus['state']> = ['preloading', 'star
 
 /** How {@link ClusterMetrics} talks to the primary. */
 export interface MetricsChannel {
-  /** Sends if the channel is open; a closed one drops the message. */
-  send(message: object): void;
+  /** Sends if the channel is open (a closed one drops the message); a promise, if any, settles once it is handed to the OS. */
+  send(message: object): void | Promise<void>;
   onMessage(listener: (message: unknown) => void): void;
   offMessage(listener: (message: unknown) => void): void;
 }
 
 const processChannel: MetricsChannel = {
-  send: (message) => {
-    if (process.connected) process.send?.(message);
-  },
+  send: (message) =>
+    new Promise<void>((resolve) => {
+      if (process.connected && process.send) process.send(message, undefined, {}, () => resolve());
+      else resolve();
+    }),
   onMessage: (listener) => void process.on('message', listener),
   offMessage: (listener) => void process.off('message', listener),
 };
@@ -98,9 +102,24 @@ export class ClusterMetrics implements OnModuleInit, OnModuleDestroy {
     if (this.preload.servesUnderPrimary()) this.channel().onMessage(this.onMessage);
   }
 
-  onModuleDestroy(): void {
+  /**
+   * The app closes (a drained worker, recycled or replaced, on its way out): what this process
+   * counted since the last scrape that reached it goes to the primary, which carries it once the
+   * process is gone — so a rolling reload loses no count. Bounded: a primary that does not take it
+   * within a second does not hold the exit.
+   */
+  async onModuleDestroy(): Promise<void> {
     this.channel().offMessage(this.onMessage);
     for (const resolve of this.pending.values()) resolve(null);
+    if (!this.preload.servesUnderPrimary()) return;
+    const metrics = await this.registry.getMetricsAsJSON().catch(() => null);
+    if (!metrics) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.channel().send({ type: METRICS_REPORT, id: FINAL_REPORT, metrics } satisfies MetricsReportMessage),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, 1_000))),
+    ]);
+    clearTimeout(timer);
   }
 
   /** The cluster's metrics in Prometheus's text format (or OpenMetrics, as the registry is set). */

@@ -85,7 +85,10 @@ export interface MetricsRequestMessage { type: typeof METRICS_REQUEST; id: numbe
 /** Primary → each serving process: send your registry's metrics (prom-client's JSON) for collection `id`. */
 export const METRICS_COLLECT = `${IPC_PREFIX}metrics-collect`;
 export interface MetricsCollectMessage { type: typeof METRICS_COLLECT; id: number }
-/** Serving process → primary: its metrics for collection `id`, as `registry.getMetricsAsJSON()` gave them. */
+/**
+ * Serving process → primary: its metrics for collection `id`, as `registry.getMetricsAsJSON()` gave
+ * them; `id` 0 is the last report of a process whose app is closing (kept as its last values).
+ */
 export const METRICS_REPORT = `${IPC_PREFIX}metrics-report`;
 export interface MetricsReportMessage { type: typeof METRICS_REPORT; id: number; metrics: unknown[] }
 /**

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
@@ -97,6 +97,30 @@ describeWithPostgres('several hosts against one PostgreSQL database (real proces
     expect(appliedLine(a)).toEqual(['0']);
     expect(await databaseState(db)).toMatchObject({ migrations: 3, superusers: 1, starters: STARTERS, distinctStarters: STARTERS });
     for (const cluster of [a, b]) expect((await cluster.get('/health/preload')).status).toBe(200);
+  });
+
+  it('two hosts and a slow migration: the waiting host says within 5 s who holds the lock (backend pid, application, address, how long), then how long it waited; its timeline holds that wait inside its migrations step', async () => {
+    db = await createDatabase();
+    const a = await host(db, { DEMO_MIGRATION_DELAY_MS: '6000' }, 1);
+    clusters.push(a);
+    await a.waitFor(/migration Flows1700000000001 in progress/);
+    const b = await host(db, {}, 1);
+    clusters.push(b);
+    await b.waitFor(/step migrations started/);
+    // Within 5 s of reaching the lock, B names the holder as the server sees it.
+    const [, holderPid] = await b.waitFor(/The database lock "step-migrations" on 127\.0\.0\.1:5432\/\S+ is held by backend pid (\d+) "demo:preloader:\d+:lock" from 127\.0\.0\.1, connected \d+ s, [^;]+; waiting up to [\d.]+ s\./, 5_000);
+    const [ns, key] = advisoryKeys(NAMESPACE, 'step-migrations');
+    const holders = await db.query<{ pid: number }>("select pid from pg_locks where locktype = 'advisory' and granted and classid = $1::bigint::oid and objid = $2::bigint::oid", [ns, key]);
+    expect(holders.map((h) => String(h.pid))).toEqual([holderPid]);
+    await Promise.all([a.waitReady(), b.waitReady()]);
+    const [, waited] = await b.waitFor(/Acquired the database lock "step-migrations" on 127\.0\.0\.1:5432\/\S+ after waiting (\d+\.\d) s\./, 1_000);
+    expect(Number(waited)).toBeGreaterThanOrEqual(1);
+    // B's start-up timeline: the same wait, inside its migrations step, in its preloader's track.
+    const trace = JSON.parse(readFileSync(join(b.dir, '.nest-preload', 'timeline.json'), 'utf8')) as { traceEvents: Array<{ name: string; ph: string; ts: number; dur: number; pid: number }> };
+    const wait = trace.traceEvents.find((e) => e.ph === 'X' && e.name === 'lock wait step-migrations') as { ts: number; dur: number; pid: number };
+    const step = trace.traceEvents.find((e) => e.ph === 'X' && e.name === 'step migrations' && e.pid === wait.pid) as { ts: number; dur: number };
+    expect([wait.ts >= step.ts, wait.ts + wait.dur <= step.ts + step.dur + 1_000]).toEqual([true, true]);
+    expect(Math.abs(wait.dur / 1e6 - Number(waited))).toBeLessThan(0.2);
   });
 
   it('a lock held elsewhere past the deadline: a clear error naming the holder, and no partial state', async () => {

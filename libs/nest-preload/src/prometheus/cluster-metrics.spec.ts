@@ -4,7 +4,8 @@ import { METRICS_COLLECT, METRICS_REPORT, METRICS_REQUEST, METRICS_RESULT } from
 import { ClusterMetrics, type ClusterMetricsOptions, type MetricsChannel } from './cluster-metrics';
 
 const status = { pid: 1, state: 'running', target: 2, uptimeMs: 1_000, primaryPssMb: 10, workers: [], reload: null, restartsByReason: { killed: 1 }, reloads: 0, preload: null };
-const counter = (value: number) => [{ name: 'jobs_total', help: 'jobs', type: 'counter', aggregator: 'sum', values: [{ value, labels: {} }] }];
+/** A report as a worker sends it and the primary relays it: the registry's JSON as one string. */
+const counter = (value: number) => JSON.stringify([{ name: 'jobs_total', help: 'jobs', type: 'counter', aggregator: 'sum', values: [{ value, labels: {} }] }]);
 
 /** A ClusterMetrics on a fake channel whose "primary" answers each request with `answer` (or never). */
 function inCluster(options: ClusterMetricsOptions, answer: ((id: number) => object) | null) {
@@ -61,9 +62,10 @@ describe('ClusterMetrics', () => {
     try {
       t.deliver({ type: METRICS_COLLECT, id: 42 });
       await new Promise((r) => setTimeout(r, 20));
-      const report = t.sent.find((m) => m.type === METRICS_REPORT) as unknown as { id: number; metrics: Array<{ name: string; values: Array<{ value: number }> }> };
+      const report = t.sent.find((m) => m.type === METRICS_REPORT) as unknown as { id: number; metrics: string };
       expect(report.id).toBe(42);
-      expect(report.metrics[0]).toMatchObject({ name: 'jobs_total', values: [{ value: 7 }] });
+      expect(typeof report.metrics).toBe('string');
+      expect(JSON.parse(report.metrics)[0]).toMatchObject({ name: 'jobs_total', values: [{ value: 7 }] });
     } finally {
       t.restore();
     }
@@ -91,8 +93,8 @@ describe('ClusterMetrics', () => {
     const t = inCluster({ registry }, null);
     jobs.inc(2);
     await t.metrics.onModuleDestroy();
-    const final = t.sent.filter((m) => m.type === METRICS_REPORT) as unknown as Array<{ id: number; metrics: Array<{ name: string; values: Array<{ value: number }> }> }>;
-    expect(final.map((m) => [m.id, m.metrics[0].values[0].value])).toEqual([[0, 5]]);
+    const final = t.sent.filter((m) => m.type === METRICS_REPORT) as unknown as Array<{ id: number; metrics: string }>;
+    expect(final.map((m) => [m.id, JSON.parse(m.metrics)[0].values[0].value])).toEqual([[0, 5]]);
     // Outside a cluster there is no primary to tell.
     const alone = new ClusterMetrics({ servesUnderPrimary: () => false } as unknown as PreloadService, { registry });
     await alone.onModuleDestroy();

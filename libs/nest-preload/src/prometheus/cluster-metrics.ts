@@ -30,6 +30,16 @@ const FINAL_REPORT = 0;
 
 type MetricJson = MetricObjectWithValues<MetricValue<string>>;
 
+/** A report as the primary relayed it; one that is not a JSON list counts as empty. */
+function parseMetrics(json: string): MetricJson[] {
+  try {
+    const metrics: unknown = JSON.parse(json);
+    return Array.isArray(metrics) ? (metrics as MetricJson[]) : [];
+  } catch {
+    return [];
+  }
+}
+
 /** Every state a worker line of `status` can have. */
 const WORKER_STATES: ReadonlyArray<WorkerStatus['state']> = ['preloading', 'starting', 'waiting', 'ready', 'replacing', 'draining'];
 
@@ -90,7 +100,7 @@ export class ClusterMetrics implements OnModuleInit, OnModuleDestroy {
   private readonly onMessage = (message: unknown): void => {
     if (isMessage<MetricsCollectMessage>(message, METRICS_COLLECT)) {
       void this.registry.getMetricsAsJSON().then(
-        (metrics) => this.channel().send({ type: METRICS_REPORT, id: message.id, metrics } satisfies MetricsReportMessage),
+        (metrics) => this.channel().send({ type: METRICS_REPORT, id: message.id, metrics: JSON.stringify(metrics) } satisfies MetricsReportMessage),
         () => undefined,
       );
     } else if (isMessage<MetricsResultMessage>(message, METRICS_RESULT)) {
@@ -116,7 +126,7 @@ export class ClusterMetrics implements OnModuleInit, OnModuleDestroy {
     if (!metrics) return;
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
-      this.channel().send({ type: METRICS_REPORT, id: FINAL_REPORT, metrics } satisfies MetricsReportMessage),
+      this.channel().send({ type: METRICS_REPORT, id: FINAL_REPORT, metrics: JSON.stringify(metrics) } satisfies MetricsReportMessage),
       new Promise<void>((resolve) => (timer = setTimeout(resolve, 1_000))),
     ]);
     clearTimeout(timer);
@@ -132,7 +142,10 @@ export class ClusterMetrics implements OnModuleInit, OnModuleDestroy {
       new Gauge({ name: 'nest_preload_scrape_cluster_ok', help: '1 when this scrape holds the whole cluster, 0 when only the answering process (the primary did not answer).', registers: [own] }).set(0);
       return this.render(Registry.merge([this.registry, own] as Registry[]));
     }
-    const label = (metrics: unknown[], worker: string) => (this.options.perWorker ? withLabel(metrics as MetricJson[], worker) : (metrics as MetricJson[]));
+    const label = (json: string, worker: string) => {
+      const metrics = parseMetrics(json);
+      return this.options.perWorker ? withLabel(metrics, worker) : metrics;
+    };
     const sets = [...result.reports.map((r) => label(r.metrics, String(r.index))), label(result.retired, 'gone')];
     // In the content type of your registry (Prometheus text, or OpenMetrics if you set it).
     const cluster = AggregatorRegistry.aggregate<RegistryContentType>(sets);

@@ -684,28 +684,33 @@ describe('Supervisor', () => {
       readyAll(t);
       const [w0, w1, w2] = t.cluster.workers;
       const collects = (c: FakeChild) => c.sent.filter((m) => (m as { type: string }).type === METRICS_COLLECT) as Array<{ id: number }>;
-      const results = (c: FakeChild) => c.sent.filter((m) => (m as { type: string }).type === METRICS_RESULT) as Array<{ id: number; reports: Array<{ index: number; fresh: boolean; metrics: unknown[] }>; retired: unknown[]; status: { target: number } }>;
-      const requests = (n: number) => [{ name: 'http_requests_total', help: 'h', type: 'counter', aggregator: 'sum', values: [{ value: n, labels: {} }] }];
+      const results = (c: FakeChild) => c.sent.filter((m) => (m as { type: string }).type === METRICS_RESULT) as Array<{ id: number; reports: Array<{ index: number; fresh: boolean; metrics: string }>; retired: string; status: { target: number } }>;
+      const series = (n: number) => [{ name: 'http_requests_total', help: 'h', type: 'counter', aggregator: 'sum', values: [{ value: n, labels: {} }] }];
+      // What a worker sends: its registry's JSON as one string, relayed as it is.
+      const requests = (n: number) => JSON.stringify(series(n));
       // All three answer: the result comes at once, without waiting for the timeout.
       w0.emit({ type: METRICS_REQUEST, id: 7, timeoutMs: 500 });
       for (const [w, n] of [[w0, 1], [w1, 2], [w2, 3]] as const) w.emit({ type: METRICS_REPORT, id: collects(w)[0].id, metrics: requests(n) });
       expect(results(w0)).toHaveLength(1);
-      expect(results(w0)[0]).toMatchObject({ id: 7, reports: [{ index: 0, fresh: true }, { index: 1, fresh: true }, { index: 2, fresh: true }], retired: [], status: { target: 3 } });
+      expect(results(w0)[0]).toMatchObject({ id: 7, reports: [{ index: 0, fresh: true, metrics: requests(1) }, { index: 1, fresh: true }, { index: 2, fresh: true }], retired: '[]', status: { target: 3 } });
       // w2 hangs: the next scrape answers at the timeout with w2's last report, marked stale.
       w1.emit({ type: METRICS_REQUEST, id: 8, timeoutMs: 500 });
       for (const [w, n] of [[w0, 4], [w1, 5]] as const) w.emit({ type: METRICS_REPORT, id: collects(w)[1].id, metrics: requests(n) });
       expect(results(w1)).toHaveLength(0);
       t.timers.advance(500);
-      expect(results(w1)[0].reports.map((r) => [r.index, r.fresh, (r.metrics as ReturnType<typeof requests>)[0].values[0].value])).toEqual([[0, true, 4], [1, true, 5], [2, false, 3]]);
+      expect(results(w1)[0].reports.map((r) => [r.index, r.fresh, (JSON.parse(r.metrics) as ReturnType<typeof series>)[0].values[0].value])).toEqual([[0, true, 4], [1, true, 5], [2, false, 3]]);
       // w1 dies: its last counts join the retired totals; it is no longer among the reports.
       w1.exit(null, 'SIGKILL');
       w0.emit({ type: METRICS_REQUEST, id: 9, timeoutMs: 500 });
       t.timers.advance(500);
       const last = results(w0)[1];
       expect(last.reports.map((r) => r.index)).toEqual([0, 2]);
-      expect(last.retired).toEqual([{ name: 'http_requests_total', help: 'h', type: 'counter', aggregator: 'sum', values: [{ value: 5, labels: {} }] }]);
-      // A malformed report or request is refused.
-      w0.emit({ type: METRICS_REPORT, id: 1, metrics: 'lots' });
+      expect(JSON.parse(last.retired)).toEqual([{ name: 'http_requests_total', help: 'h', type: 'counter', aggregator: 'sum', values: [{ value: 5, labels: {} }] }]);
+      // A report that is not JSON is not carried when its worker goes (said once); a malformed report or request is refused.
+      w2.emit({ type: METRICS_REPORT, id: 0, metrics: 'lots' });
+      w2.exit(null, 'SIGKILL');
+      expect(t.lines).toContain(`WARN worker 2 (pid ${w2.pid}) left a metrics report that is not JSON: its counters are not carried`);
+      w0.emit({ type: METRICS_REPORT, id: 1, metrics: [1, 2] });
       w0.emit({ type: METRICS_REQUEST, id: 'x', timeoutMs: 10 });
       expect(t.lines.filter((l) => l.includes('sent a malformed nest-preload:metrics'))).toHaveLength(2);
     });

@@ -48,6 +48,10 @@ import type { ChildHandle, ClusterPort, HostPort, ProcessPort, StepLine, Supervi
 
 /** How long a worker told to stop at once (hung, drain timeout) gets before SIGKILL. */
 const KILL_GRACE_MS = 2_000;
+/** Messages after which there is nothing to reconcile: a scrape's and a status request's, a timeline. */
+const OBSERVING = new Set<string>([METRICS_REQUEST, METRICS_REPORT, CLUSTER_STATUS_REQUEST, TIMELINE]);
+/** A metrics report longer than this (a runaway label set) is refused. */
+const MAX_METRICS_CHARS = 32 * 2 ** 20;
 /** After the cluster is ready, changes to the timeline (a replacement, a reload) are written at most this often. */
 const TIMELINE_WRITE_MS = 500;
 
@@ -121,8 +125,12 @@ interface Proc {
   rssMb: number | null;
   /** A preloaded worker: the steps it ran itself, as it reported when ready. */
   ran: RanStep[];
-  /** Its last metrics report (prom-client's JSON, opaque here), or null. */
-  lastMetrics: unknown[] | null;
+  /**
+   * Its last metrics report (prom-client's JSON, opaque here), or null. Held in a Buffer, off the
+   * JS heap: a report kept from scrape to scrape would survive collections of the young generation,
+   * and V8 grows that generation by what survives (measured: +2 MB of primary PSS in 50 scrapes).
+   */
+  lastMetrics: Buffer | null;
   /** `maxRequests` plus this worker's jitter. */
   requestLimit: number;
   /** A signal it received directly (not from the supervisor). */
@@ -188,8 +196,9 @@ export class Supervisor {
   /** Scrapes under way, by collection id. */
   private readonly collections = new Map<number, { asker: Proc; askerId: number; waiting: Set<Proc>; fresh: Set<Proc>; targets: Proc[]; timer: unknown }>();
   private metricsSeq = 0;
-  /** The summed counters of every serving process that is gone. */
+  /** The summed counters of every serving process that is gone, and the same as JSON (made once per exit, not per scrape). */
   private retiredMetrics: MetricJson[] = [];
+  private retiredJson = '[]';
   private preloadDurationMs: number | null = null;
   private heavyChecked = false;
   private readonly random: () => number = Math.random;
@@ -197,6 +206,7 @@ export class Supervisor {
   /** The start-up timeline (null with `timeline: false`), and its pending write. */
   private timeline: StartTimeline | null = null;
   private timelineTimer: unknown = null;
+  private manifestCache: { path: string; steps: StepLine[] } | null = null;
   private resolveDone: (code: number) => void = () => undefined;
 
   constructor(
@@ -267,7 +277,8 @@ export class Supervisor {
     try {
       for (let next = this.queue.shift(); next; next = this.queue.shift()) {
         this.dispatch(next);
-        this.reconcile();
+        // A message that only reads the cluster or feeds what operators see changes nothing to reconcile.
+        if (!(next.type === 'message' && OBSERVING.has((next.message as { type?: unknown } | null)?.type as string))) this.reconcile();
       }
     } finally {
       this.dispatching = false;
@@ -838,7 +849,7 @@ export class Supervisor {
 
   private metricsReported(p: Proc, report: MetricsReportMessage): void {
     const collection = this.collections.get(report.id);
-    p.lastMetrics = report.metrics;
+    p.lastMetrics = Buffer.from(report.metrics, 'utf8');
     if (!collection?.waiting.delete(p)) return;
     collection.fresh.add(p);
     if (collection.waiting.size === 0) this.finishCollection(report.id);
@@ -853,9 +864,22 @@ export class Supervisor {
     // A process that exited meanwhile is counted once, in the retired totals its last report joined.
     const reports = collection.targets
       .filter((p) => p.lastMetrics !== null && this.procs.has(p.seq))
-      .map((p) => ({ index: p.index, pid: p.child.pid ?? null, fresh: collection.fresh.has(p), metrics: p.lastMetrics as unknown[] }));
-    const result: MetricsResultMessage = { type: METRICS_RESULT, id: collection.askerId, reports, retired: this.retiredMetrics, status: this.status() };
+      .map((p) => ({ index: p.index, pid: p.child.pid ?? null, fresh: collection.fresh.has(p), metrics: (p.lastMetrics as Buffer).toString('utf8') }));
+    const result: MetricsResultMessage = { type: METRICS_RESULT, id: collection.askerId, reports, retired: this.retiredJson, status: this.status() };
     collection.asker.child.send(result);
+  }
+
+  /** A serving process is gone: its last counters join the retired totals (a report that is not JSON is dropped). */
+  private retire(p: Proc): void {
+    let metrics: unknown;
+    try {
+      metrics = JSON.parse((p.lastMetrics as Buffer).toString('utf8'));
+    } catch {
+      return this.logger.warn(`worker ${p.index} (pid ${p.child.pid}) left a metrics report that is not JSON: its counters are not carried`);
+    }
+    if (!Array.isArray(metrics)) return;
+    this.retiredMetrics = carryCounters(this.retiredMetrics, metrics);
+    this.retiredJson = JSON.stringify(this.retiredMetrics);
   }
 
   private countRestart(index: number, reason: string): void {
@@ -868,7 +892,7 @@ export class Supervisor {
   private reap(p: Proc, code: number | null, signal: NodeJS.Signals | null): void {
     if (!this.procs.delete(p.seq)) return;
     // Its counters live on in the cluster's totals; a scrape waiting for it stops waiting.
-    if (p.lastMetrics) this.retiredMetrics = carryCounters(this.retiredMetrics, p.lastMetrics);
+    if (p.lastMetrics) this.retire(p);
     for (const [id, collection] of this.collections) {
       if (collection.waiting.delete(p) && collection.waiting.size === 0) this.finishCollection(id);
     }
@@ -1018,6 +1042,15 @@ export class Supervisor {
 
   // ---- what operators see ---------------------------------------------------------------------
 
+  /** A manifest's steps, read once: a manifest does not change after its hand-over (scrapes ask for it each time). */
+  private manifestSteps(path: string): StepLine[] {
+    if (this.manifestCache?.path === path) return this.manifestCache.steps;
+    const steps = this.host.manifestSteps(path);
+    // One that could not be read is asked again next time.
+    if (steps.length) this.manifestCache = { path, steps };
+    return steps;
+  }
+
   /** Epoch ms on the clock the children's spans use. */
   private wall(): number {
     return this.timers.wallClock?.() ?? Date.now();
@@ -1083,7 +1116,7 @@ export class Supervisor {
         ? {
             generation: this.current?.id ?? null,
             durationMs: this.preloadDurationMs,
-            steps: this.current?.manifestPath ? this.withRedos(this.host.manifestSteps(this.current.manifestPath)) : [],
+            steps: this.current?.manifestPath ? this.withRedos(this.manifestSteps(this.current.manifestPath)) : [],
             running: this.preload ? { generation: this.preload.generation.id, forMs: Math.round(now - this.preload.startedAt) } : null,
           }
         : null,
@@ -1142,7 +1175,7 @@ function validWorkerMessage(m: unknown): boolean {
     case HEARTBEAT: return count(msg.requests, Number.MAX_SAFE_INTEGER) && count(msg.rssMb, 2 ** 24);
     case CLUSTER_STATUS_REQUEST: return Number.isInteger(msg.id);
     case METRICS_REQUEST: return Number.isInteger(msg.id) && count(msg.timeoutMs, 60_000);
-    case METRICS_REPORT: return Number.isInteger(msg.id) && Array.isArray(msg.metrics) && msg.metrics.length <= 10_000;
+    case METRICS_REPORT: return Number.isInteger(msg.id) && typeof msg.metrics === 'string' && msg.metrics.length <= MAX_METRICS_CHARS;
     case STOPPING: return typeof msg.reason === 'string' && msg.reason.length <= 64;
     case BOOT_FAILED: return typeof msg.reason === 'string' && msg.reason.length <= 4096;
     case TIMELINE: return typeof msg.origin === 'number' && Array.isArray(msg.spans) && typeof msg.costMs === 'number';

@@ -10,7 +10,7 @@
  * (`--interval-ms 0`) measures V8 growing the primary's young generation under a burst of events.
  *
  *   git worktree add /tmp/np-baseline 6cc69aa && (cd /tmp/np-baseline && npm ci && npx nx run-many -t build -p nest-preload demo)
- *   npm run measure:primary-pss -- --baseline /tmp/np-baseline [--workers 2] [--rounds 4] [--scrapes 60] [--interval-ms 1000]
+ *   npm run measure:primary-pss -- --baseline /tmp/np-baseline [--workers 2] [--rounds 4] [--scrapes 60] [--interval-ms 1000] [--settle-ms 0]
  */
 const { existsSync, writeFileSync } = require('node:fs');
 const { join, resolve } = require('node:path');
@@ -24,6 +24,7 @@ const WORKERS = Number(flag(args, 'workers', '2'));
 const ROUNDS = Number(flag(args, 'rounds', '4'));
 const SCRAPES = Number(flag(args, 'scrapes', '60'));
 const INTERVAL_MS = Number(flag(args, 'interval-ms', '1000'));
+const SETTLE_MS = Number(flag(args, 'settle-ms', '0'));
 const OUT = flag(args, 'out', null);
 
 (async () => {
@@ -57,6 +58,8 @@ const OUT = flag(args, 'out', null);
           await get(port, '/metrics');
           await new Promise((r) => setTimeout(r, Math.max(0, next - performance.now())));
         }
+        // Measured at once, or after a quiet while (what V8 keeps of a burst's young generation).
+        await new Promise((r) => setTimeout(r, SETTLE_MS));
         pss[mode].push(pssKb(run.primaryPid) / 1024);
         process.stderr.write(`round ${round + 1}/${ROUNDS} ${mode}: primary PSS ${pss[mode].at(-1).toFixed(2)} MB\n`);
       } finally {
@@ -74,7 +77,7 @@ const OUT = flag(args, 'out', null);
     '',
     `this checkout − baseline, median of per-round differences: **${median(diffs) >= 0 ? '+' : ''}${median(diffs).toFixed(2)} MB** (${Math.min(...diffs).toFixed(2)} to ${Math.max(...diffs).toFixed(2)})`,
     '',
-    `The demo, preload on, ${WORKERS} workers, 20 requests and ${SCRAPES} scrapes of /metrics ${INTERVAL_MS ? `one every ${INTERVAL_MS} ms` : 'in a burst'} each start; ${ROUNDS} balanced rounds; ${m.cores} cores, Node ${m.node}. Made by \`npm run measure:primary-pss -- --baseline ${BASELINE} --workers ${WORKERS} --rounds ${ROUNDS} --scrapes ${SCRAPES} --interval-ms ${INTERVAL_MS}\`.`,
+    `The demo, preload on, ${WORKERS} workers, 20 requests and ${SCRAPES} scrapes of /metrics ${INTERVAL_MS ? `one every ${INTERVAL_MS} ms` : 'in a burst'}${SETTLE_MS ? `, measured ${SETTLE_MS / 1000} s after the last` : ''} each start; ${ROUNDS} balanced rounds; ${m.cores} cores, Node ${m.node}. Made by \`npm run measure:primary-pss -- --baseline ${BASELINE} --workers ${WORKERS} --rounds ${ROUNDS} --scrapes ${SCRAPES} --interval-ms ${INTERVAL_MS}${SETTLE_MS ? ` --settle-ms ${SETTLE_MS}` : ''}\`.`,
   ];
   console.log(lines.join('\n'));
   if (OUT) writeFileSync(OUT, `${lines.join('\n')}\n`);

@@ -71,13 +71,19 @@ describe('the start-up timeline (real processes)', () => {
     }
     expect(pre.some((e) => e.name === 'lock wait step-bundles')).toBe(false); // a process-scope step takes no lock
 
-    // Each worker: built its app beside the preloader, waited for the hand-over, ran no step (all were done), served.
+    // Each worker built its app, ran no step (all were done) and served. Worker 1, forked beside the
+    // preloader, waited for the hand-over; worker 2 waited too if it was forked before the hand-over
+    // (at most pipelineConcurrency build beside the preloader), else it started from it at once.
     const handedOver = trace.traceEvents.find((e) => e.pid === pid(0) && e.name === 'handed over') as Event;
     for (const index of [1, 2]) {
       const spans = spansOf(trace, pid(index));
-      expect(spans.map((e) => e.name)).toEqual(['fork', 'node boot + imports', 'import app module', 'app build', 'hand-over wait', 'serve']);
-      // The worker's wait ends after the primary learnt of the hand-over (one clock for every process).
-      expect(end(phase(spans, 'hand-over wait'))).toBeGreaterThanOrEqual(handedOver.ts);
+      const waited = spans.some((e) => e.name === 'hand-over wait');
+      expect(spans.map((e) => e.name)).toEqual(['fork', 'node boot + imports', 'import app module', 'app build', ...(waited ? ['hand-over wait'] : []), 'serve']);
+      if (index === 1) expect(waited).toBe(true);
+      // A wait ends after the primary learnt of the hand-over (one clock for every process); a worker
+      // forked after it started there.
+      if (waited) expect(end(phase(spans, 'hand-over wait'))).toBeGreaterThanOrEqual(handedOver.ts);
+      else expect(phase(spans, 'fork').ts).toBeGreaterThanOrEqual(handedOver.ts);
       expect(marksOf(trace, pid(index))).toEqual(['forked', 'ready']);
     }
     expect(trace.otherData.target).toBe(3);
@@ -92,7 +98,7 @@ describe('the start-up timeline (real processes)', () => {
     expect(chart.stdout).toMatch(new RegExp(`^start-up timeline of primary pid ${c.pid}, .*: 3 worker\\(s\\) ready in `));
     for (const index of [0, 1, 2]) expect(chart.stdout).toContain(`(pid ${pid(index)})`);
     for (const step of STEPS) expect(chart.stdout).toMatch(new RegExp(`^\\s+step ${step}\\s+ *[█~]+ *\\s+\\d+ ms`, 'm'));
-    expect(chart.stdout.match(/^\s+hand-over wait\s/gm)).toHaveLength(2);
+    expect(chart.stdout.match(/^\s+hand-over wait\s/gm)?.length).toBe(trace.traceEvents.filter((e) => e.name === 'hand-over wait').length);
     expect(chart.stdout).toContain(`trace: ${traceFile(c)}`);
   });
 
@@ -127,7 +133,7 @@ describe('the start-up timeline (real processes)', () => {
     const chart = cli(c, ['timeline']).stdout;
     const row = chart.split('\n').find((l) => /^\s*(worker \d \(pid \d+\))?\s+step profile_pictures/.test(l) && /lock wait/.test(l));
     expect(row).toMatch(/~+/);
-    expect(row).toMatch(/\(lock wait [12]\.\d\d s\)$/);
+    expect(row).toMatch(/\(lock wait \d+\.\d\d s\)$/);
   });
 
   it('outlives the cluster: after a stop it holds every exit, and the CLI still draws it', async () => {

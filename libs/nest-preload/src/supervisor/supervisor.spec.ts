@@ -862,6 +862,21 @@ describe('Supervisor: the start-up timeline', () => {
     expect(trace.traceEvents.filter((e: { ph: string; pid: number }) => e.ph === 'i' && e.pid === t.cluster.preloader.pid).map((e: { name: string }) => e.name)).toEqual(['forked', 'preload abandoned', 'exit (code 3)']);
   });
 
+  it('a timeline that cannot be written is said once, with the fix, and the cluster goes on', () => {
+    const blocker = join(mkdtempSync(join(tmpdir(), 'sup-tl-')), 'a-file');
+    writeFileSync(blocker, '');
+    // Its dir would have to be a file: every write fails.
+    const t = start({ timeline: join(blocker, 'timeline.json'), preload: false, workers: 2 });
+    for (const w of t.cluster.workers) w.emit({ type: READY, pid: w.pid, preloaded: false });
+    t.cluster.workers[0].exit(1);
+    t.timers.advance(1_000);
+    const warnings = t.lines.filter((l) => l.startsWith('WARN could not write the start-up timeline'));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain(`to ${join(blocker, 'timeline.json')}: `);
+    expect(warnings[0]).toMatch(/\(give it a writable path with the timeline option or NEST_PRELOAD_TIMELINE_FILE, or turn it off with timeline: false or NEST_PRELOAD_TIMELINE_FILE=off\)$/);
+    expect(t.sup.currentState).toBe('running');
+  });
+
   it('a malformed timeline is refused with a warning and counts for nothing; with timeline: false nothing is recorded or written', () => {
     const { t, file } = withTimeline({ preload: false, workers: 1 });
     const [w0] = t.cluster.workers;

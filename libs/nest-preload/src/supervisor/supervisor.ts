@@ -207,6 +207,7 @@ export class Supervisor {
   private timeline: StartTimeline | null = null;
   private timelineTimer: unknown = null;
   private manifestCache: { path: string; steps: StepLine[] } | null = null;
+  private timelineWarned = false;
   private resolveDone: (code: number) => void = () => undefined;
 
   constructor(
@@ -1072,7 +1073,11 @@ export class Supervisor {
     const text = JSON.stringify(this.timeline.trace());
     const error = this.host.writeFile(this.options.timeline, text);
     this.timeline.primaryCostMs += performance.now() - t0;
-    if (error) this.logger.warn(`could not write the start-up timeline to ${this.options.timeline}: ${error}`);
+    // Said once: a read-only working dir would otherwise repeat it after every change.
+    if (error && !this.timelineWarned) {
+      this.timelineWarned = true;
+      this.logger.warn(`could not write the start-up timeline to ${this.options.timeline}: ${error} (give it a writable path with the timeline option or NEST_PRELOAD_TIMELINE_FILE, or turn it off with timeline: false or NEST_PRELOAD_TIMELINE_FILE=off)`);
+    }
   }
 
   private procState(p: Proc): WorkerStatus['state'] {

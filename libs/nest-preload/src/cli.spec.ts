@@ -64,6 +64,9 @@ describe('nest-preload timeline', () => {
     expect((await run(['timeline'], { NEST_PRELOAD_TIMELINE_FILE: join(dir, 'other.json') })).out).toContain(`trace: ${join(dir, 'other.json')}`);
     const json = await run(['timeline', '--json', '--trace', join(dir, 'other.json')]);
     expect(JSON.parse(json.out).otherData.primaryPid).toBe(7);
+    // A control file of another name has its own trace beside it.
+    traceIn(dir, 'b.timeline.json');
+    expect((await run(['timeline', '--file', join(dir, 'b.json')])).out).toContain(`trace: ${join(dir, 'b.timeline.json')}`);
     const narrow = await run(['timeline', '--width', '20', '--trace', join(dir, 'other.json')]);
     expect(narrow.out.split('\n').find((l) => l.includes('app build'))).toMatch(/\s{2}[ ▒]{20}\s{2}380 ms$/);
   });
@@ -72,7 +75,7 @@ describe('nest-preload timeline', () => {
     const dir = mkdtempSync(join(tmpdir(), 'cli-tl-'));
     const missing = await run(['timeline', '--trace', join(dir, 'none.json')]);
     expect([missing.code, missing.out]).toEqual([1, '']);
-    expect(missing.err).toBe(`nest-preload: no start-up timeline at ${join(dir, 'none.json')} (a cluster writes it once it is ready, beside its control file; is the timeline option off, or did the cluster run elsewhere? --trace PATH names the file)`);
+    expect(missing.err).toBe(`nest-preload: no start-up timeline at ${join(dir, 'none.json')} (a cluster writes it as it starts, beside its control file; is the timeline option off — it is with controlFile: false —, or did the cluster run elsewhere? --trace PATH names the file)`);
     writeFileSync(join(dir, 'bad.json'), '{"traceEvents": 1}');
     expect((await run(['timeline', '--trace', join(dir, 'bad.json')])).err).toBe(`nest-preload: ${join(dir, 'bad.json')} is not a start-up timeline: it has no "traceEvents" list`);
     writeFileSync(join(dir, 'text.json'), 'hello');

@@ -12,12 +12,12 @@
  * ./.nest-preload/control.json. Exit codes: 0 done, 1 no cluster / refused, 2 bad usage.
  */
 import { readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { ControlError, sendControl } from './control/control-client';
+import { controlFileFromEnv, timelineBeside, timelineFileFromEnv } from './control/control-paths';
 import type { ClusterStatus } from './control/control.protocol';
 import { processAlive } from './control/process-alive';
 import { formatTable } from './format-table';
-import { PRELOAD_ENV } from './preload.constants';
 import { type ChromeTrace, formatGantt, traceProblem } from './timeline/trace';
 import type { StepLine } from './supervisor/supervisor.ports';
 
@@ -41,8 +41,8 @@ options:
   --json            machine-readable output
   --file PATH       the cluster's control file (else NEST_PRELOAD_CONTROL_FILE, else
                     ./.nest-preload/control.json in the working directory)
-  --trace PATH      timeline: the trace file (else NEST_PRELOAD_TIMELINE_FILE, else
-                    timeline.json beside the control file)
+  --trace PATH      timeline: the trace file (else NEST_PRELOAD_TIMELINE_FILE, else beside
+                    the control file: timeline.json, or b.timeline.json beside b.json)
   --width N         timeline: columns of the chart (default 60)
   -h, --help        this text
 
@@ -98,7 +98,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     console.log(HELP);
     return 0;
   }
-  const file = resolve(take('--file') ?? env.NEST_PRELOAD_CONTROL_FILE ?? join(process.cwd(), '.nest-preload', 'control.json'));
+  const file = resolve(take('--file') ?? controlFileFromEnv(env));
   const tracePath = take('--trace');
   const width = take('--width');
   const json = flag('--json');
@@ -109,9 +109,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   if (command === 'timeline' && value === undefined) {
     if (width !== undefined && !(/^\d+$/.test(width) && Number(width) >= 20 && Number(width) <= 400)) return usage(`--width needs a whole number of columns from 20 to 400 (got ${JSON.stringify(width)})`);
     // NEST_PRELOAD_TIMELINE_FILE=off turned recording off; a trace an earlier start left is still beside the control file.
-    const fromEnv = env[PRELOAD_ENV.timelineFile]?.trim();
-    const named = fromEnv && !['off', 'false', '0', 'no'].includes(fromEnv.toLowerCase()) ? fromEnv : undefined;
-    const path = resolve(tracePath ?? named ?? join(dirname(file), 'timeline.json'));
+    const path = resolve(tracePath ?? (timelineFileFromEnv(env) || timelineBeside(file)));
     return timeline(path, json, width === undefined ? 60 : Number(width));
   }
   try {
@@ -153,7 +151,7 @@ function timeline(path: string, json: boolean, width: number): number {
     text = readFileSync(path, 'utf8');
   } catch (error) {
     const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
-    console.error(`nest-preload: no start-up timeline at ${path}${missing ? ' (a cluster writes it once it is ready, beside its control file; is the timeline option off, or did the cluster run elsewhere? --trace PATH names the file)' : `: ${(error as Error).message}`}`);
+    console.error(`nest-preload: no start-up timeline at ${path}${missing ? ' (a cluster writes it as it starts, beside its control file; is the timeline option off — it is with controlFile: false —, or did the cluster run elsewhere? --trace PATH names the file)' : `: ${(error as Error).message}`}`);
     return 1;
   }
   let trace: unknown;

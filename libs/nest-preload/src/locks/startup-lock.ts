@@ -4,6 +4,7 @@ import type { ResolvedPreloadOptions } from '../preload.options';
 import { FileLock, type LockOptions } from './file-lock';
 import type { HeldLock, LockBackend, LockScope } from './lock-backend';
 import { startRecorder } from '../timeline/recorder';
+import { LockTimeoutError } from '../errors/preload.error';
 
 /** Options of one {@link StartupLock.withLock} call. */
 export interface StartupLockOptions extends LockOptions {
@@ -41,15 +42,23 @@ export class StartupLock {
    * @throws LockCompromisedError when it was lost while `fn` ran.
    */
   withLock<T>(name: string, fn: (held: HeldLock) => Promise<T>, options: StartupLockOptions = {}): Promise<T> {
-    // The time until the lock is held goes into the start-up timeline, inside its step.
+    // The time until the lock is held goes into the start-up timeline, inside its step; a wait
+    // that ended without the lock (a timeout) too, marked so.
     const asked = startRecorder.now();
-    const timed = (held: HeldLock) => {
+    let held = false;
+    const timed = (lock: HeldLock) => {
+      held = true;
       startRecorder.add(`lock wait ${name}`, 'lock', asked, startRecorder.now(), { scope: options.scope ?? 'host' });
-      return fn(held);
+      return fn(lock);
     };
-    return this.backendFor(options.scope).withLock(name, timed, {
-      timeoutMs: options.timeoutMs ?? this.options.lockTimeoutMs,
-      staleMs: options.staleMs ?? this.options.lockStaleMs,
-    });
+    return this.backendFor(options.scope)
+      .withLock(name, timed, {
+        timeoutMs: options.timeoutMs ?? this.options.lockTimeoutMs,
+        staleMs: options.staleMs ?? this.options.lockStaleMs,
+      })
+      .catch((error: unknown) => {
+        if (!held) startRecorder.add(`lock wait ${name}`, 'lock', asked, startRecorder.now(), { scope: options.scope ?? 'host', timedOut: error instanceof LockTimeoutError });
+        throw error;
+      });
   }
 }

@@ -1,4 +1,4 @@
-import { Counter, Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
 import type { PreloadService } from '../preload.service';
 import { METRICS_COLLECT, METRICS_REPORT, METRICS_REQUEST, METRICS_RESULT } from '../supervisor/cluster.messages';
 import { ClusterMetrics, type ClusterMetricsOptions, type MetricsChannel } from './cluster-metrics';
@@ -96,17 +96,27 @@ describe('ClusterMetrics', () => {
     const final = t.sent.filter((m) => m.type === METRICS_REPORT) as unknown as Array<{ id: number; metrics: string }>;
     expect(final.map((m) => [m.id, JSON.parse(m.metrics)[0].values[0].value])).toEqual([[0, 5]]);
     // Outside a cluster there is no primary to tell.
-    const alone = new ClusterMetrics({ servesUnderPrimary: () => false } as unknown as PreloadService, { registry });
-    await alone.onModuleDestroy();
-    // A send that never completes does not hold the exit past its bound.
+    const toldAlone: unknown[] = [];
+    class Alone extends ClusterMetrics {
+      protected override channel(): MetricsChannel {
+        return { send: (m) => void toldAlone.push(m), onMessage: () => undefined, offMessage: () => undefined };
+      }
+    }
+    await new Alone({ servesUnderPrimary: () => false } as unknown as PreloadService, { registry }).onModuleDestroy();
+    expect(toldAlone).toEqual([]);
+    // A send that never completes, or a collect() that never does, does not hold the exit past its bound.
     class Stuck extends ClusterMetrics {
       protected override channel(): MetricsChannel {
         return { send: () => new Promise<void>(() => undefined), onMessage: () => undefined, offMessage: () => undefined };
       }
     }
-    const started = Date.now();
-    await new Stuck({ servesUnderPrimary: () => true } as unknown as PreloadService, { registry }).onModuleDestroy();
-    expect(Date.now() - started).toBeLessThan(3_000);
+    const hung = new Registry();
+    new Gauge({ name: 'waits_forever', help: 'its collect never settles', registers: [hung], collect: () => new Promise<void>(() => undefined) });
+    for (const r of [registry, hung]) {
+      const started = Date.now();
+      await new Stuck({ servesUnderPrimary: () => true } as unknown as PreloadService, { registry: r }).onModuleDestroy();
+      expect(Date.now() - started).toBeLessThan(3_000);
+    }
   });
 
   it('refuses a timeoutMs out of range, saying what is expected', () => {

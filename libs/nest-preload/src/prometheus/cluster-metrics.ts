@@ -122,13 +122,13 @@ export class ClusterMetrics implements OnModuleInit, OnModuleDestroy {
     this.channel().offMessage(this.onMessage);
     for (const resolve of this.pending.values()) resolve(null);
     if (!this.preload.servesUnderPrimary()) return;
-    const metrics = await this.registry.getMetricsAsJSON().catch(() => null);
-    if (!metrics) return;
+    const report = async () => {
+      const metrics = await this.registry.getMetricsAsJSON();
+      await this.channel().send({ type: METRICS_REPORT, id: FINAL_REPORT, metrics: JSON.stringify(metrics) } satisfies MetricsReportMessage);
+    };
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      this.channel().send({ type: METRICS_REPORT, id: FINAL_REPORT, metrics: JSON.stringify(metrics) } satisfies MetricsReportMessage),
-      new Promise<void>((resolve) => (timer = setTimeout(resolve, 1_000))),
-    ]);
+    // Collecting is bounded too: a collect() that waits on something already closed must not hold the exit.
+    await Promise.race([report().catch(() => undefined), new Promise<void>((resolve) => (timer = setTimeout(resolve, 1_000)))]);
     clearTimeout(timer);
   }
 

@@ -71,7 +71,12 @@ describe('resolveSupervisorOptions', () => {
   it('the timeline goes beside the control file (given, from the environment, or the default), unless NEST_PRELOAD_TIMELINE_FILE names it', () => {
     expect(resolveSupervisorOptions({ controlFile: '/srv/app/run/control.json' }, {}).timeline).toBe('/srv/app/run/timeline.json');
     expect(resolveSupervisorOptions({}, { NEST_PRELOAD_CONTROL_FILE: '/var/run/np/control.json' }).timeline).toBe('/var/run/np/timeline.json');
-    expect(resolveSupervisorOptions({ controlFile: false }, {}).timeline).toBe(join(process.cwd(), '.nest-preload', 'timeline.json'));
+    // Two clusters with their own control files in one dir keep their own traces.
+    expect(resolveSupervisorOptions({ controlFile: '/srv/app/run/b.json' }, {}).timeline).toBe('/srv/app/run/b.timeline.json');
+    // With the control socket off, nothing is written unless asked for.
+    expect(resolveSupervisorOptions({ controlFile: false }, {}).timeline).toBe(false);
+    expect(resolveSupervisorOptions({ controlFile: false }, { NEST_PRELOAD_TIMELINE_FILE: '/srv/t.json' }).timeline).toBe('/srv/t.json');
+    for (const on of ['on', 'TRUE', '1', 'yes']) expect(resolveSupervisorOptions({ controlFile: '/srv/c/control.json' }, { NEST_PRELOAD_TIMELINE_FILE: on }).timeline).toBe('/srv/c/timeline.json');
     expect(resolveSupervisorOptions({ controlFile: '/srv/c.json' }, { NEST_PRELOAD_TIMELINE_FILE: 'traces/start.json' }).timeline).toBe(join(process.cwd(), 'traces', 'start.json'));
     expect(resolveSupervisorOptions({ timeline: '/srv/t.json' }, { NEST_PRELOAD_TIMELINE_FILE: '/elsewhere.json' }).timeline).toBe('/srv/t.json');
     expect(resolveSupervisorOptions({ timeline: false }, {}).timeline).toBe(false);

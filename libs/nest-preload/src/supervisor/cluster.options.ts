@@ -1,7 +1,8 @@
 import { availableParallelism, tmpdir } from 'node:os';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { isAbsolute } from 'node:path';
 import { PreloadConfigError } from '../errors/preload.error';
 import { PreloadMessages } from '../errors/preload.messages';
+import { controlFileFromEnv, timelineBeside, timelineFileFromEnv } from '../control/control-paths';
 import { PRELOAD_ENV } from '../preload.constants';
 import type { SupervisorHooks } from './supervisor.hooks';
 
@@ -163,7 +164,7 @@ export interface SupervisorOptions {
    * build, each step and its lock wait, the hand-over wait, serve, ready) in Chrome's trace-event
    * format, which Perfetto and `chrome://tracing` open and `nest-preload timeline` prints; written
    * when the cluster is ready, after later changes, and when it stops. `false` records nothing.
-   * @default the `NEST_PRELOAD_TIMELINE_FILE` environment variable (as the CLI reads it; `off` for `false`), else `timeline.json` beside the control file (`${process.cwd()}/.nest-preload/timeline.json`)
+   * @default the `NEST_PRELOAD_TIMELINE_FILE` environment variable (as the CLI reads it; `off` for `false`), else beside the control file (`${process.cwd()}/.nest-preload/timeline.json`; `<name>.timeline.json` beside a control file `<name>.json`), else (`controlFile: false`) `false`
    */
   timeline?: string | false;
   /**
@@ -238,7 +239,7 @@ export function resolveSupervisorOptions(
     preload: preloadFromEnv(env),
     preloadStart: 'auto',
     runRoot: tmpdir(),
-    controlFile: env[PRELOAD_ENV.controlFile]?.trim() ? resolve(env[PRELOAD_ENV.controlFile] as string) : join(process.cwd(), '.nest-preload', 'control.json'),
+    controlFile: controlFileFromEnv(env),
     timeline: defaultTimelineFile(env, options.controlFile),
     sweepRoots: [tmpdir()],
     pipelineConcurrency: Math.max(1, availableParallelism() - 1),
@@ -316,14 +317,15 @@ export function resolveSupervisorOptions(
 
 /**
  * Where the timeline goes by default: `NEST_PRELOAD_TIMELINE_FILE` (`off` records nothing), else
- * beside the control file (the one given, else the default one), so that the CLI finds both in one place.
+ * beside the control file (the one given, else the default one), so that the CLI finds both in one
+ * place; with `controlFile: false`, nowhere.
  */
 export function defaultTimelineFile(env: NodeJS.ProcessEnv, controlFile: unknown): string | false {
-  const given = env[PRELOAD_ENV.timelineFile]?.trim();
-  if (given && ['off', 'false', '0', 'no'].includes(given.toLowerCase())) return false;
-  if (given) return resolve(given);
-  const control = typeof controlFile === 'string' && isAbsolute(controlFile) ? controlFile : env[PRELOAD_ENV.controlFile]?.trim() ? resolve(env[PRELOAD_ENV.controlFile] as string) : join(process.cwd(), '.nest-preload', 'control.json');
-  return join(dirname(control), 'timeline.json');
+  const fromEnv = timelineFileFromEnv(env);
+  if (fromEnv !== undefined) return fromEnv;
+  // With the control socket off, nothing is written to the working dir unless asked for.
+  if (controlFile === false) return false;
+  return timelineBeside(typeof controlFile === 'string' && isAbsolute(controlFile) ? controlFile : controlFileFromEnv(env));
 }
 
 /**

@@ -22,6 +22,32 @@ describe('StartTimeline', () => {
     expect(names).not.toContain('worker 1 (pid 103)');
   });
 
+  it('before the cluster is ready too, only exited processes go, the oldest first; a live one is always kept', () => {
+    const tl = new StartTimeline(T0, 1, () => 1);
+    tl.forked(1, 10, 'worker 0', 2, T0 + 1);
+    for (let seq = 2; seq < 80; seq++) {
+      tl.forked(seq, 100 + seq, 'worker 0', 2, T0 + seq);
+      tl.mark(seq, 'exit (code 1)', T0 + seq + 1);
+    }
+    const names = tracks(tl);
+    expect(names).toHaveLength(65);
+    expect(names[1]).toBe('worker 0 (pid 10)');
+    expect(names).not.toContain('worker 0 (pid 102)');
+    expect(names[names.length - 1]).toBe('worker 0 (pid 179)');
+  });
+
+  it('puts a child\'s spans on the primary\'s clock when the two drifted apart, keeps only a span\'s own fields, and refuses a cost that is not finite', () => {
+    const tl = new StartTimeline(T0, 1, () => 1);
+    tl.forked(1, 10, 'worker 0', 2, T0 + 1_000);
+    const span = { name: 'app build', kind: 'app' as const, start: T0 + 1_500, end: T0 + 1_700, extra: 'x'.repeat(10_000) };
+    // The primary's spans' clock runs 300 ms behind the wall clock (up for days); the child's agrees with it.
+    expect(tl.reported(1, { type: TIMELINE, origin: T0 + 1_310, spans: [span], costMs: Infinity }, T0 + 5_000, T0 + 4_700)).toBe(false);
+    expect(tl.reported(1, { type: TIMELINE, origin: T0 + 1_310, spans: [span], costMs: 0, clock: { epoch: T0 + 2_000, date: T0 + 2_000 } }, T0 + 5_000, T0 + 4_700)).toBe(true);
+    const x = tl.trace().traceEvents.filter((e) => e.ph === 'X' && e.pid === 10);
+    expect(x.map((e) => [e.name, e.ts / 1000, (e.dur as number) / 1000])).toEqual([['fork', 1_000, 10], ['app build', 1_200, 200]]);
+    expect(JSON.stringify(tl.trace())).not.toContain('xxxx');
+  });
+
   it('a process reports once; a second report, a report with too many spans or a bad span is not taken', () => {
     const tl = new StartTimeline(T0, 1, () => 1);
     tl.forked(1, 10, 'worker 0', 2, T0 + 1);

@@ -1,8 +1,11 @@
-import { MAX_SPANS, isSpan } from '../timeline/span';
+import { MAX_SPANS, isSpan, type Span } from '../timeline/span';
 import { buildTrace, type ChromeTrace, TRACE_VERSION, type TraceTrack } from '../timeline/trace';
 import type { TimelineMessage } from './cluster.messages';
 
-/** Tracks kept: the first start's processes, and the latest of those forked later (replacements, reloads). */
+/**
+ * Tracks kept once exited processes can be dropped: the first start's processes, and the latest of
+ * those forked later (replacements, reloads). Live processes are always kept.
+ */
 const MAX_TRACKS = 64;
 
 interface Track extends TraceTrack {
@@ -43,26 +46,41 @@ export class StartTimeline {
     this.trim();
   }
 
-  /** A process sent its phases; a malformed report is dropped and false returned. */
-  reported(seq: number, message: TimelineMessage): boolean {
+  /**
+   * A process sent its phases; a malformed report is dropped and false returned. `date` and `epoch`
+   * are the primary's `Date.now()` and spans' clock read together now: with the child's pair they
+   * put its spans on the primary's clock (see `TimelineMessage.clock`).
+   */
+  reported(seq: number, message: TimelineMessage, date = Date.now(), epoch = date): boolean {
     const t0 = performance.now();
     try {
-      return this.take(seq, message);
+      return this.take(seq, message, date - epoch);
     } finally {
       this.primaryCostMs += performance.now() - t0;
     }
   }
 
-  private take(seq: number, message: TimelineMessage): boolean {
+  private take(seq: number, message: TimelineMessage, primaryOffset: number): boolean {
     const track = this.tracks.get(seq);
     if (!track || track.reported) return true;
-    if (!Number.isFinite(message.origin) || !Array.isArray(message.spans) || message.spans.length > MAX_SPANS || !message.spans.every(isSpan) || !(message.costMs >= 0)) return false;
+    if (!Number.isFinite(message.origin) || !Array.isArray(message.spans) || message.spans.length > MAX_SPANS || !message.spans.every(isSpan) || !Number.isFinite(message.costMs) || message.costMs < 0) return false;
+    const clock = message.clock;
+    if (clock !== undefined && !(typeof clock === 'object' && clock !== null && Number.isFinite(clock.epoch) && Number.isFinite(clock.date))) return false;
     track.reported = true;
+    // The child's clock and the primary's agree to within Date.now()'s millisecond, unless one drifted.
+    const drift = clock ? clock.date - clock.epoch - primaryOffset : 0;
+    const shift = Math.abs(drift) > 2 ? drift : 0;
+    // Only the fields of a span are kept, on the primary's clock, never before the primary started.
+    const spans: Span[] = message.spans.map((s) => {
+      const start = Math.max(this.origin, s.start + shift);
+      return { name: s.name, kind: s.kind, start, end: Math.max(start, s.end + shift), ...(s.args ? { args: { ...s.args } } : {}) };
+    });
+    const origin = message.origin + shift;
     const forkedAt = track.marks[0].at;
     // From the primary's fork() to the child's own time origin: what starting a process costs.
-    if (message.origin >= forkedAt) track.spans.push({ name: 'fork', kind: 'fork', start: forkedAt, end: message.origin });
-    track.spans.push(...message.spans);
-    const waits = message.spans.filter((s) => s.kind === 'lock');
+    if (origin >= forkedAt) track.spans.push({ name: 'fork', kind: 'fork', start: forkedAt, end: origin });
+    track.spans.push(...spans);
+    const waits = spans.filter((s) => s.kind === 'lock');
     track.lockWaitMs = Math.round(waits.reduce((sum, s) => sum + (s.end - s.start), 0));
     this.childCostMs += message.costMs;
     return true;

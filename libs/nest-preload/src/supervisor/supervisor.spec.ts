@@ -715,6 +715,27 @@ describe('Supervisor', () => {
       expect(t.lines.filter((l) => l.includes('sent a malformed nest-preload:metrics'))).toHaveLength(2);
     });
 
+    it('metrics: a worker\'s last report (id 0, as its app closes) is what is carried when it goes, answers a scrape still waiting on it, and an older answer after it is not taken', () => {
+      const t = start({ preload: false, workers: 2 });
+      readyAll(t);
+      const [w0, w1] = t.cluster.workers;
+      const series = (n: number) => JSON.stringify([{ name: 'jobs_total', help: 'j', type: 'counter', aggregator: 'sum', values: [{ value: n, labels: {} }] }]);
+      const collects = (c: FakeChild) => c.sent.filter((m) => (m as { type: string }).type === METRICS_COLLECT) as Array<{ id: number }>;
+      const results = (c: FakeChild) => c.sent.filter((m) => (m as { type: string }).type === METRICS_RESULT) as Array<{ reports: Array<{ index: number; fresh: boolean; metrics: string }>; retired: string }>;
+      // A scrape is waiting on w1, which is draining: its last report answers it at once, fresh.
+      w0.emit({ type: METRICS_REQUEST, id: 1, timeoutMs: 5_000 });
+      w0.emit({ type: METRICS_REPORT, id: collects(w0)[0].id, metrics: series(1) });
+      expect(results(w0)).toHaveLength(0);
+      w1.emit({ type: METRICS_REPORT, id: 0, metrics: series(9) });
+      expect(results(w0).map((r) => r.reports.map((x) => [x.index, x.fresh, JSON.parse(x.metrics)[0].values[0].value]))).toEqual([[[0, true, 1], [1, true, 9]]]);
+      // The answer to that collection, sent before its app closed, arrives after: older, not taken.
+      w1.emit({ type: METRICS_REPORT, id: collects(w1)[0].id, metrics: series(7) });
+      w1.exit(0);
+      w0.emit({ type: METRICS_REQUEST, id: 2, timeoutMs: 5_000 });
+      w0.emit({ type: METRICS_REPORT, id: collects(w0)[1].id, metrics: series(1) });
+      expect(JSON.parse(results(w0)[1].retired)).toEqual([{ name: 'jobs_total', help: 'j', type: 'counter', aggregator: 'sum', values: [{ value: 9, labels: {} }] }]);
+    });
+
     it('counts restarts by why the replaced worker ended, and reloads; status gives both', () => {
       const t = start({ preload: false, workers: 2 });
       readyAll(t);
@@ -873,7 +894,7 @@ describe('Supervisor: the start-up timeline', () => {
     const warnings = t.lines.filter((l) => l.startsWith('WARN could not write the start-up timeline'));
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toContain(`to ${join(blocker, 'timeline.json')}: `);
-    expect(warnings[0]).toMatch(/\(give it a writable path with the timeline option or NEST_PRELOAD_TIMELINE_FILE, or turn it off with timeline: false or NEST_PRELOAD_TIMELINE_FILE=off\)$/);
+    expect(warnings[0]).toMatch(/\(give it a writable path — the timeline option, or NEST_PRELOAD_TIMELINE_FILE where the option is not set — or turn it off: timeline: false, NEST_PRELOAD_TIMELINE_FILE=off\)$/);
     expect(t.sup.currentState).toBe('running');
   });
 

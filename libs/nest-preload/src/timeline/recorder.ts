@@ -58,7 +58,7 @@ export class StartRecorder {
   send(channel: { send?: (message: TimelineMessage) => unknown; connected?: boolean } = process): void {
     if (!this.enabled || this.sent || !channel.send || !channel.connected) return;
     this.sent = true;
-    const message: TimelineMessage = { type: TIMELINE, origin: performance.timeOrigin, spans: this.spans, costMs: Math.round(this.costMs * 1000) / 1000 };
+    const message: TimelineMessage = { type: TIMELINE, origin: performance.timeOrigin, spans: this.spans, costMs: Math.round(this.costMs * 1000) / 1000, clock: { epoch: epochNow(), date: Date.now() } };
     channel.send(message);
   }
 }

@@ -106,7 +106,8 @@ export function formatGantt(trace: ChromeTrace, width = 60): string {
   }
   const spans = trace.traceEvents.filter((e) => e.ph === 'X');
   const marks = trace.traceEvents.filter((e) => e.ph === 'i');
-  const end = Math.max(1, ...spans.map((e) => e.ts + (e.dur ?? 0)), ...marks.map((e) => e.ts));
+  // A reduce, not Math.max(...): a trace of 64 processes of 2000 phases each is too many arguments.
+  const end = [...spans.map((e) => e.ts + (e.dur ?? 0)), ...marks.map((e) => e.ts)].reduce((a, b) => Math.max(a, b), 1);
   const col = (ts: number) => Math.min(width - 1, Math.max(0, Math.floor((ts / end) * width)));
   const pids = [...names.keys()].sort((a, b) => (sort.get(a) ?? 0) - (sort.get(b) ?? 0) || a - b);
   const label = Math.max(8, ...pids.map((p) => (names.get(p) as string).length));

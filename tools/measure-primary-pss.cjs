@@ -39,7 +39,8 @@ const OUT = flag(args, 'out', null);
   }
   const revision = (dir) => {
     const head = execFileSync('git', ['-C', dir, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['-C', dir, 'status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8' }).trim() !== '';
+    // The figures this tool writes under bench/results do not make the build measured another one.
+    const dirty = execFileSync('git', ['-C', dir, 'status', '--porcelain', '--untracked-files=no', '--', '.', ':(exclude)bench/results'], { encoding: 'utf8' }).trim() !== '';
     return dirty ? `${head} with uncommitted changes` : head;
   };
   const builds = { [`this checkout (${revision(join(__dirname, '..'))})`]: DEMO, [`baseline (${revision(BASELINE)})`]: baselineMain };

@@ -46,9 +46,10 @@ export class StartupLock {
     // that ended without the lock (a timeout) too, marked so.
     const asked = startRecorder.now();
     let held = false;
+    const waited = (args: Record<string, boolean> = {}) => startRecorder.add(`lock wait ${name}`, 'lock', asked, startRecorder.now(), { scope: options.scope ?? 'host', ...args });
     const timed = (lock: HeldLock) => {
       held = true;
-      startRecorder.add(`lock wait ${name}`, 'lock', asked, startRecorder.now(), { scope: options.scope ?? 'host' });
+      waited();
       return fn(lock);
     };
     return this.backendFor(options.scope)
@@ -57,7 +58,7 @@ export class StartupLock {
         staleMs: options.staleMs ?? this.options.lockStaleMs,
       })
       .catch((error: unknown) => {
-        if (!held) startRecorder.add(`lock wait ${name}`, 'lock', asked, startRecorder.now(), { scope: options.scope ?? 'host', timedOut: error instanceof LockTimeoutError });
+        if (!held) waited({ timedOut: error instanceof LockTimeoutError });
         throw error;
       });
   }

@@ -858,17 +858,18 @@ export class Supervisor {
     if (report.id === FINAL_METRICS_REPORT) {
       p.finalMetrics = true;
       // It will not answer the collections still waiting on it (its listener is gone): this is its answer.
-      for (const [id, collection] of [...this.collections]) {
-        if (!collection.waiting.delete(p)) continue;
-        collection.fresh.add(p);
-        if (collection.waiting.size === 0) this.finishCollection(id);
-      }
+      for (const id of [...this.collections.keys()]) this.answered(id, p);
       return;
     }
-    const collection = this.collections.get(report.id);
+    this.answered(report.id, p);
+  }
+
+  /** `p` answered collection `id` (if it was waiting on it); the last answer finishes it. */
+  private answered(id: number, p: Proc): void {
+    const collection = this.collections.get(id);
     if (!collection?.waiting.delete(p)) return;
     collection.fresh.add(p);
-    if (collection.waiting.size === 0) this.finishCollection(report.id);
+    if (collection.waiting.size === 0) this.finishCollection(id);
   }
 
   private finishCollection(id: number): void {

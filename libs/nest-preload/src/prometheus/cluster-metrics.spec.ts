@@ -72,7 +72,7 @@ describe('ClusterMetrics', () => {
   });
 
   it('the primary does not answer: this process’s own metrics and nest_preload_scrape_cluster_ok 0, in the registry’s content type (OpenMetrics too)', async () => {
-    const registry = new Registry();
+    const registry = new Registry<typeof Registry.OPENMETRICS_CONTENT_TYPE>();
     registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
     new Counter({ name: 'jobs', help: 'jobs', registers: [registry] }).inc(1);
     const t = inCluster({ registry, timeoutMs: 10 }, null);

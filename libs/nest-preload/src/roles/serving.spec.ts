@@ -6,9 +6,9 @@ describe('ServingLink', () => {
   const before = { SIGTERM: process.listeners('SIGTERM'), SIGINT: process.listeners('SIGINT'), message: process.listeners('message') };
   afterEach(() => {
     for (const event of ['SIGTERM', 'SIGINT', 'message'] as const) {
-      for (const l of process.listeners(event)) if (!before[event].includes(l as never)) process.off(event, l as never);
+      for (const l of process.listeners(event as NodeJS.Signals)) if (!before[event].includes(l as never)) process.off(event as NodeJS.Signals, l as never);
     }
-    for (const [event, l] of added.splice(0)) process.off(event, l);
+    for (const [event, l] of added.splice(0)) process.off(event as NodeJS.Signals, l);
   });
   const logger = () => ({ warn: jest.fn(), log: jest.fn(), error: jest.fn() }) as unknown as Logger & { warn: jest.Mock };
 

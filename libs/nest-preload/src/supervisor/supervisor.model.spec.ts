@@ -49,7 +49,7 @@ const config = fc.record({
   reloadPreload: fc.boolean(),
 });
 
-type Config = fc.RecordValue<{ workers: number; preload: boolean; preloader: 'serves' | 'exits'; preloadStart: 'pipelined' | 'serial'; reloadPreload: boolean }>;
+type Config = typeof config extends fc.Arbitrary<infer T> ? T : never;
 
 const HEARTBEAT_TIMEOUT_MS = 2_000;
 

@@ -62,6 +62,9 @@ describeWithServices('the demo cluster on PostgreSQL and Redis (real services)',
     cluster = await DemoCluster.start({ workers: 4, preload: false, env: { DATABASE_URL: db.url } });
     expect((await cluster.waitReady())[3]).toBe('not preloaded');
     expect(await db.query('select count(*)::int as n from users where is_superuser')).toEqual([{ n: 1 }]);
+    // Exactly one process created it, and no other reached the insert: the lock excluded them, not the unique index.
+    expect(cluster.output().match(/created the auto-login superuser/g)).toHaveLength(1);
+    expect(cluster.output()).not.toContain('at the same time (the unique index kept one)');
     expect(await db.query('select name from migrations order by id')).toEqual([{ name: 'Init1700000000000' }, { name: 'Flows1700000000001' }, { name: 'Lifecycle1700000000002' }]);
     expect((await stepRuns()).superuser).toEqual({ worker: 4 });
     expect(cluster.output()).not.toMatch(/ERROR|Error:/);

@@ -119,6 +119,9 @@ describe('a preloaded cluster of the demo (SQLite, real processes)', () => {
     const ready = await cluster.waitReady();
     expect(ready[3]).toBe('not preloaded');
     expect(superusers(cluster.dir)).toBe(1);
+    // Exactly one process created it, and no other reached the insert: the lock excluded them, not the unique index.
+    expect(cluster.output().match(/created the auto-login superuser/g)).toHaveLength(1);
+    expect(cluster.output()).not.toContain('at the same time (the unique index kept one)');
     const runs = stepRuns(cluster.dir);
     expect(runs.migrations).toEqual({ worker: 4 });
     expect(appliedMigrations(cluster.dir)).toEqual(['Init1700000000000', 'Flows1700000000001', 'Lifecycle1700000000002']);

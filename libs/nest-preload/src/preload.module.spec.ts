@@ -54,15 +54,27 @@ describe('PreloadModule', () => {
     expect(await resolved([PreloadModule.forRootAsync({ imports: [OptionsModule], useExisting: OptionsFactory })])).toEqual(expected);
   });
 
-  it('isGlobal makes the service injectable in modules that do not import it', async () => {
+  describe('global by default, as the README says; isGlobal: false scopes it', () => {
     @Injectable()
     class Consumer {
       constructor(readonly preload: PreloadService) {}
     }
     @Module({ providers: [Consumer] })
     class Feature {}
-    const ref = await Test.createTestingModule({ imports: [PreloadModule.forRoot({ isGlobal: true }), Feature] }).compile();
-    expect(ref.get(Consumer).preload).toBe(ref.get(PreloadService));
+
+    it.each([[{}], [{ isGlobal: true }]])('forRoot(%p): a module that does not import PreloadModule injects PreloadService', async (options) => {
+      const ref = await Test.createTestingModule({ imports: [PreloadModule.forRoot(options), Feature] }).compile();
+      expect(ref.get(Consumer).preload).toBe(ref.get(PreloadService));
+    });
+
+    it('forRootAsync() without isGlobal is global too', async () => {
+      const ref = await Test.createTestingModule({ imports: [PreloadModule.forRootAsync({ useFactory: () => ({}) }), Feature] }).compile();
+      expect(ref.get(Consumer).preload).toBe(ref.get(PreloadService));
+    });
+
+    it('forRoot({ isGlobal: false }): the same module cannot resolve PreloadService', async () => {
+      await expect(Test.createTestingModule({ imports: [PreloadModule.forRoot({ isGlobal: false }), Feature] }).compile()).rejects.toThrow(/PreloadService/);
+    });
   });
 
   it.each([

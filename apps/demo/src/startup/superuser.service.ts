@@ -178,8 +178,11 @@ export class SuperuserService {
       await this.users.insert({ id: randomUUID(), username, passwordHash: `scrypt$${salt.toString('hex')}$${hash.toString('hex')}`, isSuperuser: true, origin, lastLoginAt: null });
       return true;
     } catch (error) {
-      if (isUniqueViolation(error)) return false;
-      throw error;
+      if (!isUniqueViolation(error)) throw error;
+      // The lock should have made this impossible; the unique index kept it harmless. Said aloud,
+      // so that a lock that does not exclude (e.g. a file lock across hosts) is seen, not hidden.
+      this.logger.warn(`another process created the superuser "${username}" at the same time (the unique index kept one); the startup lock did not exclude it`);
+      return false;
     }
   }
 }

@@ -1,8 +1,10 @@
-import { mkdirSync, mkdtempSync, utimesSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, statSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LockTimeoutError, PreloadConfigError } from '../errors/preload.error';
+import { DEFAULT_PRELOAD_OPTIONS, resolvePreloadOptions } from '../preload.options';
 import { FileLock } from './file-lock';
+import { DEFAULT_LOCK_OPTIONS } from './lock-backend';
 
 describe('FileLock', () => {
   let dir: string;
@@ -11,6 +13,8 @@ describe('FileLock', () => {
   it('runs the function under the lock and returns its value, creating the lock dir 0700', async () => {
     const lock = new FileLock(dir);
     await expect(lock.withLock('superuser', async () => 42)).resolves.toBe(42);
+    // Other local users must not be able to plant or remove locks in it.
+    expect(statSync(dir).mode & 0o777).toBe(0o700);
   });
 
   it('excludes a second holder until the first releases', async () => {
@@ -60,5 +64,15 @@ describe('FileLock', () => {
 
   it('refuses a lock name that could escape the lock dir', async () => {
     await expect(new FileLock(dir).withLock('../etc', async () => 1)).rejects.toBeInstanceOf(PreloadConfigError);
+  });
+});
+
+describe('one lock-timeout default', () => {
+  it('the module, the file lock and the advisory locks wait the same, longer than a lock goes stale', () => {
+    expect(DEFAULT_PRELOAD_OPTIONS.lockTimeoutMs).toBe(DEFAULT_LOCK_OPTIONS.timeoutMs);
+    expect(DEFAULT_PRELOAD_OPTIONS.lockStaleMs).toBe(DEFAULT_LOCK_OPTIONS.staleMs);
+    expect(DEFAULT_LOCK_OPTIONS.timeoutMs).toBeGreaterThan(DEFAULT_LOCK_OPTIONS.staleMs);
+    // The module's own validation accepts its defaults (it refuses a wait not longer than the stale time).
+    expect(() => resolvePreloadOptions({})).not.toThrow();
   });
 });

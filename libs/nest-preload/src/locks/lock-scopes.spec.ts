@@ -84,7 +84,7 @@ describe('step scopes and their locks', () => {
     expect(() => resolvePreloadOptions({ hosts: 'several' as never })).toThrow('Invalid preload option hosts="several": expected "single" or "multiple".');
     // A DataSource passed where the lock belongs is a likely mistake: named by its class, not dumped.
     class DataSource { self = this; }
-    expect(() => resolvePreloadOptions({ databaseLock: new DataSource() as never })).toThrow('Invalid preload option databaseLock="an object of class DataSource": expected a lock backend');
+    expect(() => resolvePreloadOptions({ databaseLock: new DataSource() as never })).toThrow(new PreloadConfigError('Invalid preload option databaseLock="an object of class DataSource": expected a lock backend (withLock, kind, crossHost), e.g. typeOrmAdvisoryLock(dataSource).'));
   });
 
   it('a step with an unknown scope or a bad lock timeout is refused at boot, naming it', async () => {

@@ -9,9 +9,9 @@ export type { PreloadStepOptions, StepContext, StepDefinition, StepState, StepSt
 export { StepPlan } from './steps/step-plan';
 export { PreloadProcessContext } from './roles/process-context';
 export { StartupLock, type StartupLockOptions } from './locks/startup-lock';
-export type { HeldLock, LockBackend, LockScope } from './locks/lock-backend';
 export { PgAdvisoryLock, advisoryKeys, type AdvisoryLockSession, type PgAdvisoryLockOptions } from './locks/pg-advisory-lock';
-export { FileLock, DEFAULT_LOCK_OPTIONS, type LockOptions } from './locks/file-lock';
+export { FileLock } from './locks/file-lock';
+export { DEFAULT_LOCK_OPTIONS, type HeldLock, type LockBackend, type LockOptions, type LockScope } from './locks/lock-backend';
 export { ExternalCache } from './cache/external-cache';
 export { OwnedTempDirs } from './temp/temp-dirs';
 export { markOwner, processStartTicks, sweepStaleDirs, OWNER_FILE, type Owner } from './temp/owner-marker';

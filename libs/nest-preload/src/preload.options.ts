@@ -2,7 +2,7 @@ import { tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { PreloadConfigError } from './errors/preload.error';
 import { PreloadMessages } from './errors/preload.messages';
-import { isLockBackend, type LockBackend } from './locks/lock-backend';
+import { DEFAULT_LOCK_OPTIONS, isLockBackend, type LockBackend } from './locks/lock-backend';
 
 /** Options of `PreloadModule.forRoot()` / `forRootAsync()`. */
 export interface PreloadModuleOptions {
@@ -71,8 +71,8 @@ export type ResolvedPreloadOptions = Required<Omit<PreloadModuleOptions, 'hosts'
 /** The defaults, in one place. */
 export const DEFAULT_PRELOAD_OPTIONS: Readonly<ResolvedPreloadOptions> = Object.freeze({
   lockDir: join(tmpdir(), 'nest-preload-locks'),
-  lockTimeoutMs: 15_000,
-  lockStaleMs: 10_000,
+  lockTimeoutMs: DEFAULT_LOCK_OPTIONS.timeoutMs,
+  lockStaleMs: DEFAULT_LOCK_OPTIONS.staleMs,
   tempRoot: tmpdir(),
   healthDetails: false,
   cacheTeardownTimeoutMs: 5_000,

@@ -11,6 +11,7 @@ import type { ResolvedPreloadOptions } from './preload.options';
 import { PreloadState } from './roles/preload-state';
 import type { StepState } from './steps/step.types';
 import { CLUSTER_STATUS, CLUSTER_STATUS_REQUEST, type ClusterStatusMessage, type ClusterView, isMessage } from './supervisor/cluster.messages';
+import { parseBooleanWord } from './env-boolean';
 
 /** The preload hooks, injectable anywhere in the app. */
 @Injectable()
@@ -41,7 +42,7 @@ export class PreloadService {
    * processes with a primary to ask over IPC. Other parents (a test runner, say) do not answer.
    */
   servesUnderPrimary(): boolean {
-    const serving = (this.ctx.role === 'worker' && process.env[PRELOAD_ENV.role] === 'worker') || (this.ctx.role === 'preloader' && process.env[PRELOAD_ENV.preloaderServes] === '1');
+    const serving = (this.ctx.role === 'worker' && process.env[PRELOAD_ENV.role] === 'worker') || (this.ctx.role === 'preloader' && parseBooleanWord(process.env[PRELOAD_ENV.preloaderServes]) === true);
     return serving && typeof process.send === 'function';
   }
 

@@ -1,4 +1,5 @@
 import { basename, dirname, join, resolve } from 'node:path';
+import { parseBooleanWord } from '../env-boolean';
 import { PRELOAD_ENV } from '../preload.constants';
 
 /**
@@ -10,15 +11,15 @@ export function controlFileFromEnv(env: NodeJS.ProcessEnv): string {
   return given ? resolve(given) : join(process.cwd(), '.nest-preload', 'control.json');
 }
 
-/** Values of `NEST_PRELOAD_TIMELINE_FILE` that turn the timeline off, and that leave it where it goes by default. */
-const TIMELINE_OFF = new Set(['off', 'false', '0', 'no']);
-const TIMELINE_ON = new Set(['on', 'true', '1', 'yes']);
-
-/** `NEST_PRELOAD_TIMELINE_FILE`: a path, `false` (turned off), or `undefined` (unset, or on: the default). */
+/**
+ * `NEST_PRELOAD_TIMELINE_FILE`: a path, `false` (a no word: turned off), or `undefined` (unset, or
+ * a yes word: where it goes by default).
+ */
 export function timelineFileFromEnv(env: NodeJS.ProcessEnv): string | false | undefined {
   const given = env[PRELOAD_ENV.timelineFile]?.trim();
-  if (!given || TIMELINE_ON.has(given.toLowerCase())) return undefined;
-  return TIMELINE_OFF.has(given.toLowerCase()) ? false : resolve(given);
+  if (!given) return undefined;
+  const flag = parseBooleanWord(given);
+  return flag === undefined ? resolve(given) : flag ? undefined : false;
 }
 
 /**

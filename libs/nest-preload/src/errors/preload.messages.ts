@@ -1,3 +1,4 @@
+import { NAME_RULE_TEXT } from '../name-rule';
 /** Milliseconds as seconds with one decimal, for messages. */
 export const msAsSeconds = (ms: number) => (ms / 1000).toFixed(1);
 
@@ -13,7 +14,7 @@ export const PreloadMessages = {
   cycle: (path: string[]) =>
     `Preload steps form a cycle: ${path.join(' -> ')}. A step cannot (even indirectly) run after itself: remove one of these "after" entries.`,
   invalidStepName: (name: unknown, owner: string) =>
-    `Preload step on ${owner} has an invalid name ${JSON.stringify(name)}: use a non-empty string of letters, digits, "_", "-" or ".".`,
+    `Preload step on ${owner} has an invalid name ${JSON.stringify(name)}: use a non-empty string of ${NAME_RULE_TEXT}.`,
   unknownStep: (name: string, known: string[]) =>
     `No preload step is named "${name}". Known steps: ${known.join(', ') || '(none)'}.`,
   resultUnavailable: (name: string, status: string) =>

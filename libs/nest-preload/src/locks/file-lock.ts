@@ -7,26 +7,10 @@ import { LockCompromisedError, LockTimeoutError, PreloadConfigError } from '../e
 import { processAlive } from '../control/process-alive';
 import { msAsSeconds, PreloadMessages } from '../errors/preload.messages';
 import { PRELOAD_ENV } from '../preload.constants';
-import { type HeldLock, LOCK_NAME, type LockBackend } from './lock-backend';
+import { DEFAULT_LOCK_OPTIONS, type HeldLock, type LockBackend, type LockOptions } from './lock-backend';
+import { isSafeName, NAME_RULE_TEXT } from '../name-rule';
 import { LockWait } from './lock-wait';
 
-/** Options of one {@link FileLock.withLock} call. */
-export interface LockOptions {
-  /**
-   * How long to wait for the lock before giving up with {@link LockTimeoutError}.
-   * @default 5000 (Langflow's superuser lock timeout)
-   */
-  timeoutMs?: number;
-  /**
-   * A lock whose holder has not refreshed it for this long is stale and may be taken over
-   * (proper-lockfile's minimum is 2000).
-   * @default 10000
-   */
-  staleMs?: number;
-}
-
-/** Default lock options. */
-export const DEFAULT_LOCK_OPTIONS: Required<LockOptions> = { timeoutMs: 5_000, staleMs: 10_000 };
 
 /**
  * A host-local startup lock: a directory created atomically with `mkdir` (proper-lockfile),
@@ -52,8 +36,8 @@ export class FileLock implements LockBackend {
    * @throws LockCompromisedError when the lock was lost while `fn` ran (after `fn` settles).
    */
   async withLock<T>(name: string, fn: (held: HeldLock) => Promise<T>, options: LockOptions = {}): Promise<T> {
-    if (!LOCK_NAME.test(name)) {
-      throw new PreloadConfigError(PreloadMessages.invalidOption('lock name', name, 'letters, digits, "_", "-" or "."'));
+    if (!isSafeName(name)) {
+      throw new PreloadConfigError(PreloadMessages.invalidOption('lock name', name, NAME_RULE_TEXT));
     }
     const { timeoutMs, staleMs } = { ...DEFAULT_LOCK_OPTIONS, ...options };
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });

@@ -1,4 +1,3 @@
-import type { LockOptions } from './file-lock';
 
 /**
  * Where a step's work lives, which decides the lock that guards it:
@@ -37,8 +36,27 @@ export interface LockBackend {
   withLock<T>(name: string, fn: (held: HeldLock) => Promise<T>, options?: LockOptions): Promise<T>;
 }
 
-/** Lock names: what is safe in a file name and in a message. */
-export const LOCK_NAME = /^[A-Za-z0-9_.-]+$/;
+/** Options of one `withLock` call, whatever the backend. */
+export interface LockOptions {
+  /**
+   * How long to wait for the lock before giving up with `LockTimeoutError`.
+   * @default 15000
+   */
+  timeoutMs?: number;
+  /**
+   * A lock whose holder has not refreshed it for this long is stale and may be taken over
+   * (proper-lockfile's minimum is 2000; the file lock only).
+   * @default 10000
+   */
+  staleMs?: number;
+}
+
+/**
+ * Defaults of {@link LockOptions}, the same for every backend and for `PreloadModule`'s
+ * `lockTimeoutMs` / `lockStaleMs`: the wait is longer than the stale time, so that a lock left by a
+ * killed holder is taken over before a waiter gives up.
+ */
+export const DEFAULT_LOCK_OPTIONS: Required<LockOptions> = { timeoutMs: 15_000, staleMs: 10_000 };
 
 /** Whether `value` looks like a {@link LockBackend} (for option validation). */
 export function isLockBackend(value: unknown): value is LockBackend {

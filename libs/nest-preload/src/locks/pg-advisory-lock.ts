@@ -3,8 +3,8 @@ import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LockCompromisedError, LockTimeoutError, PreloadConfigError, PreloadError } from '../errors/preload.error';
 import { PreloadMessages } from '../errors/preload.messages';
-import { DEFAULT_LOCK_OPTIONS, type LockOptions } from './file-lock';
-import { type HeldLock, LOCK_NAME, type LockBackend } from './lock-backend';
+import { DEFAULT_LOCK_OPTIONS, type HeldLock, type LockBackend, type LockOptions } from './lock-backend';
+import { isSafeName, NAME_RULE_TEXT } from '../name-rule';
 import { LockWait } from './lock-wait';
 
 /**
@@ -109,8 +109,8 @@ export class PgAdvisoryLock implements LockBackend {
   }
 
   async withLock<T>(name: string, fn: (held: HeldLock) => Promise<T>, options: LockOptions = {}): Promise<T> {
-    if (!LOCK_NAME.test(name)) {
-      throw new PreloadConfigError(PreloadMessages.invalidOption('lock name', name, 'letters, digits, "_", "-" or "."'));
+    if (!isSafeName(name)) {
+      throw new PreloadConfigError(PreloadMessages.invalidOption('lock name', name, NAME_RULE_TEXT));
     }
     const timeoutMs = options.timeoutMs ?? DEFAULT_LOCK_OPTIONS.timeoutMs;
     const [ns, key] = advisoryKeys(this.namespace, name);

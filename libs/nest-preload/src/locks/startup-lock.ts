@@ -1,8 +1,8 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { PRELOAD_RESOLVED_OPTIONS } from '../preload.module-definition';
 import type { ResolvedPreloadOptions } from '../preload.options';
-import { FileLock, type LockOptions } from './file-lock';
-import type { HeldLock, LockBackend, LockScope } from './lock-backend';
+import { FileLock } from './file-lock';
+import type { HeldLock, LockBackend, LockOptions, LockScope } from './lock-backend';
 import { startRecorder } from '../timeline/recorder';
 import { LockTimeoutError } from '../errors/preload.error';
 

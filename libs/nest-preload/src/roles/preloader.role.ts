@@ -12,6 +12,7 @@ import { PreloadProcessContext } from './process-context';
 import { PreloadState } from './preload-state';
 import { ServingLink } from './serving';
 import { startRecorder as recorder } from '../timeline/recorder';
+import { parseBooleanWord } from '../env-boolean';
 
 /** Resource kinds that are expected while the preloader reports back (its IPC channel, stdio). */
 const EXPECTED_HANDLES = new Set(['PipeWrap', 'TTYWrap', 'FSReqCallback', 'Immediate']);
@@ -116,7 +117,7 @@ export async function runServingPreloader(entry: AppEntry): Promise<void> {
  */
 export async function runPreloader(entry: AppEntry): Promise<void> {
   recorder.booted();
-  if (process.env[PRELOAD_ENV.preloaderServes] === '1') return runServingPreloader(entry);
+  if (parseBooleanWord(process.env[PRELOAD_ENV.preloaderServes]) === true) return runServingPreloader(entry);
   const logger = new Logger('Preloader');
   const ctx = PreloadProcessContext.fromEnv();
   let app: INestApplicationContext | undefined;

@@ -1,4 +1,5 @@
 import { PRELOAD_ENV, type PreloadRole } from '../preload.constants';
+import { parseBooleanWord } from '../env-boolean';
 
 /**
  * What the supervisor told this process through its environment. Nest-free; read once per
@@ -27,7 +28,7 @@ export class PreloadProcessContext {
     if (role === 'worker') {
       return new PreloadProcessContext(
         'worker', parentPid, index !== undefined && /^\d+$/.test(index) ? Number(index) : null,
-        env[PRELOAD_ENV.manifest] || null, env[PRELOAD_ENV.generation] || null, null, null, env[PRELOAD_ENV.awaitHandover] === '1',
+        env[PRELOAD_ENV.manifest] || null, env[PRELOAD_ENV.generation] || null, null, null, parseBooleanWord(env[PRELOAD_ENV.awaitHandover]) === true,
       );
     }
     return new PreloadProcessContext('standalone', parentPid);

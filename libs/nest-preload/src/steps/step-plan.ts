@@ -1,8 +1,8 @@
 import { PreloadConfigError } from '../errors/preload.error';
 import { PreloadMessages } from '../errors/preload.messages';
 import type { StepDefinition } from './step.types';
+import { isSafeName } from '../name-rule';
 
-const STEP_NAME = /^[A-Za-z0-9_.-]+$/;
 const SCOPES: readonly string[] = ['process', 'host', 'database'];
 
 /** A validated step DAG in a stable topological order. */
@@ -23,7 +23,7 @@ export class StepPlan {
   static build(steps: readonly StepDefinition[]): StepPlan {
     const byName = new Map<string, StepDefinition>();
     for (const step of steps) {
-      if (typeof step.name !== 'string' || !STEP_NAME.test(step.name)) {
+      if (!isSafeName(step.name)) {
         throw new PreloadConfigError(PreloadMessages.invalidStepName(step.name, step.owner));
       }
       if (step.scope !== undefined && !SCOPES.includes(step.scope)) {

@@ -3,6 +3,7 @@ import { isAbsolute } from 'node:path';
 import { PreloadConfigError } from '../errors/preload.error';
 import { PreloadMessages } from '../errors/preload.messages';
 import { controlFileFromEnv, timelineBeside, timelineFileFromEnv } from '../control/control-paths';
+import { booleanFromEnv } from '../env-boolean';
 import { PRELOAD_ENV } from '../preload.constants';
 import type { SupervisorHooks } from './supervisor.hooks';
 
@@ -326,20 +327,6 @@ export function defaultTimelineFile(env: NodeJS.ProcessEnv, controlFile: unknown
   // With the control socket off, nothing is written to the working dir unless asked for.
   if (controlFile === false) return false;
   return timelineBeside(typeof controlFile === 'string' && isAbsolute(controlFile) ? controlFile : controlFileFromEnv(env));
-}
-
-/**
- * A yes/no variable of the library: `true`/`1`/`yes`/`on` or `false`/`0`/`no`/`off`, in any case;
- * unset or empty gives `fallback`.
- * @throws PreloadConfigError naming the variable and what it holds.
- */
-export function booleanFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
-  const raw = env[name];
-  if (raw === undefined || raw.trim() === '') return fallback;
-  const value = raw.trim().toLowerCase();
-  if (['true', '1', 'yes', 'on'].includes(value)) return true;
-  if (['false', '0', 'no', 'off'].includes(value)) return false;
-  throw new PreloadConfigError(PreloadMessages.invalidEnv(name, raw, 'true or false (or 1/0, yes/no, on/off)'));
 }
 
 /** `NEST_PRELOAD`: unset means on. */

@@ -1,6 +1,7 @@
 import { chmodSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { toSafeName } from '../name-rule';
 import { markOwner } from './owner-marker';
 import { removeDir } from './remove-dir';
 
@@ -17,7 +18,7 @@ export class OwnedTempDirs {
 
   /** Creates a private (0700) temp dir and records it as owned by this process. */
   create(prefix: string): string {
-    const safe = prefix.replace(/[^A-Za-z0-9_.-]/g, '_') || 'dir';
+    const safe = toSafeName(prefix, 'dir');
     const dir = mkdtempSync(join(this.root, `nest-preload-${safe}-`));
     chmodSync(dir, 0o700);
     // So that a later start can tell it was left by a process that is gone (and sweep it).

@@ -1,6 +1,7 @@
 import { PRELOAD_ENV } from '../preload.constants';
 import { TIMELINE, type TimelineMessage } from '../supervisor/cluster.messages';
 import { MAX_SPANS, MAX_SPAN_NAME, type Span, type SpanKind } from './span';
+import { parseBooleanWord } from '../env-boolean';
 
 /** Epoch milliseconds on the clock every process of the host shares. */
 export const epochNow = (): number => performance.timeOrigin + performance.now();
@@ -17,7 +18,7 @@ export class StartRecorder {
   private costMs = 0;
   private sent = false;
 
-  constructor(readonly enabled = process.env[PRELOAD_ENV.recordTimeline] === '1') {}
+  constructor(readonly enabled = parseBooleanWord(process.env[PRELOAD_ENV.recordTimeline]) === true) {}
 
   now(): number {
     return epochNow();

@@ -6,9 +6,9 @@ import { hasPostgres } from './support/services';
 
 // `npm run bench -- --quick`, the CI smoke of the benchmark: every mode starts, serves and is
 // measured. No timing threshold here: times are noisy; the figures are for the README, not for CI.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+ 
 const { pairedRatio, targets, summarize } = require('../tools/bench/report.cjs');
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+ 
 const { balancedOrder } = require('../tools/lib/demo-runner.cjs');
 
 const BENCH = resolve(__dirname, '../tools/bench.cjs');

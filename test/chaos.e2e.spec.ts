@@ -4,7 +4,7 @@ import { hasPostgres, PG_ADMIN_URL } from './support/services';
 // 3 workers on a fresh PostgreSQL database, 8 writers creating flows, a random worker faulted
 // about every 2.5 s for 20 s. Fixed seeds (override with SOAK_SEED) make runs comparable; the
 // timing of the cluster still varies from run to run.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+ 
 const { soak } = require('../tools/chaos-soak.cjs');
 
 interface Expectation {

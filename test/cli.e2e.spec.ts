@@ -8,7 +8,7 @@ import { isRoot } from './support/services';
 // Acting as another user needs root; elsewhere this one test is a declared skip (see services.ts).
 const itAsRoot = isRoot ? it : it.skip;
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+ 
 const autocannon = require('autocannon') as (opts: Record<string, unknown>) => Promise<{ requests: { total: number }; errors: number; timeouts: number; non2xx: number }>;
 
 const CLI = resolve(__dirname, '../libs/nest-preload/dist/cli.js');

@@ -20,7 +20,7 @@ const GRACEFUL_S = DEFAULT_SUPERVISOR_OPTIONS.gracefulTimeoutMs / 1000;
 const FIRST_LISTEN_S = (DEFAULT_SUPERVISOR_OPTIONS.preloadTimeoutMs + DEFAULT_SUPERVISOR_OPTIONS.bootTimeoutMs) / 1000;
 const selects = (selector: Record<string, string>, labels: Record<string, string>) => Object.entries(selector).every(([k, v]) => labels?.[k] === v);
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
+ 
 const manifests: any[] = readdirSync(K8S).filter((f) => f.endsWith('.yaml')).flatMap((f) => parseAllDocuments(readFileSync(join(K8S, f), 'utf8')).map((d) => d.toJS()));
 const ofKind = (kind: string) => {
   const found = manifests.filter((m) => m.kind === kind);

@@ -1,7 +1,7 @@
 import { DemoCluster, eventually } from './support/demo-cluster';
 import { stepRuns } from './support/sqlite';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+ 
 const autocannon = require('autocannon') as (opts: Record<string, unknown>) => Promise<{ requests: { total: number }; errors: number; timeouts: number; non2xx: number; '2xx': number }>;
 
 /** Load from a generator on loopback for `seconds`, while `during` runs. */

@@ -1,7 +1,7 @@
 import { makeBundle } from './support/bundles';
 import { DemoCluster, eventually, pssMb } from './support/demo-cluster';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+ 
 const autocannon = require('autocannon') as (opts: Record<string, unknown>) => Promise<{ requests: { total: number }; errors: number; timeouts: number; non2xx: number }>;
 
 const treePss = (c: DemoCluster) => c.childPids().reduce((sum, pid) => sum + pssMb(pid), pssMb(c.pid));

@@ -114,7 +114,7 @@ function procStat(pid) {
 /** Child pids of `ppid`, from /proc/PID/task/TID/children (every thread may have forked). */
 function childPids(ppid) {
   const out = new Set();
-  let tasks = [];
+  let tasks;
   try {
     tasks = readdirSync(`/proc/${ppid}/task`);
   } catch {
@@ -340,6 +340,7 @@ async function soak(input = {}) {
     );
     let partial = '';
     const take = (chunk) => {
+      // eslint-disable-next-line no-control-regex -- strips the terminal colour codes Nest writes
       partial += chunk.toString('utf8').replace(/\x1b\[[0-9;]*m/g, '');
       const parts = partial.split('\n');
       partial = parts.pop() ?? '';
@@ -624,7 +625,7 @@ async function main() {
   // Ctrl-C or SIGTERM: end early and still clean up (cluster, temp dir, database).
   const abort = new AbortController();
   for (const sig of ['SIGINT', 'SIGTERM']) process.once(sig, () => abort.abort());
-  const { plannedFaults, faultTimesMs, ...given } = options;
+  const { plannedFaults: _planned, faultTimesMs: _times, ...given } = options;
   try {
     const summary = await soak({ ...given, signal: abort.signal });
     process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);

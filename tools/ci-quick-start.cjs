@@ -71,7 +71,7 @@ async function main() {
   if (all.status !== 200) return fail(`/api/v1/all answered ${all.status}`);
   // As the README writes it, from the repository's root (where the demo's control file is).
   const status = spawnSync('npm', ['run', '-s', 'nest-preload', '--', 'status', '--json'], { cwd: root, encoding: 'utf8', timeout: 60_000 });
-  let workers = [];
+  let workers;
   try {
     workers = JSON.parse(status.stdout).workers.map((w) => `${w.index}:${w.state}`);
   } catch {

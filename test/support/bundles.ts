@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+ 
 const { generateBundle } = require('../../tools/gen-bundle.cjs') as { generateBundle(o: { count: number; out: string; prefix?: string }): Promise<{ out: string }> };
 
 /** Writes a bundle of `count` generated components (kind by extension) and returns its path. */

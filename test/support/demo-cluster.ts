@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 // The benchmark's reading of the same output, so the two cannot drift apart.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+ 
 const { preloaderSettled } = require('../../tools/lib/demo-runner.cjs') as { preloaderSettled(out: string): boolean };
 
 export const DEMO_MAIN = resolve(__dirname, '../../apps/demo/dist/main.js');
@@ -229,7 +229,7 @@ export class DemoCluster {
 /** Waits until `check` holds (bounded); a check that throws counts as "not yet", and its last error is reported. */
 export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 10_000, what = 'condition'): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  let lastError: unknown = null;
+  let lastError: unknown;
   for (;;) {
     try {
       if (await check()) return;

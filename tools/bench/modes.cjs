@@ -158,7 +158,7 @@ async function startPm2(dir, workers, env, nodeArgs, entry) {
     readyMs = await waitUntil(() => (log().match(/Nest application successfully started/g) ?? []).length >= workers && performance.now() - spawnedAt, 300_000, 'pm2 ready');
   } catch (error) {
     try { pm2('kill'); } catch { /* already gone */ }
-    throw new Error(`${error.message}\n${log().slice(-3000)}`);
+    throw new Error(`${error.message}\n${log().slice(-3000)}`, { cause: error });
   }
   // Nest logs "successfully started" just before the server listens: wait until the port answers
   // too (the time to ready stays the log's, in PM2's favour), or the first request may be refused.

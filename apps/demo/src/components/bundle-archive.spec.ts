@@ -6,7 +6,7 @@ import { gzipSync } from 'node:zlib';
 import * as yazl from 'yazl';
 import { BundleError, fetchBundle, unpackBundle } from './bundle-archive';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+ 
 const { generateBundle } = require('../../../../tools/gen-bundle.cjs') as { generateBundle(o: { count: number; out: string; prefix?: string }): Promise<unknown> };
 
 const work = () => mkdtempSync(join(tmpdir(), 'bundle-spec-'));

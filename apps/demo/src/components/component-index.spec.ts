@@ -5,7 +5,7 @@ import { gunzipSync } from 'node:zlib';
 import { unpackBundle } from './bundle-archive';
 import { BUILTIN_DIR, buildTypesArtifact, listComponentModules } from './component-index';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+ 
 const { generateBundle } = require('../../../../tools/gen-bundle.cjs') as { generateBundle(o: { count: number; out: string; prefix?: string }): Promise<unknown> };
 
 describe('component types index', () => {

@@ -24,7 +24,7 @@ export async function buildTypesIndex(dirs: string[]): Promise<TypesIndex> {
       try {
         component = JSON.parse(await readFile(path, 'utf8')) as ComponentDefinition;
       } catch (error) {
-        throw new Error(`component file ${path} is not valid JSON: ${(error as Error).message}`);
+        throw new Error(`component file ${path} is not valid JSON: ${(error as Error).message}`, { cause: error });
       }
       if (typeof component.name !== 'string' || typeof component.category !== 'string' || !Array.isArray(component.inputs)) {
         throw new Error(`component file ${path} lacks a name, a category or inputs`);

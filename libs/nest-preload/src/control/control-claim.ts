@@ -76,7 +76,7 @@ async function claim(controlFile: string): Promise<ControlClaim | string> {
         return `another cluster (primary pid ${owner.pid}) is running with the control file ${controlFile}: stop it, or give this one another controlFile (or NEST_PRELOAD_CONTROL_FILE)`;
       }
       if (!owner) {
-        let ageMs = 0;
+        let ageMs: number;
         try {
           ageMs = Date.now() - statSync(dir).mtimeMs;
         } catch {

@@ -48,7 +48,7 @@ describe('StartupLock in the start-up timeline', () => {
     const sent: TimelineMessage[] = [];
     recorder.send({ connected: true, send: (m) => void sent.push(m) });
     const waits = sent[0].spans.map((s) => ({ name: s.name, kind: s.kind, args: s.args, ms: s.end - s.start }));
-    expect(waits.map(({ ms, ...rest }) => rest)).toEqual([
+    expect(waits.map(({ ms: _ms, ...rest }) => rest)).toEqual([
       { name: 'lock wait seed', kind: 'lock', args: { scope: 'database' } },
       { name: 'lock wait migrations', kind: 'lock', args: { scope: 'database', timedOut: true } },
     ]);

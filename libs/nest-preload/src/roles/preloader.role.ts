@@ -72,7 +72,7 @@ export async function runServingPreloader(entry: AppEntry): Promise<void> {
   const link = new ServingLink(logger);
   let app: INestApplication;
   let state: PreloadState;
-  let rssBefore = 0;
+  let rssBefore: number;
   try {
     const module = await recorder.time('import app module', 'app', () => entry.app());
     app = await recorder.time('app build', 'app', () => NestFactory.create(module, { ...entry.nestOptions, abortOnError: false }));

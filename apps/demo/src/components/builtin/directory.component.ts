@@ -14,6 +14,7 @@ export class DirectoryComponent {
   ];
 
   run(inputs: Record<string, unknown>): Record<string, unknown> {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- a component imports what it needs when it runs, as Langflow's do
     const { readdirSync } = require('node:fs') as typeof import('node:fs');
     const types = (inputs.types ?? ['txt', 'md', 'json']) as string[];
     return { files: readdirSync(String(inputs.path ?? '.')).filter((f) => types.some((t) => f.endsWith(`.${t}`))).sort() };

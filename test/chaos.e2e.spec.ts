@@ -4,7 +4,7 @@ import { hasPostgres, PG_ADMIN_URL } from './support/services';
 // 3 workers on a fresh PostgreSQL database, 8 writers creating flows, a random worker faulted
 // about every 2.5 s for 20 s. Fixed seeds (override with SOAK_SEED) make runs comparable; the
 // timing of the cluster still varies from run to run.
- 
+
 const { soak } = require('../tools/chaos-soak.cjs');
 
 interface Expectation {
@@ -29,7 +29,15 @@ const SEED = process.env.SOAK_SEED ? Number(process.env.SOAK_SEED) : undefined;
 /** Runs the soak; its progress lines are kept for the failure message. */
 async function run(options: Record<string, unknown>): Promise<{ summary: Summary; log: string[] }> {
   const log: string[] = [];
-  const summary: Summary = await soak({ seconds: 20, workers: 3, writers: 8, killEveryMs: 2_500, pg: PG_ADMIN_URL, log: (line: string) => log.push(line), ...options });
+  const summary: Summary = await soak({
+    seconds: 20,
+    workers: 3,
+    writers: 8,
+    killEveryMs: 2_500,
+    pg: PG_ADMIN_URL,
+    log: (line: string) => log.push(line),
+    ...options,
+  });
   return { summary, log };
 }
 
@@ -37,7 +45,9 @@ async function run(options: Record<string, unknown>): Promise<{ summary: Summary
 function failed({ summary, log }: { summary: Summary; log: string[] }): string[] {
   const bad = summary.expectations.filter((e) => !e.ok).map((e) => `${e.name}: ${e.detail} (seed ${summary.seed})`);
   if (bad.length) {
-    console.error(`chaos soak, seed ${summary.seed} (replay: npm run soak -- --seconds 20 --seed ${summary.seed} ...):\n${log.join('\n')}\ncluster events:\n${summary.clusterEvents.join('\n')}`);
+    console.error(
+      `chaos soak, seed ${summary.seed} (replay: npm run soak -- --seconds 20 --seed ${summary.seed} ...):\n${log.join('\n')}\ncluster events:\n${summary.clusterEvents.join('\n')}`,
+    );
   }
   return bad;
 }

@@ -8,8 +8,9 @@ import { isRoot } from './support/services';
 // Acting as another user needs root; elsewhere this one test is a declared skip (see services.ts).
 const itAsRoot = isRoot ? it : it.skip;
 
- 
-const autocannon = require('autocannon') as (opts: Record<string, unknown>) => Promise<{ requests: { total: number }; errors: number; timeouts: number; non2xx: number }>;
+const autocannon = require('autocannon') as (
+  opts: Record<string, unknown>,
+) => Promise<{ requests: { total: number }; errors: number; timeouts: number; non2xx: number }>;
 
 const CLI = resolve(__dirname, '../libs/nest-preload/dist/cli.js');
 
@@ -18,7 +19,6 @@ function cli(c: DemoCluster, args: string[]) {
   const r = spawnSync(process.execPath, [CLI, ...args], { cwd: c.dir, encoding: 'utf8', timeout: 60_000 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
-
 
 /** Sends raw lines to the control socket and collects what comes back until it closes or settles. */
 function raw(socketPath: string, payload: string | Buffer): Promise<string> {
@@ -43,10 +43,29 @@ describe('the nest-preload CLI against a running cluster (real processes)', () =
   it('--help lists the commands on stdout and exits 0; bad usage prints the usage line on stderr and exits 2', () => {
     const help = spawnSync(process.execPath, [CLI, '--help'], { encoding: 'utf8' });
     expect([help.status, help.stderr]).toEqual([0, '']);
-    for (const line of [/^ {2}status /m, /^ {2}reload /m, /^ {2}scale N /m, /^ {2}stop /m, /--file PATH/, /NEST_PRELOAD_CONTROL_FILE/, /exit codes: 0/]) expect(help.stdout).toMatch(line);
+    for (const line of [
+      /^ {2}status /m,
+      /^ {2}reload /m,
+      /^ {2}scale N /m,
+      /^ {2}stop /m,
+      /--file PATH/,
+      /NEST_PRELOAD_CONTROL_FILE/,
+      /exit codes: 0/,
+    ])
+      expect(help.stdout).toMatch(line);
     const bad = spawnSync(process.execPath, [CLI, 'restart'], { encoding: 'utf8' });
-    expect([bad.status, bad.stdout, bad.stderr.trim().split('\n')]).toEqual([2, '', ['nest-preload: unknown command "restart"', expect.stringMatching(/^usage: nest-preload <status\|reload/), '(nest-preload --help says more)']]);
-    expect(spawnSync(process.execPath, [CLI, 'scale'], { encoding: 'utf8' }).stderr).toContain('nest-preload: scale needs a number of workers');
+    expect([bad.status, bad.stdout, bad.stderr.trim().split('\n')]).toEqual([
+      2,
+      '',
+      [
+        'nest-preload: unknown command "restart"',
+        expect.stringMatching(/^usage: nest-preload <status\|reload/),
+        '(nest-preload --help says more)',
+      ],
+    ]);
+    expect(spawnSync(process.execPath, [CLI, 'scale'], { encoding: 'utf8' }).stderr).toContain(
+      'nest-preload: scale needs a number of workers',
+    );
   });
 
   it('status during the first preload says it is running, and the states of the preloader and the waiting worker', async () => {
@@ -80,10 +99,24 @@ describe('the nest-preload CLI against a running cluster (real processes)', () =
     }
     expect(status.workers.filter((w: { leader: boolean }) => w.leader)).toHaveLength(1);
     // The root README's command inside this repository (the workspace's bin link is not usable there).
-    const viaScript = spawnSync('npm', ['run', '-s', 'nest-preload', '--', 'status', '--json', '--file', join(cluster.dir, '.nest-preload/control.json')], { cwd: resolve(__dirname, '..'), encoding: 'utf8', timeout: 60_000 });
+    const viaScript = spawnSync(
+      'npm',
+      ['run', '-s', 'nest-preload', '--', 'status', '--json', '--file', join(cluster.dir, '.nest-preload/control.json')],
+      { cwd: resolve(__dirname, '..'), encoding: 'utf8', timeout: 60_000 },
+    );
     expect([viaScript.status, JSON.parse(viaScript.stdout).pid]).toEqual([0, cluster.pid]);
     expect(status.preload.steps.map((s: { name: string; status: string; ranIn: string }) => `${s.name}:${s.status}@${s.ranIn}`)).toEqual(
-      ['migrations', 'superuser', 'profile_pictures', 'bundles', 'types_cached', 'starter_projects', 'agentic_globals', 'agentic_mcp', 'flows'].map((n) => `${n}:complete@preloader`),
+      [
+        'migrations',
+        'superuser',
+        'profile_pictures',
+        'bundles',
+        'types_cached',
+        'starter_projects',
+        'agentic_globals',
+        'agentic_mcp',
+        'flows',
+      ].map((n) => `${n}:complete@preloader`),
     );
     const text = cli(cluster, ['status']).stdout;
     expect(text).toMatch(/^INDEX +PID +STATE +UPTIME +RESTARTS +PSS +REQUESTS +GENERATION +LEADER$/m);
@@ -92,7 +125,11 @@ describe('the nest-preload CLI against a running cluster (real processes)', () =
   });
 
   it('status after a best-effort step failed in the preloader and every worker redid it: "redone by 4/4", not only "failed"', async () => {
-    cluster = await DemoCluster.start({ workers: 4, preload: true, env: { PRELOADER: 'exits', DEMO_FAIL_STEPS: 'profile_pictures@preloader' } });
+    cluster = await DemoCluster.start({
+      workers: 4,
+      preload: true,
+      env: { PRELOADER: 'exits', DEMO_FAIL_STEPS: 'profile_pictures@preloader' },
+    });
     await cluster.waitReady();
     const status = JSON.parse(cli(cluster, ['status', '--json']).stdout);
     const pictures = status.preload.steps.find((s: { name: string }) => s.name === 'profile_pictures');
@@ -127,10 +164,17 @@ describe('the nest-preload CLI against a running cluster (real processes)', () =
     await cluster.waitReady();
     const c = cluster;
     expect(cli(c, ['scale', '3']).stdout).toBe('scaled from 2 to 3 worker(s)\n');
-    await eventually(() => JSON.parse(cli(c, ['status', '--json']).stdout).workers.filter((w: { state: string }) => w.state === 'ready').length === 3, 20_000, 'three ready workers');
+    await eventually(
+      () => JSON.parse(cli(c, ['status', '--json']).stdout).workers.filter((w: { state: string }) => w.state === 'ready').length === 3,
+      20_000,
+      'three ready workers',
+    );
     expect(cli(c, ['scale', '1']).stdout).toBe('scaled from 3 to 1 worker(s)\n');
     await eventually(() => c.childPids().length === 1, 20_000, 'one worker left');
-    expect(cli(c, ['scale', '0'])).toMatchObject({ code: 2, stderr: expect.stringContaining('scale needs a whole number of workers, 1 or more') });
+    expect(cli(c, ['scale', '0'])).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('scale needs a whole number of workers, 1 or more'),
+    });
     // Asynchronously, as from an operator's shell: the primary, our child, must be reaped meanwhile.
     const stop = await new Promise<{ code: number | null; stdout: string }>((ok) => {
       const child = spawn(process.execPath, [CLI, 'stop'], { cwd: c.dir });
@@ -145,7 +189,7 @@ describe('the nest-preload CLI against a running cluster (real processes)', () =
     expect(cli(c, ['status'])).toMatchObject({ code: 1, stderr: expect.stringContaining('no cluster is running here') });
   });
 
-  itAsRoot('the control socket is the owner\'s only, and garbage or oversized input does not harm the primary', async () => {
+  itAsRoot("the control socket is the owner's only, and garbage or oversized input does not harm the primary", async () => {
     cluster = await DemoCluster.start({ workers: 2, preload: true });
     await cluster.waitReady();
     const c = cluster;
@@ -155,12 +199,23 @@ describe('the nest-preload CLI against a running cluster (real processes)', () =
     expect(statSync(join(c.dir, '.nest-preload', 'control.json')).mode & 0o777).toBe(0o600);
     // Another user, with a self-contained script (the repo itself may not be readable to it): the
     // socket refuses the connection, whatever the user can see of the control file.
-    const other = spawnSync(process.execPath, ['-e', `require('node:net').connect(${JSON.stringify(file.socket)}).on('connect', () => { console.log('CONNECTED'); process.exit(0); }).on('error', (e) => { console.log(e.code); process.exit(0); })`], { encoding: 'utf8', uid: 65534, gid: 65534, timeout: 10_000 });
+    const other = spawnSync(
+      process.execPath,
+      [
+        '-e',
+        `require('node:net').connect(${JSON.stringify(file.socket)}).on('connect', () => { console.log('CONNECTED'); process.exit(0); }).on('error', (e) => { console.log(e.code); process.exit(0); })`,
+      ],
+      { encoding: 'utf8', uid: 65534, gid: 65534, timeout: 10_000 },
+    );
     expect(other.stdout.trim()).toBe('EACCES');
     expect(await raw(file.socket, 'not json\n')).toBe('{"v":1,"id":null,"ok":false,"error":"not valid JSON"}\n');
-    expect(await raw(file.socket, '{"v":1,"id":7,"cmd":"rm -rf /"}\n')).toContain('"error":"unknown command \\"rm -rf /\\": use status, reload, scale or stop"');
+    expect(await raw(file.socket, '{"v":1,"id":7,"cmd":"rm -rf /"}\n')).toContain(
+      '"error":"unknown command \\"rm -rf /\\": use status, reload, scale or stop"',
+    );
     expect(await raw(file.socket, '{"v":2,"id":1,"cmd":"status"}\n')).toContain('unsupported protocol version 2');
-    expect(await raw(file.socket, '{"v":1,"id":1,"cmd":"scale","workers":"9"}\n')).toContain('"workers\\" must be a whole number from 1 to 1024');
+    expect(await raw(file.socket, '{"v":1,"id":1,"cmd":"scale","workers":"9"}\n')).toContain(
+      '"workers\\" must be a whole number from 1 to 1024',
+    );
     expect(await raw(file.socket, Buffer.alloc(100_000, 'x'))).toContain('request longer than 16384 bytes');
     const status = cli(c, ['status', '--json']);
     expect(status.code).toBe(0);
@@ -200,16 +255,29 @@ describe('the nest-preload CLI against a running cluster (real processes)', () =
   it('two clusters from one directory, each with its own NEST_PRELOAD_CONTROL_FILE: both run, and the CLI reaches each by its file', async () => {
     cluster = await DemoCluster.start({ workers: 1, preload: true, env: { NEST_PRELOAD_CONTROL_FILE: 'blue.json' } });
     await cluster.waitReady();
-    const green = await DemoCluster.start({ workers: 1, preload: true, dir: cluster.dir, env: { NEST_PRELOAD_CONTROL_FILE: 'green.json' } });
+    const green = await DemoCluster.start({
+      workers: 1,
+      preload: true,
+      dir: cluster.dir,
+      env: { NEST_PRELOAD_CONTROL_FILE: 'green.json' },
+    });
     try {
       await green.waitReady();
-      for (const [file, c] of [['blue.json', cluster], ['green.json', green]] as const) {
+      for (const [file, c] of [
+        ['blue.json', cluster],
+        ['green.json', green],
+      ] as const) {
         const status = cli(c, ['status', '--json', '--file', file]);
         expect([file, status.code]).toEqual([file, 0]);
         expect(JSON.parse(status.stdout).pid).toBe(c.pid);
       }
       // And the CLI honours the variable the same way runCluster does.
-      const viaEnv = spawnSync(process.execPath, [CLI, 'status', '--json'], { cwd: cluster.dir, encoding: 'utf8', timeout: 60_000, env: { ...process.env, NEST_PRELOAD_CONTROL_FILE: 'green.json' } });
+      const viaEnv = spawnSync(process.execPath, [CLI, 'status', '--json'], {
+        cwd: cluster.dir,
+        encoding: 'utf8',
+        timeout: 60_000,
+        env: { ...process.env, NEST_PRELOAD_CONTROL_FILE: 'green.json' },
+      });
       expect(JSON.parse(viaEnv.stdout).pid).toBe(green.pid);
       expect((await cluster.get('/health/preload')).status).toBe(200);
       expect((await green.get('/health/preload')).status).toBe(200);

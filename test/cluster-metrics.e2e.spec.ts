@@ -14,7 +14,8 @@ const FLOWS = 'http_requests_total{method="GET",route="/api/v1/flows",status="20
 const SCRAPES = 'http_requests_total{method="GET",route="/metrics",status="200"}';
 
 /** `nest-preload status --json` of the cluster. */
-const statusOf = (cluster: DemoCluster) => JSON.parse(spawnSync(process.execPath, [CLI, 'status', '--json'], { cwd: cluster.dir, encoding: 'utf8' }).stdout);
+const statusOf = (cluster: DemoCluster) =>
+  JSON.parse(spawnSync(process.execPath, [CLI, 'status', '--json'], { cwd: cluster.dir, encoding: 'utf8' }).stdout);
 
 /** The value of one series of a Prometheus text answer, or undefined. */
 function sample(text: string, series: string): number | undefined {
@@ -47,9 +48,20 @@ describe('cluster-wide Prometheus metrics (real processes)', () => {
     const traceDir = mkdtempSync(join(tmpdir(), 'np-metrics-trace-'));
     // Pipelined, with the preloader's last step held until a worker waits for its hand-over.
     const gate = join(traceDir, 'go');
-    cluster = await DemoCluster.start({ workers: 4, preload: true, nodeArgs: ['--require', TRACE_MODULES], env: { PRELOADER: 'exits', PRELOAD_START: 'pipelined', DEMO_STEP_GATE: `flows@preloader:${gate}`, TRACE_MODULES_DIR: traceDir } });
+    cluster = await DemoCluster.start({
+      workers: 4,
+      preload: true,
+      nodeArgs: ['--require', TRACE_MODULES],
+      env: { PRELOADER: 'exits', PRELOAD_START: 'pipelined', DEMO_STEP_GATE: `flows@preloader:${gate}`, TRACE_MODULES_DIR: traceDir },
+    });
     const starting = cluster;
-    await eventually(async () => existsSync(join(starting.dir, '.nest-preload/control.json')) && statusOf(starting).workers.some((w: { state: string }) => w.state === 'waiting'), 60_000, 'a worker waiting for the hand-over');
+    await eventually(
+      async () =>
+        existsSync(join(starting.dir, '.nest-preload/control.json')) &&
+        statusOf(starting).workers.some((w: { state: string }) => w.state === 'waiting'),
+      60_000,
+      'a worker waiting for the hand-over',
+    );
     writeFileSync(gate, '');
     await cluster.waitReady();
     const sent = 200;
@@ -66,14 +78,17 @@ describe('cluster-wide Prometheus metrics (real processes)', () => {
     const status = statusOf(cluster);
     const last = (await scrape(cluster)).text;
     expect(sample(last, 'nest_preload_workers_target')).toBe(status.target);
-    expect(sample(last, 'nest_preload_workers{state="ready"}')).toBe(status.workers.filter((w: { state: string }) => w.state === 'ready').length);
+    expect(sample(last, 'nest_preload_workers{state="ready"}')).toBe(
+      status.workers.filter((w: { state: string }) => w.state === 'ready').length,
+    );
     expect(sample(last, `nest_preload_generation_info{generation="${status.preload.generation}"}`)).toBe(1);
     expect(last).not.toMatch(/^nest_preload_restarts_total\{/m);
     expect(sample(last, 'nest_preload_reloads_total')).toBe(0);
     // Where start-up time went, per worker: the same figures as status.
     for (const w of status.workers as Array<{ index: number; startMs: number; handoverWaitMs: number | null; lockWaitMs: number }>) {
       expect(sample(last, `nest_preload_worker_start_seconds{index="${w.index}"}`)).toBeCloseTo(w.startMs / 1_000, 3);
-      if (w.handoverWaitMs !== null) expect(sample(last, `nest_preload_worker_handover_wait_seconds{index="${w.index}"}`)).toBeCloseTo(w.handoverWaitMs / 1_000, 3);
+      if (w.handoverWaitMs !== null)
+        expect(sample(last, `nest_preload_worker_handover_wait_seconds{index="${w.index}"}`)).toBeCloseTo(w.handoverWaitMs / 1_000, 3);
       // Every process recorded its start (the timeline is on by default), lock waits included.
       expect(typeof w.lockWaitMs).toBe('number');
       expect(sample(last, `nest_preload_worker_lock_wait_seconds{index="${w.index}"}`)).toBeCloseTo(w.lockWaitMs / 1_000, 3);
@@ -87,10 +102,17 @@ describe('cluster-wide Prometheus metrics (real processes)', () => {
       const c = cluster;
       const pid = statusOf(c).workers[1].pid as number;
       process.kill(pid, 'SIGKILL');
-      await eventually(async () => {
-        const s = statusOf(c);
-        return s.workers.filter((w: { state: string }) => w.state === 'ready').length === 4 && !s.workers.some((w: { pid: number }) => w.pid === pid);
-      }, 30_000, 'the killed worker replaced');
+      await eventually(
+        async () => {
+          const s = statusOf(c);
+          return (
+            s.workers.filter((w: { state: string }) => w.state === 'ready').length === 4 &&
+            !s.workers.some((w: { pid: number }) => w.pid === pid)
+          );
+        },
+        30_000,
+        'the killed worker replaced',
+      );
       const after = (await scrape(cluster)).text;
       expect(sample(after, FLOWS)).toBeGreaterThanOrEqual(before);
       expect(sample(after, FLOWS)).toBe(sent);
@@ -131,12 +153,21 @@ describe('cluster-wide Prometheus metrics (real processes)', () => {
       await send(5);
       const flows = sample((await scrape(c)).text, FLOWS) as number;
       const s = statusOf(c);
-      rounds.push({ sent, flows, states: s.workers.map((w: { index: number; pid: number; state: string }) => `${w.index}:${w.pid}:${w.state}`).join(' ') });
+      rounds.push({
+        sent,
+        flows,
+        states: s.workers.map((w: { index: number; pid: number; state: string }) => `${w.index}:${w.pid}:${w.state}`).join(' '),
+      });
       check(flows >= last, `the total went down from ${last} to ${flows}`);
       check(flows <= sent, `the total ${flows} is above the ${sent} requests sent`);
       last = flows;
       // Done once every old worker has drained and exited (status lists draining ones too).
-      if (!s.reload && s.workers.length === 3 && s.workers.every((w: { state: string; pid: number }) => w.state === 'ready' && !before.includes(w.pid))) break;
+      if (
+        !s.reload &&
+        s.workers.length === 3 &&
+        s.workers.every((w: { state: string; pid: number }) => w.state === 'ready' && !before.includes(w.pid))
+      )
+        break;
     }
     check(rounds.length >= 4, `only ${rounds.length} scrapes during the reload`);
     const after = (await scrape(c)).text;
@@ -144,8 +175,12 @@ describe('cluster-wide Prometheus metrics (real processes)', () => {
     expect(sample(after, 'nest_preload_reloads_total')).toBe(1);
   });
 
-  it('a worker that hangs is reported stale and the scrape still answers within its timeout, with that worker\'s last counts', async () => {
-    cluster = await DemoCluster.start({ workers: 3, preload: true, env: { PRELOADER: 'exits', DEMO_TEST_HOOKS: 'true', HEARTBEAT_TIMEOUT_MS: '60000' } });
+  it("a worker that hangs is reported stale and the scrape still answers within its timeout, with that worker's last counts", async () => {
+    cluster = await DemoCluster.start({
+      workers: 3,
+      preload: true,
+      env: { PRELOADER: 'exits', DEMO_TEST_HOOKS: 'true', HEARTBEAT_TIMEOUT_MS: '60000' },
+    });
     await cluster.waitReady();
     for (let i = 0; i < 60; i++) await cluster.get('/api/v1/flows');
     expect(sample((await scrape(cluster)).text, FLOWS)).toBe(60);

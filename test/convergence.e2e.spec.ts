@@ -5,7 +5,17 @@ import { makeBundle } from './support/bundles';
 import { DemoCluster } from './support/demo-cluster';
 import { sqlite, stepRuns } from './support/sqlite';
 
-const STEPS = ['migrations', 'superuser', 'profile_pictures', 'bundles', 'types_cached', 'starter_projects', 'agentic_globals', 'agentic_mcp', 'flows'];
+const STEPS = [
+  'migrations',
+  'superuser',
+  'profile_pictures',
+  'bundles',
+  'types_cached',
+  'starter_projects',
+  'agentic_globals',
+  'agentic_mcp',
+  'flows',
+];
 
 /** What a start leaves behind that matters: schema, users, flows, copied files. */
 function snapshot(dir: string) {
@@ -13,7 +23,9 @@ function snapshot(dir: string) {
     migrations: sqlite(dir, (db) => db.prepare('select name from migrations order by id').all()),
     users: sqlite(dir, (db) => db.prepare('select username, is_superuser from users order by username').all()),
     flows: sqlite(dir, (db) => db.prepare('select id, name, is_starter from flows order by id').all()),
-    pictures: readdirSync(join(dir, 'config', 'profile_pictures'), { recursive: true }).map(String).sort(),
+    pictures: readdirSync(join(dir, 'config', 'profile_pictures'), { recursive: true })
+      .map(String)
+      .sort(),
   };
 }
 

@@ -22,19 +22,32 @@ function flowsDir(): string {
 function post(port: number, path: string, body: unknown): Promise<{ status: number; json: any }> {
   return new Promise((ok, fail) => {
     const data = Buffer.from(JSON.stringify(body));
-    const req = request({ host: '127.0.0.1', port, path, method: 'POST', agent: false, headers: { 'content-type': 'application/json', 'content-length': data.length } }, (res) => {
-      let text = '';
-      res.on('data', (c) => (text += c));
-      res.on('end', () => ok({ status: res.statusCode ?? 0, json: JSON.parse(text) }));
-    });
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        path,
+        method: 'POST',
+        agent: false,
+        headers: { 'content-type': 'application/json', 'content-length': data.length },
+      },
+      (res) => {
+        let text = '';
+        res.on('data', (c) => (text += c));
+        res.on('end', () => ok({ status: res.statusCode ?? 0, json: JSON.parse(text) }));
+      },
+    );
     req.on('error', fail);
     req.end(data);
   });
 }
 
 const loaded = (traceDir: string, prefix: string) =>
-  readdirSync(traceDir).filter((f) => f.startsWith(prefix)).map((f) => ({ pid: Number(f.split('-')[1].split('.')[0]), modules: JSON.parse(readFileSync(join(traceDir, f), 'utf8')) as string[] }));
-const componentModules = (modules: string[]) => modules.filter((m) => /components[/\\]builtin[/\\].*\.component\.js$|content[/\\]components[/\\].*\.js$/.test(m));
+  readdirSync(traceDir)
+    .filter((f) => f.startsWith(prefix))
+    .map((f) => ({ pid: Number(f.split('-')[1].split('.')[0]), modules: JSON.parse(readFileSync(join(traceDir, f), 'utf8')) as string[] }));
+const componentModules = (modules: string[]) =>
+  modules.filter((m) => /components[/\\]builtin[/\\].*\.component\.js$|content[/\\]components[/\\].*\.js$/.test(m));
 
 describe('the Langflow-shaped demo: shared results and real start-up work (real processes)', () => {
   let cluster: DemoCluster | undefined;
@@ -52,7 +65,11 @@ describe('the Langflow-shaped demo: shared results and real start-up work (real 
   it('/api/v1/all is byte-identical in preload mode, preload-off mode and standalone, plain and gzipped', async () => {
     const bodies: string[] = [];
     const gzipped: string[] = [];
-    for (const mode of [{ workers: 2, preload: true }, { workers: 2, preload: false }, { workers: 0, preload: false }]) {
+    for (const mode of [
+      { workers: 2, preload: true },
+      { workers: 2, preload: false },
+      { workers: 0, preload: false },
+    ]) {
       cluster = await DemoCluster.start({ ...mode, env: { BUNDLE_URLS: `${tarBundle},file://${zipBundle}` } });
       if (mode.workers) await cluster.waitReady();
       else await cluster.waitListening();
@@ -80,11 +97,22 @@ describe('the Langflow-shaped demo: shared results and real start-up work (real 
 
   it('preloaded workers import no component module at start; a flow that needs one imports only that one', async () => {
     const traceDir = mkdtempSync(join(tmpdir(), 'np-trace-'));
-    cluster = await DemoCluster.start({ workers: 2, preload: true, nodeArgs: ['--require', TRACE_MODULES], env: { PRELOADER: 'exits', TRACE_MODULES_DIR: traceDir, BUNDLE_URLS: tarBundle } });
+    cluster = await DemoCluster.start({
+      workers: 2,
+      preload: true,
+      nodeArgs: ['--require', TRACE_MODULES],
+      env: { PRELOADER: 'exits', TRACE_MODULES_DIR: traceDir, BUNDLE_URLS: tarBundle },
+    });
     await cluster.waitReady();
-    const created = await post(cluster.port, '/api/v1/flows', { name: 'Chunker', data: { nodes: [{ id: 'a', type: 'SplitText', inputs: { text: 'hello' } }], edges: [] } });
+    const created = await post(cluster.port, '/api/v1/flows', {
+      name: 'Chunker',
+      data: { nodes: [{ id: 'a', type: 'SplitText', inputs: { text: 'hello' } }], edges: [] },
+    });
     expect(created.status).toBe(201);
-    const rejected = await post(cluster.port, '/api/v1/flows', { name: 'Bad', data: { nodes: [{ id: 'a', type: 'SplitText' }], edges: [] } });
+    const rejected = await post(cluster.port, '/api/v1/flows', {
+      name: 'Bad',
+      data: { nodes: [{ id: 'a', type: 'SplitText' }], edges: [] },
+    });
     expect(rejected).toEqual({ status: 422, json: expect.objectContaining({ message: 'node a (SplitText) needs text' }) });
     expect((await cluster.stop()).code).toBe(0);
     const [preloader] = loaded(traceDir, 'preloader-');
@@ -99,7 +127,12 @@ describe('the Langflow-shaped demo: shared results and real start-up work (real 
 
   it('preload off: every worker imports every component module itself (what preload saves)', async () => {
     const traceDir = mkdtempSync(join(tmpdir(), 'np-trace-'));
-    cluster = await DemoCluster.start({ workers: 2, preload: false, nodeArgs: ['--require', TRACE_MODULES], env: { TRACE_MODULES_DIR: traceDir, BUNDLE_URLS: tarBundle } });
+    cluster = await DemoCluster.start({
+      workers: 2,
+      preload: false,
+      nodeArgs: ['--require', TRACE_MODULES],
+      env: { TRACE_MODULES_DIR: traceDir, BUNDLE_URLS: tarBundle },
+    });
     await cluster.waitReady();
     expect((await cluster.stop()).code).toBe(0);
     for (const worker of loaded(traceDir, 'worker-')) expect(componentModules(worker.modules)).toHaveLength(24 + 300);
@@ -130,7 +163,9 @@ describe('the Langflow-shaped demo: shared results and real start-up work (real 
       cluster = await DemoCluster.start({ workers: 2, preload: true, env: { BUNDLE_URLS: `${base}/bundles/missing.zip` } });
       const exit = await cluster.waitExit();
       expect(exit.code).toBe(3);
-      expect(cluster.output()).toContain(`Critical preload step "bundles" failed: BundleError: bundle ${base}/bundles/missing.zip could not be downloaded: HTTP 404 Not Found`);
+      expect(cluster.output()).toContain(
+        `Critical preload step "bundles" failed: BundleError: bundle ${base}/bundles/missing.zip could not be downloaded: HTTP 404 Not Found`,
+      );
       expect(cluster.output()).toContain('before it became ready during the first start: a boot error; halting');
       expect(stepRuns(cluster.dir).bundles).toBeUndefined();
     });
@@ -140,17 +175,29 @@ describe('the Langflow-shaped demo: shared results and real start-up work (real 
     cluster = await DemoCluster.start({ workers: 2, preload: true, env: { BUNDLE_URLS: tarBundle } });
     await cluster.waitReady();
     const before = (await cluster.get('/api/v1/all')).body;
-    const clusterDir = join(cluster.dir, 'tmp', readdirSync(join(cluster.dir, 'tmp')).find((e) => e.startsWith(`nest-preload-${cluster?.pid}-`)) as string);
+    const clusterDir = join(
+      cluster.dir,
+      'tmp',
+      readdirSync(join(cluster.dir, 'tmp')).find((e) => e.startsWith(`nest-preload-${cluster?.pid}-`)) as string,
+    );
     const artifact = join(clusterDir, 'gen-1', 'run', 'result-types_cached.artifact');
     const bytes = readFileSync(artifact);
     bytes[bytes.length - 10] ^= 0xff;
     writeFileSync(artifact, bytes);
     const [victim] = cluster.childPids();
     process.kill(victim, 'SIGKILL');
-    await cluster.waitFor(/the result of step types_cached cannot be used \(.*does not match its sha256 checksum\); this worker redoes the step/);
-    await eventually(() => stepRuns((cluster as DemoCluster).dir).types_cached?.worker === 1, 20_000, 'the replacement worker rebuilt types_cached');
+    await cluster.waitFor(
+      /the result of step types_cached cannot be used \(.*does not match its sha256 checksum\); this worker redoes the step/,
+    );
+    await eventually(
+      () => stepRuns((cluster as DemoCluster).dir).types_cached?.worker === 1,
+      20_000,
+      'the replacement worker rebuilt types_cached',
+    );
     const workers = await cluster.healthOfEveryWorker(2);
-    const ranIn = [...workers.values()].map(({ body }) => body.details.preload.steps.find((s: { name: string }) => s.name === 'types_cached').ranIn);
+    const ranIn = [...workers.values()].map(
+      ({ body }) => body.details.preload.steps.find((s: { name: string }) => s.name === 'types_cached').ranIn,
+    );
     expect(ranIn.sort()).toEqual(['preloader', 'worker']);
     for (let i = 0; i < 6; i++) expect((await cluster.get('/api/v1/all')).body).toBe(before);
   });
@@ -160,15 +207,29 @@ describe('the Langflow-shaped demo: shared results and real start-up work (real 
     cluster = await DemoCluster.start({ workers: 2, preload: true, env: { FLOWS_PATH: flows } });
     await cluster.waitReady();
     expect(cluster.output()).toMatch(/flows: skipped broken\.json: not valid JSON/);
-    const count = () => sqlite((cluster as DemoCluster).dir, (db) => db.prepare('select is_starter, count(*) as n from flows group by is_starter order by is_starter').all());
-    expect(count()).toEqual([{ is_starter: 0, n: 2 }, { is_starter: 1, n: 4 }]);
-    expect((await cluster.get('/api/v1/starter-projects')).json().map((f: { name: string }) => f.name)).toEqual(['Basic Prompting', 'CSV Insights', 'Document Chunker', 'Memory Chatbot']);
+    const count = () =>
+      sqlite((cluster as DemoCluster).dir, (db) =>
+        db.prepare('select is_starter, count(*) as n from flows group by is_starter order by is_starter').all(),
+      );
+    expect(count()).toEqual([
+      { is_starter: 0, n: 2 },
+      { is_starter: 1, n: 4 },
+    ]);
+    expect((await cluster.get('/api/v1/starter-projects')).json().map((f: { name: string }) => f.name)).toEqual([
+      'Basic Prompting',
+      'CSV Insights',
+      'Document Chunker',
+      'Memory Chatbot',
+    ]);
     expect((await cluster.get('/api/v1/flows')).json().map((f: { name: string }) => f.name)).toEqual(['One', 'Two']);
     const dir = cluster.dir;
     expect((await cluster.stop()).code).toBe(0);
     cluster = await DemoCluster.start({ workers: 2, preload: true, dir, env: { FLOWS_PATH: flows } });
     await cluster.waitReady();
-    expect(count()).toEqual([{ is_starter: 0, n: 2 }, { is_starter: 1, n: 4 }]);
+    expect(count()).toEqual([
+      { is_starter: 0, n: 2 },
+      { is_starter: 1, n: 4 },
+    ]);
     expect(sqlite(dir, (db) => db.prepare('select count(*) as n from users').get())).toEqual({ n: 1 });
     expect(readdirSync(join(dir, 'config', 'profile_pictures', 'Space'))).toEqual(['avatar-4.svg', 'avatar-5.svg', 'avatar-6.svg']);
   });
@@ -176,7 +237,15 @@ describe('the Langflow-shaped demo: shared results and real start-up work (real 
   it('8 workers racing with preload off (SQLite): one superuser, 4 starter projects, each flow once', async () => {
     cluster = await DemoCluster.start({ workers: 8, preload: false, env: { FLOWS_PATH: flowsDir() } });
     await cluster.waitReady(90_000);
-    expect(sqlite(cluster.dir, (db) => db.prepare('select (select count(*) from users) as users, (select count(*) from flows where is_starter) as starters, (select count(*) from flows where not is_starter) as flows').get())).toEqual({ users: 1, starters: 4, flows: 2 });
+    expect(
+      sqlite(cluster.dir, (db) =>
+        db
+          .prepare(
+            'select (select count(*) from users) as users, (select count(*) from flows where is_starter) as starters, (select count(*) from flows where not is_starter) as flows',
+          )
+          .get(),
+      ),
+    ).toEqual({ users: 1, starters: 4, flows: 2 });
     expect(stepRuns(cluster.dir).starter_projects).toEqual({ worker: 8 });
     expect(cluster.output()).not.toMatch(/ERROR/);
   });
@@ -189,7 +258,10 @@ describe('the Langflow-shaped demo: shared results and real start-up work (real 
         const flows = flowsDir();
         cluster = await DemoCluster.start({ workers: 8, preload: false, env: { DATABASE_URL: db.url, FLOWS_PATH: flows } });
         await cluster.waitReady(90_000);
-        const counts = () => db.query('select (select count(*)::int from users) as users, (select count(*)::int from flows where is_starter) as starters, (select count(*)::int from flows where not is_starter) as flows');
+        const counts = () =>
+          db.query(
+            'select (select count(*)::int from users) as users, (select count(*)::int from flows where is_starter) as starters, (select count(*)::int from flows where not is_starter) as flows',
+          );
         expect(await counts()).toEqual([{ users: 1, starters: 4, flows: 2 }]);
         expect(cluster.output()).not.toMatch(/ERROR/);
         const dir = cluster.dir;

@@ -18,10 +18,12 @@ const CHECK = join(ROOT, 'tools/check-k8s.mjs');
 const GRACEFUL_S = DEFAULT_SUPERVISOR_OPTIONS.gracefulTimeoutMs / 1000;
 /** The longest first start before a worker listens: a preload that times out, then a worker's full boot. */
 const FIRST_LISTEN_S = (DEFAULT_SUPERVISOR_OPTIONS.preloadTimeoutMs + DEFAULT_SUPERVISOR_OPTIONS.bootTimeoutMs) / 1000;
-const selects = (selector: Record<string, string>, labels: Record<string, string>) => Object.entries(selector).every(([k, v]) => labels?.[k] === v);
+const selects = (selector: Record<string, string>, labels: Record<string, string>) =>
+  Object.entries(selector).every(([k, v]) => labels?.[k] === v);
 
- 
-const manifests: any[] = readdirSync(K8S).filter((f) => f.endsWith('.yaml')).flatMap((f) => parseAllDocuments(readFileSync(join(K8S, f), 'utf8')).map((d) => d.toJS()));
+const manifests: any[] = readdirSync(K8S)
+  .filter((f) => f.endsWith('.yaml'))
+  .flatMap((f) => parseAllDocuments(readFileSync(join(K8S, f), 'utf8')).map((d) => d.toJS()));
 const ofKind = (kind: string) => {
   const found = manifests.filter((m) => m.kind === kind);
   expect([kind, found.length]).toEqual([kind, 1]);
@@ -59,10 +61,22 @@ describe('the Kubernetes manifests', () => {
       const deployment = readFileSync(join(K8S, 'deployment.yaml'), 'utf8');
       const cases: Array<[string, string, RegExp]> = [
         ['typo.yaml', deployment.replace('readinessProbe:', 'readinesProbe:'), /containers\/0\/readinesProbe: no such field/],
-        ['type.yaml', deployment.replace('terminationGracePeriodSeconds: 45', 'terminationGracePeriodSeconds: "45"'), /terminationGracePeriodSeconds: must be integer/],
-        ['required.yaml', deployment.replace('- name: app\n          image:', '- image:'), /containers\/0: must have required property 'name'/],
+        [
+          'type.yaml',
+          deployment.replace('terminationGracePeriodSeconds: 45', 'terminationGracePeriodSeconds: "45"'),
+          /terminationGracePeriodSeconds: must be integer/,
+        ],
+        [
+          'required.yaml',
+          deployment.replace('- name: app\n          image:', '- image:'),
+          /containers\/0: must have required property 'name'/,
+        ],
         ['kind.yaml', deployment.replace('kind: Deployment', 'kind: Deploymnet'), /no schema for apps\/v1 Deploymnet/],
-        ['resource.yaml', `${deployment.replace('memory: 512Mi', 'memroy: 512Mi')}\n---\n`, /resources\/requests\/memroy: not a resource name/],
+        [
+          'resource.yaml',
+          `${deployment.replace('memory: 512Mi', 'memroy: 512Mi')}\n---\n`,
+          /resources\/requests\/memroy: not a resource name/,
+        ],
       ];
       for (const [file, text, expected] of cases) {
         expect(text).not.toBe(deployment);
@@ -115,7 +129,8 @@ describe('the Kubernetes manifests', () => {
     // The Job's pod is selected by none of them: a PDB over a Job's pod blocks every node drain,
     // and the Service would route to a pod that serves nothing.
     const jobLabels = ofKind('Job').spec.template.metadata.labels;
-    for (const selector of [deployment.spec.selector.matchLabels, service.spec.selector, pdb.spec.selector.matchLabels]) expect(selects(selector, jobLabels)).toBe(false);
+    for (const selector of [deployment.spec.selector.matchLabels, service.spec.selector, pdb.spec.selector.matchLabels])
+      expect(selects(selector, jobLabels)).toBe(false);
   });
 
   it('the Job runs the same image and entry in one-shot mode, once', () => {
@@ -128,18 +143,25 @@ describe('the Kubernetes manifests', () => {
     expect(envOf(preload).DATABASE_URL).toEqual(envOf(app).DATABASE_URL);
     expect(job.spec.template.spec.restartPolicy).toBe('Never');
     // A configuration error fails the Job at once instead of being retried.
-    expect(job.spec.podFailurePolicy.rules).toContainEqual({ action: 'FailJob', onExitCodes: { containerName: preload.name, operator: 'In', values: [2] } });
+    expect(job.spec.podFailurePolicy.rules).toContainEqual({
+      action: 'FailJob',
+      onExitCodes: { containerName: preload.name, operator: 'In', values: [2] },
+    });
     expect(job.spec.template.spec.volumes).toEqual(ofKind('Deployment').spec.template.spec.volumes);
   });
 });
 
 const compose = spawnSync('docker-compose', ['version'], { encoding: 'utf8' });
 const hasCompose = compose.status === 0;
-if (!hasCompose && servicesRequired) throw new Error('NEST_PRELOAD_REQUIRE_SERVICES is set and docker-compose is not installed: the Compose file would go unchecked (apt-get install docker-compose)');
+if (!hasCompose && servicesRequired)
+  throw new Error(
+    'NEST_PRELOAD_REQUIRE_SERVICES is set and docker-compose is not installed: the Compose file would go unchecked (apt-get install docker-compose)',
+  );
 if (!hasCompose) console.warn('\n[e2e] docker-compose is not installed: the check of deploy/compose.yaml against its schema is SKIPPED.\n');
 
 (hasCompose ? describe : describe.skip)('the Compose file', () => {
-  const config = (file: string) => spawnSync('docker-compose', ['-f', file, 'config'], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, APP_IMAGE: '' } });
+  const config = (file: string) =>
+    spawnSync('docker-compose', ['-f', file, 'config'], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, APP_IMAGE: '' } });
 
   it("passes Compose's schema; a misspelt option fails it", () => {
     const ok = config(COMPOSE);
@@ -161,8 +183,13 @@ if (!hasCompose) console.warn('\n[e2e] docker-compose is not installed: the chec
     const { api, preload, db } = services;
     expect(api.deploy.replicas).toBe(3);
     // No fixed host port: replicas would clash on it. The container port is the app's PORT.
-    expect(api.ports.map((p: any) => (typeof p === 'string' ? p : p.published === undefined ? String(p.target) : `${p.published}:${p.target}`))).toEqual([api.environment.PORT]);
-    expect(api.depends_on).toMatchObject({ db: { condition: 'service_healthy' }, preload: { condition: 'service_completed_successfully' } });
+    expect(
+      api.ports.map((p: any) => (typeof p === 'string' ? p : p.published === undefined ? String(p.target) : `${p.published}:${p.target}`)),
+    ).toEqual([api.environment.PORT]);
+    expect(api.depends_on).toMatchObject({
+      db: { condition: 'service_healthy' },
+      preload: { condition: 'service_completed_successfully' },
+    });
     expect(api.environment.NEST_PRELOAD_CONTROL_FILE).toMatch(/^\/tmp\//);
     expect(preload.environment.NEST_PRELOAD_ONE_SHOT).toBe('true');
     expect(preload.image).toBe(api.image);

@@ -12,7 +12,10 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 // test short while the retries still dominate, as they do in a real deploy.
 const DB_RETRY_ATTEMPTS = '6';
 
-async function timeToExit(workers: number, url: string): Promise<{ ms: number; code: number | null; signal: NodeJS.Signals | null; output: string }> {
+async function timeToExit(
+  workers: number,
+  url: string,
+): Promise<{ ms: number; code: number | null; signal: NodeJS.Signals | null; output: string }> {
   const started = Date.now();
   const c = await DemoCluster.start({ workers, preload: true, env: { DATABASE_URL: url, DB_RETRY_ATTEMPTS } });
   const exit = await c.waitExit();
@@ -22,7 +25,7 @@ async function timeToExit(workers: number, url: string): Promise<{ ms: number; c
 }
 
 describe('a database unreachable at start (real processes)', () => {
-  it('the cluster exits non-zero (3) with the preloader\'s error, in about the time a standalone process takes', async () => {
+  it("the cluster exits non-zero (3) with the preloader's error, in about the time a standalone process takes", async () => {
     // A port nothing listens on: every connection attempt is refused.
     const url = `postgres://postgres@127.0.0.1:${await freePort()}/nowhere`;
     const standalone: number[] = [];
@@ -35,7 +38,9 @@ describe('a database unreachable at start (real processes)', () => {
         if (mode === 'cluster') {
           expect(run.code).toBe(3);
           // Whichever fails first says why: the preloader, or a worker building its app beside it.
-          expect(run.output).toMatch(/(the preloader could not create the app: the app failed to initialize: .*ECONNREFUSED.*; halting|a boot error; halting instead of restarting it in a loop\. Its error: .*ECONNREFUSED)/);
+          expect(run.output).toMatch(
+            /(the preloader could not create the app: the app failed to initialize: .*ECONNREFUSED.*; halting|a boot error; halting instead of restarting it in a loop\. Its error: .*ECONNREFUSED)/,
+          );
           cluster.push(run.ms);
         } else standalone.push(run.ms);
       }
@@ -43,7 +48,9 @@ describe('a database unreachable at start (real processes)', () => {
     // The median of the per-round ratios: each round's pair ran side by side, so a slow moment of
     // the host weighs on both of its runs (a ratio of medians once read 1.22 where rerun read 1.04).
     const ratio = median(cluster.map((ms, i) => ms / standalone[i]));
-    console.log(`database unreachable: cluster exits after ${median(cluster)} ms, standalone after ${median(standalone)} ms (medians of 5); median per-round ratio ${ratio.toFixed(2)}×`);
+    console.log(
+      `database unreachable: cluster exits after ${median(cluster)} ms, standalone after ${median(standalone)} ms (medians of 5); median per-round ratio ${ratio.toFixed(2)}×`,
+    );
     // Before, the workers spent the driver's retries again after the preloader: about 2× (5 s of
     // retries more). What is left is the primary and a preloader booting beside a pipelined worker,
     // a few hundred ms: 1.04-1.05× typically. The bound is the one the library promises; five

@@ -9,7 +9,8 @@ import { sqlite } from './support/sqlite';
 import { createDatabase, hasPostgres, isRoot, servicesRequired } from './support/services';
 
 const redisServerAvailable = spawnSync('redis-server', ['--version']).status === 0;
-if (!redisServerAvailable && servicesRequired) throw new Error('redis-server is not installed: the Redis fault tests need it to start a private instance');
+if (!redisServerAvailable && servicesRequired)
+  throw new Error('redis-server is not installed: the Redis fault tests need it to start a private instance');
 // A private Redis on its own port, so that stopping it disturbs nothing else; skipped (with this
 // reason) where the redis-server binary is missing, and a failure in CI (see above).
 const describeWithRedisServer = redisServerAvailable ? describe : describe.skip;
@@ -27,7 +28,9 @@ if (!canMountTmpfs) console.warn('\n[e2e] cannot mount a tmpfs here (not root?):
 const itWithTmpfs = canMountTmpfs ? it : it.skip;
 
 function startRedis(port: number): Promise<ChildProcess> {
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    stdio: 'ignore',
+  });
   return new Promise((ok) => setTimeout(() => ok(child), 300));
 }
 
@@ -54,13 +57,21 @@ describe('faults and exposure (real processes)', () => {
       let redis = await startRedis(port);
       try {
         await eventually(async () => (await (cluster as DemoCluster).get('/health')).status === 200, 20_000, '/health is 200 again');
-        await eventually(() => ((cluster as DemoCluster).output().match(/the cache is back/g) ?? []).length >= 1, 10_000, 'a worker says the cache is back');
+        await eventually(
+          () => ((cluster as DemoCluster).output().match(/the cache is back/g) ?? []).length >= 1,
+          10_000,
+          'a worker says the cache is back',
+        );
         // Restarted while the cluster runs: down, then back, with no restart of the app.
         const pids = cluster.childPids();
         redis.kill('SIGKILL');
         await eventually(async () => (await (cluster as DemoCluster).get('/health')).status === 503, 20_000, '/health says redis is down');
         redis = await startRedis(port);
-        await eventually(async () => (await (cluster as DemoCluster).get('/health')).status === 200, 20_000, '/health is 200 after the restart');
+        await eventually(
+          async () => (await (cluster as DemoCluster).get('/health')).status === 200,
+          20_000,
+          '/health is 200 after the restart',
+        );
         expect(cluster.childPids().sort()).toEqual(pids.sort());
       } finally {
         redis.kill('SIGKILL');
@@ -71,17 +82,29 @@ describe('faults and exposure (real processes)', () => {
   describe('secrets and modes', () => {
     const PASSWORD = 'op-S3cret-pass-9f2e';
     const environ = (pid: number) =>
-      new Map(readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
-    const clusterDir = (c: DemoCluster) => join(c.dir, 'tmp', readdirSync(join(c.dir, 'tmp')).find((e) => e.startsWith(`nest-preload-${c.pid}-`)) as string);
+      new Map(
+        readFileSync(`/proc/${pid}/environ`, 'utf8')
+          .split('\0')
+          .filter(Boolean)
+          .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+      );
+    const clusterDir = (c: DemoCluster) =>
+      join(c.dir, 'tmp', readdirSync(join(c.dir, 'tmp')).find((e) => e.startsWith(`nest-preload-${c.pid}-`)) as string);
 
     it('the hand-over carries no secret: a worker gets only NEST_PRELOAD_* variables more than its primary, and no result file holds the password', async () => {
-      cluster = await DemoCluster.start({ workers: 2, preload: true, env: { AUTO_LOGIN: 'false', SUPERUSER: 'admin', SUPERUSER_PASSWORD: PASSWORD } });
+      cluster = await DemoCluster.start({
+        workers: 2,
+        preload: true,
+        env: { AUTO_LOGIN: 'false', SUPERUSER: 'admin', SUPERUSER_PASSWORD: PASSWORD },
+      });
       await cluster.waitReady();
       const primary = environ(cluster.pid);
       for (const pid of cluster.childPids()) {
         const added = [...environ(pid)].filter(([k, v]) => primary.get(k) !== v);
         // Ours, and Node's own for a forked child (IPC channel, cluster worker id); nothing else.
-        expect(added.map(([k]) => k).filter((k) => !/^(NEST_PRELOAD_|NODE_CHANNEL_|NODE_UNIQUE_ID$|NODE_COMPILE_CACHE$)/.test(k))).toEqual([]);
+        expect(added.map(([k]) => k).filter((k) => !/^(NEST_PRELOAD_|NODE_CHANNEL_|NODE_UNIQUE_ID$|NODE_COMPILE_CACHE$)/.test(k))).toEqual(
+          [],
+        );
         expect(added.map(([k]) => k)).toEqual(expect.arrayContaining(['NEST_PRELOAD_ROLE', 'NEST_PRELOAD_WORKER_INDEX']));
         expect(added.some(([, v]) => v.includes(PASSWORD))).toBe(false);
       }
@@ -91,7 +114,11 @@ describe('faults and exposure (real processes)', () => {
     });
 
     it('a password an operator changed survives restarts and preload re-runs', async () => {
-      cluster = await DemoCluster.start({ workers: 1, preload: true, env: { AUTO_LOGIN: 'false', SUPERUSER: 'admin', SUPERUSER_PASSWORD: PASSWORD } });
+      cluster = await DemoCluster.start({
+        workers: 1,
+        preload: true,
+        env: { AUTO_LOGIN: 'false', SUPERUSER: 'admin', SUPERUSER_PASSWORD: PASSWORD },
+      });
       await cluster.waitReady();
       const dir = cluster.dir;
       await cluster.stop();
@@ -101,11 +128,18 @@ describe('faults and exposure (real processes)', () => {
       db.prepare("update users set password_hash = 'scrypt$operator$changed' where username = 'admin'").run();
       db.close();
       for (let i = 0; i < 2; i++) {
-        cluster = await DemoCluster.start({ workers: 1, preload: true, dir, env: { AUTO_LOGIN: 'false', SUPERUSER: 'admin', SUPERUSER_PASSWORD: PASSWORD } });
+        cluster = await DemoCluster.start({
+          workers: 1,
+          preload: true,
+          dir,
+          env: { AUTO_LOGIN: 'false', SUPERUSER: 'admin', SUPERUSER_PASSWORD: PASSWORD },
+        });
         await cluster.waitReady();
         await cluster.stop();
       }
-      expect(sqlite(dir, (d) => d.prepare("select password_hash from users where username = 'admin'").get())).toEqual({ password_hash: 'scrypt$operator$changed' });
+      expect(sqlite(dir, (d) => d.prepare("select password_hash from users where username = 'admin'").get())).toEqual({
+        password_hash: 'scrypt$operator$changed',
+      });
     });
 
     it('on a running cluster: every private dir is 0700 and every hand-over file 0600', async () => {
@@ -114,7 +148,8 @@ describe('faults and exposure (real processes)', () => {
       const root = clusterDir(cluster);
       const gen = join(root, 'gen-1');
       const bundleDir = join(gen, 'tmp', readdirSync(join(gen, 'tmp'))[0]);
-      for (const d of [root, gen, join(gen, 'run'), join(gen, 'tmp'), bundleDir]) expect([d, (statSync(d).mode & 0o777).toString(8)]).toEqual([d, '700']);
+      for (const d of [root, gen, join(gen, 'run'), join(gen, 'tmp'), bundleDir])
+        expect([d, (statSync(d).mode & 0o777).toString(8)]).toEqual([d, '700']);
       const files = readdirSync(join(gen, 'run')).map((f) => join(gen, 'run', f));
       expect(files.some((f) => f.endsWith('manifest.json'))).toBe(true);
       for (const f of files) expect([f, (statSync(f).mode & 0o777).toString(8)]).toEqual([f, '600']);
@@ -153,10 +188,18 @@ describe('faults and exposure (real processes)', () => {
     await cluster.waitFor(/sent a malformed nest-preload:heartbeat message: ignored/, 5_000);
     expect((await cluster.get('/__test/ipc?kind=huge&mb=100')).json()).toEqual({ sent: 'huge' });
     // The primary received the 100 MB message, checked it and ignored it...
-    await eventually(() => ((cluster as DemoCluster).output().match(/sent a malformed nest-preload:heartbeat message: ignored/g) ?? []).length === 2, 20_000, 'the huge message was received and ignored');
+    await eventually(
+      () => ((cluster as DemoCluster).output().match(/sent a malformed nest-preload:heartbeat message: ignored/g) ?? []).length === 2,
+      20_000,
+      'the huge message was received and ignored',
+    );
     // ...and still answers its control socket promptly, and the cluster still serves.
     const asked = Date.now();
-    const status = spawnSync(process.execPath, [join(__dirname, '../libs/nest-preload/dist/cli.js'), 'status', '--json'], { cwd: cluster.dir, encoding: 'utf8', timeout: 20_000 });
+    const status = spawnSync(process.execPath, [join(__dirname, '../libs/nest-preload/dist/cli.js'), 'status', '--json'], {
+      cwd: cluster.dir,
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
     expect(status.status).toBe(0);
     expect(Date.now() - asked).toBeLessThan(5_000);
     expect(JSON.parse(status.stdout).workers.filter((w: { state: string }) => w.state === 'ready')).toHaveLength(2);
@@ -190,7 +233,10 @@ describe('faults and exposure (real processes)', () => {
   // Stopping the server needs root (pg_ctlcluster); elsewhere a declared skip (see services.ts).
   (hasPostgres() && isRoot ? describe : describe.skip)('PostgreSQL restarted while the cluster runs', () => {
     const version = () => readdirSync('/etc/postgresql').sort().pop() as string;
-    const pgctl = (action: 'stop' | 'start') => spawnSync('pg_ctlcluster', ['--skip-systemctl-redirect', ...(action === 'stop' ? ['-m', 'fast'] : []), version(), 'main', action], { encoding: 'utf8' });
+    const pgctl = (action: 'stop' | 'start') =>
+      spawnSync('pg_ctlcluster', ['--skip-systemctl-redirect', ...(action === 'stop' ? ['-m', 'fast'] : []), version(), 'main', action], {
+        encoding: 'utf8',
+      });
 
     it('requests fail while it is down, then recover without restarting the app', async () => {
       const db = await createDatabase();
@@ -206,10 +252,14 @@ describe('faults and exposure (real processes)', () => {
         } finally {
           expect(pgctl('start').status).toBe(0);
         }
-        await eventually(async () => {
-          for (let i = 0; i < 6; i++) if ((await (cluster as DemoCluster).get('/api/v1/flows')).status !== 200) return false;
-          return true;
-        }, 30_000, 'every worker answers from the database again');
+        await eventually(
+          async () => {
+            for (let i = 0; i < 6; i++) if ((await (cluster as DemoCluster).get('/api/v1/flows')).status !== 200) return false;
+            return true;
+          },
+          30_000,
+          'every worker answers from the database again',
+        );
         expect((await cluster.get('/health')).status).toBe(200);
         // The same processes: recovered, not restarted.
         expect(cluster.childPids().sort()).toEqual(pids.sort());
@@ -229,11 +279,23 @@ describe('faults and exposure (real processes)', () => {
         await db.drop();
         const health = await cluster.get('/health');
         expect(health.status).toBe(503);
-        expect(health.json()).toEqual({ status: 'error', info: { preload: { status: 'up' } }, error: { database: { status: 'down' } }, details: { database: { status: 'down' }, preload: { status: 'up' } } });
+        expect(health.json()).toEqual({
+          status: 'error',
+          info: { preload: { status: 'up' } },
+          error: { database: { status: 'down' } },
+          details: { database: { status: 'down' }, preload: { status: 'up' } },
+        });
         const preload = await cluster.get('/health/preload');
-        expect(preload.json()).toEqual({ status: 'ok', info: { preload: { status: 'up' }, bundles: { status: 'up' } }, error: {}, details: { preload: { status: 'up' }, bundles: { status: 'up' } } });
+        expect(preload.json()).toEqual({
+          status: 'ok',
+          info: { preload: { status: 'up' }, bundles: { status: 'up' } },
+          error: {},
+          details: { preload: { status: 'up' }, bundles: { status: 'up' } },
+        });
         for (const body of [health.body, preload.body]) {
-          expect(body).not.toMatch(new RegExp(`${dbName}|does not exist|postgres|127\\.0\\.0\\.1|/tmp/|${cluster.childPids()[0]}|version`, 'i'));
+          expect(body).not.toMatch(
+            new RegExp(`${dbName}|does not exist|postgres|127\\.0\\.0\\.1|/tmp/|${cluster.childPids()[0]}|version`, 'i'),
+          );
         }
       } finally {
         await db.drop().catch(() => undefined);

@@ -27,7 +27,11 @@ function readGuide(): Guide {
   const from = readme.indexOf(SECTION);
   expect(from).toBeGreaterThan(0);
   const section = readme.slice(from, readme.indexOf('\n## ', from + SECTION.length));
-  const files = [...section.matchAll(/```\w+ file=(\S+)( append)?\n([\s\S]*?)```/g)].map(([, path, append, text]) => ({ path, text, append: Boolean(append) }));
+  const files = [...section.matchAll(/```\w+ file=(\S+)( append)?\n([\s\S]*?)```/g)].map(([, path, append, text]) => ({
+    path,
+    text,
+    append: Boolean(append),
+  }));
   const install = /```sh\nnpm i ([^\n]+)\n```/.exec(section)?.[1].split(/\s+/) ?? [];
   const run = /```sh\n(npm run build)\n(\w+)=(\S+) npm run (\S+)\ncurl localhost:\d+(\S+)/.exec(section);
   if (!run) throw new Error('the guide lost its "build and run it" commands');
@@ -36,21 +40,52 @@ function readGuide(): Guide {
 
 /** What `nest new` writes as package.json (trimmed to what builds and runs the app). */
 const stockPackage = {
-  name: 'my-nest-app', version: '0.0.1', private: true, license: 'UNLICENSED',
+  name: 'my-nest-app',
+  version: '0.0.1',
+  private: true,
+  license: 'UNLICENSED',
   scripts: { build: 'nest build', start: 'nest start', 'start:prod': 'node dist/main', test: 'jest' },
-  dependencies: { '@nestjs/common': '^11.0.1', '@nestjs/core': '^11.0.1', '@nestjs/platform-express': '^11.0.1', 'reflect-metadata': '^0.2.2', rxjs: '^7.8.1' },
-  devDependencies: {
-    '@nestjs/cli': '^11.0.0', '@nestjs/testing': '^11.0.1', '@types/express': '^5.0.0', '@types/jest': '^30.0.0', '@types/node': '^22.10.7',
-    jest: '^30.0.0', 'ts-jest': '^29.2.5', typescript: '^5.7.3',
+  dependencies: {
+    '@nestjs/common': '^11.0.1',
+    '@nestjs/core': '^11.0.1',
+    '@nestjs/platform-express': '^11.0.1',
+    'reflect-metadata': '^0.2.2',
+    rxjs: '^7.8.1',
   },
-  jest: { moduleFileExtensions: ['js', 'json', 'ts'], rootDir: 'src', testRegex: '.*\\.spec\\.ts$', transform: { '^.+\\.(t|j)s$': 'ts-jest' }, testEnvironment: 'node' },
+  devDependencies: {
+    '@nestjs/cli': '^11.0.0',
+    '@nestjs/testing': '^11.0.1',
+    '@types/express': '^5.0.0',
+    '@types/jest': '^30.0.0',
+    '@types/node': '^22.10.7',
+    jest: '^30.0.0',
+    'ts-jest': '^29.2.5',
+    typescript: '^5.7.3',
+  },
+  jest: {
+    moduleFileExtensions: ['js', 'json', 'ts'],
+    rootDir: 'src',
+    testRegex: '.*\\.spec\\.ts$',
+    transform: { '^.+\\.(t|j)s$': 'ts-jest' },
+    testEnvironment: 'node',
+  },
 };
 
-const npm = (cwd: string, args: string[]) => execFileSync('npm', args, { cwd, stdio: 'pipe', encoding: 'utf8', timeout: 300_000, env: { ...process.env, npm_config_audit: 'false', npm_config_fund: 'false', npm_config_loglevel: 'error' } });
+const npm = (cwd: string, args: string[]) =>
+  execFileSync('npm', args, {
+    cwd,
+    stdio: 'pipe',
+    encoding: 'utf8',
+    timeout: 300_000,
+    env: { ...process.env, npm_config_audit: 'false', npm_config_fund: 'false', npm_config_loglevel: 'error' },
+  });
 
 /** Mount points this file made; afterAll unmounts whatever a failed test left. */
 const mounts: string[] = [];
-const mounted = (path: string) => readFileSync('/proc/self/mounts', 'utf8').split('\n').some((line) => line.split(' ')[1] === path);
+const mounted = (path: string) =>
+  readFileSync('/proc/self/mounts', 'utf8')
+    .split('\n')
+    .some((line) => line.split(' ')[1] === path);
 function unmount(path: string): void {
   if (mounted(path) && spawnSync('umount', [path]).status !== 0) spawnSync('umount', ['-l', path]);
 }
@@ -64,13 +99,20 @@ it('the guide is complete: an install command, the files it changes, build and r
   const guide = readGuide();
   expect(guide.install).toEqual(['@lf/nest-preload', '@nestjs/terminus']);
   expect(guide.files.map((f) => `${f.path}${f.append ? ' (append)' : ''}`)).toEqual([
-    'src/serve.ts', 'src/main.ts', 'src/app.module.ts', 'src/health.controller.ts', 'src/startup.steps.ts', 'src/app.service.ts', 'src/app.controller.spec.ts', '.gitignore (append)',
+    'src/serve.ts',
+    'src/main.ts',
+    'src/app.module.ts',
+    'src/health.controller.ts',
+    'src/startup.steps.ts',
+    'src/app.service.ts',
+    'src/app.controller.spec.ts',
+    '.gitignore (append)',
   ]);
   expect(guide.start).toEqual({ env: { WORKERS: '2' }, script: 'start:prod' });
   expect(guide.healthPath).toBe('/api/health/preload');
 });
 
-it('applied to a stock Nest 11 app, it builds, runs 2 workers, answers health under the global prefix, stops on Ctrl-C and exits 0 on a SIGTERM as a container\'s PID 1', async () => {
+it("applied to a stock Nest 11 app, it builds, runs 2 workers, answers health under the global prefix, stops on Ctrl-C and exits 0 on a SIGTERM as a container's PID 1", async () => {
   const guide = readGuide();
   const app = packed.tempDir('np-guide-');
   cpSync(TEMPLATE, app, { recursive: true });
@@ -100,7 +142,10 @@ it('applied to a stock Nest 11 app, it builds, runs 2 workers, answers health un
   const stockTsconfig = JSON.parse(readFileSync(join(app, 'tsconfig.json'), 'utf8'));
   const nodenext = JSON.parse(readFileSync(join(TEMPLATE, 'tsconfig.nodenext.json'), 'utf8')).compilerOptions;
   // Both module settings `nest new` has written over the 11.x releases: commonjs, then nodenext.
-  for (const [variant, compilerOptions] of [['commonjs', stockTsconfig.compilerOptions], ['nodenext', { ...stockTsconfig.compilerOptions, ...nodenext }]] as const) {
+  for (const [variant, compilerOptions] of [
+    ['commonjs', stockTsconfig.compilerOptions],
+    ['nodenext', { ...stockTsconfig.compilerOptions, ...nodenext }],
+  ] as const) {
     writeFileSync(join(app, 'tsconfig.json'), JSON.stringify({ compilerOptions }, null, 2));
     rmSync(join(app, 'tsconfig.tsbuildinfo'), { force: true });
     rmSync(join(app, 'tsconfig.build.tsbuildinfo'), { force: true });
@@ -126,10 +171,20 @@ it('applied to a stock Nest 11 app, it builds, runs 2 workers, answers health un
     if (readOnly) {
       expect(() => writeFileSync(join(app, 'probe'), '')).toThrow(/EROFS/);
       // Left in the read-only working directory, the control file is refused with the fix.
-      const refused = spawnSync('node', ['dist/main'], { cwd: app, encoding: 'utf8', timeout: 60_000, env: { PATH: process.env.PATH, HOME: process.env.HOME, WORKERS: '2', PORT: String(await freePort()) } });
-      expect([refused.status, refused.stderr]).toEqual([2, expect.stringContaining(`cannot write the control file ${join(app, '.nest-preload/control.json')} (EROFS`)]);
+      const refused = spawnSync('node', ['dist/main'], {
+        cwd: app,
+        encoding: 'utf8',
+        timeout: 60_000,
+        env: { PATH: process.env.PATH, HOME: process.env.HOME, WORKERS: '2', PORT: String(await freePort()) },
+      });
+      expect([refused.status, refused.stderr]).toEqual([
+        2,
+        expect.stringContaining(`cannot write the control file ${join(app, '.nest-preload/control.json')} (EROFS`),
+      ]);
       // The app lives under the temp dir here: the advice names a dir of this user's there instead.
-      expect(refused.stderr).toMatch(/give the cluster a writable path with NEST_PRELOAD_CONTROL_FILE .*this one is already under the temp dir/);
+      expect(refused.stderr).toMatch(
+        /give the cluster a writable path with NEST_PRELOAD_CONTROL_FILE .*this one is already under the temp dir/,
+      );
     }
     await runAsTheGuideSays(app, guide, 'nodenext', 'container', { NEST_PRELOAD_CONTROL_FILE: join(controlDir, 'control.json') });
   } finally {
@@ -149,10 +204,19 @@ it('applied to a stock Nest 11 app, it builds, runs 2 workers, answers health un
  * process group: npm, the primary and its workers all get it); 'container' is the script's own
  * command (`node dist/main`) as a container's PID 1, stopped by a SIGTERM to it alone.
  */
-async function runAsTheGuideSays(app: string, guide: Guide, variant: string, how: 'terminal' | 'container', extraEnv: Record<string, string> = {}): Promise<void> {
+async function runAsTheGuideSays(
+  app: string,
+  guide: Guide,
+  variant: string,
+  how: 'terminal' | 'container',
+  extraEnv: Record<string, string> = {},
+): Promise<void> {
   const port = await freePort();
   const env = { PATH: process.env.PATH, HOME: process.env.HOME, PORT: String(port), NO_COLOR: '1', ...guide.start.env, ...extraEnv };
-  const command = how === 'terminal' ? ['npm', 'run', guide.start.script] : JSON.parse(readFileSync(join(app, 'package.json'), 'utf8')).scripts[guide.start.script].split(' ');
+  const command =
+    how === 'terminal'
+      ? ['npm', 'run', guide.start.script]
+      : JSON.parse(readFileSync(join(app, 'package.json'), 'utf8')).scripts[guide.start.script].split(' ');
   const proc = spawn(command[0], command.slice(1), { cwd: app, detached: true, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const what = `${variant}, ${how}`;
   let output = '';
@@ -163,7 +227,8 @@ async function runAsTheGuideSays(app: string, guide: Guide, variant: string, how
   try {
     const deadline = Date.now() + 60_000;
     while (!/cluster ready: 2\/2 workers \(preloaded/.test(output)) {
-      if (Date.now() > deadline || proc.exitCode !== null || proc.signalCode !== null) throw new Error(`the guided app (${what}) did not become ready:\n${output.slice(-4000)}`);
+      if (Date.now() > deadline || proc.exitCode !== null || proc.signalCode !== null)
+        throw new Error(`the guided app (${what}) did not become ready:\n${output.slice(-4000)}`);
       await new Promise((r) => setTimeout(r, 100));
     }
     for (let i = 0; i < 6; i++) {
@@ -178,9 +243,18 @@ async function runAsTheGuideSays(app: string, guide: Guide, variant: string, how
     // Under the prefix only, as the guide says.
     expect((await get(port, '/health/preload')).status).toBe(404);
     // The guide's `npx nest-preload status`, from the app's own dir.
-    const status = JSON.parse(execFileSync('npx', ['nest-preload', 'status', '--json'], { cwd: app, encoding: 'utf8', timeout: 60_000, env: { ...process.env, ...extraEnv } }));
+    const status = JSON.parse(
+      execFileSync('npx', ['nest-preload', 'status', '--json'], {
+        cwd: app,
+        encoding: 'utf8',
+        timeout: 60_000,
+        env: { ...process.env, ...extraEnv },
+      }),
+    );
     expect(status.workers.map((w: { index: number; state: string }) => `${w.index}:${w.state}`)).toEqual(['0:ready', '1:ready']);
-    expect(status.preload.steps.map((s: { name: string; status: string; ranIn: string }) => `${s.name}:${s.status}@${s.ranIn}`)).toEqual(['greeting:complete@preloader']);
+    expect(status.preload.steps.map((s: { name: string; status: string; ranIn: string }) => `${s.name}:${s.status}@${s.ranIn}`)).toEqual([
+      'greeting:complete@preloader',
+    ]);
     // The primary loads nothing of the app: no warning about shutdown hooks, no error.
     expect(output).not.toMatch(/ERROR|enableShutdownHooks/);
     failed = false;
@@ -203,13 +277,17 @@ async function runAsTheGuideSays(app: string, guide: Guide, variant: string, how
   // npm itself always ends by the signal it got, whatever its script did: the primary's own word
   // is its last line. As PID 1, the primary's exit code is the container's.
   if (how === 'container') expect([what, code]).toEqual([what, 0]);
-  await eventually(() => {
-    try {
-      process.kill(-(proc.pid as number), 0);
-      return false;
-    } catch {
-      return true; // nothing of the cluster is left behind
-    }
-  }, 35_000, `the ${what} process group to be gone`);
+  await eventually(
+    () => {
+      try {
+        process.kill(-(proc.pid as number), 0);
+        return false;
+      } catch {
+        return true; // nothing of the cluster is left behind
+      }
+    },
+    35_000,
+    `the ${what} process group to be gone`,
+  );
   expect([what, /stopped \(exit code 0\)/.test(output)]).toEqual([what, true]);
 }

@@ -34,7 +34,8 @@ function editJson(file: string, edit: (doc: any) => void): void {
 /** A FLOWS_PATH with two flows; "Two" carries its own id. */
 function flowsDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'np-flows-'));
-  const flow = (name: string, type: string, id?: string) => JSON.stringify({ ...(id ? { id } : {}), name, data: { nodes: [{ id: 'n1', type, inputs: {} }], edges: [] } });
+  const flow = (name: string, type: string, id?: string) =>
+    JSON.stringify({ ...(id ? { id } : {}), name, data: { nodes: [{ id: 'n1', type, inputs: {} }], edges: [] } });
   writeFileSync(join(dir, 'one.json'), flow('One', 'TextInput'));
   writeFileSync(join(dir, 'two.json'), flow('Two', 'SplitText', TWO_ID));
   return dir;
@@ -43,17 +44,31 @@ function flowsDir(): string {
 function send(port: number, method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
   return new Promise((ok, fail) => {
     const data = body === undefined ? Buffer.alloc(0) : Buffer.from(JSON.stringify(body));
-    const req = request({ host: '127.0.0.1', port, path, method, agent: false, headers: { 'content-type': 'application/json', 'content-length': data.length } }, (res) => {
-      let text = '';
-      res.on('data', (c) => (text += c));
-      res.on('end', () => ok({ status: res.statusCode ?? 0, json: text ? JSON.parse(text) : null }));
-    });
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        path,
+        method,
+        agent: false,
+        headers: { 'content-type': 'application/json', 'content-length': data.length },
+      },
+      (res) => {
+        let text = '';
+        res.on('data', (c) => (text += c));
+        res.on('end', () => ok({ status: res.statusCode ?? 0, json: text ? JSON.parse(text) : null }));
+      },
+    );
     req.on('error', fail);
     req.end(data);
   });
 }
 
-const userFlow = (name: string, id?: string) => ({ ...(id ? { id } : {}), name, data: { nodes: [{ id: 'n1', type: 'SplitText', inputs: { text: 'hello' } }], edges: [] } });
+const userFlow = (name: string, id?: string) => ({
+  ...(id ? { id } : {}),
+  name,
+  data: { nodes: [{ id: 'n1', type: 'SplitText', inputs: { text: 'hello' } }], edges: [] },
+});
 
 /** Verifies a password against the demo's `scrypt$salt$hash`. */
 function verifies(passwordHash: string, password: string): boolean {
@@ -92,11 +107,15 @@ describe('Langflow parity on the real demo (real processes)', () => {
       cluster = await DemoCluster.start({ workers: 2, preload: true, dir, env });
       await cluster.waitReady();
 
-      const starter = sqlite(dir, (db) => db.prepare('select count(*) as n, description, data from flows where id = ?').get(BASIC_PROMPTING)) as { n: number; description: string; data: string };
+      const starter = sqlite(dir, (db) =>
+        db.prepare('select count(*) as n, description, data from flows where id = ?').get(BASIC_PROMPTING),
+      ) as { n: number; description: string; data: string };
       expect(starter).toMatchObject({ n: 1, description: 'Answer with a better prompt (v2).' });
       expect(JSON.parse(starter.data).nodes[1].inputs.template).toBe('v2: {question}');
       expect(sqlite(dir, (db) => db.prepare('select count(*) as n from flows where is_starter = 1').get())).toEqual({ n: 4 });
-      expect(sqlite(dir, (db) => db.prepare('select name, seed_hash is null as mine from flows where is_starter = 0 order by name').all())).toEqual([
+      expect(
+        sqlite(dir, (db) => db.prepare('select name, seed_hash is null as mine from flows where is_starter = 0 order by name').all()),
+      ).toEqual([
         { name: 'Basic Prompting', mine: 1 },
         { name: 'One', mine: 1 },
         { name: 'One v2', mine: 0 },
@@ -127,34 +146,46 @@ describe('Langflow parity on the real demo (real processes)', () => {
         env: {},
         counts: async (dir) =>
           sqlite(dir, (db) =>
-            db.prepare(`select (select count(*) from users) as users, (select count(*) from flows where is_starter) as starters, (select count(*) from flows where not is_starter) as flows,
-              (select count(*) from flows where description in ('Remembers more (v2).', 'edited')) as updated, (select count(*) from variables) as variables`).get(),
+            db
+              .prepare(
+                `select (select count(*) from users) as users, (select count(*) from flows where is_starter) as starters, (select count(*) from flows where not is_starter) as flows,
+              (select count(*) from flows where description in ('Remembers more (v2).', 'edited')) as updated, (select count(*) from variables) as variables`,
+              )
+              .get(),
           ),
       });
     });
 
-    (hasPostgres() ? it : it.skip)('8 workers racing with preload off over changed content (PostgreSQL): one row per flow, the new content', async () => {
-      const db = await createDatabase();
-      try {
-        await racing({
-          env: { DATABASE_URL: db.url },
-          counts: async () =>
-            (
-              await db.query(`select (select count(*)::int from users) as users, (select count(*)::int from flows where is_starter) as starters, (select count(*)::int from flows where not is_starter) as flows,
+    (hasPostgres() ? it : it.skip)(
+      '8 workers racing with preload off over changed content (PostgreSQL): one row per flow, the new content',
+      async () => {
+        const db = await createDatabase();
+        try {
+          await racing({
+            env: { DATABASE_URL: db.url },
+            counts: async () =>
+              (
+                await db.query(`select (select count(*)::int from users) as users, (select count(*)::int from flows where is_starter) as starters, (select count(*)::int from flows where not is_starter) as flows,
                 (select count(*)::int from flows where description in ('Remembers more (v2).', 'edited')) as updated, (select count(*)::int from variables) as variables`)
-            )[0],
-        });
-      } finally {
-        await cluster?.destroy();
-        cluster = undefined;
-        await db.drop();
-      }
-    });
+              )[0],
+          });
+        } finally {
+          await cluster?.destroy();
+          cluster = undefined;
+          await db.drop();
+        }
+      },
+    );
   });
 
   describe('the superuser lifecycle', () => {
     const configured = { AUTO_LOGIN: 'false', SUPERUSER: 'admin', SUPERUSER_PASSWORD: 'c0rrect-Horse-battery', DEMO_TEST_HOOKS: 'true' };
-    const users = (dir: string) => sqlite(dir, (db) => db.prepare('select username, origin, password_hash as hash from users order by username').all()) as Array<{ username: string; origin: string; hash: string }>;
+    const users = (dir: string) =>
+      sqlite(dir, (db) => db.prepare('select username, origin, password_hash as hash from users order by username').all()) as Array<{
+        username: string;
+        origin: string;
+        hash: string;
+      }>;
 
     it('auto-login, then AUTO_LOGIN=false: the default superuser that never signed in is gone, the configured one signs in; no process keeps the password', async () => {
       cluster = await DemoCluster.start({ workers: 2, preload: true });
@@ -169,14 +200,23 @@ describe('Langflow parity on the real demo (real processes)', () => {
       expect(admin).toMatchObject({ username: 'admin', origin: 'configured' });
       expect(verifies(admin.hash, 'c0rrect-Horse-battery')).toBe(true);
       // The starter projects went with the removed user and were seeded again for the configured one.
-      expect(sqlite(dir, (db) => db.prepare('select count(*) as n from flows f join users u on u.id = f.user_id where f.is_starter and u.username = ?').get('admin'))).toEqual({ n: 4 });
+      expect(
+        sqlite(dir, (db) =>
+          db
+            .prepare('select count(*) as n from flows f join users u on u.id = f.user_id where f.is_starter and u.username = ?')
+            .get('admin'),
+        ),
+      ).toEqual({ n: 4 });
       // Neither the preloader (which ran the step) nor a worker that skipped it keeps the password.
       const seen = new Map<number, unknown>();
       for (let i = 0; i < 200 && seen.size < 2; i++) {
         const answer = (await send(cluster.port, 'GET', '/__test/secrets')).json;
         seen.set(answer.pid, answer);
       }
-      expect([...seen.values()]).toEqual([expect.objectContaining({ configHasPassword: false, envHasPassword: false }), expect.objectContaining({ configHasPassword: false, envHasPassword: false })]);
+      expect([...seen.values()]).toEqual([
+        expect.objectContaining({ configHasPassword: false, envHasPassword: false }),
+        expect.objectContaining({ configHasPassword: false, envHasPassword: false }),
+      ]);
     });
 
     it('a default superuser that signed in (/api/v1/auto_login) is kept when AUTO_LOGIN is turned off, and the log says why', async () => {
@@ -187,8 +227,13 @@ describe('Langflow parity on the real demo (real processes)', () => {
       await cluster.stop();
       cluster = await DemoCluster.start({ workers: 2, preload: true, dir, env: configured });
       await cluster.waitReady();
-      expect(cluster.output()).toMatch(/kept the auto-login superuser "langflow" \(AUTO_LOGIN=false\): it signed in \(last at \d{4}-\d\d-\d\dT/);
-      expect(users(dir).map((u) => [u.username, u.origin])).toEqual([['admin', 'configured'], ['langflow', 'auto_login']]);
+      expect(cluster.output()).toMatch(
+        /kept the auto-login superuser "langflow" \(AUTO_LOGIN=false\): it signed in \(last at \d{4}-\d\d-\d\dT/,
+      );
+      expect(users(dir).map((u) => [u.username, u.origin])).toEqual([
+        ['admin', 'configured'],
+        ['langflow', 'auto_login'],
+      ]);
       expect(verifies(users(dir)[0].hash, 'c0rrect-Horse-battery')).toBe(true);
     });
   });
@@ -226,19 +271,32 @@ describe('Langflow parity on the real demo (real processes)', () => {
     const policy = { BUNDLE_TIMEOUT_MS: '1000', BUNDLE_RETRIES: '2', BUNDLE_RETRY_DELAY_MS: '100' };
 
     it('optional: one that fails twice then answers is loaded; one that never answers is skipped within its bound; the cluster serves and health names it', async () => {
-      cluster = await DemoCluster.start({ workers: 2, preload: true, env: { ...policy, BUNDLE_REQUIRED: 'false', BUNDLE_URLS: `${base}/flaky.tar.gz,${base}/hang.tar.gz` } });
+      cluster = await DemoCluster.start({
+        workers: 2,
+        preload: true,
+        env: { ...policy, BUNDLE_REQUIRED: 'false', BUNDLE_URLS: `${base}/flaky.tar.gz,${base}/hang.tar.gz` },
+      });
       expect((await cluster.waitReady())[3]).toBe('preloaded');
       expect(hits.get('/flaky.tar.gz')).toBe(3);
       expect(hits.get('/hang.tar.gz')).toBe(3);
-      expect(cluster.output()).toContain(`bundle ${base}/flaky.tar.gz could not be downloaded: HTTP 503 Service Unavailable; attempt 1 of 3, trying again in 100 ms`);
+      expect(cluster.output()).toContain(
+        `bundle ${base}/flaky.tar.gz could not be downloaded: HTTP 503 Service Unavailable; attempt 1 of 3, trying again in 100 ms`,
+      );
       expect(cluster.output()).toContain(`bundle ${base}/flaky.tar.gz: 30 component module(s)`);
-      expect(cluster.output()).toContain(`SKIPPED optional bundle ${base}/hang.tar.gz: bundle ${base}/hang.tar.gz could not be downloaded: no complete answer within 1000 ms.`);
+      expect(cluster.output()).toContain(
+        `SKIPPED optional bundle ${base}/hang.tar.gz: bundle ${base}/hang.tar.gz could not be downloaded: no complete answer within 1000 ms.`,
+      );
       for (const { status, body } of (await cluster.healthOfEveryWorker(2)).values()) {
         expect(status).toBe(200);
         expect(body.details.bundles).toEqual({
           status: 'up',
           loaded: [`${base}/flaky.tar.gz`],
-          missing: [{ source: `${base}/hang.tar.gz`, reason: `bundle ${base}/hang.tar.gz could not be downloaded: no complete answer within 1000 ms` }],
+          missing: [
+            {
+              source: `${base}/hang.tar.gz`,
+              reason: `bundle ${base}/hang.tar.gz could not be downloaded: no complete answer within 1000 ms`,
+            },
+          ],
         });
         const step = body.details.preload.steps.find((s: { name: string }) => s.name === 'bundles');
         expect(step).toMatchObject({ status: 'complete', ranIn: 'preloader' });
@@ -248,14 +306,20 @@ describe('Langflow parity on the real demo (real processes)', () => {
         expect(step.durationMs).toBeLessThan(30_000);
       }
       const all = (await cluster.get('/api/v1/all')).json() as Record<string, Record<string, unknown>>;
-      expect(Object.values(all).flatMap((category) => Object.keys(category)).filter((name) => name.startsWith('Flaky'))).toHaveLength(30);
+      expect(
+        Object.values(all)
+          .flatMap((category) => Object.keys(category))
+          .filter((name) => name.startsWith('Flaky')),
+      ).toHaveLength(30);
     });
 
     it('required (the default): one that never answers fails the preload after its retries, as before', async () => {
       cluster = await DemoCluster.start({ workers: 2, preload: true, env: { ...policy, BUNDLE_URLS: `${base}/hang.tar.gz` } });
       const exit = await cluster.waitExit();
       expect(exit.code).toBe(3);
-      expect(cluster.output()).toContain(`Critical preload step "bundles" failed: BundleError: bundle ${base}/hang.tar.gz could not be downloaded: no complete answer within 1000 ms`);
+      expect(cluster.output()).toContain(
+        `Critical preload step "bundles" failed: BundleError: bundle ${base}/hang.tar.gz could not be downloaded: no complete answer within 1000 ms`,
+      );
       expect(hits.get('/hang.tar.gz')).toBeGreaterThanOrEqual(3);
     });
   });
@@ -267,17 +331,23 @@ describe('Langflow parity on the real demo (real processes)', () => {
     it('are independent: agentic_globals failing in the preloader leaves agentic_mcp done there, and the workers redo only agentic_globals', async () => {
       cluster = await DemoCluster.start({ workers: 2, preload: true, env: { DEMO_FAIL_STEPS: 'agentic_globals@preloader' } });
       await cluster.waitReady();
-      await eventually(() => stepRuns((cluster as DemoCluster).dir).agentic_globals !== undefined, 20_000, 'a worker redid agentic_globals');
+      await eventually(
+        () => stepRuns((cluster as DemoCluster).dir).agentic_globals !== undefined,
+        20_000,
+        'a worker redid agentic_globals',
+      );
       const runs = stepRuns(cluster.dir);
       expect(runs.agentic_mcp).toEqual({ preloader: 1 });
       expect(runs.agentic_globals?.preloader).toBeUndefined();
       expect(runs.agentic_globals?.worker).toBeGreaterThanOrEqual(1);
-      expect(sqlite(cluster.dir, (db) => db.prepare("select name, value, type from variables order by name").all())).toEqual([
+      expect(sqlite(cluster.dir, (db) => db.prepare('select name, value, type from variables order by name').all())).toEqual([
         { name: 'COMPONENT_ID', value: '', type: 'generic' },
         { name: 'FIELD_NAME', value: '', type: 'generic' },
         { name: 'FLOW_ID', value: '', type: 'generic' },
       ]);
-      expect(JSON.parse(readFileSync(mcpFile(cluster.dir, userId(cluster.dir)), 'utf8'))).toEqual({ mcpServers: { 'langflow-agentic': { url: `http://127.0.0.1:${cluster.port}/api/v1/agentic/mcp` } } });
+      expect(JSON.parse(readFileSync(mcpFile(cluster.dir, userId(cluster.dir)), 'utf8'))).toEqual({
+        mcpServers: { 'langflow-agentic': { url: `http://127.0.0.1:${cluster.port}/api/v1/agentic/mcp` } },
+      });
     });
 
     it('a best-effort step that fails again in every worker leaves every worker serving; the other agentic step completes; an operator-edited file is kept', async () => {
@@ -288,7 +358,10 @@ describe('Langflow parity on the real demo (real processes)', () => {
       expect(stepRuns(dir).agentic_mcp).toBeUndefined();
       for (const { status, body } of (await cluster.healthOfEveryWorker(2)).values()) {
         expect(status).toBe(200);
-        expect(body.details.preload.steps.find((s: { name: string }) => s.name === 'agentic_mcp')).toMatchObject({ status: 'failed', critical: false });
+        expect(body.details.preload.steps.find((s: { name: string }) => s.name === 'agentic_mcp')).toMatchObject({
+          status: 'failed',
+          critical: false,
+        });
       }
       expect((await cluster.get('/api/v1/starter-projects')).status).toBe(200);
       expect(existsSync(mcpFile(dir, userId(dir)))).toBe(false);

@@ -2,7 +2,6 @@ import { readFileSync } from 'node:fs';
 import { makeBundle } from './support/bundles';
 import { DemoCluster, pssMb } from './support/demo-cluster';
 
-
 /** Median worker PSS of a cluster after the same warm-up requests. */
 async function workerPss(env: Record<string, string>, preload: boolean): Promise<number> {
   const cluster = await DemoCluster.start({ workers: 2, preload, env });
@@ -12,7 +11,10 @@ async function workerPss(env: Record<string, string>, preload: boolean): Promise
     if (preload) await cluster.waitSettled();
     for (let i = 0; i < 8; i++) await cluster.get('/api/v1/all');
     await new Promise((r) => setTimeout(r, 500));
-    const values = cluster.childPids().map(pssMb).sort((a, b) => a - b);
+    const values = cluster
+      .childPids()
+      .map(pssMb)
+      .sort((a, b) => a - b);
     return (values[0] + values[values.length - 1]) / 2;
   } finally {
     await cluster.destroy();
@@ -29,7 +31,7 @@ describe('memory of workers (PSS from /proc, measured side by side in one run)',
   });
 });
 
-describe('workerExecArgv (the demo\'s WORKER_NODE_FLAGS)', () => {
+describe("workerExecArgv (the demo's WORKER_NODE_FLAGS)", () => {
   it('gives the flags to every worker and not to the primary', async () => {
     const cmdline = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
     const startWith = async (env: Record<string, string>) => {

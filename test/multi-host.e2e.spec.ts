@@ -24,14 +24,28 @@ const host = (db: Db, env: Record<string, string> = {}, workers = 2) =>
 /** What the database holds once start-up work ran: every count must be exactly one run's. */
 async function databaseState(db: Db) {
   // One connection: one query at a time.
-  const [m] = await db.query<{ n: number; names: string }>("select count(*)::int as n, string_agg(name, ',' order by name) as names from migrations");
+  const [m] = await db.query<{ n: number; names: string }>(
+    "select count(*)::int as n, string_agg(name, ',' order by name) as names from migrations",
+  );
   const [u] = await db.query<{ n: number }>('select count(*)::int as n from users where is_superuser');
-  const [f] = await db.query<{ n: number; distinct_names: number }>('select count(*)::int as n, count(distinct name)::int as distinct_names from flows where is_starter');
-  const runs = await db.query<{ step: string; n: number }>("select step, count(*)::int as n from step_runs where step = 'migrations' group by step");
-  return { migrations: m.n, migrationNames: m.names, superusers: u.n, starters: f.n, distinctStarters: f.distinct_names, migrationRuns: runs[0]?.n ?? 0 };
+  const [f] = await db.query<{ n: number; distinct_names: number }>(
+    'select count(*)::int as n, count(distinct name)::int as distinct_names from flows where is_starter',
+  );
+  const runs = await db.query<{ step: string; n: number }>(
+    "select step, count(*)::int as n from step_runs where step = 'migrations' group by step",
+  );
+  return {
+    migrations: m.n,
+    migrationNames: m.names,
+    superusers: u.n,
+    starters: f.n,
+    distinctStarters: f.distinct_names,
+    migrationRuns: runs[0]?.n ?? 0,
+  };
 }
 
-const appliedLine = (cluster: DemoCluster) => cluster.lines.filter((l) => /migrations: applied \d/.test(l)).map((l) => /applied (\d+)/.exec(l)?.[1]);
+const appliedLine = (cluster: DemoCluster) =>
+  cluster.lines.filter((l) => /migrations: applied \d/.test(l)).map((l) => /applied (\d+)/.exec(l)?.[1]);
 
 describeWithPostgres('several hosts against one PostgreSQL database (real processes)', () => {
   const clusters: DemoCluster[] = [];
@@ -53,7 +67,12 @@ describeWithPostgres('several hosts against one PostgreSQL database (real proces
       // Exactly one host applied the two migrations; the other found them applied, inside the lock.
       expect([[...appliedLine(a), ...appliedLine(b)].sort(), context]).toEqual([['0', '3'], context]);
       expect(await databaseState(db)).toEqual({
-        migrations: 3, migrationNames: 'Flows1700000000001,Init1700000000000,Lifecycle1700000000002', superusers: 1, starters: STARTERS, distinctStarters: STARTERS, migrationRuns: 2,
+        migrations: 3,
+        migrationNames: 'Flows1700000000001,Init1700000000000,Lifecycle1700000000002',
+        superusers: 1,
+        starters: STARTERS,
+        distinctStarters: STARTERS,
+        migrationRuns: 2,
       });
       for (const cluster of [a, b]) {
         for (const { status } of (await cluster.healthOfEveryWorker(2)).values()) expect(status).toBe(200);
@@ -66,7 +85,7 @@ describeWithPostgres('several hosts against one PostgreSQL database (real proces
     }
   }, 600_000);
 
-  it('the lock holder\'s session killed mid-migration (pg_terminate_backend): its work rolls back, the other host completes, nothing is duplicated', async () => {
+  it("the lock holder's session killed mid-migration (pg_terminate_backend): its work rolls back, the other host completes, nothing is duplicated", async () => {
     db = await createDatabase();
     const a = await host(db, { DEMO_MIGRATION_DELAY_MS: '5000' }, 1);
     clusters.push(a);
@@ -108,17 +127,35 @@ describeWithPostgres('several hosts against one PostgreSQL database (real proces
     clusters.push(b);
     await b.waitFor(/step migrations started/);
     // Within 5 s of reaching the lock, B names the holder as the server sees it.
-    const [, holderPid] = await b.waitFor(/The database lock "step-migrations" on 127\.0\.0\.1:5432\/\S+ is held by backend pid (\d+) "demo:preloader:\d+:lock" from 127\.0\.0\.1, connected \d+ s, [^;]+; waiting up to [\d.]+ s\./, 5_000);
+    const [, holderPid] = await b.waitFor(
+      /The database lock "step-migrations" on 127\.0\.0\.1:5432\/\S+ is held by backend pid (\d+) "demo:preloader:\d+:lock" from 127\.0\.0\.1, connected \d+ s, [^;]+; waiting up to [\d.]+ s\./,
+      5_000,
+    );
     const [ns, key] = advisoryKeys(NAMESPACE, 'step-migrations');
-    const holders = await db.query<{ pid: number }>("select pid from pg_locks where locktype = 'advisory' and granted and classid = $1::bigint::oid and objid = $2::bigint::oid", [ns, key]);
+    const holders = await db.query<{ pid: number }>(
+      "select pid from pg_locks where locktype = 'advisory' and granted and classid = $1::bigint::oid and objid = $2::bigint::oid",
+      [ns, key],
+    );
     expect(holders.map((h) => String(h.pid))).toEqual([holderPid]);
     await Promise.all([a.waitReady(), b.waitReady()]);
-    const [, waited] = await b.waitFor(/Acquired the database lock "step-migrations" on 127\.0\.0\.1:5432\/\S+ after waiting (\d+\.\d) s\./, 1_000);
+    const [, waited] = await b.waitFor(
+      /Acquired the database lock "step-migrations" on 127\.0\.0\.1:5432\/\S+ after waiting (\d+\.\d) s\./,
+      1_000,
+    );
     expect(Number(waited)).toBeGreaterThanOrEqual(1);
     // B's start-up timeline: the same wait, inside its migrations step, in its preloader's track.
-    const trace = JSON.parse(readFileSync(join(b.dir, '.nest-preload', 'timeline.json'), 'utf8')) as { traceEvents: Array<{ name: string; ph: string; ts: number; dur: number; pid: number }> };
-    const wait = trace.traceEvents.find((e) => e.ph === 'X' && e.name === 'lock wait step-migrations') as { ts: number; dur: number; pid: number };
-    const step = trace.traceEvents.find((e) => e.ph === 'X' && e.name === 'step migrations' && e.pid === wait.pid) as { ts: number; dur: number };
+    const trace = JSON.parse(readFileSync(join(b.dir, '.nest-preload', 'timeline.json'), 'utf8')) as {
+      traceEvents: Array<{ name: string; ph: string; ts: number; dur: number; pid: number }>;
+    };
+    const wait = trace.traceEvents.find((e) => e.ph === 'X' && e.name === 'lock wait step-migrations') as {
+      ts: number;
+      dur: number;
+      pid: number;
+    };
+    const step = trace.traceEvents.find((e) => e.ph === 'X' && e.name === 'step migrations' && e.pid === wait.pid) as {
+      ts: number;
+      dur: number;
+    };
     expect([wait.ts >= step.ts, wait.ts + wait.dur <= step.ts + step.dur + 1_000]).toEqual([true, true]);
     expect(Math.abs(wait.dur / 1e6 - Number(waited))).toBeLessThan(0.2);
   });
@@ -152,8 +189,20 @@ describeWithPostgres('several hosts against one PostgreSQL database (real proces
     const oneShot = (env: Record<string, string>) => {
       const dir = mkdtempSync(join(tmpdir(), 'np-oneshot-'));
       const r = spawnSync(process.execPath, [DEMO_MAIN], {
-        cwd: dir, encoding: 'utf8', timeout: 60_000,
-        env: { PATH: process.env.PATH, DATABASE_URL: db?.url, MULTI_HOST: 'true', PRELOAD_ONLY: 'true', DATA_DIR: join(dir, 'data'), TMPDIR: dir, PORT: '1', NO_COLOR: '1', ...env },
+        cwd: dir,
+        encoding: 'utf8',
+        timeout: 60_000,
+        env: {
+          PATH: process.env.PATH,
+          DATABASE_URL: db?.url,
+          MULTI_HOST: 'true',
+          PRELOAD_ONLY: 'true',
+          DATA_DIR: join(dir, 'data'),
+          TMPDIR: dir,
+          PORT: '1',
+          NO_COLOR: '1',
+          ...env,
+        },
       });
       return { code: r.status, out: `${r.stdout}${r.stderr}` };
     };

@@ -20,7 +20,10 @@ describeWithPostgres('pgAdvisoryLock on a real PostgreSQL', () => {
         const session = held.session as Client;
         const [{ pid }] = (await session.query<{ pid: number }>('select pg_backend_pid() as pid')).rows;
         const activity = await db.query('select pid, application_name from pg_stat_activity where application_name = $1', [name]);
-        const holders = await db.query("select pid from pg_locks where locktype = 'advisory' and granted and objsubid = 2 and classid::bigint = $1 and objid::bigint = $2", [classid, objid]);
+        const holders = await db.query(
+          "select pid from pg_locks where locktype = 'advisory' and granted and objsubid = 2 and classid::bigint = $1 and objid::bigint = $2",
+          [classid, objid],
+        );
         const other = pgAdvisoryLock({ connection: db.url, applicationName: `${name}-2`, namespace: 'e2e' });
         const waited = await other.withLock('migrations', async () => 'ran', { timeoutMs: 800 }).catch((error: unknown) => error);
         return { pid, activity, holders, waited };
@@ -41,7 +44,11 @@ describeWithPostgres('pgAdvisoryLock on a real PostgreSQL', () => {
     try {
       const name = `np-e2e-pgthrow-${process.pid}`;
       const lock = pgAdvisoryLock({ connection: db.url, applicationName: name, namespace: 'e2e' });
-      await expect(lock.withLock('seed', async () => { throw new Error('the seed failed'); })).rejects.toThrow('the seed failed');
+      await expect(
+        lock.withLock('seed', async () => {
+          throw new Error('the seed failed');
+        }),
+      ).rejects.toThrow('the seed failed');
       await eventually(async () => (await pgConnectionsNamed(name)).length === 0, 5_000, 'the lock connection to close');
       expect(await db.query("select pid from pg_locks where locktype = 'advisory'")).toEqual([]);
       const next = pgAdvisoryLock({ connection: db.url, applicationName: `${name}-next`, namespace: 'e2e' });
@@ -57,7 +64,12 @@ describeWithPostgres('pgAdvisoryLock on a real PostgreSQL', () => {
       const name = `np-e2e-lockwait-${process.pid}`;
       const lines: string[] = [];
       const holder = pgAdvisoryLock({ connection: db.url, applicationName: name, namespace: 'e2e' });
-      const waiter = pgAdvisoryLock({ connection: db.url, applicationName: `${name}-waiter`, namespace: 'e2e', log: (line) => lines.push(line) });
+      const waiter = pgAdvisoryLock({
+        connection: db.url,
+        applicationName: `${name}-waiter`,
+        namespace: 'e2e',
+        log: (line) => lines.push(line),
+      });
       let release!: () => void;
       let holderPid = 0;
       const held = holder.withLock('migrations', async (h) => {
@@ -67,7 +79,11 @@ describeWithPostgres('pgAdvisoryLock on a real PostgreSQL', () => {
       await eventually(async () => holderPid > 0, 5_000, 'the holder to take the lock');
       const waiting = waiter.withLock('migrations', async () => 'ran', { timeoutMs: 20_000 });
       await eventually(async () => lines.length > 0, 5_000, 'the first wait line');
-      expect(lines[0]).toMatch(new RegExp(`^The database lock "migrations" on 127\\.0\\.0\\.1:5432/\\S+ is held by backend pid ${holderPid} "${name}" from 127\\.0\\.0\\.1, connected \\d+ s, \\w+; waiting up to 20\\.0 s\\.$`));
+      expect(lines[0]).toMatch(
+        new RegExp(
+          `^The database lock "migrations" on 127\\.0\\.0\\.1:5432/\\S+ is held by backend pid ${holderPid} "${name}" from 127\\.0\\.0\\.1, connected \\d+ s, \\w+; waiting up to 20\\.0 s\\.$`,
+        ),
+      );
       await new Promise((r) => setTimeout(r, 400));
       release();
       await held;

@@ -9,7 +9,8 @@ import { stepRuns } from './support/sqlite';
 const lineOf = (c: DemoCluster, pattern: RegExp) => c.lines.findIndex((l) => pattern.test(l));
 const linesOf = (c: DemoCluster, pattern: RegExp) => c.lines.map((l, i) => (pattern.test(l) ? i : -1)).filter((i) => i >= 0);
 /** The cluster's own dir: one gen-N/ per preload generation that is still in use. */
-const clusterDir = (c: DemoCluster) => join(c.dir, 'tmp', readdirSync(join(c.dir, 'tmp')).find((e) => e.startsWith(`nest-preload-${c.pid}-`)) as string);
+const clusterDir = (c: DemoCluster) =>
+  join(c.dir, 'tmp', readdirSync(join(c.dir, 'tmp')).find((e) => e.startsWith(`nest-preload-${c.pid}-`)) as string);
 
 describe('pipelined start (real processes)', () => {
   let cluster: DemoCluster | undefined;
@@ -24,10 +25,21 @@ describe('pipelined start (real processes)', () => {
     // The preloader's slow step waits for a file this test creates once both workers wait: an event, not a delay.
     const gate = join(tmpdir(), `np-gate-${process.pid}-${Date.now()}`);
     cluster = await DemoCluster.start({
-      workers: 3, preload: true,
-      env: { PRELOAD_START: 'pipelined', PIPELINE_CONCURRENCY: '2', BUNDLE_URLS, DEMO_STEP_GATE: `types_cached@preloader:${gate}`, DEMO_FAIL_STEPS: 'profile_pictures@preloader' },
+      workers: 3,
+      preload: true,
+      env: {
+        PRELOAD_START: 'pipelined',
+        PIPELINE_CONCURRENCY: '2',
+        BUNDLE_URLS,
+        DEMO_STEP_GATE: `types_cached@preloader:${gate}`,
+        DEMO_FAIL_STEPS: 'profile_pictures@preloader',
+      },
     });
-    await eventually(() => linesOf(cluster as DemoCluster, /app built; waiting for the preload hand-over/).length === 2, 60_000, 'both workers are built and waiting');
+    await eventually(
+      () => linesOf(cluster as DemoCluster, /app built; waiting for the preload hand-over/).length === 2,
+      60_000,
+      'both workers are built and waiting',
+    );
     writeFileSync(gate, '');
     expect((await cluster.waitReady())[3]).toBe('preloaded');
     const c = cluster;
@@ -50,10 +62,18 @@ describe('pipelined start (real processes)', () => {
     ['is killed', { DEMO_STEP_DELAY_MS: 'types_cached@preloader:30000' }, 'SIGKILL' as const],
   ])('when the preloader %s while the workers are booting, they do the full start-up and nothing of it is left', async (_, env, kill) => {
     // Three workers: the preloader holds index 0, two workers build beside it.
-    cluster = await DemoCluster.start({ workers: 3, preload: true, env: { PRELOAD_START: 'pipelined', PIPELINE_CONCURRENCY: '2', BUNDLE_URLS, ...env } });
+    cluster = await DemoCluster.start({
+      workers: 3,
+      preload: true,
+      env: { PRELOAD_START: 'pipelined', PIPELINE_CONCURRENCY: '2', BUNDLE_URLS, ...env },
+    });
     const [, pid] = await cluster.waitFor(/preloader started \(pid (\d+)/);
     if (kill) {
-      await eventually(() => linesOf(cluster as DemoCluster, /waiting for the preload hand-over/).length === 2, 30_000, 'both workers are waiting');
+      await eventually(
+        () => linesOf(cluster as DemoCluster, /waiting for the preload hand-over/).length === 2,
+        30_000,
+        'both workers are waiting',
+      );
       process.kill(Number(pid), kill);
     }
     expect((await cluster.waitReady())[3]).toBe('not preloaded');
@@ -67,8 +87,22 @@ describe('pipelined start (real processes)', () => {
   });
 
   it('SIGTERM during a pipelined start: a clean exit 0, no process and no temp dir left', async () => {
-    cluster = await DemoCluster.start({ workers: 3, preload: true, env: { PRELOAD_START: 'pipelined', PIPELINE_CONCURRENCY: '2', BUNDLE_URLS, DEMO_STEP_DELAY_MS: 'types_cached@preloader:30000', GRACEFUL_TIMEOUT_MS: '5000' } });
-    await eventually(() => linesOf(cluster as DemoCluster, /waiting for the preload hand-over/).length === 2, 30_000, 'both workers are waiting');
+    cluster = await DemoCluster.start({
+      workers: 3,
+      preload: true,
+      env: {
+        PRELOAD_START: 'pipelined',
+        PIPELINE_CONCURRENCY: '2',
+        BUNDLE_URLS,
+        DEMO_STEP_DELAY_MS: 'types_cached@preloader:30000',
+        GRACEFUL_TIMEOUT_MS: '5000',
+      },
+    });
+    await eventually(
+      () => linesOf(cluster as DemoCluster, /waiting for the preload hand-over/).length === 2,
+      30_000,
+      'both workers are waiting',
+    );
     const stop = await cluster.stop('SIGTERM');
     expect(stop.code).toBe(0);
     expect(stop.ms).toBeLessThan(5_000);

@@ -16,7 +16,9 @@ describeWithServices('the demo cluster on PostgreSQL and Redis (real services)',
   });
 
   const stepRuns = async () => {
-    const rows = await db.query<{ step: string; role: string; n: string }>('select step, role, count(*) as n from step_runs group by step, role');
+    const rows = await db.query<{ step: string; role: string; n: string }>(
+      'select step, role, count(*) as n from step_runs group by step, role',
+    );
     const out: Record<string, Record<string, number>> = {};
     for (const r of rows) (out[r.step] ??= {})[r.role] = Number(r.n);
     return out;
@@ -27,7 +29,21 @@ describeWithServices('the demo cluster on PostgreSQL and Redis (real services)',
     cluster = await DemoCluster.start({ workers: 4, preload: true, env: { PRELOADER: 'exits', DATABASE_URL: db.url, REDIS_URL } });
     const [, preloaderPid] = await cluster.waitFor(/preloader started \(pid (\d+)/);
     expect((await cluster.waitReady())[3]).toBe('preloaded');
-    expect(await stepRuns()).toEqual(Object.fromEntries(['migrations', 'superuser', 'profile_pictures', 'bundles', 'types_cached', 'starter_projects', 'agentic_globals', 'agentic_mcp', 'flows'].map((s) => [s, { preloader: 1 }])));
+    expect(await stepRuns()).toEqual(
+      Object.fromEntries(
+        [
+          'migrations',
+          'superuser',
+          'profile_pictures',
+          'bundles',
+          'types_cached',
+          'starter_projects',
+          'agentic_globals',
+          'agentic_mcp',
+          'flows',
+        ].map((s) => [s, { preloader: 1 }]),
+      ),
+    );
     expect(await db.query('select username, is_superuser from users')).toEqual([{ username: 'langflow', is_superuser: true }]);
 
     // Server side: nothing of the preloader's pool or client survives it...
@@ -47,7 +63,11 @@ describeWithServices('the demo cluster on PostgreSQL and Redis (real services)',
   });
 
   it('a preload abandoned on a critical step still closes its DB pool and Redis client; the workers start in full', async () => {
-    cluster = await DemoCluster.start({ workers: 2, preload: true, env: { PRELOADER: 'exits', DATABASE_URL: db.url, REDIS_URL, DEMO_FAIL_STEPS: 'types_cached@preloader' } });
+    cluster = await DemoCluster.start({
+      workers: 2,
+      preload: true,
+      env: { PRELOADER: 'exits', DATABASE_URL: db.url, REDIS_URL, DEMO_FAIL_STEPS: 'types_cached@preloader' },
+    });
     const [, preloaderPid] = await cluster.waitFor(/preloader started \(pid (\d+)/);
     expect((await cluster.waitReady())[3]).toBe('not preloaded');
     expect(cluster.output()).toMatch(/\[Preloader\] no handles left open/);
@@ -65,7 +85,11 @@ describeWithServices('the demo cluster on PostgreSQL and Redis (real services)',
     // Exactly one process created it, and no other reached the insert: the lock excluded them, not the unique index.
     expect(cluster.output().match(/created the auto-login superuser/g)).toHaveLength(1);
     expect(cluster.output()).not.toContain('at the same time (the unique index kept one)');
-    expect(await db.query('select name from migrations order by id')).toEqual([{ name: 'Init1700000000000' }, { name: 'Flows1700000000001' }, { name: 'Lifecycle1700000000002' }]);
+    expect(await db.query('select name from migrations order by id')).toEqual([
+      { name: 'Init1700000000000' },
+      { name: 'Flows1700000000001' },
+      { name: 'Lifecycle1700000000002' },
+    ]);
     expect((await stepRuns()).superuser).toEqual({ worker: 4 });
     expect(cluster.output()).not.toMatch(/ERROR|Error:/);
     for (const { status, body } of (await cluster.healthOfEveryWorker(4)).values()) {

@@ -5,11 +5,24 @@ import { DemoCluster, eventually, TRACE_MODULES } from './support/demo-cluster';
 import { makeBundle } from './support/bundles';
 import { appliedMigrations, stepRuns, superusers } from './support/sqlite';
 
-const STEPS = ['migrations', 'superuser', 'profile_pictures', 'bundles', 'types_cached', 'starter_projects', 'agentic_globals', 'agentic_mcp', 'flows'];
+const STEPS = [
+  'migrations',
+  'superuser',
+  'profile_pictures',
+  'bundles',
+  'types_cached',
+  'starter_projects',
+  'agentic_globals',
+  'agentic_mcp',
+  'flows',
+];
 const byPreloader = Object.fromEntries(STEPS.map((s) => [s, { preloader: 1 }]));
 
 /** The cluster's own dir in TMPDIR (nest-preload-<primary pid>-*), holding one gen-N/ (run/ and tmp/) per preload generation. */
-const clusterDir = (c: DemoCluster) => readdirSync(join(c.dir, 'tmp')).filter((e) => e.startsWith(`nest-preload-${c.pid}-`)).map((e) => join(c.dir, 'tmp', e))[0];
+const clusterDir = (c: DemoCluster) =>
+  readdirSync(join(c.dir, 'tmp'))
+    .filter((e) => e.startsWith(`nest-preload-${c.pid}-`))
+    .map((e) => join(c.dir, 'tmp', e))[0];
 
 describe('a preloaded cluster of the demo (SQLite, real processes)', () => {
   let cluster: DemoCluster;
@@ -20,7 +33,12 @@ describe('a preloaded cluster of the demo (SQLite, real processes)', () => {
 
   it('runs each step exactly once; the preloader serves as worker 0, every other worker starts preloaded; all healthy; the primary never loads the app', async () => {
     const traceDir = mkdtempSync(join(tmpdir(), 'np-trace-'));
-    cluster = await DemoCluster.start({ workers: 4, preload: true, nodeArgs: ['--require', TRACE_MODULES], env: { TRACE_MODULES_DIR: traceDir, BUNDLE_URLS } });
+    cluster = await DemoCluster.start({
+      workers: 4,
+      preload: true,
+      nodeArgs: ['--require', TRACE_MODULES],
+      env: { TRACE_MODULES_DIR: traceDir, BUNDLE_URLS },
+    });
     const ready = await cluster.waitReady();
     expect(ready.slice(1, 4)).toEqual(['4', '4', 'preloaded']);
 
@@ -34,12 +52,16 @@ describe('a preloaded cluster of the demo (SQLite, real processes)', () => {
       expect(status).toBe(200);
       const role = pid === preloaderPid ? { role: 'preloader', workerIndex: 0, preloaded: false } : { role: 'worker', preloaded: true };
       expect(body.details.preload).toMatchObject({ status: 'up', missingCritical: [], ...role });
-      expect(body.details.preload.steps.map((s: { name: string; ranIn: string; status: string }) => `${s.name}:${s.status}@${s.ranIn}`)).toEqual(STEPS.map((s) => `${s}:complete@preloader`));
+      expect(
+        body.details.preload.steps.map((s: { name: string; ranIn: string; status: string }) => `${s.name}:${s.status}@${s.ranIn}`),
+      ).toEqual(STEPS.map((s) => `${s}:complete@preloader`));
     }
     expect([...workers.values()].map((w) => w.body.details.preload.workerIndex).sort()).toEqual([0, 1, 2, 3]);
     const all = await cluster.get('/api/v1/all');
     expect(all.status).toBe(200);
-    expect(Object.keys(all.json())).toEqual(expect.arrayContaining(['data', 'helpers', 'inputs', 'logic', 'memories', 'outputs', 'processing', 'prompts', 'tools', 'agents']));
+    expect(Object.keys(all.json())).toEqual(
+      expect.arrayContaining(['data', 'helpers', 'inputs', 'logic', 'memories', 'outputs', 'processing', 'prompts', 'tools', 'agents']),
+    );
 
     const stop = await cluster.stop('SIGTERM');
     expect(stop.code).toBe(0);
@@ -75,14 +97,20 @@ describe('a preloaded cluster of the demo (SQLite, real processes)', () => {
       expect(pictures).toMatchObject({ status: 'complete', ranIn: 'worker' });
       expect(body.details.preload.preloaded).toBe(true);
     }
-    expect(readdirSync(join(cluster.dir, 'config', 'profile_pictures', 'People'))).toEqual(['avatar-1.svg', 'avatar-2.svg', 'avatar-3.svg']);
+    expect(readdirSync(join(cluster.dir, 'config', 'profile_pictures', 'People'))).toEqual([
+      'avatar-1.svg',
+      'avatar-2.svg',
+      'avatar-3.svg',
+    ]);
   });
 
   it('a critical step that fails in the preloader: its temp dirs are removed and the workers run the full start-up', async () => {
     cluster = await DemoCluster.start({ workers: 4, preload: true, env: { DEMO_FAIL_STEPS: 'types_cached@preloader', BUNDLE_URLS } });
     const ready = await cluster.waitReady();
     expect(ready[3]).toBe('not preloaded');
-    expect(cluster.output()).toMatch(/preload abandoned after \d+ ms \(Critical preload step "types_cached" failed: Error: injected failure/);
+    expect(cluster.output()).toMatch(
+      /preload abandoned after \d+ ms \(Critical preload step "types_cached" failed: Error: injected failure/,
+    );
     // The abandoned generation (its run dir and the preloader's bundle dir) is gone; each worker owns the one it made itself.
     expect(readdirSync(clusterDir(cluster)).filter((e) => e.startsWith('gen-'))).toEqual([]);
     expect(readdirSync(join(cluster.dir, 'tmp')).filter((e) => e.startsWith('nest-preload-bundle-0-'))).toHaveLength(4);
@@ -93,7 +121,12 @@ describe('a preloaded cluster of the demo (SQLite, real processes)', () => {
     for (const { status, body } of (await cluster.healthOfEveryWorker(4)).values()) {
       expect(status).toBe(200);
       // Workers booting beside the preloader (pipelined, bounded) learn why it was abandoned; those forked after it start without a hand-over.
-      expect(body.details.preload).toMatchObject({ preloaded: false, notPreloadedReason: expect.stringMatching(/the preload was abandoned \(Critical preload step "types_cached" failed|no preload hand-over was given/) });
+      expect(body.details.preload).toMatchObject({
+        preloaded: false,
+        notPreloadedReason: expect.stringMatching(
+          /the preload was abandoned \(Critical preload step "types_cached" failed|no preload hand-over was given/,
+        ),
+      });
     }
     expect((await cluster.stop()).code).toBe(0);
     expect(readdirSync(join(cluster.dir, 'tmp'))).toEqual([]);
@@ -103,7 +136,11 @@ describe('a preloaded cluster of the demo (SQLite, real processes)', () => {
     cluster = await DemoCluster.start({ workers: 2, preload: true, env: { DEMO_STEP_DELAY_MS: 'bundles@preloader:30000', BUNDLE_URLS } });
     const [, pid] = await cluster.waitFor(/preloader started \(pid (\d+)/);
     await cluster.waitFor(/step superuser complete/);
-    await eventually(() => readdirSync(join(clusterDir(cluster), 'gen-1', 'tmp')).length === 1, 10_000, 'the preloader created its bundle dir');
+    await eventually(
+      () => readdirSync(join(clusterDir(cluster), 'gen-1', 'tmp')).length === 1,
+      10_000,
+      'the preloader created its bundle dir',
+    );
     process.kill(Number(pid), 'SIGKILL');
     const ready = await cluster.waitReady();
     expect(ready[3]).toBe('not preloaded');

@@ -12,11 +12,15 @@ const FIXTURE = join(__dirname, 'fixtures', 'faulty-app.cjs');
 const start = (fault: string) => DemoCluster.start({ workers: 2, preload: true, main: FIXTURE, env: { FIXTURE_FAULT: fault } });
 
 async function servingWorkers(run: DemoCluster): Promise<string[]> {
-  await eventually(async () => run.lines.filter((l) => l.startsWith('fixture ')).length >= 2, 30_000, `two workers serving; output:\n${run.output()}`);
+  await eventually(
+    async () => run.lines.filter((l) => l.startsWith('fixture ')).length >= 2,
+    30_000,
+    `two workers serving; output:\n${run.output()}`,
+  );
   return run.lines.filter((l) => l.startsWith('fixture ')).sort();
 }
 
-describe('the exiting preloader\'s teardown fails (real processes)', () => {
+describe("the exiting preloader's teardown fails (real processes)", () => {
   let run: DemoCluster | undefined;
   afterEach(async () => {
     await run?.destroy();
@@ -30,7 +34,11 @@ describe('the exiting preloader\'s teardown fails (real processes)', () => {
   ])('%s: the preload is abandoned, and every worker does the full start-up and serves', async (fault, reason) => {
     run = await start(fault);
     expect(await servingWorkers(run)).toEqual(['fixture worker preloaded=false', 'fixture worker preloaded=false']);
-    expect(run.output()).toMatch(new RegExp(`preload abandoned after \\d+ ms \\(${reason.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\); workers will run the full start-up`));
+    expect(run.output()).toMatch(
+      new RegExp(
+        `preload abandoned after \\d+ ms \\(${reason.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\); workers will run the full start-up`,
+      ),
+    );
   });
 
   it('a step that leaves an interval running: the preload completes, and the leftover timer is named in a warning', async () => {

@@ -66,7 +66,11 @@ describe('the reconciler with overlapping events (real processes)', () => {
   });
 
   it('D: six 15-second requests in flight through a SIGHUP all answer 200, and no draining worker is called hung', async () => {
-    cluster = await DemoCluster.start({ workers: 2, preload: true, env: { DEMO_TEST_HOOKS: 'true', HEARTBEAT_TIMEOUT_MS: '3000', DRAIN_TIMEOUT_MS: '40000', GRACEFUL_TIMEOUT_MS: '40000' } });
+    cluster = await DemoCluster.start({
+      workers: 2,
+      preload: true,
+      env: { DEMO_TEST_HOOKS: 'true', HEARTBEAT_TIMEOUT_MS: '3000', DRAIN_TIMEOUT_MS: '40000', GRACEFUL_TIMEOUT_MS: '40000' },
+    });
     const c = cluster;
     await c.waitReady();
     const slow = Array.from({ length: 6 }, () => openRequest(c.port, '/__test/slow?ms=15000'));
@@ -80,7 +84,11 @@ describe('the reconciler with overlapping events (real processes)', () => {
   }, 120_000);
 
   it('E: a first preload longer than bootTimeoutMs comes up (the boot timer pauses while workers wait for the hand-over)', async () => {
-    cluster = await DemoCluster.start({ workers: 2, preload: true, env: { BOOT_TIMEOUT_MS: '5000', DEMO_STEP_DELAY_MS: 'types_cached@preloader:9000', PRELOAD_START: 'pipelined' } });
+    cluster = await DemoCluster.start({
+      workers: 2,
+      preload: true,
+      env: { BOOT_TIMEOUT_MS: '5000', DEMO_STEP_DELAY_MS: 'types_cached@preloader:9000', PRELOAD_START: 'pipelined' },
+    });
     const c = cluster;
     expect((await c.waitReady(60_000))[3]).toBe('preloaded');
     expect(c.output()).not.toMatch(/not ready within bootTimeoutMs/);

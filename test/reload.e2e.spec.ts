@@ -1,8 +1,9 @@
 import { DemoCluster, eventually } from './support/demo-cluster';
 import { stepRuns } from './support/sqlite';
 
- 
-const autocannon = require('autocannon') as (opts: Record<string, unknown>) => Promise<{ requests: { total: number }; errors: number; timeouts: number; non2xx: number; '2xx': number }>;
+const autocannon = require('autocannon') as (
+  opts: Record<string, unknown>,
+) => Promise<{ requests: { total: number }; errors: number; timeouts: number; non2xx: number; '2xx': number }>;
 
 /** Load from a generator on loopback for `seconds`, while `during` runs. */
 async function underLoad(port: number, seconds: number, during: () => Promise<void>) {
@@ -33,7 +34,9 @@ describe('rolling reload on SIGHUP (real processes, under load)', () => {
     const after = pidsOf(c);
     expect(after.size).toBe(2);
     expect([...after].filter((pid) => before.has(pid))).toEqual([]);
-    console.log(`SIGHUP under load: ${result.requests.total} requests, ${result.errors} errors, ${result.non2xx} non-2xx, ${result.timeouts} timeouts`);
+    console.log(
+      `SIGHUP under load: ${result.requests.total} requests, ${result.errors} errors, ${result.non2xx} non-2xx, ${result.timeouts} timeouts`,
+    );
     expect(result.requests.total).toBeGreaterThan(100);
     expect({ errors: result.errors, non2xx: result.non2xx, timeouts: result.timeouts }).toEqual({ errors: 0, non2xx: 0, timeouts: 0 });
     expect(c.output()).toMatch(/worker 0 replaced: pid \d+ → \d+; draining the old one/);
@@ -58,7 +61,15 @@ describe('rolling reload on SIGHUP (real processes, under load)', () => {
     // The new generation's preloader replaced worker 0 and serves; the other worker started from its hand-over.
     expect(c.output()).toMatch(/worker 0 replaced: pid \d+ → \d+/);
     // The first generation's dir went with its last worker; the cluster dir holds only the new one.
-    await eventually(() => c.output().split('\n').filter((l) => /\(replaced\)/.test(l)).length === 2, 10_000, 'both old workers exited');
+    await eventually(
+      () =>
+        c
+          .output()
+          .split('\n')
+          .filter((l) => /\(replaced\)/.test(l)).length === 2,
+      10_000,
+      'both old workers exited',
+    );
   });
 
   it('two SIGHUPs 10 ms apart: the second is queued, not interleaved, and nothing fails', async () => {

@@ -1,7 +1,6 @@
 import { createServer } from 'node:net';
 import { alive, DemoCluster, eventually, freePort, get } from './support/demo-cluster';
 
-
 /** index → pid of the serving workers, read from /health/preload details. */
 async function workersByIndex(c: DemoCluster, count: number): Promise<Map<number, number>> {
   const out = new Map<number, number>();
@@ -21,8 +20,14 @@ describe('supervision (real processes and signals)', () => {
     await cluster.waitReady();
     const before = await workersByIndex(cluster, 2);
     process.kill(before.get(1) as number, 'SIGKILL');
-    await cluster.waitFor(/worker 1 \(pid \d+\) was killed by SIGKILL \(not by the supervisor: perhaps out of memory\?\); replacing it in \d+ ms/);
-    await eventually(async () => (await workersByIndex(cluster as DemoCluster, 2)).get(1) !== before.get(1), 20_000, 'index 1 serves again');
+    await cluster.waitFor(
+      /worker 1 \(pid \d+\) was killed by SIGKILL \(not by the supervisor: perhaps out of memory\?\); replacing it in \d+ ms/,
+    );
+    await eventually(
+      async () => (await workersByIndex(cluster as DemoCluster, 2)).get(1) !== before.get(1),
+      20_000,
+      'index 1 serves again',
+    );
     const after = await workersByIndex(cluster, 2);
     expect(after.get(0)).toBe(before.get(0));
     expect(after.get(1)).not.toBe(before.get(1));
@@ -30,11 +35,18 @@ describe('supervision (real processes and signals)', () => {
   });
 
   it('a worker stuck in an endless loop is killed within the heartbeat timeout and replaced', async () => {
-    cluster = await DemoCluster.start({ workers: 2, preload: true, env: { DEMO_TEST_HOOKS: 'true', HEARTBEAT_INTERVAL_MS: '300', HEARTBEAT_TIMEOUT_MS: '2000' } });
+    cluster = await DemoCluster.start({
+      workers: 2,
+      preload: true,
+      env: { DEMO_TEST_HOOKS: 'true', HEARTBEAT_INTERVAL_MS: '300', HEARTBEAT_TIMEOUT_MS: '2000' },
+    });
     await cluster.waitReady();
     const hung = (await cluster.get('/__test/hang')).json().pid as number;
     const hungAt = Date.now();
-    await cluster.waitFor(new RegExp(`worker \\d \\(pid ${hung}\\) has not answered for \\d+ ms \\(hung event loop\\): killing it`), 15_000);
+    await cluster.waitFor(
+      new RegExp(`worker \\d \\(pid ${hung}\\) has not answered for \\d+ ms \\(hung event loop\\): killing it`),
+      15_000,
+    );
     await eventually(() => !alive(hung), 10_000, 'the hung worker is gone');
     // Detected within timeout + one watchdog tick, killed within the SIGKILL grace after that.
     expect(Date.now() - hungAt).toBeLessThan(2_000 + 300 + 2_000 + 1_500);
@@ -45,7 +57,9 @@ describe('supervision (real processes and signals)', () => {
     cluster = await DemoCluster.start({ workers: 2, preload: false, env: { DEMO_FAIL_STEPS: 'migrations', MAX_RESTARTS: '5' } });
     const exit = await cluster.waitExit();
     expect(exit.code).toBe(3);
-    expect(cluster.output()).toContain('before it became ready during the first start: a boot error; halting instead of restarting it in a loop');
+    expect(cluster.output()).toContain(
+      'before it became ready during the first start: a boot error; halting instead of restarting it in a loop',
+    );
     // Only the first two workers were ever forked: no restart loop.
     expect(new Set(cluster.output().match(/\[Nest\] (\d+) .*Starting Nest application/g) ?? []).size).toBeLessThanOrEqual(2);
   });
@@ -124,16 +138,28 @@ describe('supervision (real processes and signals)', () => {
     cluster = await DemoCluster.start({ workers: 2, preload: true });
     await cluster.waitReady();
     const c = cluster;
-    const leaders = async () => [...(await c.healthOfEveryWorker(2)).values()].filter((w) => w.body.details.preload.leader).map((w) => w.body.details.preload.pid);
+    const leaders = async () =>
+      [...(await c.healthOfEveryWorker(2)).values()].filter((w) => w.body.details.preload.leader).map((w) => w.body.details.preload.pid);
     const [first] = await leaders();
     expect(await leaders()).toEqual([first]);
     const view = (await c.get('/health/preload')).json().details.preload.cluster;
-    expect(view).toMatchObject({ state: 'running', ready: 2, target: 2, restarts: 0, generation: expect.any(String), preloadDurationMs: expect.any(Number) });
+    expect(view).toMatchObject({
+      state: 'running',
+      ready: 2,
+      target: 2,
+      restarts: 0,
+      generation: expect.any(String),
+      preloadDurationMs: expect.any(Number),
+    });
     expect(view.workers.map((w: { index: number }) => w.index)).toEqual([0, 1]);
     process.kill(first, 'SIGKILL');
-    await eventually(async () => {
-      const now = await leaders();
-      return now.length === 1 && now[0] !== first;
-    }, 20_000, 'another worker leads');
+    await eventually(
+      async () => {
+        const now = await leaders();
+        return now.length === 1 && now[0] !== first;
+      },
+      20_000,
+      'another worker leads',
+    );
   });
 });

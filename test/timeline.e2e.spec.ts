@@ -11,8 +11,19 @@ jest.setTimeout(180_000);
 const CLI = resolve(__dirname, '../libs/nest-preload/dist/cli.js');
 const validate = new Ajv({ allErrors: true }).compile(schema);
 
-interface Event { name: string; ph: string; ts: number; dur?: number; pid: number; cat?: string; args?: Record<string, unknown> }
-interface Trace { traceEvents: Event[]; otherData: { primaryPid: number; target: number; clusterReadyMs: number | null; recordingCostMs: { primary: number; children: number } } }
+interface Event {
+  name: string;
+  ph: string;
+  ts: number;
+  dur?: number;
+  pid: number;
+  cat?: string;
+  args?: Record<string, unknown>;
+}
+interface Trace {
+  traceEvents: Event[];
+  otherData: { primaryPid: number; target: number; clusterReadyMs: number | null; recordingCostMs: { primary: number; children: number } };
+}
 
 function cli(c: DemoCluster, args: string[]) {
   const r = spawnSync(process.execPath, [CLI, ...args], { cwd: c.dir, encoding: 'utf8', timeout: 60_000 });
@@ -24,7 +35,17 @@ const spansOf = (t: Trace, pid: number) => t.traceEvents.filter((e) => e.ph === 
 const marksOf = (t: Trace, pid: number) => t.traceEvents.filter((e) => e.ph === 'i' && e.pid === pid).map((e) => e.name);
 const end = (e: Event) => e.ts + (e.dur ?? 0);
 
-const STEPS = ['migrations', 'superuser', 'profile_pictures', 'bundles', 'types_cached', 'starter_projects', 'agentic_globals', 'agentic_mcp', 'flows'];
+const STEPS = [
+  'migrations',
+  'superuser',
+  'profile_pictures',
+  'bundles',
+  'types_cached',
+  'starter_projects',
+  'agentic_globals',
+  'agentic_mcp',
+  'flows',
+];
 
 describe('the start-up timeline (real processes)', () => {
   let cluster: DemoCluster | undefined;
@@ -58,13 +79,26 @@ describe('the start-up timeline (real processes)', () => {
       if (!found) throw new Error(`no phase "${name}" in ${spans.map((e) => e.name).join(', ')}`);
       return found;
     };
-    const order = ['fork', 'node boot + imports', 'import app module', 'app build', ...STEPS.map((s) => `step ${s}`), 'write hand-over', 'serve'];
+    const order = [
+      'fork',
+      'node boot + imports',
+      'import app module',
+      'app build',
+      ...STEPS.map((s) => `step ${s}`),
+      'write hand-over',
+      'serve',
+    ];
     const starts = order.map((n) => phase(pre, n).ts);
     expect([...starts].sort((a, b) => a - b)).toEqual(starts);
     for (let i = 1; i < order.length; i++) expect(phase(pre, order[i]).ts).toBeGreaterThanOrEqual(end(phase(pre, order[i - 1])) - 1);
     expect(marksOf(trace, pid(0))).toEqual(['forked', 'handed over', 'ready']);
     // Each lock wait lies inside its step: the runner's step locks, and the lock the superuser step takes itself.
-    for (const [lock, step] of [['step-migrations', 'migrations'], ['superuser', 'superuser'], ['step-profile_pictures', 'profile_pictures'], ['step-flows', 'flows']]) {
+    for (const [lock, step] of [
+      ['step-migrations', 'migrations'],
+      ['superuser', 'superuser'],
+      ['step-profile_pictures', 'profile_pictures'],
+      ['step-flows', 'flows'],
+    ]) {
       const wait = phase(pre, `lock wait ${lock}`);
       const within = phase(pre, `step ${step}`);
       expect([wait.ts >= within.ts, end(wait) <= end(within) + 1]).toEqual([true, true]);
@@ -78,7 +112,14 @@ describe('the start-up timeline (real processes)', () => {
     for (const index of [1, 2]) {
       const spans = spansOf(trace, pid(index));
       const waited = spans.some((e) => e.name === 'hand-over wait');
-      expect(spans.map((e) => e.name)).toEqual(['fork', 'node boot + imports', 'import app module', 'app build', ...(waited ? ['hand-over wait'] : []), 'serve']);
+      expect(spans.map((e) => e.name)).toEqual([
+        'fork',
+        'node boot + imports',
+        'import app module',
+        'app build',
+        ...(waited ? ['hand-over wait'] : []),
+        'serve',
+      ]);
       if (index === 1) expect(waited).toBe(true);
       // A wait ends after the primary learnt of the hand-over (one clock for every process); a worker
       // forked after it started there.
@@ -118,13 +159,15 @@ describe('the start-up timeline (real processes)', () => {
     const trace = readTrace(c);
     expect(validate(trace)).toBe(true);
     const status = JSON.parse(cli(c, ['status', '--json']).stdout);
-    const waits = status.workers.map((w: { pid: number; lockWaitMs: number }) => {
-      const spans = spansOf(trace, w.pid);
-      const wait = spans.find((e) => e.name === 'lock wait step-profile_pictures') as Event;
-      const step = spans.find((e) => e.name === 'step profile_pictures') as Event;
-      expect([wait.ts >= step.ts, end(wait) <= end(step) + 1]).toEqual([true, true]);
-      return { pid: w.pid, waitMs: (wait.dur as number) / 1000, lockWaitMs: w.lockWaitMs };
-    }).sort((a: { waitMs: number }, b: { waitMs: number }) => b.waitMs - a.waitMs);
+    const waits = status.workers
+      .map((w: { pid: number; lockWaitMs: number }) => {
+        const spans = spansOf(trace, w.pid);
+        const wait = spans.find((e) => e.name === 'lock wait step-profile_pictures') as Event;
+        const step = spans.find((e) => e.name === 'step profile_pictures') as Event;
+        expect([wait.ts >= step.ts, end(wait) <= end(step) + 1]).toEqual([true, true]);
+        return { pid: w.pid, waitMs: (wait.dur as number) / 1000, lockWaitMs: w.lockWaitMs };
+      })
+      .sort((a: { waitMs: number }, b: { waitMs: number }) => b.waitMs - a.waitMs);
     // The waiter waited the whole hold; the holder did not wait.
     expect(waits[0].waitMs).toBeGreaterThanOrEqual(waitedAtLeast);
     expect(waits[1].waitMs).toBeLessThan(1_000);

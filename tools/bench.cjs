@@ -62,10 +62,14 @@ if (!whole([config.rounds, config.durationS], 1)) fail('--rounds and --duration 
 if (!whole(config.workers, 1)) fail('--workers must be whole numbers ≥ 1, comma-separated');
 if (!whole(config.counts, 0)) fail('--counts must be whole numbers ≥ 0, comma-separated');
 const unknown = config.workloads.filter((w) => !WORKLOADS[w]);
-if (unknown.length || !config.workloads.length) fail(`--workloads takes ${Object.keys(WORKLOADS).join(', ')} (comma-separated), not ${JSON.stringify(unknown.join(','))}`);
+if (unknown.length || !config.workloads.length)
+  fail(`--workloads takes ${Object.keys(WORKLOADS).join(', ')} (comma-separated), not ${JSON.stringify(unknown.join(','))}`);
 // Throughput and memory flags are measured at one point of the matrix: N = the core count (or the
 // nearest measured N), K = 1000 (or the largest K measured below it).
-const TP_WORKERS = config.workers.reduce((best, n) => (Math.abs(n - machine().cores) < Math.abs(best - machine().cores) ? n : best), config.workers[0]);
+const TP_WORKERS = config.workers.reduce(
+  (best, n) => (Math.abs(n - machine().cores) < Math.abs(best - machine().cores) ? n : best),
+  config.workers[0],
+);
 const TP_COUNT = [...config.counts].filter((k) => k <= 1000).pop() ?? config.counts[0];
 // Worker-only V8 flags, through runCluster's workerExecArgv (the demo's WORKER_NODE_FLAGS).
 const KNOBS = { default: [], 'semi-space-1': ['--max-semi-space-size=1'], 'optimize-for-size': ['--optimize-for-size'] };
@@ -100,10 +104,16 @@ async function measure(mode, { workload = 'demo', workers, bundle, workerFlags =
     }
     await new Promise((r) => setTimeout(r, 300));
     const pss = treePss(run.tree());
-    const workersKb = pss.filter((p) => p.role === 'worker').map((p) => p.pssKb).sort((a, b) => a - b);
+    const workersKb = pss
+      .filter((p) => p.role === 'worker')
+      .map((p) => p.pssKb)
+      .sort((a, b) => a - b);
     if (workersKb.length !== workers) throw new Error(`${mode}: expected ${workers} workers, found ${workersKb.length}`);
     const result = {
-      mode, workers, readyMs: Math.round(run.readyMs), preloaderReplaced: run.replacedPreloader(),
+      mode,
+      workers,
+      readyMs: Math.round(run.readyMs),
+      preloaderReplaced: run.replacedPreloader(),
       totalPssKb: pss.reduce((s, p) => s + p.pssKb, 0),
       primaryPssKb: pss.find((p) => p.role === 'primary')?.pssKb ?? null,
       medianWorkerPssKb: median(workersKb),
@@ -112,8 +122,16 @@ async function measure(mode, { workload = 'demo', workers, bundle, workerFlags =
     if (load) {
       result.load = {};
       for (const path of mode === 'floor' ? ['/api/v1/version'] : ['/api/v1/all', '/api/v1/version']) {
-        const r = await autocannon({ url: `http://127.0.0.1:${port}${path}`, headers: CLIENT_HEADERS, connections: config.connections, duration: config.durationS });
-        if (r.errors || r.timeouts || r.non2xx || !r.requests.total) throw new Error(`${mode}: load on ${path} had ${r.errors} errors, ${r.timeouts} timeouts, ${r.non2xx} non-2xx of ${r.requests.total}`);
+        const r = await autocannon({
+          url: `http://127.0.0.1:${port}${path}`,
+          headers: CLIENT_HEADERS,
+          connections: config.connections,
+          duration: config.durationS,
+        });
+        if (r.errors || r.timeouts || r.non2xx || !r.requests.total)
+          throw new Error(
+            `${mode}: load on ${path} had ${r.errors} errors, ${r.timeouts} timeouts, ${r.non2xx} non-2xx of ${r.requests.total}`,
+          );
         result.load[path] = { rps: Math.round(r.requests.average), p99Ms: r.latency.p99, requests: r.requests.total };
       }
     }
@@ -125,21 +143,25 @@ async function measure(mode, { workload = 'demo', workers, bundle, workerFlags =
 }
 
 (async () => {
-  for (const w of config.workloads) if (!existsSync(WORKLOADS[w].entry)) fail(`the ${w} workload is not built (${WORKLOADS[w].entry}): run npm run build first`);
+  for (const w of config.workloads)
+    if (!existsSync(WORKLOADS[w].entry)) fail(`the ${w} workload is not built (${WORKLOADS[w].entry}): run npm run build first`);
   if (config.pg) {
     const probe = new Client({ connectionString: config.pg, connectionTimeoutMillis: 2_000 });
     try {
       await probe.connect();
       await probe.end();
     } catch (error) {
-      fail(`PostgreSQL at ${config.pg} is not reachable (${error.message}): start it, pass --pg URL, or --no-pg to use SQLite (no connection counts)`);
+      fail(
+        `PostgreSQL at ${config.pg} is not reachable (${error.message}): start it, pass --pg URL, or --no-pg to use SQLite (no connection counts)`,
+      );
     }
   }
   const started = Date.now();
   mkdirSync(config.out, { recursive: true });
   const bundleDir = mkdtempSync(join(tmpdir(), 'bench-bundles-'));
   const bundles = {};
-  for (const k of config.counts) bundles[k] = k === 0 ? null : (await generateBundle({ count: k, out: join(bundleDir, `bundle-${k}.tar.gz`) })).out;
+  for (const k of config.counts)
+    bundles[k] = k === 0 ? null : (await generateBundle({ count: k, out: join(bundleDir, `bundle-${k}.tar.gz`) })).out;
   const raw = { matrix: [], typical: [], load: [], knobs: [], lean: [], bareNodeKb: [] };
   const demo = config.workloads.includes('demo');
   try {
@@ -150,7 +172,9 @@ async function measure(mode, { workload = 'demo', workers, bundle, workerFlags =
           for (const mode of balancedOrder(Object.keys(MODES), round)) {
             const r = await measure(mode, { workload: 'typical', workers });
             raw.typical.push({ ...r, round });
-            log(`typical N=${workers} round ${round + 1}/${config.rounds} ${mode}: ready ${r.readyMs} ms, total PSS ${(r.totalPssKb / 1024).toFixed(1)} MB, db ${r.dbConnections}`);
+            log(
+              `typical N=${workers} round ${round + 1}/${config.rounds} ${mode}: ready ${r.readyMs} ms, total PSS ${(r.totalPssKb / 1024).toFixed(1)} MB, db ${r.dbConnections}`,
+            );
           }
         }
       }
@@ -164,7 +188,9 @@ async function measure(mode, { workload = 'demo', workers, bundle, workerFlags =
           for (const mode of balancedOrder(modes, round + ki)) {
             const r = await measure(mode, { workers, bundle: bundles[k] });
             raw.matrix.push({ ...r, components: mode === 'floor' ? 0 : k, round });
-            log(`N=${workers} K=${k} round ${round + 1}/${config.rounds} ${mode}: ready ${r.readyMs} ms, total PSS ${(r.totalPssKb / 1024).toFixed(1)} MB, worker ${(r.medianWorkerPssKb / 1024).toFixed(1)} MB, db ${r.dbConnections}${r.preloaderReplaced ? ', heavy preloader replaced' : ''}`);
+            log(
+              `N=${workers} K=${k} round ${round + 1}/${config.rounds} ${mode}: ready ${r.readyMs} ms, total PSS ${(r.totalPssKb / 1024).toFixed(1)} MB, worker ${(r.medianWorkerPssKb / 1024).toFixed(1)} MB, db ${r.dbConnections}${r.preloaderReplaced ? ', heavy preloader replaced' : ''}`,
+            );
           }
         }
       }
@@ -174,7 +200,11 @@ async function measure(mode, { workload = 'demo', workers, bundle, workerFlags =
       for (const mode of balancedOrder(Object.keys(MODES), round)) {
         const r = await measure(mode, { workers: TP_WORKERS, bundle: bundles[TP_COUNT], load: true });
         raw.load.push({ ...r, components: mode === 'floor' ? 0 : TP_COUNT, round });
-        log(`load N=${TP_WORKERS} K=${TP_COUNT} round ${round + 1} ${mode}: ${Object.entries(r.load).map(([p, v]) => `${p} ${v.rps} rps p99 ${v.p99Ms} ms`).join(', ')}`);
+        log(
+          `load N=${TP_WORKERS} K=${TP_COUNT} round ${round + 1} ${mode}: ${Object.entries(r.load)
+            .map(([p, v]) => `${p} ${v.rps} rps p99 ${v.p99Ms} ms`)
+            .join(', ')}`,
+        );
       }
     }
     // 4. Worker V8 memory flags in preload mode, against the default, interleaved.
@@ -183,7 +213,9 @@ async function measure(mode, { workload = 'demo', workers, bundle, workerFlags =
         for (const knob of balancedOrder(Object.keys(KNOBS), round)) {
           const r = await measure('preload', { workers: TP_WORKERS, bundle: bundles[TP_COUNT], workerFlags: KNOBS[knob], load: true });
           raw.knobs.push({ ...r, knob, components: TP_COUNT, round });
-          log(`knob ${knob} round ${round + 1}: worker ${(r.medianWorkerPssKb / 1024).toFixed(1)} MB, /api/v1/all ${r.load['/api/v1/all'].rps} rps`);
+          log(
+            `knob ${knob} round ${round + 1}: worker ${(r.medianWorkerPssKb / 1024).toFixed(1)} MB, /api/v1/all ${r.load['/api/v1/all'].rps} rps`,
+          );
         }
       }
     }
@@ -194,13 +226,20 @@ async function measure(mode, { workload = 'demo', workers, bundle, workerFlags =
       // And the worker's growth with K once the young generation no longer adds its own noise.
       const kLow = Math.min(...config.counts);
       const kHigh = Math.max(...config.counts);
-      const runs = [['preload', k], ['off', k], ['preload', kLow], ['preload', kHigh]].filter(([, kk], i, all) => all.findIndex(([m2, k2]) => m2 === 'preload' && k2 === kk) === i || i === 1);
+      const runs = [
+        ['preload', k],
+        ['off', k],
+        ['preload', kLow],
+        ['preload', kHigh],
+      ].filter(([, kk], i, all) => all.findIndex(([m2, k2]) => m2 === 'preload' && k2 === kk) === i || i === 1);
       for (let round = 0; round < config.rounds; round++) {
         for (const [mode, kk] of balancedOrder(runs, round)) {
           const workerFlags = mode === 'preload' ? LEAN : [];
           const r = await measure(mode, { workers: n, bundle: bundles[kk], workerFlags });
           raw.lean.push({ ...r, components: kk, round, workerFlags });
-          log(`lean N=${n} K=${kk} round ${round + 1} ${mode}: total PSS ${(r.totalPssKb / 1024).toFixed(1)} MB, worker ${(r.medianWorkerPssKb / 1024).toFixed(1)} MB, ready ${r.readyMs} ms`);
+          log(
+            `lean N=${n} K=${kk} round ${round + 1} ${mode}: total PSS ${(r.totalPssKb / 1024).toFixed(1)} MB, worker ${(r.medianWorkerPssKb / 1024).toFixed(1)} MB, ready ${r.readyMs} ms`,
+          );
         }
       }
     }
@@ -211,7 +250,14 @@ async function measure(mode, { workload = 'demo', workers, bundle, workerFlags =
   const results = {
     machine: { ...machine(), cpu: require('node:os').cpus()[0]?.model ?? 'unknown' },
     date: new Date().toISOString(),
-    config: { ...config, out: undefined, throughputAt: { workers: TP_WORKERS, components: TP_COUNT }, knobs: KNOBS, leanFlags: LEAN, database: config.pg ? 'PostgreSQL (fresh database per start)' : 'SQLite (fresh file per start)' },
+    config: {
+      ...config,
+      out: undefined,
+      throughputAt: { workers: TP_WORKERS, components: TP_COUNT },
+      knobs: KNOBS,
+      leanFlags: LEAN,
+      database: config.pg ? 'PostgreSQL (fresh database per start)' : 'SQLite (fresh file per start)',
+    },
     modes: MODES,
     compileCache,
     durationS: Math.round((Date.now() - started) / 1000),

@@ -87,7 +87,8 @@ function requestId(seed, writer, seq) {
  */
 function faultTimes(seed, totalMs, everyMs, interval) {
   const random = prng((seed ^ 0x9e3779b9) >>> 0);
-  const gap = () => (interval === 'fixed' ? everyMs : Math.round(Math.min(4 * everyMs, Math.max(MIN_FAULT_GAP_MS, -everyMs * Math.log(1 - random())))));
+  const gap = () =>
+    interval === 'fixed' ? everyMs : Math.round(Math.min(4 * everyMs, Math.max(MIN_FAULT_GAP_MS, -everyMs * Math.log(1 - random()))));
   const out = [];
   for (let at = gap(); at < totalMs && out.length < 100_000; at += gap()) out.push(at);
   return out;
@@ -122,7 +123,8 @@ function childPids(ppid) {
   }
   for (const tid of tasks) {
     try {
-      for (const pid of readFileSync(`/proc/${ppid}/task/${tid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean)) out.add(Number(pid));
+      for (const pid of readFileSync(`/proc/${ppid}/task/${tid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean))
+        out.add(Number(pid));
     } catch {
       // the thread ended while we looked
     }
@@ -237,7 +239,8 @@ function resolveOptions(input = {}) {
   if (unknown.length) throw new Error(`unknown option(s): ${unknown.join(', ')}`);
   const o = { ...DEFAULTS, ...Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined)) };
   const whole = (name, min, max = Number.MAX_SAFE_INTEGER) => {
-    if (!Number.isInteger(o[name]) || o[name] < min || o[name] > max) throw new Error(`${name}=${o[name]} is invalid: use a whole number from ${min} to ${max}`);
+    if (!Number.isInteger(o[name]) || o[name] < min || o[name] > max)
+      throw new Error(`${name}=${o[name]} is invalid: use a whole number from ${min} to ${max}`);
   };
   whole('seconds', 1, 3_600);
   whole('workers', 1, 64);
@@ -249,7 +252,8 @@ function resolveOptions(input = {}) {
   whole('maxRequests', 1, 100_000_000);
   whole('readyTimeoutMs', 1_000, 3_600_000);
   if (!['kill', 'stop', 'mixed'].includes(o.fault)) throw new Error(`fault=${o.fault} is invalid: use kill, stop or mixed`);
-  if (!['fresh', 'keep-alive', 'mixed'].includes(o.connections)) throw new Error(`connections=${o.connections} is invalid: use fresh, keep-alive or mixed`);
+  if (!['fresh', 'keep-alive', 'mixed'].includes(o.connections))
+    throw new Error(`connections=${o.connections} is invalid: use fresh, keep-alive or mixed`);
   if (typeof o.preload !== 'boolean') throw new Error('preload must be true or false');
   if (o.stopMs === null) o.stopMs = o.heartbeatTimeoutMs + 3_000;
   whole('stopMs', 1, 600_000);
@@ -275,7 +279,11 @@ async function soak(input = {}) {
   const aborted = () => Boolean(input.signal && input.signal.aborted);
   if (!existsSync(DEMO)) throw new Error(`${DEMO} is missing: build the demo first (npm run build)`);
   const random = prng(o.seed);
-  log(`seed ${o.seed}: ${o.workers} workers, ${o.writers} writers, fault ${o.fault} every ${o.killEveryMs} ms (${o.interval}; ${o.plannedFaults} planned) for ${o.seconds} s` + (o.fault !== 'kill' ? ` (stop ${o.stopMs} ms, heartbeat timeout ${o.heartbeatTimeoutMs} ms)` : '') + (o.reloadAtMs !== null ? `, SIGHUP at ${o.reloadAtMs} ms` : ''));
+  log(
+    `seed ${o.seed}: ${o.workers} workers, ${o.writers} writers, fault ${o.fault} every ${o.killEveryMs} ms (${o.interval}; ${o.plannedFaults} planned) for ${o.seconds} s` +
+      (o.fault !== 'kill' ? ` (stop ${o.stopMs} ms, heartbeat timeout ${o.heartbeatTimeoutMs} ms)` : '') +
+      (o.reloadAtMs !== null ? `, SIGHUP at ${o.reloadAtMs} ms` : ''),
+  );
 
   const db = await freshDatabase(o.pg, 'soak');
   let dir = null;
@@ -355,7 +363,8 @@ async function soak(input = {}) {
         if (hung) condemned.add(Number(hung[1]));
         if (/\[nest-preload\] primary \d+:.*halting/.test(line)) halting = true;
         // The primary's own lines (supervision events), bounded.
-        if (/\[nest-preload\] primary \d+:/.test(line) && events.length < 400) events.push(`+${Date.now() - spawnedAt} ms ${line.replace(/^.*?\[nest-preload\] primary \d+:\s*/, '')}`);
+        if (/\[nest-preload\] primary \d+:/.test(line) && events.length < 400)
+          events.push(`+${Date.now() - spawnedAt} ms ${line.replace(/^.*?\[nest-preload\] primary \d+:\s*/, '')}`);
       }
     };
     child.stdout.on('data', take);
@@ -364,13 +373,19 @@ async function soak(input = {}) {
     // Ready, bounded.
     const readyDeadline = Date.now() + o.readyTimeoutMs;
     while (!lines.some((l) => /cluster ready/.test(l))) {
-      if (exit) throw new Error(`the cluster exited (code ${exit.code}, signal ${exit.signal}) before it was ready:\n${lines.slice(-40).join('\n')}`);
+      if (exit)
+        throw new Error(
+          `the cluster exited (code ${exit.code}, signal ${exit.signal}) before it was ready:\n${lines.slice(-40).join('\n')}`,
+        );
       if (aborted()) throw new Error('aborted before the cluster was ready');
-      if (Date.now() > readyDeadline) throw new Error(`the cluster was not ready within ${o.readyTimeoutMs} ms:\n${lines.slice(-40).join('\n')}`);
+      if (Date.now() > readyDeadline)
+        throw new Error(`the cluster was not ready within ${o.readyTimeoutMs} ms:\n${lines.slice(-40).join('\n')}`);
       await sleep(50);
     }
     const readyMs = Date.now() - spawnedAt;
-    log(`cluster ready in ${readyMs} ms (primary pid ${child.pid}, port ${port}, database ${new URL(db.env.DATABASE_URL).pathname.slice(1)})`);
+    log(
+      `cluster ready in ${readyMs} ms (primary pid ${child.pid}, port ${port}, database ${new URL(db.env.DATABASE_URL).pathname.slice(1)})`,
+    );
 
     // The writers.
     const startedAt = Date.now();
@@ -390,7 +405,12 @@ async function soak(input = {}) {
           const name = `${NAME_PREFIX}${o.seed}-${w}-${seq}`;
           counts.requests++;
           try {
-            const res = await postJson(port, '/api/v1/flows', { id, name, description: 'chaos soak', data: { nodes: [{ id: 'a', type: 'SplitText', inputs: { text: name } }], edges: [] } }, { agent, timeoutMs: o.requestTimeoutMs });
+            const res = await postJson(
+              port,
+              '/api/v1/flows',
+              { id, name, description: 'chaos soak', data: { nodes: [{ id: 'a', type: 'SplitText', inputs: { text: name } }], edges: [] } },
+              { agent, timeoutMs: o.requestTimeoutMs },
+            );
             if (res.status >= 200 && res.status < 300) {
               let body = null;
               try {
@@ -460,13 +480,34 @@ async function soak(input = {}) {
         const live = workersOf(child.pid);
         const isServing = (c) => c.state !== 'T' && !stoppedByUs.has(c.pid) && !condemned.has(c.pid) && serving.has(c.pid);
         const servingCount = live.filter(isServing).length;
-        const candidates = live.filter((c) => (fault === 'kill' || (c.state !== 'T' && !stoppedByUs.has(c.pid))) && (!isServing(c) || servingCount - 1 >= o.minServing));
+        const candidates = live.filter(
+          (c) => (fault === 'kill' || (c.state !== 'T' && !stoppedByUs.has(c.pid))) && (!isServing(c) || servingCount - 1 >= o.minServing),
+        );
         if (!candidates.length) {
-          skipped.push({ atMs: last, fault, why: live.length ? `only ${servingCount} worker(s) serving (--min-serving ${o.minServing})` : 'no live worker to pick' });
+          skipped.push({
+            atMs: last,
+            fault,
+            why: live.length ? `only ${servingCount} worker(s) serving (--min-serving ${o.minServing})` : 'no live worker to pick',
+          });
           continue;
         }
         const target = candidates[Math.floor(random() * candidates.length)];
-        const record = { atMs: last, fault, pid: target.pid, index: target.index, was: isServing(target) ? 'serving' : target.state === 'T' || stoppedByUs.has(target.pid) ? 'stopped' : condemned.has(target.pid) ? 'hung' : 'booting', live: live.length, serving: servingCount, seen: live.map((c) => `${c.pid}:${c.state}${serving.has(c.pid) ? '+' : ''}`).join(' ') };
+        const record = {
+          atMs: last,
+          fault,
+          pid: target.pid,
+          index: target.index,
+          was: isServing(target)
+            ? 'serving'
+            : target.state === 'T' || stoppedByUs.has(target.pid)
+              ? 'stopped'
+              : condemned.has(target.pid)
+                ? 'hung'
+                : 'booting',
+          live: live.length,
+          serving: servingCount,
+          seen: live.map((c) => `${c.pid}:${c.state}${serving.has(c.pid) ? '+' : ''}`).join(' '),
+        };
         if (!signalSame(target.pid, target.startTime, fault === 'kill' ? 'SIGKILL' : 'SIGSTOP')) {
           skipped.push({ atMs: last, fault, why: `pid ${target.pid} was gone` });
           continue;
@@ -479,7 +520,9 @@ async function soak(input = {}) {
           });
         }
         faults.push(record);
-        log(`+${last} ms ${fault === 'kill' ? 'SIGKILL' : 'SIGSTOP'} worker ${target.index} (pid ${target.pid}, ${record.was}; ${live.length} live, ${servingCount} serving)`);
+        log(
+          `+${last} ms ${fault === 'kill' ? 'SIGKILL' : 'SIGSTOP'} worker ${target.index} (pid ${target.pid}, ${record.was}; ${live.length} live, ${servingCount} serving)`,
+        );
       }
     })();
 
@@ -529,7 +572,11 @@ async function soak(input = {}) {
     let dupIds;
     try {
       rows = (await client.query('select id, name from flows where name like $1', [`${NAME_PREFIX}%`])).rows;
-      dupNames = (await client.query('select name, count(*)::int as n from flows where name like $1 group by name having count(*) > 1', [`${NAME_PREFIX}%`])).rows;
+      dupNames = (
+        await client.query('select name, count(*)::int as n from flows where name like $1 group by name having count(*) > 1', [
+          `${NAME_PREFIX}%`,
+        ])
+      ).rows;
       dupIds = (await client.query('select id, count(*)::int as n from flows group by id having count(*) > 1')).rows;
     } finally {
       await client.end();
@@ -540,32 +587,93 @@ async function soak(input = {}) {
     const missing = acked.filter((a) => !present.has(a.id));
     const wrongName = acked.filter((a) => present.has(a.id) && !rows.some((r) => r.id === a.id && r.name === a.name));
 
-    const failures = counts.refused + counts.inFlight + counts.timeouts + counts.badAck + Object.values(counts.non2xx).reduce((a, b) => a + b, 0) + Object.values(counts.other).reduce((a, b) => a + b, 0);
+    const failures =
+      counts.refused +
+      counts.inFlight +
+      counts.timeouts +
+      counts.badAck +
+      Object.values(counts.non2xx).reduce((a, b) => a + b, 0) +
+      Object.values(counts.other).reduce((a, b) => a + b, 0);
     const share = (n) => (counts.requests ? n / counts.requests : 0);
-    const haltReason = lines.filter((l) => /halting/.test(l)).map((l) => l.replace(/^.*?\[Supervisor\]\s*/, '')).slice(0, 3);
+    const haltReason = lines
+      .filter((l) => /halting/.test(l))
+      .map((l) => l.replace(/^.*?\[Supervisor\]\s*/, ''))
+      .slice(0, 3);
     const expectations = [
       {
         name: 'the primary is still running at the end',
         ok: primaryRunningAtEnd,
-        detail: primaryRunningAtEnd ? `yes, ${workersAtEnd} live worker(s)` : `it exited with code ${exit.code}${exit.signal ? ` (signal ${exit.signal})` : ''} at +${exit.at - startedAt} ms of the soak${haltReason.length ? `: ${haltReason.join(' | ')}` : ''}`,
+        detail: primaryRunningAtEnd
+          ? `yes, ${workersAtEnd} live worker(s)`
+          : `it exited with code ${exit.code}${exit.signal ? ` (signal ${exit.signal})` : ''} at +${exit.at - startedAt} ms of the soak${haltReason.length ? `: ${haltReason.join(' | ')}` : ''}`,
       },
       { name: 'no connection is refused', ok: counts.refused === 0, detail: `${counts.refused} refused` },
-      { name: 'every acknowledged write is in the database', ok: missing.length === 0 && wrongName.length === 0, detail: `${missing.length} missing, ${wrongName.length} with another name, of ${counts.acknowledged}` },
-      { name: 'no write is duplicated', ok: dupNames.length === 0 && dupIds.length === 0, detail: `${dupNames.length} duplicated name(s), ${dupIds.length} duplicated id(s)` },
-      { name: `failures stay under ${MAX_FAILURE_SHARE * 100} % of the requests`, ok: counts.requests > 0 && share(failures) < MAX_FAILURE_SHARE, detail: `${failures} of ${counts.requests} (${(share(failures) * 100).toFixed(2)} %)` },
-      { name: 'faults were applied', ok: faults.length > 0 || o.plannedFaults === 0, detail: `${faults.length} of ${o.plannedFaults} planned` },
+      {
+        name: 'every acknowledged write is in the database',
+        ok: missing.length === 0 && wrongName.length === 0,
+        detail: `${missing.length} missing, ${wrongName.length} with another name, of ${counts.acknowledged}`,
+      },
+      {
+        name: 'no write is duplicated',
+        ok: dupNames.length === 0 && dupIds.length === 0,
+        detail: `${dupNames.length} duplicated name(s), ${dupIds.length} duplicated id(s)`,
+      },
+      {
+        name: `failures stay under ${MAX_FAILURE_SHARE * 100} % of the requests`,
+        ok: counts.requests > 0 && share(failures) < MAX_FAILURE_SHARE,
+        detail: `${failures} of ${counts.requests} (${(share(failures) * 100).toFixed(2)} %)`,
+      },
+      {
+        name: 'faults were applied',
+        ok: faults.length > 0 || o.plannedFaults === 0,
+        detail: `${faults.length} of ${o.plannedFaults} planned`,
+      },
     ];
     const summary = {
       ok: expectations.every((e) => e.ok),
       seed: o.seed,
-      options: { seconds: o.seconds, workers: o.workers, writers: o.writers, killEveryMs: o.killEveryMs, interval: o.interval, fault: o.fault, stopMs: o.fault === 'kill' ? null : o.stopMs, heartbeatTimeoutMs: o.heartbeatTimeoutMs, heartbeatIntervalMs: o.heartbeatIntervalMs, reloadAtMs: o.reloadAtMs, connections: o.connections, requestTimeoutMs: o.requestTimeoutMs, maxRestarts: o.maxRestarts, minServing: o.minServing, preload: o.preload },
+      options: {
+        seconds: o.seconds,
+        workers: o.workers,
+        writers: o.writers,
+        killEveryMs: o.killEveryMs,
+        interval: o.interval,
+        fault: o.fault,
+        stopMs: o.fault === 'kill' ? null : o.stopMs,
+        heartbeatTimeoutMs: o.heartbeatTimeoutMs,
+        heartbeatIntervalMs: o.heartbeatIntervalMs,
+        reloadAtMs: o.reloadAtMs,
+        connections: o.connections,
+        requestTimeoutMs: o.requestTimeoutMs,
+        maxRestarts: o.maxRestarts,
+        minServing: o.minServing,
+        preload: o.preload,
+      },
       readyMs,
       soakMs,
       endedEarly,
       requests: counts.requests,
       acknowledged: counts.acknowledged,
-      failures: { total: failures, share: Number(share(failures).toFixed(5)), refused: counts.refused, inFlight: counts.inFlight, inFlightShare: Number(share(counts.inFlight).toFixed(5)), timeouts: counts.timeouts, badAck: counts.badAck, non2xx: counts.non2xx, other: counts.other, samples: sample },
-      primary: { pid: child.pid, runningAtEnd: primaryRunningAtEnd, exit: primaryRunningAtEnd ? null : { code: exit.code, signal: exit.signal, atSoakMs: exit.at - startedAt }, haltReason, workersAtEnd, stop },
+      failures: {
+        total: failures,
+        share: Number(share(failures).toFixed(5)),
+        refused: counts.refused,
+        inFlight: counts.inFlight,
+        inFlightShare: Number(share(counts.inFlight).toFixed(5)),
+        timeouts: counts.timeouts,
+        badAck: counts.badAck,
+        non2xx: counts.non2xx,
+        other: counts.other,
+        samples: sample,
+      },
+      primary: {
+        pid: child.pid,
+        runningAtEnd: primaryRunningAtEnd,
+        exit: primaryRunningAtEnd ? null : { code: exit.code, signal: exit.signal, atSoakMs: exit.at - startedAt },
+        haltReason,
+        workersAtEnd,
+        stop,
+      },
       faults: {
         planned: o.plannedFaults,
         applied: faults.length,
@@ -576,7 +684,15 @@ async function soak(input = {}) {
         list: faults,
       },
       reload,
-      database: { rows: rows.length, acknowledged: ackedIds.size, missing: missing.length, missingSample: missing.slice(0, 5), duplicatedNames: dupNames.length, duplicatedIds: dupIds.length, committedUnacknowledged: rows.filter((r) => !ackedIds.has(r.id)).length },
+      database: {
+        rows: rows.length,
+        acknowledged: ackedIds.size,
+        missing: missing.length,
+        missingSample: missing.slice(0, 5),
+        duplicatedNames: dupNames.length,
+        duplicatedIds: dupIds.length,
+        committedUnacknowledged: rows.filter((r) => !ackedIds.has(r.id)).length,
+      },
       expectations,
       clusterEvents: events.slice(-60),
     };
@@ -593,7 +709,22 @@ async function soak(input = {}) {
 
 /** argv → options (kebab-case flags, numbers and booleans parsed); throws on a bad or unknown flag. */
 function optionsFromArgv(argv) {
-  const numeric = ['min-serving', 'seconds', 'workers', 'writers', 'kill-every-ms', 'stop-ms', 'heartbeat-timeout-ms', 'heartbeat-interval-ms', 'reload-at-ms', 'seed', 'request-timeout-ms', 'max-restarts', 'max-requests', 'ready-timeout-ms'];
+  const numeric = [
+    'min-serving',
+    'seconds',
+    'workers',
+    'writers',
+    'kill-every-ms',
+    'stop-ms',
+    'heartbeat-timeout-ms',
+    'heartbeat-interval-ms',
+    'reload-at-ms',
+    'seed',
+    'request-timeout-ms',
+    'max-restarts',
+    'max-requests',
+    'ready-timeout-ms',
+  ];
   const strings = ['fault', 'connections', 'preload', 'pg', 'interval'];
   const { values } = parseArgs({
     args: argv,

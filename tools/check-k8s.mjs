@@ -90,7 +90,9 @@ export async function problemsOf(doc) {
     if (r.enumerated) {
       // Resource quantities are a map to the schema, but the API server knows its keys.
       if (/\/resources\/(requests|limits)$/.test(r.path)) {
-        for (const key of r.keys) if (!RESOURCE_NAME.test(key)) problems.push(`${r.path}/${key}: not a resource name (cpu, memory, ephemeral-storage, hugepages-<size>, or domain/name)`);
+        for (const key of r.keys)
+          if (!RESOURCE_NAME.test(key))
+            problems.push(`${r.path}/${key}: not a resource name (cpu, memory, ephemeral-storage, hugepages-<size>, or domain/name)`);
       }
       continue;
     }
@@ -101,7 +103,13 @@ export async function problemsOf(doc) {
 
 async function main() {
   const dir = join(root, 'deploy/kubernetes');
-  const files = process.argv.length > 2 ? process.argv.slice(2).map((f) => resolve(f)) : readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort().map((f) => join(dir, f));
+  const files =
+    process.argv.length > 2
+      ? process.argv.slice(2).map((f) => resolve(f))
+      : readdirSync(dir)
+          .filter((f) => /\.ya?ml$/.test(f))
+          .sort()
+          .map((f) => join(dir, f));
   if (files.length === 0) throw new Error(`no manifests in ${dir}`);
   const version = require('kubernetes-models/package.json').version;
   let bad = 0;
@@ -111,7 +119,7 @@ async function main() {
     for (const [i, parsed] of docs.entries()) {
       if (parsed.errors.length === 0 && parsed.toJS() == null) continue; // an empty document (a trailing ---)
       const problems = parsed.errors.length ? parsed.errors.map((e) => `YAML: ${e.message}`) : await problemsOf(parsed.toJS());
-      const doc = parsed.errors.length ? {} : parsed.toJS() ?? {};
+      const doc = parsed.errors.length ? {} : (parsed.toJS() ?? {});
       const what = `${shown} #${i + 1} ${doc.kind ?? '?'}/${doc.metadata?.name ?? '?'}`;
       if (problems.length === 0) console.log(`ok    ${what}`);
       else {

@@ -49,7 +49,12 @@ async function main() {
   const dataDir = mkdtempSync(join(tmpdir(), 'np-quick-start-'));
   const port = await freePort();
   const started = Date.now();
-  child = spawn('npx', ['nx', 'serve', 'demo'], { cwd: root, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PORT: String(port), WORKERS: '2', DATA_DIR: dataDir } });
+  child = spawn('npx', ['nx', 'serve', 'demo'], {
+    cwd: root,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, PORT: String(port), WORKERS: '2', DATA_DIR: dataDir },
+  });
   let out = '';
   child.stdout.on('data', (c) => (out += c));
   child.stderr.on('data', (c) => (out += c));
@@ -60,7 +65,8 @@ async function main() {
     process.exit(1);
   };
   while (!/cluster ready: 2\/2 workers/.test(out)) {
-    if (child.exitCode !== null || child.signalCode !== null) return fail(`npx nx serve demo exited (${child.exitCode ?? child.signalCode}) before the cluster was ready`);
+    if (child.exitCode !== null || child.signalCode !== null)
+      return fail(`npx nx serve demo exited (${child.exitCode ?? child.signalCode}) before the cluster was ready`);
     if (Date.now() - started > TIMEOUT_MS) return fail(`no "cluster ready" within ${TIMEOUT_MS} ms`);
     await new Promise((r) => setTimeout(r, 200));
   }
@@ -70,7 +76,11 @@ async function main() {
   const all = await get(port, '/api/v1/all');
   if (all.status !== 200) return fail(`/api/v1/all answered ${all.status}`);
   // As the README writes it, from the repository's root (where the demo's control file is).
-  const status = spawnSync('npm', ['run', '-s', 'nest-preload', '--', 'status', '--json'], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+  const status = spawnSync('npm', ['run', '-s', 'nest-preload', '--', 'status', '--json'], {
+    cwd: root,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   let workers;
   try {
     workers = JSON.parse(status.stdout).workers.map((w) => `${w.index}:${w.state}`);
@@ -85,7 +95,9 @@ async function main() {
     await new Promise((r) => setTimeout(r, 100));
   }
   rmSync(dataDir, { recursive: true, force: true });
-  console.log(`== quick start: npx nx serve demo built and started 2 workers in ${(readyMs / 1000).toFixed(1)} s; /health/preload 200, /api/v1/all 200, status ${workers.join(' ')}; Ctrl-C left nothing running`);
+  console.log(
+    `== quick start: npx nx serve demo built and started 2 workers in ${(readyMs / 1000).toFixed(1)} s; /health/preload 200, /api/v1/all 200, status ${workers.join(' ')}; Ctrl-C left nothing running`,
+  );
 }
 
 main().catch((error) => {

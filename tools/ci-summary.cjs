@@ -15,10 +15,16 @@ if (!dir) {
   console.error('ci-summary: JEST_RESULTS_DIR is not set');
   process.exit(2);
 }
-const got = new Map(readdirSync(dir).filter((f) => f.endsWith('.json')).map((f) => [f.slice(0, -'.json'.length), JSON.parse(readFileSync(join(dir, f), 'utf8'))]));
+const got = new Map(
+  readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .map((f) => [f.slice(0, -'.json'.length), JSON.parse(readFileSync(join(dir, f), 'utf8'))]),
+);
 const sum = (key) => [...got.values()].reduce((n, r) => n + r[key], 0);
 for (const r of got.values()) {
-  console.log(`== ${r.project}: ${r.passed} passed, ${r.failed} failed, ${r.skipped} skipped${r.suitesThatDidNotRun ? `, ${r.suitesThatDidNotRun} suite(s) did not run` : ''}`);
+  console.log(
+    `== ${r.project}: ${r.passed} passed, ${r.failed} failed, ${r.skipped} skipped${r.suitesThatDidNotRun ? `, ${r.suitesThatDidNotRun} suite(s) did not run` : ''}`,
+  );
 }
 console.log(`tests: ${sum('passed')} passed, ${sum('failed')} failed, ${sum('skipped')} skipped`);
 const missing = want.filter((p) => !got.has(p));

@@ -13,12 +13,29 @@ const { once } = require('node:events');
 
 const CATEGORIES = ['agents', 'embeddings', 'vectorstores', 'retrievers', 'tools', 'processing', 'data', 'helpers', 'logic', 'models'];
 const INPUT_TYPES = ['str', 'int', 'float', 'bool', 'dict', 'list', 'message', 'data'];
-const WORDS = ['search', 'vector', 'document', 'graph', 'memory', 'stream', 'query', 'record', 'index', 'chunk', 'token', 'schema', 'router', 'cache', 'ranker', 'parser'];
+const WORDS = [
+  'search',
+  'vector',
+  'document',
+  'graph',
+  'memory',
+  'stream',
+  'query',
+  'record',
+  'index',
+  'chunk',
+  'token',
+  'schema',
+  'router',
+  'cache',
+  'ranker',
+  'parser',
+];
 
 /** Deterministic pseudo-random numbers, so a given K always gives the same bundle. */
 function rng(seed) {
   let s = seed >>> 0;
-  return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+  return () => (s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32;
 }
 
 function componentSource(prefix, i) {
@@ -29,9 +46,19 @@ function componentSource(prefix, i) {
   const inputs = Array.from({ length: 3 + Math.floor(r() * 6) }, (_, k) => {
     const type = pick(INPUT_TYPES);
     const field = `${pick(WORDS)}_${k}`;
-    return { name: field, display_name: field.replace(/_/g, ' ').replace(/^\w/, (c) => c.toUpperCase()), type, required: k === 0, value: type === 'int' ? k * 10 : type === 'bool' ? false : null, info: `The ${field.replace(/_\d+$/, '')} this component uses (${type}).` };
+    return {
+      name: field,
+      display_name: field.replace(/_/g, ' ').replace(/^\w/, (c) => c.toUpperCase()),
+      type,
+      required: k === 0,
+      value: type === 'int' ? k * 10 : type === 'bool' ? false : null,
+      info: `The ${field.replace(/_\d+$/, '')} this component uses (${type}).`,
+    };
   });
-  const outputs = [{ name: 'result', display_name: 'Result', types: ['Data'] }, ...(r() < 0.4 ? [{ name: 'summary', display_name: 'Summary', types: ['Message'] }] : [])];
+  const outputs = [
+    { name: 'result', display_name: 'Result', types: ['Data'] },
+    ...(r() < 0.4 ? [{ name: 'summary', display_name: 'Summary', types: ['Message'] }] : []),
+  ];
   return {
     name,
     file: `${name}.js`,

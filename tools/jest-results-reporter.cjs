@@ -17,14 +17,17 @@ class ResultsFileReporter {
     const dir = process.env.JEST_RESULTS_DIR;
     if (!dir) return;
     mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, `${this.project}.json`), `${JSON.stringify({
-      project: this.project,
-      passed: results.numPassedTests,
-      failed: results.numFailedTests,
-      skipped: results.numPendingTests + results.numTodoTests,
-      failedSuites: results.numFailedTestSuites,
-      suitesThatDidNotRun: results.numRuntimeErrorTestSuites,
-    })}\n`);
+    writeFileSync(
+      join(dir, `${this.project}.json`),
+      `${JSON.stringify({
+        project: this.project,
+        passed: results.numPassedTests,
+        failed: results.numFailedTests,
+        skipped: results.numPendingTests + results.numTodoTests,
+        failedSuites: results.numFailedTestSuites,
+        suitesThatDidNotRun: results.numRuntimeErrorTestSuites,
+      })}\n`,
+    );
   }
 }
 

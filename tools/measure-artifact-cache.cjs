@@ -45,7 +45,12 @@ const mb = (kb) => (kb / 1024).toFixed(1);
       for (const setting of balancedOrder(Object.keys(SETTINGS), round)) {
         const db = await freshDatabase(PG, 'demo');
         const port = await freePort();
-        const run = await start('preload', { workers: WORKERS, port, entry: WORKLOADS.demo.entry, env: { ...WORKLOADS.demo.env('preload', bundle), ...db.env, ...SETTINGS[setting] } });
+        const run = await start('preload', {
+          workers: WORKERS,
+          port,
+          entry: WORKLOADS.demo.entry,
+          env: { ...WORKLOADS.demo.env('preload', bundle), ...db.env, ...SETTINGS[setting] },
+        });
         try {
           await run.settled();
           for (let i = 0; i < WORKERS * 4; i++) for (const path of WORKLOADS.demo.paths) await get(port, path, headers);
@@ -56,7 +61,9 @@ const mb = (kb) => (kb / 1024).toFixed(1);
           await new Promise((r) => setTimeout(r, 300));
           const loadedKb = treePss(run.tree()).reduce((s, p) => s + p.pssKb, 0);
           rows[setting].push({ warmKb, loadedKb, rps: load.requests.average, p99: load.latency.p99 });
-          console.error(`round ${round + 1}/${ROUNDS} ${setting}: PSS ${mb(warmKb)} MB warm, ${mb(loadedKb)} MB after load; ${load.requests.average} req/s, p99 ${load.latency.p99} ms`);
+          console.error(
+            `round ${round + 1}/${ROUNDS} ${setting}: PSS ${mb(warmKb)} MB warm, ${mb(loadedKb)} MB after load; ${load.requests.average} req/s, p99 ${load.latency.p99} ms`,
+          );
         } finally {
           await run.stop();
           await db.drop();
@@ -68,12 +75,16 @@ const mb = (kb) => (kb / 1024).toFixed(1);
   }
   const m = machine();
   const [base] = Object.keys(SETTINGS);
-  console.log(`${m.cores} cores, Node ${m.node}; preload, N=${WORKERS}, K=${COUNT}, Accept-Encoding: ${ENCODING}, ${ROUNDS} rounds, medians\n`);
+  console.log(
+    `${m.cores} cores, Node ${m.node}; preload, N=${WORKERS}, K=${COUNT}, Accept-Encoding: ${ENCODING}, ${ROUNDS} rounds, medians\n`,
+  );
   console.log('| artifactCacheBytes | total PSS warm (MB) | total PSS after load (MB) | /api/v1/all req/s | p99 (ms) | req/s ÷ default |');
   console.log('|---|---|---|---|---|---|');
   for (const [setting, rs] of Object.entries(rows)) {
     const ratio = median(rs.map((r, i) => r.rps / rows[base][i].rps));
-    console.log(`| ${setting} | ${mb(median(rs.map((r) => r.warmKb)))} | ${mb(median(rs.map((r) => r.loadedKb)))} | ${Math.round(median(rs.map((r) => r.rps)))} | ${median(rs.map((r) => r.p99))} | ${ratio.toFixed(2)} |`);
+    console.log(
+      `| ${setting} | ${mb(median(rs.map((r) => r.warmKb)))} | ${mb(median(rs.map((r) => r.loadedKb)))} | ${Math.round(median(rs.map((r) => r.rps)))} | ${median(rs.map((r) => r.p99))} | ${ratio.toFixed(2)} |`,
+    );
   }
 })().catch((error) => {
   console.error(error);

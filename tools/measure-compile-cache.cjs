@@ -37,21 +37,32 @@ const MODES = ['no cache', 'kept (warm)', 'fresh (cold)', 'option'];
 
 (async () => {
   if (!WORKLOADS[WORKLOAD]) throw new Error(`--workload takes ${Object.keys(WORKLOADS).join(' or ')}`);
-  const version = execFileSync(NODE, ['-p', "process.version + ' ' + typeof require('node:module').enableCompileCache"], { encoding: 'utf8' }).trim();
+  const version = execFileSync(NODE, ['-p', "process.version + ' ' + typeof require('node:module').enableCompileCache"], {
+    encoding: 'utf8',
+  }).trim();
   if (!version.endsWith('function')) {
-    console.error(`measure-compile-cache: ${NODE} (${version.split(' ')[0]}) has no module compile cache (Node ≥ 22.1 needed); pass --node with such a binary`);
+    console.error(
+      `measure-compile-cache: ${NODE} (${version.split(' ')[0]}) has no module compile cache (Node ≥ 22.1 needed); pass --node with such a binary`,
+    );
     process.exit(2);
   }
   const scratch = mkdtempSync(join(tmpdir(), 'cc-'));
   const cacheDir = join(scratch, 'compile-cache');
-  const bundle = WORKLOAD === 'demo' && COUNT > 0 ? (await generateBundle({ count: COUNT, out: join(scratch, 'bundle.tar.gz') })).out : null;
+  const bundle =
+    WORKLOAD === 'demo' && COUNT > 0 ? (await generateBundle({ count: COUNT, out: join(scratch, 'bundle.tar.gz') })).out : null;
   const app = WORKLOADS[WORKLOAD];
   const once = async (mode, workers) => {
     if (mode === 'fresh (cold)') rmSync(cacheDir, { recursive: true, force: true });
     const cache = mode === 'kept (warm)' || mode === 'fresh (cold)' ? { NODE_COMPILE_CACHE: cacheDir } : {};
     const db = await freshDatabase(PG, 'cc');
     const port = await freePort();
-    const run = await start('preload', { workers, port, node: NODE, entry: app.entry, env: { ...app.env('preload', bundle), ...db.env, ...cache, COMPILE_CACHE: String(mode === 'option') } });
+    const run = await start('preload', {
+      workers,
+      port,
+      node: NODE,
+      entry: app.entry,
+      env: { ...app.env('preload', bundle), ...db.env, ...cache, COMPILE_CACHE: String(mode === 'option') },
+    });
     try {
       if ((await get(port, app.paths[0])) !== 200) throw new Error(`${mode}: not serving`);
       return Math.round(run.readyMs);
@@ -78,15 +89,29 @@ const MODES = ['no cache', 'kept (warm)', 'fresh (cold)', 'option'];
     rmSync(scratch, { recursive: true, force: true });
   }
   const ratio = (n, a) => median(results[n][a].map((x, i) => x / results[n]['no cache'][i])).toFixed(2);
-  console.log(`| workers | ${MODES.join(' | ')} | ${MODES.slice(1).map((m) => `${m} ÷ no cache`).join(' | ')} |`);
-  console.log(`|---|${MODES.map(() => '---').join('|')}|${MODES.slice(1).map(() => '---').join('|')}|`);
+  console.log(
+    `| workers | ${MODES.join(' | ')} | ${MODES.slice(1)
+      .map((m) => `${m} ÷ no cache`)
+      .join(' | ')} |`,
+  );
+  console.log(
+    `|---|${MODES.map(() => '---').join('|')}|${MODES.slice(1)
+      .map(() => '---')
+      .join('|')}|`,
+  );
   for (const n of WORKERS) {
     const cells = MODES.map((m) => `${median(results[n][m])} (${Math.min(...results[n][m])}–${Math.max(...results[n][m])})`);
-    console.log(`| ${n} | ${cells.join(' | ')} | ${MODES.slice(1).map((m) => ratio(n, m)).join(' | ')} |`);
+    console.log(
+      `| ${n} | ${cells.join(' | ')} | ${MODES.slice(1)
+        .map((m) => ratio(n, m))
+        .join(' | ')} |`,
+    );
   }
   const m = machine();
   const what = WORKLOAD === 'demo' ? `the demo, ${COUNT + 24} components` : 'the typical API';
-  console.log(`\nmedian (min–max) ms from launch until every worker is ready, preload on; ${what}; ${ROUNDS} balanced rounds; ${m.cores} cores; run by Node ${version.split(' ')[0]}; PostgreSQL`);
+  console.log(
+    `\nmedian (min–max) ms from launch until every worker is ready, preload on; ${what}; ${ROUNDS} balanced rounds; ${m.cores} cores; run by Node ${version.split(' ')[0]}; PostgreSQL`,
+  );
 })().catch((error) => {
   console.error(`measure-compile-cache: ${error.stack ?? error.message}`);
   process.exit(1);

@@ -29,18 +29,25 @@ const OUT = flag(args, 'out', null);
 
 (async () => {
   if (!BASELINE) {
-    console.error('measure-primary-pss: --baseline DIR is needed: a checkout of the revision to compare with, built (see the head of this file)');
+    console.error(
+      'measure-primary-pss: --baseline DIR is needed: a checkout of the revision to compare with, built (see the head of this file)',
+    );
     process.exit(2);
   }
   const baselineMain = resolve(BASELINE, 'apps/demo/dist/main.js');
   if (!existsSync(baselineMain)) {
-    console.error(`measure-primary-pss: ${baselineMain} does not exist: build the baseline checkout first (npx nx run-many -t build -p nest-preload demo)`);
+    console.error(
+      `measure-primary-pss: ${baselineMain} does not exist: build the baseline checkout first (npx nx run-many -t build -p nest-preload demo)`,
+    );
     process.exit(2);
   }
   const revision = (dir) => {
     const head = execFileSync('git', ['-C', dir, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
     // The figures this tool writes under bench/results do not make the build measured another one.
-    const dirty = execFileSync('git', ['-C', dir, 'status', '--porcelain', '--untracked-files=no', '--', '.', ':(exclude)bench/results'], { encoding: 'utf8' }).trim() !== '';
+    const dirty =
+      execFileSync('git', ['-C', dir, 'status', '--porcelain', '--untracked-files=no', '--', '.', ':(exclude)bench/results'], {
+        encoding: 'utf8',
+      }).trim() !== '';
     return dirty ? `${head} with uncommitted changes` : head;
   };
   const builds = { [`this checkout (${revision(join(__dirname, '..'))})`]: DEMO, [`baseline (${revision(BASELINE)})`]: baselineMain };
@@ -74,7 +81,9 @@ const OUT = flag(args, 'out', null);
   const lines = [
     `| build | primary PSS, median MB (min–max) |`,
     '|---|---|',
-    ...modes.map((mode) => `| ${mode} | ${median(pss[mode]).toFixed(2)} (${Math.min(...pss[mode]).toFixed(2)}–${Math.max(...pss[mode]).toFixed(2)}) |`),
+    ...modes.map(
+      (mode) => `| ${mode} | ${median(pss[mode]).toFixed(2)} (${Math.min(...pss[mode]).toFixed(2)}–${Math.max(...pss[mode]).toFixed(2)}) |`,
+    ),
     '',
     `this checkout − baseline, median of per-round differences: **${median(diffs) >= 0 ? '+' : ''}${median(diffs).toFixed(2)} MB** (${Math.min(...diffs).toFixed(2)} to ${Math.max(...diffs).toFixed(2)})`,
     '',

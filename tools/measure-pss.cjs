@@ -33,7 +33,13 @@ async function runMode(mode, env) {
       await get(demo.port, '/health/preload');
     }
     await new Promise((r) => setTimeout(r, 1_000));
-    return { mode, primaryKb: pssKb(demo.pid), workersKb: childrenOf(demo.pid).map(pssKb).sort((a, b) => a - b) };
+    return {
+      mode,
+      primaryKb: pssKb(demo.pid),
+      workersKb: childrenOf(demo.pid)
+        .map(pssKb)
+        .sort((a, b) => a - b),
+    };
   } finally {
     await demo.stop();
   }
@@ -54,7 +60,9 @@ const mb = (kb) => (kb / 1024).toFixed(1);
     const round = {};
     for (const mode of balancedOrder(Object.keys(modes), r)) round[mode] = await runMode(mode, modes[mode]);
     rounds.push(round);
-    process.stderr.write(`round ${r + 1}/${ROUNDS}: median worker PSS preload ${mb(median(round.preload.workersKb))} MB, off ${mb(median(round.off.workersKb))} MB, floor ${mb(median(round.floor.workersKb))} MB\n`);
+    process.stderr.write(
+      `round ${r + 1}/${ROUNDS}: median worker PSS preload ${mb(median(round.preload.workersKb))} MB, off ${mb(median(round.off.workersKb))} MB, floor ${mb(median(round.floor.workersKb))} MB\n`,
+    );
   }
   const all = (mode) => rounds.flatMap((r) => r[mode].workersKb);
   const perRound = (fn) => rounds.map(fn);
@@ -64,7 +72,9 @@ const mb = (kb) => (kb / 1024).toFixed(1);
     workers: WORKERS,
     rounds: ROUNDS,
     medianWorkerMb: Object.fromEntries(Object.keys(modes).map((m) => [m, Number(mb(median(all(m))))])),
-    minMaxWorkerMb: Object.fromEntries(Object.keys(modes).map((m) => [m, [Number(mb(Math.min(...all(m)))), Number(mb(Math.max(...all(m))))]])),
+    minMaxWorkerMb: Object.fromEntries(
+      Object.keys(modes).map((m) => [m, [Number(mb(Math.min(...all(m)))), Number(mb(Math.max(...all(m))))]]),
+    ),
     // Computed from the pairs of each round, then the median over rounds.
     preloadOverFloorMb: Number(mb(median(perRound((r) => median(r.preload.workersKb) - median(r.floor.workersKb))))),
     preloadOverOffRatio: Number(median(perRound((r) => median(r.preload.workersKb) / median(r.off.workersKb))).toFixed(3)),
@@ -73,7 +83,9 @@ const mb = (kb) => (kb / 1024).toFixed(1);
   console.log(`| mode | median worker PSS (MB) | min–max (MB) |`);
   console.log(`|---|---|---|`);
   for (const m of Object.keys(modes)) console.log(`| ${m} | ${summary.medianWorkerMb[m]} | ${summary.minMaxWorkerMb[m].join('–')} |`);
-  console.log(`\n${summary.components} components, ${WORKERS} workers, ${ROUNDS} interleaved rounds, ${summary.machine.cores} cores, Node ${summary.machine.node}`);
+  console.log(
+    `\n${summary.components} components, ${WORKERS} workers, ${ROUNDS} interleaved rounds, ${summary.machine.cores} cores, Node ${summary.machine.node}`,
+  );
   console.log(`preload worker − floor worker: ${summary.preloadOverFloorMb} MB (median of per-round differences)`);
   console.log(`preload worker / preload-off worker: ${summary.preloadOverOffRatio} (median of per-round ratios)`);
   if (JSON_OUT) writeFileSync(JSON_OUT, JSON.stringify(summary, null, 2));

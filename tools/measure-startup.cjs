@@ -42,7 +42,9 @@ const MODES = {
         results[workers][mode].push(Math.round(demo.readyMs));
         await demo.stop();
       }
-      const last = Object.entries(results[workers]).map(([m, xs]) => `${m} ${xs[xs.length - 1]} ms`).join(', ');
+      const last = Object.entries(results[workers])
+        .map(([m, xs]) => `${m} ${xs[xs.length - 1]} ms`)
+        .join(', ');
       process.stderr.write(`N=${workers} round ${r + 1}/${ROUNDS}: ${last}\n`);
     }
   }
@@ -53,16 +55,31 @@ const MODES = {
     components: COUNT + 24,
     rounds: ROUNDS,
     readyMs: results,
-    ratios: Object.fromEntries(WORKER_COUNTS.map((n) => [n, { pipelinedOverOff: ratio(n, 'pipelined', 'off'), serialOverOff: ratio(n, 'serial', 'off'), pipelinedOverSerial: ratio(n, 'pipelined', 'serial') }])),
+    ratios: Object.fromEntries(
+      WORKER_COUNTS.map((n) => [
+        n,
+        {
+          pipelinedOverOff: ratio(n, 'pipelined', 'off'),
+          serialOverOff: ratio(n, 'serial', 'off'),
+          pipelinedOverSerial: ratio(n, 'pipelined', 'serial'),
+        },
+      ]),
+    ),
   };
-  console.log('| workers | preload off (ms) | serial preload (ms) | pipelined preload (ms) | pipelined ÷ off | serial ÷ off | pipelined ÷ serial |');
+  console.log(
+    '| workers | preload off (ms) | serial preload (ms) | pipelined preload (ms) | pipelined ÷ off | serial ÷ off | pipelined ÷ serial |',
+  );
   console.log('|---|---|---|---|---|---|---|');
   for (const n of WORKER_COUNTS) {
     const cell = (m) => `${median(results[n][m])} (${Math.min(...results[n][m])}–${Math.max(...results[n][m])})`;
     const q = summary.ratios[n];
-    console.log(`| ${n} | ${cell('off')} | ${cell('serial')} | ${cell('pipelined')} | ${q.pipelinedOverOff} | ${q.serialOverOff} | ${q.pipelinedOverSerial} |`);
+    console.log(
+      `| ${n} | ${cell('off')} | ${cell('serial')} | ${cell('pipelined')} | ${q.pipelinedOverOff} | ${q.serialOverOff} | ${q.pipelinedOverSerial} |`,
+    );
   }
-  console.log(`\nmedian (min–max) time from launch until every worker is ready; ${summary.components} components, ${ROUNDS} interleaved rounds, ${summary.machine.cores} cores, Node ${summary.machine.node}`);
+  console.log(
+    `\nmedian (min–max) time from launch until every worker is ready; ${summary.components} components, ${ROUNDS} interleaved rounds, ${summary.machine.cores} cores, Node ${summary.machine.node}`,
+  );
   if (JSON_OUT) writeFileSync(JSON_OUT, JSON.stringify(summary, null, 2));
   rmSync(join(bundle, '..'), { recursive: true, force: true });
 })().catch((error) => {

@@ -33,7 +33,11 @@ const { formatGantt } = require('../libs/nest-preload/dist/timeline/trace.js');
 async function svgOf(trace) {
   const vega = await import('vega');
   const vl = await import('vega-lite');
-  const names = new Map(trace.traceEvents.filter((e) => e.name === 'process_name').map((e) => [e.pid, e.args.name.replace(/ \(pid \d+\)$/, '').replace('preloader, serves as worker 0', 'preloader (worker 0)')]));
+  const names = new Map(
+    trace.traceEvents
+      .filter((e) => e.name === 'process_name')
+      .map((e) => [e.pid, e.args.name.replace(/ \(pid \d+\)$/, '').replace('preloader, serves as worker 0', 'preloader (worker 0)')]),
+  );
   const rows = [];
   const order = [];
   for (const e of trace.traceEvents) {
@@ -44,7 +48,9 @@ async function svgOf(trace) {
   }
   // A lock wait is drawn over its step, in its own colour.
   for (const e of trace.traceEvents.filter((x) => x.ph === 'X' && x.cat === 'lock')) {
-    const step = trace.traceEvents.find((s) => s.ph === 'X' && s.cat === 'step' && s.pid === e.pid && s.ts <= e.ts && s.ts + s.dur >= e.ts + e.dur);
+    const step = trace.traceEvents.find(
+      (s) => s.ph === 'X' && s.cat === 'step' && s.pid === e.pid && s.ts <= e.ts && s.ts + s.dur >= e.ts + e.dur,
+    );
     if (step) rows.push({ row: `${names.get(e.pid)} · ${step.name}`, kind: 'lock', start: e.ts / 1000, end: (e.ts + e.dur) / 1000 });
   }
   const s = trace.otherData;
@@ -60,7 +66,12 @@ async function svgOf(trace) {
       y: { field: 'row', type: 'ordinal', sort: order, title: null, axis: { labelFontSize: 9, labelLimit: 320 } },
       x: { field: 'start', type: 'quantitative', title: 'ms since the primary started' },
       x2: { field: 'end' },
-      color: { field: 'kind', type: 'nominal', title: 'phase', sort: ['cluster', 'fork', 'boot', 'app', 'handover', 'step', 'lock', 'teardown', 'serve'] },
+      color: {
+        field: 'kind',
+        type: 'nominal',
+        title: 'phase',
+        sort: ['cluster', 'fork', 'boot', 'app', 'handover', 'step', 'lock', 'teardown', 'serve'],
+      },
     },
   };
   const view = new vega.View(vega.parse(vl.compile(spec).spec), { renderer: 'none' });
@@ -118,14 +129,19 @@ async function svgOf(trace) {
     `Made by \`npm run measure:timeline -- --workloads ${LOADS.join(',')} --workers ${WORKERS.join(',')} --count ${COUNT} --rounds ${ROUNDS}\` on ${new Date().toISOString().slice(0, 10)}; ${m.cores} cores, ${m.memoryGiB} GiB, Node ${m.node}.`,
     `Preload on; time from launch until every worker is ready; the demo with ${COUNT + 24} components. ${ROUNDS} rounds, the two modes in a balanced order each round.`,
     '',
-    '| cell | timeline on, median ms | timeline off, median ms | on ÷ off (median of per-round ratios) | recording\'s own cost ÷ time to ready, median (max) |',
+    "| cell | timeline on, median ms | timeline off, median ms | on ÷ off (median of per-round ratios) | recording's own cost ÷ time to ready, median (max) |",
     '|---|---|---|---|---|',
   ];
   for (const [name, cell] of Object.entries(results)) {
     const ratios = cell.on.map((on, i) => on / cell.off[i]);
-    lines.push(`| ${name} | ${Math.round(median(cell.on))} | ${Math.round(median(cell.off))} | ${median(ratios).toFixed(3)} (${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}) | ${(median(cell.costShare) * 100).toFixed(3)} % (${(Math.max(...cell.costShare) * 100).toFixed(3)} %) |`);
+    lines.push(
+      `| ${name} | ${Math.round(median(cell.on))} | ${Math.round(median(cell.off))} | ${median(ratios).toFixed(3)} (${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}) | ${(median(cell.costShare) * 100).toFixed(3)} % (${(Math.max(...cell.costShare) * 100).toFixed(3)} %) |`,
+    );
   }
-  lines.push('', 'The on ÷ off ratio carries the machine\'s noise (its min–max shows how much); the recording\'s own cost is what it measured of itself in the same start: the clock reads and pushes in each child; in the primary, taking their reports and building and writing the trace (at ready and after; read from the trace written as the cluster stopped).');
+  lines.push(
+    '',
+    "The on ÷ off ratio carries the machine's noise (its min–max shows how much); the recording's own cost is what it measured of itself in the same start: the clock reads and pushes in each child; in the primary, taking their reports and building and writing the trace (at ready and after; read from the trace written as the cluster stopped).",
+  );
   const report = lines.join('\n');
   writeFileSync(join(OUT, 'timeline.md'), `${report}\n`);
   console.log(report);

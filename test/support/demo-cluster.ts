@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 // The benchmark's reading of the same output, so the two cannot drift apart.
- 
+
 const { preloaderSettled } = require('../../tools/lib/demo-runner.cjs') as { preloaderSettled(out: string): boolean };
 
 export const DEMO_MAIN = resolve(__dirname, '../../apps/demo/dist/main.js');
@@ -36,15 +36,18 @@ export function freePort(): Promise<number> {
 /** One GET on a fresh connection, so the kernel spreads requests over the workers. */
 export function get(port: number, path: string, timeoutMs = 5_000, headers: Record<string, string> = {}): Promise<HttpAnswer> {
   return new Promise((ok, fail) => {
-    const req = request({ host: '127.0.0.1', port, path, agent: false, headers: { connection: 'close', ...headers }, timeout: timeoutMs }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const bytes = Buffer.concat(chunks);
-        const body = bytes.toString('utf8');
-        ok({ status: res.statusCode ?? 0, headers: res.headers, bytes, body, json: () => JSON.parse(body) });
-      });
-    });
+    const req = request(
+      { host: '127.0.0.1', port, path, agent: false, headers: { connection: 'close', ...headers }, timeout: timeoutMs },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const bytes = Buffer.concat(chunks);
+          const body = bytes.toString('utf8');
+          ok({ status: res.statusCode ?? 0, headers: res.headers, bytes, body, json: () => JSON.parse(body) });
+        });
+      },
+    );
     req.on('timeout', () => req.destroy(new Error(`GET ${path} timed out`)));
     req.on('error', fail);
     req.end();
@@ -130,7 +133,9 @@ export class DemoCluster {
         if (m) return m;
       }
       if (exited || Date.now() > deadline) {
-        throw new Error(`no line matching ${pattern} ${exited ? 'before the cluster exited' : `within ${timeoutMs} ms`}; output:\n${this.output().slice(-6000)}`);
+        throw new Error(
+          `no line matching ${pattern} ${exited ? 'before the cluster exited' : `within ${timeoutMs} ms`}; output:\n${this.output().slice(-6000)}`,
+        );
       }
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -169,7 +174,11 @@ export class DemoCluster {
    * kept, or replaced and its old process gone — so what is measured next is the settled tree.
    */
   waitSettled(timeoutMs = 60_000): Promise<void> {
-    return eventually(async () => preloaderSettled(this.output()), timeoutMs, 'the serving preloader weighed (kept, or replaced and exited)');
+    return eventually(
+      async () => preloaderSettled(this.output()),
+      timeoutMs,
+      'the serving preloader weighed (kept, or replaced and exited)',
+    );
   }
 
   /** Child pids of the primary (read from /proc). */
@@ -198,7 +207,10 @@ export class DemoCluster {
   }
 
   /** Sends `signal` to the primary and waits for it to exit. */
-  async stop(signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 30_000): Promise<{ code: number | null; signal: NodeJS.Signals | null; ms: number }> {
+  async stop(
+    signal: NodeJS.Signals = 'SIGTERM',
+    timeoutMs = 30_000,
+  ): Promise<{ code: number | null; signal: NodeJS.Signals | null; ms: number }> {
     const sent = Date.now();
     try {
       process.kill(this.pid, signal);
@@ -237,7 +249,8 @@ export async function eventually(check: () => boolean | Promise<boolean>, timeou
     } catch (error) {
       lastError = error;
     }
-    if (Date.now() > deadline) throw new Error(`${what} did not hold within ${timeoutMs} ms${lastError ? ` (last error: ${String(lastError)})` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(`${what} did not hold within ${timeoutMs} ms${lastError ? ` (last error: ${String(lastError)})` : ''}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }

@@ -10,7 +10,9 @@ export default async function globalSetup(): Promise<void> {
   process.env.E2E_HAS_REDIS = redis ? '0' : '1';
   const missing = [pg, redis].filter((m): m is string => m !== null);
   if (missing.length && servicesRequired) {
-    throw new Error(`NEST_PRELOAD_REQUIRE_SERVICES is set and a service is missing: ${missing.join('; ')}. Start it (see README, "Tests").`);
+    throw new Error(
+      `NEST_PRELOAD_REQUIRE_SERVICES is set and a service is missing: ${missing.join('; ')}. Start it (see README, "Tests").`,
+    );
   }
   for (const message of missing) console.warn(`\n[e2e] ${message}: the suites that need it are SKIPPED.\n`);
 }

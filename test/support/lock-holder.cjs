@@ -3,11 +3,15 @@
 const { FileLock, LockCompromisedError } = require('@lf/nest-preload');
 const [dir, name, holdMs, staleMs] = process.argv.slice(2);
 new FileLock(dir)
-  .withLock(name, async () => {
-    console.log('held');
-    await new Promise((r) => setTimeout(r, Number(holdMs)));
-    return 'done';
-  }, { staleMs: Number(staleMs), timeoutMs: Number(staleMs) + 5_000 })
+  .withLock(
+    name,
+    async () => {
+      console.log('held');
+      await new Promise((r) => setTimeout(r, Number(holdMs)));
+      return 'done';
+    },
+    { staleMs: Number(staleMs), timeoutMs: Number(staleMs) + 5_000 },
+  )
   .then(
     (result) => console.log(result),
     (error) => {

@@ -40,7 +40,11 @@ export const hasPostgres = () => process.env.E2E_HAS_POSTGRES === '1';
 export const hasRedis = () => process.env.E2E_HAS_REDIS === '1';
 
 /** A fresh database for one test, dropped afterwards. */
-export async function createDatabase(): Promise<{ url: string; drop: () => Promise<void>; query: <T = Record<string, unknown>>(sql: string, params?: unknown[]) => Promise<T[]> }> {
+export async function createDatabase(): Promise<{
+  url: string;
+  drop: () => Promise<void>;
+  query: <T = Record<string, unknown>>(sql: string, params?: unknown[]) => Promise<T[]>;
+}> {
   const name = `np_e2e_${randomBytes(6).toString('hex')}`;
   const admin = new Client({ connectionString: PG_ADMIN_URL });
   await admin.connect();
@@ -70,7 +74,8 @@ export async function pgConnectionsNamed(prefix: string): Promise<string[]> {
   const admin = new Client({ connectionString: PG_ADMIN_URL });
   await admin.connect();
   try {
-    const rows = (await admin.query(`select application_name from pg_stat_activity where application_name like $1`, [`${prefix}%`])).rows as Array<{ application_name: string }>;
+    const rows = (await admin.query(`select application_name from pg_stat_activity where application_name like $1`, [`${prefix}%`]))
+      .rows as Array<{ application_name: string }>;
     return rows.map((r) => r.application_name);
   } finally {
     await admin.end();
@@ -82,7 +87,10 @@ export async function redisClientsNamed(prefix: string): Promise<string[]> {
   const client = new Redis(REDIS_URL);
   try {
     const list = (await client.client('LIST')) as string;
-    return list.split('\n').map((line) => /(?:^| )name=(\S*)/.exec(line)?.[1] ?? '').filter((n) => n.startsWith(prefix));
+    return list
+      .split('\n')
+      .map((line) => /(?:^| )name=(\S*)/.exec(line)?.[1] ?? '')
+      .filter((n) => n.startsWith(prefix));
   } finally {
     client.disconnect();
   }
@@ -90,5 +98,7 @@ export async function redisClientsNamed(prefix: string): Promise<string[]> {
 
 /** Root is needed by a few fault tests (act as another user, stop PostgreSQL, mount a tmpfs). */
 export const isRoot = process.getuid?.() === 0;
-if (!isRoot && servicesRequired) throw new Error('NEST_PRELOAD_REQUIRE_SERVICES is set but the tests do not run as root: the fault tests that need root would be skipped');
-if (!isRoot) console.warn('\n[e2e] not running as root: the tests that act as another user, stop PostgreSQL or mount a tmpfs are SKIPPED.\n');
+if (!isRoot && servicesRequired)
+  throw new Error('NEST_PRELOAD_REQUIRE_SERVICES is set but the tests do not run as root: the fault tests that need root would be skipped');
+if (!isRoot)
+  console.warn('\n[e2e] not running as root: the tests that act as another user, stop PostgreSQL or mount a tmpfs are SKIPPED.\n');

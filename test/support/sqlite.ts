@@ -15,7 +15,11 @@ export function sqlite<T>(dir: string, fn: (db: Database.Database) => T): T {
 export function stepRuns(dir: string): Record<string, Record<string, number>> {
   return sqlite(dir, (db) => {
     const out: Record<string, Record<string, number>> = {};
-    for (const row of db.prepare('select step, role, count(*) as n from step_runs group by step, role').all() as Array<{ step: string; role: string; n: number }>) {
+    for (const row of db.prepare('select step, role, count(*) as n from step_runs group by step, role').all() as Array<{
+      step: string;
+      role: string;
+      n: number;
+    }>) {
       (out[row.step] ??= {})[row.role] = row.n;
     }
     return out;

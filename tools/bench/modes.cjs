@@ -41,11 +41,16 @@ const WORKLOADS = {
 function modeEnv(mode, bundle) {
   const withBundle = bundle ? { BUNDLE_URLS: bundle } : {};
   switch (mode) {
-    case 'preload': return { NEST_PRELOAD: 'true', ...withBundle };
-    case 'off': return { NEST_PRELOAD: 'false', ...withBundle };
-    case 'pm2': return { NEST_PRELOAD: 'false', ...withBundle };
-    case 'floor': return { NEST_PRELOAD: 'false', BUILTIN_COMPONENTS: 'false', DEMO_SEED: 'false' };
-    default: throw new Error(`unknown mode ${mode}`);
+    case 'preload':
+      return { NEST_PRELOAD: 'true', ...withBundle };
+    case 'off':
+      return { NEST_PRELOAD: 'false', ...withBundle };
+    case 'pm2':
+      return { NEST_PRELOAD: 'false', ...withBundle };
+    case 'floor':
+      return { NEST_PRELOAD: 'false', BUILTIN_COMPONENTS: 'false', DEMO_SEED: 'false' };
+    default:
+      throw new Error(`unknown mode ${mode}`);
   }
 }
 
@@ -56,7 +61,10 @@ async function waitForPort(port, timeoutMs) {
   for (;;) {
     const ok = await new Promise((resolve) => {
       const socket = connect(port, '127.0.0.1');
-      socket.once('connect', () => { socket.destroy(); resolve(true); });
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
       socket.once('error', () => resolve(false));
     });
     if (ok) return;
@@ -83,14 +91,28 @@ async function start(mode, { workers, port, env, nodeArgs = [], node = process.e
   execFileSync('sync'); // the previous run's file churn must not slow this start
   const dir = mkdtempSync(join(tmpdir(), `bench-${mode}-`));
   mkdirSync(join(dir, 'tmp'));
-  const baseEnv = { PATH: process.env.PATH, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: join(dir, 'data'), TMPDIR: join(dir, 'tmp'), NO_COLOR: '1', ...env };
-  return mode === 'pm2' ? startPm2(dir, workers, baseEnv, nodeArgs, entry) : startCluster(mode, dir, workers, baseEnv, nodeArgs, node, entry);
+  const baseEnv = {
+    PATH: process.env.PATH,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    DATA_DIR: join(dir, 'data'),
+    TMPDIR: join(dir, 'tmp'),
+    NO_COLOR: '1',
+    ...env,
+  };
+  return mode === 'pm2'
+    ? startPm2(dir, workers, baseEnv, nodeArgs, entry)
+    : startCluster(mode, dir, workers, baseEnv, nodeArgs, node, entry);
 }
 
 async function startCluster(mode, dir, workers, env, nodeArgs, node, entry) {
   let finalTrace = null;
   const spawnedAt = performance.now();
-  const child = spawn(node, [...nodeArgs, entry], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...env, WORKERS: String(workers) } });
+  const child = spawn(node, [...nodeArgs, entry], {
+    cwd: dir,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...env, WORKERS: String(workers) },
+  });
   let out = '';
   let exited = false;
   child.stdout.on('data', (c) => (out += c));
@@ -98,16 +120,21 @@ async function startCluster(mode, dir, workers, env, nodeArgs, node, entry) {
   child.on('exit', () => (exited = true));
   let readyMs;
   try {
-    readyMs = await waitUntil(() => {
-      if (exited) throw new Error(`${mode}: the cluster exited before it was ready:\n${out.slice(-3000)}`);
-      return /cluster ready/.test(out) && performance.now() - spawnedAt;
-    }, 300_000, `${mode} ready`);
+    readyMs = await waitUntil(
+      () => {
+        if (exited) throw new Error(`${mode}: the cluster exited before it was ready:\n${out.slice(-3000)}`);
+        return /cluster ready/.test(out) && performance.now() - spawnedAt;
+      },
+      300_000,
+      `${mode} ready`,
+    );
   } catch (error) {
     child.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
     throw error;
   }
-  if (!/cluster ready: \d+\/\d+ workers \(preloaded/.test(out) && mode === 'preload') throw new Error(`preload mode did not preload:\n${out.slice(-3000)}`);
+  if (!/cluster ready: \d+\/\d+ workers \(preloaded/.test(out) && mode === 'preload')
+    throw new Error(`preload mode did not preload:\n${out.slice(-3000)}`);
   return {
     readyMs,
     primaryPid: child.pid,
@@ -121,10 +148,14 @@ async function startCluster(mode, dir, workers, env, nodeArgs, node, entry) {
     // the one it replaced has exited (its replacement is ready by then). Other modes: at once.
     settled: async () => {
       if (mode !== 'preload') return;
-      await waitUntil(() => {
-        if (exited) throw new Error(`${mode}: the cluster exited before it settled:\n${out.slice(-3000)}`);
-        return preloaderSettled(out);
-      }, 120_000, `${mode} settled`);
+      await waitUntil(
+        () => {
+          if (exited) throw new Error(`${mode}: the cluster exited before it settled:\n${out.slice(-3000)}`);
+          return preloaderSettled(out);
+        },
+        120_000,
+        `${mode} settled`,
+      );
     },
     replacedPreloader: () => /replacing the preloader/.test(out),
     stop: async () => {
@@ -151,13 +182,37 @@ async function startPm2(dir, workers, env, nodeArgs, entry) {
   const pm2Env = { ...env, PM2_HOME: home, WORKERS: '0' };
   const pm2 = (...args) => execFileSync(process.execPath, [PM2_BIN, ...args], { env: pm2Env, cwd: dir, stdio: 'pipe', encoding: 'utf8' });
   const spawnedAt = performance.now();
-  pm2('start', entry, '--name', 'app', '-i', String(workers), '--no-autorestart', '--merge-logs', '--output', join(dir, 'out.log'), '--error', join(dir, 'err.log'), ...(nodeArgs.length ? ['--node-args', nodeArgs.join(' ')] : []));
-  const log = () => (existsSync(join(dir, 'out.log')) ? readFileSync(join(dir, 'out.log'), 'utf8') : '') + (existsSync(join(dir, 'err.log')) ? readFileSync(join(dir, 'err.log'), 'utf8') : '');
+  pm2(
+    'start',
+    entry,
+    '--name',
+    'app',
+    '-i',
+    String(workers),
+    '--no-autorestart',
+    '--merge-logs',
+    '--output',
+    join(dir, 'out.log'),
+    '--error',
+    join(dir, 'err.log'),
+    ...(nodeArgs.length ? ['--node-args', nodeArgs.join(' ')] : []),
+  );
+  const log = () =>
+    (existsSync(join(dir, 'out.log')) ? readFileSync(join(dir, 'out.log'), 'utf8') : '') +
+    (existsSync(join(dir, 'err.log')) ? readFileSync(join(dir, 'err.log'), 'utf8') : '');
   let readyMs;
   try {
-    readyMs = await waitUntil(() => (log().match(/Nest application successfully started/g) ?? []).length >= workers && performance.now() - spawnedAt, 300_000, 'pm2 ready');
+    readyMs = await waitUntil(
+      () => (log().match(/Nest application successfully started/g) ?? []).length >= workers && performance.now() - spawnedAt,
+      300_000,
+      'pm2 ready',
+    );
   } catch (error) {
-    try { pm2('kill'); } catch { /* already gone */ }
+    try {
+      pm2('kill');
+    } catch {
+      /* already gone */
+    }
     throw new Error(`${error.message}\n${log().slice(-3000)}`, { cause: error });
   }
   // Nest logs "successfully started" just before the server listens: wait until the port answers
@@ -174,9 +229,17 @@ async function startPm2(dir, workers, env, nodeArgs, entry) {
       // Measurements are done: end the tree at once (`pm2 kill` takes over 2 s of graceful stops per run).
       const pids = [...childrenOf(daemonPid), daemonPid];
       for (const pid of pids) {
-        try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
       }
-      await waitUntil(() => pids.every((pid) => !existsSync(`/proc/${pid}`) || /^\S+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'))), 30_000, 'pm2 stop');
+      await waitUntil(
+        () => pids.every((pid) => !existsSync(`/proc/${pid}`) || /^\S+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'))),
+        30_000,
+        'pm2 stop',
+      );
       rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -197,7 +260,11 @@ async function freshDatabase(adminUrl, prefix = 'bench') {
   url.pathname = `/${name}`;
   return {
     env: { DATABASE_URL: url.toString() },
-    connections: async () => Number((await admin.query('select count(*)::int as n from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()', [name])).rows[0].n),
+    connections: async () =>
+      Number(
+        (await admin.query('select count(*)::int as n from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()', [name]))
+          .rows[0].n,
+      ),
     drop: async () => {
       await admin.query(`drop database if exists ${name} with (force)`);
       await admin.end();
@@ -211,7 +278,9 @@ function treePss(tree) {
   for (const { role, pid } of tree) {
     try {
       out.push({ role, pid, pssKb: pssKb(pid) });
-    } catch { /* it ended */ }
+    } catch {
+      /* it ended */
+    }
   }
   return out;
 }

@@ -15,7 +15,13 @@ function points(results, metric, axis, fixed) {
       const [n, k] = axis === 'workers' ? [x, fixed] : [fixed, x];
       const values = cell(results, mode, n, k).map(metric.value);
       if (!values.length) continue;
-      out.push({ mode: MODE_LABEL[mode], x, median: metric.scale(median(values)), min: metric.scale(Math.min(...values)), max: metric.scale(Math.max(...values)) });
+      out.push({
+        mode: MODE_LABEL[mode],
+        x,
+        median: metric.scale(median(values)),
+        min: metric.scale(Math.min(...values)),
+        max: metric.scale(Math.max(...values)),
+      });
     }
   }
   return out;
@@ -46,10 +52,30 @@ async function writePlots(results, dir) {
   const pss = { value: (r) => r.totalPssKb, scale: (kb) => kb / 1024 };
   const ready = { value: (r) => r.readyMs, scale: (ms) => ms };
   const plots = {
-    'pss-vs-workers.svg': spec(`Total PSS vs workers (K = ${kRef})`, 'workers (N)', 'total PSS of the tree (MB)', points(results, pss, 'workers', kRef)),
-    'pss-vs-components.svg': spec(`Total PSS vs components (N = ${nMax})`, 'generated components (K)', 'total PSS of the tree (MB)', points(results, pss, 'counts', nMax)),
-    'ready-vs-workers.svg': spec(`Time until every worker is ready vs workers (K = ${kRef})`, 'workers (N)', 'time to ready (ms)', points(results, ready, 'workers', kRef)),
-    'ready-vs-components.svg': spec(`Time until every worker is ready vs components (N = ${nMax})`, 'generated components (K)', 'time to ready (ms)', points(results, ready, 'counts', nMax)),
+    'pss-vs-workers.svg': spec(
+      `Total PSS vs workers (K = ${kRef})`,
+      'workers (N)',
+      'total PSS of the tree (MB)',
+      points(results, pss, 'workers', kRef),
+    ),
+    'pss-vs-components.svg': spec(
+      `Total PSS vs components (N = ${nMax})`,
+      'generated components (K)',
+      'total PSS of the tree (MB)',
+      points(results, pss, 'counts', nMax),
+    ),
+    'ready-vs-workers.svg': spec(
+      `Time until every worker is ready vs workers (K = ${kRef})`,
+      'workers (N)',
+      'time to ready (ms)',
+      points(results, ready, 'workers', kRef),
+    ),
+    'ready-vs-components.svg': spec(
+      `Time until every worker is ready vs components (N = ${nMax})`,
+      'generated components (K)',
+      'time to ready (ms)',
+      points(results, ready, 'counts', nMax),
+    ),
   };
   for (const [file, vlSpec] of Object.entries(plots)) {
     const view = new vega.View(vega.parse(vl.compile(vlSpec).spec), { renderer: 'none' });

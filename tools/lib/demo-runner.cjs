@@ -104,7 +104,7 @@ const median = (xs) => {
 const balancedOrder = (modes, round) => {
   const n = modes.length;
   const first = [0];
-  for (let lo = 1, hi = n - 1; first.length < n; ) {
+  for (let lo = 1, hi = n - 1; first.length < n;) {
     first.push(lo++);
     if (first.length < n) first.push(hi--);
   }

@@ -54,7 +54,13 @@ export class AppModule implements NestModule {
         PreloadHealthModule,
         ClusterMetricsModule.forRoot(),
       ],
-      controllers: [HealthController, MetricsController, ComponentsController, FlowsController, ...(config.testHooks ? [TestHooksController] : [])],
+      controllers: [
+        HealthController,
+        MetricsController,
+        ComponentsController,
+        FlowsController,
+        ...(config.testHooks ? [TestHooksController] : []),
+      ],
       providers: [
         { provide: DEMO_CONFIG, useValue: config },
         { provide: DEMO_CACHE, useFactory: () => createDemoCache(config, role) },

@@ -96,7 +96,8 @@ function ratio(env: NodeJS.ProcessEnv, name: string): number | null {
   const raw = env[name]?.trim();
   if (!raw) return null;
   const value = Number(raw);
-  if (!Number.isFinite(value) || (value !== 0 && value < 1)) throw new DemoConfigError(`${name}=${JSON.stringify(raw)} is invalid: use a ratio of 1 or more (e.g. 1.12), or 0.`);
+  if (!Number.isFinite(value) || (value !== 0 && value < 1))
+    throw new DemoConfigError(`${name}=${JSON.stringify(raw)} is invalid: use a ratio of 1 or more (e.g. 1.12), or 0.`);
   return value;
 }
 
@@ -135,37 +136,50 @@ export function readDemoConfig(env: NodeJS.ProcessEnv = process.env, cwd = proce
   const dataDir = resolve(cwd, env.DATA_DIR || '.data');
   const databaseUrl = env.DATABASE_URL?.trim() || null;
   if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
-    throw new DemoConfigError(`DATABASE_URL must be a postgres:// URL (got a value starting ${JSON.stringify(databaseUrl.slice(0, 12))}); unset it to use SQLite in DATA_DIR.`);
+    throw new DemoConfigError(
+      `DATABASE_URL must be a postgres:// URL (got a value starting ${JSON.stringify(databaseUrl.slice(0, 12))}); unset it to use SQLite in DATA_DIR.`,
+    );
   }
   const redisUrl = env.REDIS_URL?.trim() || null;
-  if (redisUrl && !/^rediss?:\/\//.test(redisUrl)) throw new DemoConfigError(`REDIS_URL must be a redis:// URL; unset it to use the in-memory cache.`);
+  if (redisUrl && !/^rediss?:\/\//.test(redisUrl))
+    throw new DemoConfigError(`REDIS_URL must be a redis:// URL; unset it to use the in-memory cache.`);
   const configDir = env.CONFIG_DIR ? resolve(cwd, env.CONFIG_DIR) : join(dataDir, 'config');
   const stepDelaysMs: Record<string, number> = {};
   for (const item of (env.DEMO_STEP_DELAY_MS ?? '').split(',').filter(Boolean)) {
     const [step, ms] = item.split(':');
-    if (!step || !/^\d+$/.test(ms ?? '')) throw new DemoConfigError(`DEMO_STEP_DELAY_MS item ${JSON.stringify(item)} is invalid: use step[@role]:milliseconds.`);
+    if (!step || !/^\d+$/.test(ms ?? ''))
+      throw new DemoConfigError(`DEMO_STEP_DELAY_MS item ${JSON.stringify(item)} is invalid: use step[@role]:milliseconds.`);
     stepDelaysMs[step] = Number(ms);
   }
   const stepGates: Record<string, string> = {};
   for (const item of (env.DEMO_STEP_GATE ?? '').split(',').filter(Boolean)) {
     const at = item.indexOf(':');
     const [step, file] = at > 0 ? [item.slice(0, at), item.slice(at + 1)] : [item, ''];
-    if (!file.startsWith('/')) throw new DemoConfigError(`DEMO_STEP_GATE item ${JSON.stringify(item)} is invalid: use step[@role]:/absolute/file.`);
+    if (!file.startsWith('/'))
+      throw new DemoConfigError(`DEMO_STEP_GATE item ${JSON.stringify(item)} is invalid: use step[@role]:/absolute/file.`);
     stepGates[step] = file;
   }
   const config: DemoConfig = {
     port: int(env, 'PORT', 3000, 0, 65535),
     host: env.HOST?.trim() || '127.0.0.1',
     workers: int(env, 'WORKERS', availableParallelism(), 0, 256),
-    bundleUrls: (env.BUNDLE_URLS ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+    bundleUrls: (env.BUNDLE_URLS ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
     bundleRequired: bool(env, 'BUNDLE_REQUIRED', true),
     bundleFetch: {
       timeoutMs: int(env, 'BUNDLE_TIMEOUT_MS', DEFAULT_FETCH_POLICY.timeoutMs, 1, 3_600_000),
       retries: int(env, 'BUNDLE_RETRIES', DEFAULT_FETCH_POLICY.retries, 0, 20),
       retryDelayMs: int(env, 'BUNDLE_RETRY_DELAY_MS', DEFAULT_FETCH_POLICY.retryDelayMs, 0, 600_000),
     },
-    bundleLimits: { maxEntries: int(env, 'BUNDLE_MAX_ENTRIES', 20_000, 1, 10_000_000), maxBytes: int(env, 'BUNDLE_MAX_MB', 512, 1, 1_000_000) * 2 ** 20 },
-    starterProjectsDir: env.STARTER_PROJECTS_DIR?.trim() ? resolve(cwd, env.STARTER_PROJECTS_DIR.trim()) : join(ASSETS_DIR, 'starter_projects'),
+    bundleLimits: {
+      maxEntries: int(env, 'BUNDLE_MAX_ENTRIES', 20_000, 1, 10_000_000),
+      maxBytes: int(env, 'BUNDLE_MAX_MB', 512, 1, 1_000_000) * 2 ** 20,
+    },
+    starterProjectsDir: env.STARTER_PROJECTS_DIR?.trim()
+      ? resolve(cwd, env.STARTER_PROJECTS_DIR.trim())
+      : join(ASSETS_DIR, 'starter_projects'),
     flowsPath: env.FLOWS_PATH?.trim() ? resolve(cwd, env.FLOWS_PATH.trim()) : null,
     builtinComponents: bool(env, 'BUILTIN_COMPONENTS', true),
     gracefulTimeoutMs: int(env, 'GRACEFUL_TIMEOUT_MS', 30_000, 1, 3_600_000),
@@ -188,7 +202,10 @@ export function readDemoConfig(env: NodeJS.ProcessEnv = process.env, cwd = proce
     healthDetails: bool(env, 'HEALTH_DETAILS', false),
     superuser: env.SUPERUSER?.trim() || 'langflow',
     superuserPassword: env.SUPERUSER_PASSWORD || null,
-    failSteps: (env.DEMO_FAIL_STEPS ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+    failSteps: (env.DEMO_FAIL_STEPS ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
     stepDelaysMs,
     stepGates,
     multiHost: bool(env, 'MULTI_HOST', false),

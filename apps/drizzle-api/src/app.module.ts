@@ -11,7 +11,10 @@ import { StartupSteps } from './startup.steps';
 
 @Controller()
 class NotesController {
-  constructor(private readonly db: Db, private readonly preload: PreloadService) {}
+  constructor(
+    private readonly db: Db,
+    private readonly preload: PreloadService,
+  ) {}
 
   @Get('notes')
   async list() {
@@ -22,7 +25,10 @@ class NotesController {
 
 @Controller('health')
 class HealthController {
-  constructor(private readonly health: HealthCheckService, private readonly preload: PreloadHealthIndicator) {}
+  constructor(
+    private readonly health: HealthCheckService,
+    private readonly preload: PreloadHealthIndicator,
+  ) {}
 
   @Get('preload')
   @HealthCheck()
@@ -36,7 +42,11 @@ class HealthController {
   imports: [
     PreloadModule.forRoot({
       hosts: 'multiple',
-      databaseLock: pgAdvisoryLock({ connection: process.env.DATABASE_URL as string, namespace: 'drizzle-api', applicationName: `drizzle-api:${process.env.INSTANCE ?? process.pid}:lock` }),
+      databaseLock: pgAdvisoryLock({
+        connection: process.env.DATABASE_URL as string,
+        namespace: 'drizzle-api',
+        applicationName: `drizzle-api:${process.env.INSTANCE ?? process.pid}:lock`,
+      }),
     }),
     PreloadHealthModule,
   ],

@@ -24,7 +24,9 @@ export class StartupSteps {
   async migrations({ lock }: StepContext): Promise<void> {
     const session = drizzle((lock?.session as Client | undefined) ?? this.db.pool);
     const applied = async () => {
-      const rows = await session.execute<{ n: number }>(sql`select count(*)::int as n from drizzle.__drizzle_migrations`).catch(() => ({ rows: [{ n: 0 }] }));
+      const rows = await session
+        .execute<{ n: number }>(sql`select count(*)::int as n from drizzle.__drizzle_migrations`)
+        .catch(() => ({ rows: [{ n: 0 }] }));
       return rows.rows[0]?.n ?? 0;
     };
     const before = await applied();
@@ -37,7 +39,9 @@ export class StartupSteps {
   async seed(): Promise<void> {
     const [{ n }] = await this.db.orm.select({ n: count() }).from(notes);
     if (n > 0) return void this.logger.log('seed: already seeded');
-    await this.db.orm.insert(notes).values({ title: 'Welcome', body: 'Seeded once, by whichever host got the lock first.', tags: ['seed'] });
+    await this.db.orm
+      .insert(notes)
+      .values({ title: 'Welcome', body: 'Seeded once, by whichever host got the lock first.', tags: ['seed'] });
     this.logger.log('seed: inserted the welcome note');
   }
 }

@@ -28,7 +28,14 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
-        TypeOrmModule.forRoot({ ...db, entities, migrations: [schemaMigration(FEATURES)], synchronize: false, retryAttempts: 2, retryDelay: 1_000 }),
+        TypeOrmModule.forRoot({
+          ...db,
+          entities,
+          migrations: [schemaMigration(FEATURES)],
+          synchronize: false,
+          retryAttempts: 2,
+          retryDelay: 1_000,
+        }),
         PreloadModule.forRootAsync({
           inject: [getDataSourceToken()],
           useFactory: (dataSource: DataSource) => ({

@@ -1,5 +1,19 @@
 import 'reflect-metadata';
-import { Body, Controller, Delete, Get, Inject, Injectable, Module, NotFoundException, Param, ParseIntPipe, Patch, Post, type Type } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  Inject,
+  Injectable,
+  Module,
+  NotFoundException,
+  Param,
+  ParseIntPipe,
+  Patch,
+  Post,
+  type Type,
+} from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
 import { getRepositoryToken, TypeOrmModule } from '@nestjs/typeorm';
 import { IsBoolean, IsInt, IsOptional, IsString, Length, Min } from 'class-validator';
@@ -13,9 +27,30 @@ import { Column, CreateDateColumn, Entity, ManyToOne, PrimaryGeneratedColumn, ty
  * hand-written classes.
  */
 export const FEATURE_NAMES = [
-  'accounts', 'users', 'profiles', 'teams', 'projects', 'tasks', 'comments', 'tags',
-  'customers', 'addresses', 'products', 'categories', 'inventories', 'orders', 'order_items', 'payments',
-  'invoices', 'shipments', 'coupons', 'reviews', 'notifications', 'webhooks', 'audit_events', 'api_keys',
+  'accounts',
+  'users',
+  'profiles',
+  'teams',
+  'projects',
+  'tasks',
+  'comments',
+  'tags',
+  'customers',
+  'addresses',
+  'products',
+  'categories',
+  'inventories',
+  'orders',
+  'order_items',
+  'payments',
+  'invoices',
+  'shipments',
+  'coupons',
+  'reviews',
+  'notifications',
+  'webhooks',
+  'audit_events',
+  'api_keys',
 ] as const;
 
 export interface Feature {
@@ -27,7 +62,11 @@ export interface Feature {
   parent: Feature | null;
 }
 
-const pascal = (name: string) => name.split('_').map((p) => p[0].toUpperCase() + p.slice(1)).join('');
+const pascal = (name: string) =>
+  name
+    .split('_')
+    .map((p) => p[0].toUpperCase() + p.slice(1))
+    .join('');
 const named = <T extends Type<unknown>>(cls: T, name: string): T => Object.defineProperty(cls, 'name', { value: name });
 const method = (cls: Type<unknown>, key: string) => Object.getOwnPropertyDescriptor(cls.prototype, key) as PropertyDescriptor;
 
@@ -49,7 +88,10 @@ function makeEntity(name: string, table: string, parent: Type<unknown> | null): 
 function makeDtos(name: string): { create: Type<unknown>; update: Type<unknown> } {
   const create = named(class {}, `Create${pascal(name)}Dto`);
   const update = named(class {}, `Update${pascal(name)}Dto`);
-  for (const [cls, required] of [[create, true], [update, false]] as const) {
+  for (const [cls, required] of [
+    [create, true],
+    [update, false],
+  ] as const) {
     const p = cls.prototype;
     (required ? ApiProperty : ApiPropertyOptional)({ type: String, maxLength: 120, example: `${name}-1` })(p, 'name');
     if (!required) IsOptional()(p, 'name');
@@ -75,30 +117,58 @@ function makeFeature(name: string, parent: Feature | null): Feature {
   const dtos = makeDtos(name);
   const token = getRepositoryToken(entity);
 
-  const Service = named(class {
-    constructor(readonly repo: Repository<Record<string, unknown>>) {}
-    list() { return this.repo.find({ take: 50, order: { id: 'ASC' } }); }
-    async get(id: number) {
-      const found = await this.repo.findOne({ where: { id } });
-      if (!found) throw new NotFoundException(`${name} ${id} not found`);
-      return found;
-    }
-    create(dto: Record<string, unknown>) { return this.repo.save(this.repo.create(dto)); }
-    async update(id: number, dto: Record<string, unknown>) { await this.get(id); await this.repo.update(id, dto); return this.get(id); }
-    async remove(id: number) { await this.get(id); await this.repo.delete(id); return { deleted: id }; }
-  }, `${pascal(name)}Service`);
+  const Service = named(
+    class {
+      constructor(readonly repo: Repository<Record<string, unknown>>) {}
+      list() {
+        return this.repo.find({ take: 50, order: { id: 'ASC' } });
+      }
+      async get(id: number) {
+        const found = await this.repo.findOne({ where: { id } });
+        if (!found) throw new NotFoundException(`${name} ${id} not found`);
+        return found;
+      }
+      create(dto: Record<string, unknown>) {
+        return this.repo.save(this.repo.create(dto));
+      }
+      async update(id: number, dto: Record<string, unknown>) {
+        await this.get(id);
+        await this.repo.update(id, dto);
+        return this.get(id);
+      }
+      async remove(id: number) {
+        await this.get(id);
+        await this.repo.delete(id);
+        return { deleted: id };
+      }
+    },
+    `${pascal(name)}Service`,
+  );
   Injectable()(Service);
   Inject(token)(Service, undefined as unknown as string, 0);
 
   type Svc = InstanceType<typeof Service>;
-  const Ctl = named(class {
-    constructor(readonly service: Svc) {}
-    list() { return this.service.list(); }
-    get(id: number) { return this.service.get(id); }
-    create(dto: Record<string, unknown>) { return this.service.create(dto); }
-    update(id: number, dto: Record<string, unknown>) { return this.service.update(id, dto); }
-    remove(id: number) { return this.service.remove(id); }
-  }, `${pascal(name)}Controller`);
+  const Ctl = named(
+    class {
+      constructor(readonly service: Svc) {}
+      list() {
+        return this.service.list();
+      }
+      get(id: number) {
+        return this.service.get(id);
+      }
+      create(dto: Record<string, unknown>) {
+        return this.service.create(dto);
+      }
+      update(id: number, dto: Record<string, unknown>) {
+        return this.service.update(id, dto);
+      }
+      remove(id: number) {
+        return this.service.remove(id);
+      }
+    },
+    `${pascal(name)}Controller`,
+  );
   Reflect.defineMetadata('design:paramtypes', [Service], Ctl);
   Controller(name.replace(/_/g, '-'))(Ctl);
   ApiTags(name)(Ctl);

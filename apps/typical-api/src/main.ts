@@ -19,9 +19,15 @@ void runCluster({
   compileCache: env.COMPILE_CACHE === 'true',
   app: () => import('./app.module').then((m) => m.AppModule.forConfig(config)),
   serve: async (app) => {
-    const [{ ValidationPipe }, { DocumentBuilder, SwaggerModule }] = await Promise.all([import('@nestjs/common'), import('@nestjs/swagger')]);
+    const [{ ValidationPipe }, { DocumentBuilder, SwaggerModule }] = await Promise.all([
+      import('@nestjs/common'),
+      import('@nestjs/swagger'),
+    ]);
     app.useGlobalPipes(new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }));
-    const document = SwaggerModule.createDocument(app, new DocumentBuilder().setTitle('Typical API').setVersion('1.0').addBearerAuth().build());
+    const document = SwaggerModule.createDocument(
+      app,
+      new DocumentBuilder().setTitle('Typical API').setVersion('1.0').addBearerAuth().build(),
+    );
     SwaggerModule.setup('docs', app, document);
     await app.listen(Number(env.PORT ?? 3100), env.HOST ?? '127.0.0.1');
   },

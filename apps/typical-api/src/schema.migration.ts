@@ -24,7 +24,15 @@ export function schemaMigration(features: Feature[]): new () => MigrationInterfa
           true,
         );
         if (f.parent) {
-          await queryRunner.createForeignKey(f.table, new TableForeignKey({ columnNames: ['parentId'], referencedTableName: f.parent.table, referencedColumnNames: ['id'], onDelete: 'SET NULL' }));
+          await queryRunner.createForeignKey(
+            f.table,
+            new TableForeignKey({
+              columnNames: ['parentId'],
+              referencedTableName: f.parent.table,
+              referencedColumnNames: ['id'],
+              onDelete: 'SET NULL',
+            }),
+          );
         }
       }
     }

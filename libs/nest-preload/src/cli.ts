@@ -48,7 +48,16 @@ options:
 
 exit codes: 0 done, 1 no cluster reachable or the request was refused, 2 bad usage`;
 
-const duration = (ms: number | null) => (ms === null ? '-' : ms < 1_000 ? `${ms}ms` : ms < 60_000 ? `${(ms / 1_000).toFixed(1)}s` : ms < 3_600_000 ? `${Math.floor(ms / 60_000)}m${Math.floor((ms % 60_000) / 1_000)}s` : `${Math.floor(ms / 3_600_000)}h${Math.floor((ms % 3_600_000) / 60_000)}m`);
+const duration = (ms: number | null) =>
+  ms === null
+    ? '-'
+    : ms < 1_000
+      ? `${ms}ms`
+      : ms < 60_000
+        ? `${(ms / 1_000).toFixed(1)}s`
+        : ms < 3_600_000
+          ? `${Math.floor(ms / 60_000)}m${Math.floor((ms % 60_000) / 1_000)}s`
+          : `${Math.floor(ms / 3_600_000)}h${Math.floor((ms % 3_600_000) / 60_000)}m`;
 
 /** How the workers redid a step the preloader did not complete: "redone by 4/4", "redone by 3/4, 1 failed", or empty. */
 function redone(step: StepLine): string {
@@ -65,15 +74,45 @@ export function formatStatus(status: ClusterStatus): string {
     '',
     formatTable([
       ['INDEX', 'PID', 'STATE', 'UPTIME', 'RESTARTS', 'PSS', 'REQUESTS', 'GENERATION', 'LEADER'],
-      ...status.workers.map((w) => [w.index < 0 ? 'pre' : String(w.index), String(w.pid ?? '-'), w.state, duration(w.uptimeMs), String(w.restarts), w.pssMb === null ? '-' : `${w.pssMb} MB`, String(w.requests), w.generation?.slice(0, 8) ?? '-', w.leader ? 'yes' : '']),
+      ...status.workers.map((w) => [
+        w.index < 0 ? 'pre' : String(w.index),
+        String(w.pid ?? '-'),
+        w.state,
+        duration(w.uptimeMs),
+        String(w.restarts),
+        w.pssMb === null ? '-' : `${w.pssMb} MB`,
+        String(w.requests),
+        w.generation?.slice(0, 8) ?? '-',
+        w.leader ? 'yes' : '',
+      ]),
     ]),
   ];
   if (status.preload) {
     const running = status.preload.running;
-    if (running) lines.push('', `preload: running for ${duration(running.forMs)} (generation ${running.generation})${status.preload.generation ? `; serving generation ${status.preload.generation}` : ''}`);
-    else lines.push('', `preload: generation ${status.preload.generation ?? '- (off or abandoned)'}, took ${duration(status.preload.durationMs)}`);
+    if (running)
+      lines.push(
+        '',
+        `preload: running for ${duration(running.forMs)} (generation ${running.generation})${status.preload.generation ? `; serving generation ${status.preload.generation}` : ''}`,
+      );
+    else
+      lines.push(
+        '',
+        `preload: generation ${status.preload.generation ?? '- (off or abandoned)'}, took ${duration(status.preload.durationMs)}`,
+      );
     if (status.preload.steps.length) {
-      lines.push(formatTable([['STEP', 'STATUS', 'RAN IN', 'DURATION', 'CRITICAL', 'WORKERS'], ...status.preload.steps.map((s) => [s.name, s.status, s.ranIn ?? '-', duration(s.durationMs), s.critical ? 'yes' : '', redone(s)])]));
+      lines.push(
+        formatTable([
+          ['STEP', 'STATUS', 'RAN IN', 'DURATION', 'CRITICAL', 'WORKERS'],
+          ...status.preload.steps.map((s) => [
+            s.name,
+            s.status,
+            s.ranIn ?? '-',
+            duration(s.durationMs),
+            s.critical ? 'yes' : '',
+            redone(s),
+          ]),
+        ]),
+      );
       const redo = status.preload.steps.filter((s) => s.status !== 'complete').map((s) => s.name);
       lines.push(redo.length ? `workers redo: ${redo.join(', ')}` : 'workers redo: nothing');
     }
@@ -107,7 +146,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   if (!command) return usage('no command given');
   if (rest.length) return usage(`unexpected ${rest.map((r) => JSON.stringify(r)).join(' ')}`);
   if (command === 'timeline' && value === undefined) {
-    if (width !== undefined && !(/^\d+$/.test(width) && Number(width) >= 20 && Number(width) <= 400)) return usage(`--width needs a whole number of columns from 20 to 400 (got ${JSON.stringify(width)})`);
+    if (width !== undefined && !(/^\d+$/.test(width) && Number(width) >= 20 && Number(width) <= 400))
+      return usage(`--width needs a whole number of columns from 20 to 400 (got ${JSON.stringify(width)})`);
     // NEST_PRELOAD_TIMELINE_FILE=off turned recording off; a trace an earlier start left is still beside the control file.
     const path = resolve(tracePath ?? (timelineFileFromEnv(env) || timelineBeside(file)));
     return timeline(path, json, width === undefined ? 60 : Number(width));
@@ -117,8 +157,15 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       const status = (await sendControl(file, { cmd: 'status' })) as ClusterStatus;
       console.log(json ? JSON.stringify(status, null, 2) : formatStatus(status));
     } else if (command === 'reload' && value === undefined) {
-      const result = (await sendControl(file, { cmd: 'reload', ...(preload ? { preload: true } : {}) })) as { workers: number; queued: boolean };
-      console.log(json ? JSON.stringify(result) : `${result.queued ? 'reload queued after the one under way' : `rolling reload of ${result.workers} worker(s) started`}${preload ? ' (new preload generation)' : ''}`);
+      const result = (await sendControl(file, { cmd: 'reload', ...(preload ? { preload: true } : {}) })) as {
+        workers: number;
+        queued: boolean;
+      };
+      console.log(
+        json
+          ? JSON.stringify(result)
+          : `${result.queued ? 'reload queued after the one under way' : `rolling reload of ${result.workers} worker(s) started`}${preload ? ' (new preload generation)' : ''}`,
+      );
     } else if (command === 'scale' && value !== undefined) {
       if (!/^\d+$/.test(value) || Number(value) < 1) {
         console.error(`nest-preload: scale needs a whole number of workers, 1 or more (got ${JSON.stringify(value)})`);
@@ -131,10 +178,20 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       const deadline = Date.now() + 120_000;
       while (Date.now() < deadline && processAlive(result.pid)) await new Promise((r) => setTimeout(r, 100));
       const stopped = !processAlive(result.pid);
-      console.log(json ? JSON.stringify({ stopped, pid: result.pid }) : stopped ? `stopped (primary pid ${result.pid})` : `asked to stop; primary pid ${result.pid} still running`);
+      console.log(
+        json
+          ? JSON.stringify({ stopped, pid: result.pid })
+          : stopped
+            ? `stopped (primary pid ${result.pid})`
+            : `asked to stop; primary pid ${result.pid} still running`,
+      );
       return stopped ? 0 : 1;
     } else {
-      return usage(['status', 'reload', 'scale', 'stop', 'timeline'].includes(command) ? `${command} ${value === undefined ? 'needs a number of workers' : `takes no ${JSON.stringify(value)}`}` : `unknown command ${JSON.stringify(command)}`);
+      return usage(
+        ['status', 'reload', 'scale', 'stop', 'timeline'].includes(command)
+          ? `${command} ${value === undefined ? 'needs a number of workers' : `takes no ${JSON.stringify(value)}`}`
+          : `unknown command ${JSON.stringify(command)}`,
+      );
     }
     return 0;
   } catch (error) {
@@ -151,7 +208,9 @@ function timeline(path: string, json: boolean, width: number): number {
     text = readFileSync(path, 'utf8');
   } catch (error) {
     const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
-    console.error(`nest-preload: no start-up timeline at ${path}${missing ? ' (a cluster writes it as it starts, beside its control file; is the timeline option off — it is with controlFile: false —, or did the cluster run elsewhere? --trace PATH names the file)' : `: ${(error as Error).message}`}`);
+    console.error(
+      `nest-preload: no start-up timeline at ${path}${missing ? ' (a cluster writes it as it starts, beside its control file; is the timeline option off — it is with controlFile: false —, or did the cluster run elsewhere? --trace PATH names the file)' : `: ${(error as Error).message}`}`,
+    );
     return 1;
   }
   let trace: unknown;
@@ -166,9 +225,13 @@ function timeline(path: string, json: boolean, width: number): number {
     console.error(`nest-preload: ${path} is not a start-up timeline: ${problem}`);
     return 1;
   }
-  console.log(json ? JSON.stringify(trace, null, 2) : `${formatGantt(trace as ChromeTrace, width)}
+  console.log(
+    json
+      ? JSON.stringify(trace, null, 2)
+      : `${formatGantt(trace as ChromeTrace, width)}
 
-trace: ${path} (open it in ui.perfetto.dev or chrome://tracing)`);
+trace: ${path} (open it in ui.perfetto.dev or chrome://tracing)`,
+  );
   return 0;
 }
 

@@ -55,10 +55,19 @@ export async function runCluster(options: RunClusterOptions): Promise<void> {
   let resolved;
   let oneShot: boolean;
   try {
-    if (typeof options.app !== 'function') throw new PreloadError('runCluster needs `app`: a function that loads the root module, e.g. () => import("./app.module").then((m) => m.AppModule).', 'ERR_PRELOAD_CONFIG');
-    if (typeof options.serve !== 'function') throw new PreloadError('runCluster needs `serve`: a function that starts serving the app, e.g. (app) => app.listen(3000).', 'ERR_PRELOAD_CONFIG');
+    if (typeof options.app !== 'function')
+      throw new PreloadError(
+        'runCluster needs `app`: a function that loads the root module, e.g. () => import("./app.module").then((m) => m.AppModule).',
+        'ERR_PRELOAD_CONFIG',
+      );
+    if (typeof options.serve !== 'function')
+      throw new PreloadError(
+        'runCluster needs `serve`: a function that starts serving the app, e.g. (app) => app.listen(3000).',
+        'ERR_PRELOAD_CONFIG',
+      );
     resolved = resolveSupervisorOptions(options as unknown as Record<string, unknown>, process.env, ENTRY_KEYS);
-    if (options.oneShot !== undefined && typeof options.oneShot !== 'boolean') throw new PreloadConfigError(PreloadMessages.invalidOption('oneShot', options.oneShot, 'true or false'));
+    if (options.oneShot !== undefined && typeof options.oneShot !== 'boolean')
+      throw new PreloadConfigError(PreloadMessages.invalidOption('oneShot', options.oneShot, 'true or false'));
     // The variable is checked even when the option overrides it: a typo in it is still a typo.
     const fromEnv = oneShotFromEnv(process.env);
     oneShot = options.oneShot ?? fromEnv;

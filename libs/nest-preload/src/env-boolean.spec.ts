@@ -5,9 +5,18 @@ import { PreloadProcessContext } from './roles/process-context';
 
 describe('one yes/no reading for every variable of the library', () => {
   it.each([
-    ['true', true], [' YES ', true], ['On', true], ['1', true],
-    ['false', false], ['No', false], [' off', false], ['0', false],
-    ['', undefined], [undefined, undefined], ['2', undefined], ['enabled', undefined],
+    ['true', true],
+    [' YES ', true],
+    ['On', true],
+    ['1', true],
+    ['false', false],
+    ['No', false],
+    [' off', false],
+    ['0', false],
+    ['', undefined],
+    [undefined, undefined],
+    ['2', undefined],
+    ['enabled', undefined],
   ])('parseBooleanWord(%p) is %p', (raw, expected) => {
     expect(parseBooleanWord(raw)).toBe(expected);
   });
@@ -15,7 +24,9 @@ describe('one yes/no reading for every variable of the library', () => {
   it('booleanFromEnv: unset gives the fallback, another word is refused naming the variable', () => {
     expect(booleanFromEnv({}, 'X', true)).toBe(true);
     expect(booleanFromEnv({ X: 'off' }, 'X', true)).toBe(false);
-    expect(() => booleanFromEnv({ X: 'maybe' }, 'X', true)).toThrow(new PreloadConfigError('Invalid environment variable X="maybe": expected true or false (or 1/0, yes/no, on/off).'));
+    expect(() => booleanFromEnv({ X: 'maybe' }, 'X', true)).toThrow(
+      new PreloadConfigError('Invalid environment variable X="maybe": expected true or false (or 1/0, yes/no, on/off).'),
+    );
   });
 
   it('NEST_PRELOAD_TIMELINE_FILE takes the same words (any case) before it takes a path', () => {

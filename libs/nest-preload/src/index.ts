@@ -1,7 +1,13 @@
 /** `@lf/nest-preload`: the Nest module, its hooks and the building blocks. */
 export { PreloadModule } from './preload.module';
 export { PreloadService } from './preload.service';
-export { PRELOAD_MODULE_OPTIONS, PRELOAD_RESOLVED_OPTIONS, PRELOAD_OPTIONS_TYPE, PRELOAD_ASYNC_OPTIONS_TYPE, type PreloadOptionsFactory } from './preload.module-definition';
+export {
+  PRELOAD_MODULE_OPTIONS,
+  PRELOAD_RESOLVED_OPTIONS,
+  PRELOAD_OPTIONS_TYPE,
+  PRELOAD_ASYNC_OPTIONS_TYPE,
+  type PreloadOptionsFactory,
+} from './preload.module-definition';
 export { DEFAULT_PRELOAD_OPTIONS, resolvePreloadOptions, type PreloadModuleOptions, type ResolvedPreloadOptions } from './preload.options';
 export { PRELOAD_ENV, EXIT_CODES, type PreloadRole } from './preload.constants';
 export { PreloadStep, PRELOAD_STEP_METADATA } from './steps/preload-step.decorator';
@@ -18,5 +24,12 @@ export { markOwner, processStartTicks, sweepStaleDirs, OWNER_FILE, type Owner } 
 export type { Manifest, ResultEntry, ManifestTrust } from './handover/manifest';
 export { readTrustedManifest } from './handover/manifest';
 export { PreloadArtifact, type ArtifactHandle, type ArtifactIndex } from './handover/artifact';
-export { PreloadError, PreloadConfigError, LockTimeoutError, LockCompromisedError, CriticalStepError, ResultUnavailableError } from './errors/preload.error';
+export {
+  PreloadError,
+  PreloadConfigError,
+  LockTimeoutError,
+  LockCompromisedError,
+  CriticalStepError,
+  ResultUnavailableError,
+} from './errors/preload.error';
 export { PreloadMessages } from './errors/preload.messages';

@@ -50,7 +50,9 @@ describe('the package manifest', () => {
         if (seen.has(file)) return;
         seen.add(file);
         // `import type` / `export type` are erased at build time: it loads nothing.
-        for (const [, spec] of readFileSync(file, 'utf8').matchAll(/(?:^(?:import|export) (?!type )[^;]*?from\s+|import\(|require\()\s*'([^']+)'/gm)) {
+        for (const [, spec] of readFileSync(file, 'utf8').matchAll(
+          /(?:^(?:import|export) (?!type )[^;]*?from\s+|import\(|require\()\s*'([^']+)'/gm,
+        )) {
           if (spec.startsWith('.')) visit(join(dirname(file), `${spec}.ts`));
           else packages.add(packageOf(spec));
         }
@@ -85,7 +87,9 @@ describe('the package manifest', () => {
   });
 
   it('maps every subpath for TypeScript users on moduleResolution node, too', () => {
-    const subpaths = Object.keys(manifest.exports).filter((e) => e !== '.' && e !== './package.json').map((e) => e.slice(2));
+    const subpaths = Object.keys(manifest.exports)
+      .filter((e) => e !== '.' && e !== './package.json')
+      .map((e) => e.slice(2));
     expect(Object.keys(manifest.typesVersions?.['*'] ?? {}).sort()).toEqual(subpaths.sort());
   });
 
@@ -93,14 +97,21 @@ describe('the package manifest', () => {
     const entries = Object.values(manifest.exports)
       .filter((t): t is { types: string; default: string } => typeof t === 'object')
       .map((t) => join(root, t.default.replace('./dist/', 'src/').replace(/\.js$/, '.ts')));
-    const program = ts.createProgram(entries, { experimentalDecorators: true, target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.CommonJS, skipLibCheck: true, noEmit: true });
+    const program = ts.createProgram(entries, {
+      experimentalDecorators: true,
+      target: ts.ScriptTarget.ES2022,
+      module: ts.ModuleKind.CommonJS,
+      skipLibCheck: true,
+      noEmit: true,
+    });
     const checker = program.getTypeChecker();
     const undocumented: string[] = [];
     for (const entry of entries) {
       const moduleSymbol = checker.getSymbolAtLocation(program.getSourceFile(entry) as ts.SourceFile) as ts.Symbol;
       for (const symbol of checker.getExportsOfModule(moduleSymbol)) {
         const target = symbol.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(symbol) : symbol;
-        if (!ts.displayPartsToString(target.getDocumentationComment(checker)).trim()) undocumented.push(`${entry.slice(root.length + 1)}: ${symbol.name}`);
+        if (!ts.displayPartsToString(target.getDocumentationComment(checker)).trim())
+          undocumented.push(`${entry.slice(root.length + 1)}: ${symbol.name}`);
       }
     }
     expect(entries.length).toBeGreaterThanOrEqual(5);

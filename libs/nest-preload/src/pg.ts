@@ -4,7 +4,13 @@
  */
 import { Client, type ClientConfig } from 'pg';
 import { PreloadConfigError } from './errors/preload.error';
-import { type AdvisoryLockSession, PgAdvisoryLock, type PgAdvisoryLockOptions, describePgTarget, watchConnectionLoss } from './locks/pg-advisory-lock';
+import {
+  type AdvisoryLockSession,
+  PgAdvisoryLock,
+  type PgAdvisoryLockOptions,
+  describePgTarget,
+  watchConnectionLoss,
+} from './locks/pg-advisory-lock';
 
 export { PgAdvisoryLock, advisoryKeys, type AdvisoryLockSession, type PgAdvisoryLockOptions } from './locks/pg-advisory-lock';
 
@@ -59,7 +65,9 @@ export function pgAdvisoryLock(options: PgLockOptions): PgAdvisoryLock {
   } else if (connection && typeof connection === 'object') {
     config = { ...connection };
   } else {
-    throw new PreloadConfigError('pgAdvisoryLock needs `connection`: the postgres:// URL your ORM connects with, or pg client settings ({ host, port, user, password, database }).');
+    throw new PreloadConfigError(
+      'pgAdvisoryLock needs `connection`: the postgres:// URL your ORM connects with, or pg client settings ({ host, port, user, password, database }).',
+    );
   }
   config.application_name = options.applicationName ?? config.application_name ?? `nest-preload:lock:${process.pid}`;
   return new PgAdvisoryLock({
@@ -67,7 +75,12 @@ export function pgAdvisoryLock(options: PgLockOptions): PgAdvisoryLock {
     retryMinMs: options.retryMinMs,
     retryMaxMs: options.retryMaxMs,
     log: options.log,
-    target: describePgTarget({ ...config, connectionString: config.connectionString } as { connectionString?: string; host?: string; port?: number; database?: string }),
+    target: describePgTarget({ ...config, connectionString: config.connectionString } as {
+      connectionString?: string;
+      host?: string;
+      port?: number;
+      database?: string;
+    }),
     connect: () => openSession(config),
   });
 }

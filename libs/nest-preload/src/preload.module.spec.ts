@@ -10,7 +10,12 @@ import { DEFAULT_PRELOAD_OPTIONS } from './preload.options';
 import { PreloadService } from './preload.service';
 
 const custom: PreloadModuleOptions = { lockDir: '/var/lock/app', healthDetails: true, lockTimeoutMs: 20_000 };
-const expected: ResolvedPreloadOptions = { ...DEFAULT_PRELOAD_OPTIONS, lockDir: '/var/lock/app', healthDetails: true, lockTimeoutMs: 20_000 };
+const expected: ResolvedPreloadOptions = {
+  ...DEFAULT_PRELOAD_OPTIONS,
+  lockDir: '/var/lock/app',
+  healthDetails: true,
+  lockTimeoutMs: 20_000,
+};
 
 @Injectable()
 class OptionsFactory implements PreloadOptionsFactory {
@@ -32,8 +37,15 @@ describe('PreloadModule', () => {
   it('forRoot() with no options resolves the defaults', async () => {
     expect(await resolved([PreloadModule.forRoot({})])).toEqual(DEFAULT_PRELOAD_OPTIONS);
     expect(DEFAULT_PRELOAD_OPTIONS).toEqual({
-      lockDir: join(tmpdir(), 'nest-preload-locks'), lockTimeoutMs: 15_000, lockStaleMs: 10_000, tempRoot: tmpdir(), healthDetails: false, cacheTeardownTimeoutMs: 5_000,
-      artifactCacheBytes: 8 * 2 ** 20, databaseLock: null, hosts: null,
+      lockDir: join(tmpdir(), 'nest-preload-locks'),
+      lockTimeoutMs: 15_000,
+      lockStaleMs: 10_000,
+      tempRoot: tmpdir(),
+      healthDetails: false,
+      cacheTeardownTimeoutMs: 5_000,
+      artifactCacheBytes: 8 * 2 ** 20,
+      databaseLock: null,
+      hosts: null,
     });
   });
 
@@ -42,7 +54,11 @@ describe('PreloadModule', () => {
   });
 
   it('forRootAsync() with useFactory and inject', async () => {
-    const mod = PreloadModule.forRootAsync({ imports: [OptionsModule], useFactory: (f: OptionsFactory) => f.createPreloadOptions(), inject: [OptionsFactory] });
+    const mod = PreloadModule.forRootAsync({
+      imports: [OptionsModule],
+      useFactory: (f: OptionsFactory) => f.createPreloadOptions(),
+      inject: [OptionsFactory],
+    });
     expect(await resolved([mod])).toEqual(expected);
   });
 
@@ -62,10 +78,13 @@ describe('PreloadModule', () => {
     @Module({ providers: [Consumer] })
     class Feature {}
 
-    it.each([[{}], [{ isGlobal: true }]])('forRoot(%p): a module that does not import PreloadModule injects PreloadService', async (options) => {
-      const ref = await Test.createTestingModule({ imports: [PreloadModule.forRoot(options), Feature] }).compile();
-      expect(ref.get(Consumer).preload).toBe(ref.get(PreloadService));
-    });
+    it.each([[{}], [{ isGlobal: true }]])(
+      'forRoot(%p): a module that does not import PreloadModule injects PreloadService',
+      async (options) => {
+        const ref = await Test.createTestingModule({ imports: [PreloadModule.forRoot(options), Feature] }).compile();
+        expect(ref.get(Consumer).preload).toBe(ref.get(PreloadService));
+      },
+    );
 
     it('forRootAsync() without isGlobal is global too', async () => {
       const ref = await Test.createTestingModule({ imports: [PreloadModule.forRootAsync({ useFactory: () => ({}) }), Feature] }).compile();
@@ -73,7 +92,9 @@ describe('PreloadModule', () => {
     });
 
     it('forRoot({ isGlobal: false }): the same module cannot resolve PreloadService', async () => {
-      await expect(Test.createTestingModule({ imports: [PreloadModule.forRoot({ isGlobal: false }), Feature] }).compile()).rejects.toThrow(/PreloadService/);
+      await expect(Test.createTestingModule({ imports: [PreloadModule.forRoot({ isGlobal: false }), Feature] }).compile()).rejects.toThrow(
+        /PreloadService/,
+      );
     });
   });
 
@@ -81,10 +102,18 @@ describe('PreloadModule', () => {
     [{ lockDir: 'relative/dir' }, 'Invalid preload option lockDir="relative/dir": expected an absolute path.'],
     [{ lockTimeoutMs: 0 }, 'Invalid preload option lockTimeoutMs=0: expected a positive whole number of milliseconds.'],
     [{ lockStaleMs: 500 }, 'Invalid preload option lockStaleMs=500: expected a whole number of milliseconds, at least 2000.'],
-    [{ lockTimeoutMs: 10_000 }, 'Invalid preload option lockTimeoutMs=10000: expected more than lockStaleMs (10000), so that a lock left by a killed holder can be taken over in time.'],
+    [
+      { lockTimeoutMs: 10_000 },
+      'Invalid preload option lockTimeoutMs=10000: expected more than lockStaleMs (10000), so that a lock left by a killed holder can be taken over in time.',
+    ],
     [{ healthDetails: 'yes' }, 'Invalid preload option healthDetails="yes": expected true or false.'],
-    [{ lockdir: '/x' }, 'Unknown option "lockdir". Known options: lockDir, lockTimeoutMs, lockStaleMs, tempRoot, healthDetails, cacheTeardownTimeoutMs, artifactCacheBytes, databaseLock, hosts. Check its spelling.'],
+    [
+      { lockdir: '/x' },
+      'Unknown option "lockdir". Known options: lockDir, lockTimeoutMs, lockStaleMs, tempRoot, healthDetails, cacheTeardownTimeoutMs, artifactCacheBytes, databaseLock, hosts. Check its spelling.',
+    ],
   ])('refuses %p with one clear message', async (options, message) => {
-    await expect(Test.createTestingModule({ imports: [PreloadModule.forRoot(options as PreloadModuleOptions)] }).compile()).rejects.toThrow(message);
+    await expect(Test.createTestingModule({ imports: [PreloadModule.forRoot(options as PreloadModuleOptions)] }).compile()).rejects.toThrow(
+      message,
+    );
   });
 });

@@ -16,7 +16,11 @@ import { PreloadState } from './roles/preload-state';
 @Module({
   imports: [DiscoveryModule],
   providers: [
-    { provide: PRELOAD_RESOLVED_OPTIONS, useFactory: (options: PreloadModuleOptions) => resolvePreloadOptions(options), inject: [PRELOAD_MODULE_OPTIONS] },
+    {
+      provide: PRELOAD_RESOLVED_OPTIONS,
+      useFactory: (options: PreloadModuleOptions) => resolvePreloadOptions(options),
+      inject: [PRELOAD_MODULE_OPTIONS],
+    },
     { provide: PreloadProcessContext, useFactory: () => PreloadProcessContext.fromEnv() },
     PreloadState,
     PreloadService,

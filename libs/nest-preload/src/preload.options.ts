@@ -104,21 +104,35 @@ export function resolvePreloadOptions(options: PreloadModuleOptions = {}): Resol
     }
   }
   if (!Number.isInteger(resolved.artifactCacheBytes) || resolved.artifactCacheBytes < 0) {
-    throw new PreloadConfigError(PreloadMessages.invalidOption('artifactCacheBytes', resolved.artifactCacheBytes, 'a whole number of bytes, 0 or more'));
+    throw new PreloadConfigError(
+      PreloadMessages.invalidOption('artifactCacheBytes', resolved.artifactCacheBytes, 'a whole number of bytes, 0 or more'),
+    );
   }
   if (!Number.isInteger(resolved.lockStaleMs) || resolved.lockStaleMs < 2_000) {
-    throw new PreloadConfigError(PreloadMessages.invalidOption('lockStaleMs', resolved.lockStaleMs, 'a whole number of milliseconds, at least 2000'));
+    throw new PreloadConfigError(
+      PreloadMessages.invalidOption('lockStaleMs', resolved.lockStaleMs, 'a whole number of milliseconds, at least 2000'),
+    );
   }
   if (resolved.lockTimeoutMs <= resolved.lockStaleMs) {
     throw new PreloadConfigError(
-      PreloadMessages.invalidOption('lockTimeoutMs', resolved.lockTimeoutMs, `more than lockStaleMs (${resolved.lockStaleMs}), so that a lock left by a killed holder can be taken over in time`),
+      PreloadMessages.invalidOption(
+        'lockTimeoutMs',
+        resolved.lockTimeoutMs,
+        `more than lockStaleMs (${resolved.lockStaleMs}), so that a lock left by a killed holder can be taken over in time`,
+      ),
     );
   }
   if (typeof resolved.healthDetails !== 'boolean') {
     throw new PreloadConfigError(PreloadMessages.invalidOption('healthDetails', resolved.healthDetails, 'true or false'));
   }
   if (resolved.databaseLock !== null && !isLockBackend(resolved.databaseLock)) {
-    throw new PreloadConfigError(PreloadMessages.invalidOption('databaseLock', describeValue(resolved.databaseLock), 'a lock backend (withLock, kind, crossHost), e.g. typeOrmAdvisoryLock(dataSource)'));
+    throw new PreloadConfigError(
+      PreloadMessages.invalidOption(
+        'databaseLock',
+        describeValue(resolved.databaseLock),
+        'a lock backend (withLock, kind, crossHost), e.g. typeOrmAdvisoryLock(dataSource)',
+      ),
+    );
   }
   if (resolved.hosts !== null && resolved.hosts !== 'single' && resolved.hosts !== 'multiple') {
     throw new PreloadConfigError(PreloadMessages.invalidOption('hosts', resolved.hosts, '"single" or "multiple"'));

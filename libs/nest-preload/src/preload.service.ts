@@ -10,7 +10,13 @@ import { PRELOAD_RESOLVED_OPTIONS } from './preload.module-definition';
 import type { ResolvedPreloadOptions } from './preload.options';
 import { PreloadState } from './roles/preload-state';
 import type { StepState } from './steps/step.types';
-import { CLUSTER_STATUS, CLUSTER_STATUS_REQUEST, type ClusterStatusMessage, type ClusterView, isMessage } from './supervisor/cluster.messages';
+import {
+  CLUSTER_STATUS,
+  CLUSTER_STATUS_REQUEST,
+  type ClusterStatusMessage,
+  type ClusterView,
+  isMessage,
+} from './supervisor/cluster.messages';
 import { parseBooleanWord } from './env-boolean';
 
 /** The preload hooks, injectable anywhere in the app. */
@@ -42,7 +48,9 @@ export class PreloadService {
    * processes with a primary to ask over IPC. Other parents (a test runner, say) do not answer.
    */
   servesUnderPrimary(): boolean {
-    const serving = (this.ctx.role === 'worker' && process.env[PRELOAD_ENV.role] === 'worker') || (this.ctx.role === 'preloader' && parseBooleanWord(process.env[PRELOAD_ENV.preloaderServes]) === true);
+    const serving =
+      (this.ctx.role === 'worker' && process.env[PRELOAD_ENV.role] === 'worker') ||
+      (this.ctx.role === 'preloader' && parseBooleanWord(process.env[PRELOAD_ENV.preloaderServes]) === true);
     return serving && typeof process.send === 'function';
   }
 
@@ -105,7 +113,9 @@ export class PreloadService {
 
   /** Critical steps that are not complete. */
   missingCriticalSteps(): string[] {
-    return this.steps().filter((s) => s.critical && s.status !== 'complete').map((s) => s.name);
+    return this.steps()
+      .filter((s) => s.critical && s.status !== 'complete')
+      .map((s) => s.name);
   }
 
   /**

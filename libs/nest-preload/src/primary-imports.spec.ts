@@ -16,12 +16,26 @@ function loadTimeImports(file: string): string[] {
   const visit = (node: ts.Node) => {
     if (ts.isImportDeclaration(node) && ts.isStringLiteral(node.moduleSpecifier)) {
       const clause = node.importClause;
-      const typeOnly = clause?.isTypeOnly || (clause && !clause.name && clause.namedBindings && ts.isNamedImports(clause.namedBindings) && clause.namedBindings.elements.every((e) => e.isTypeOnly));
+      const typeOnly =
+        clause?.isTypeOnly ||
+        (clause &&
+          !clause.name &&
+          clause.namedBindings &&
+          ts.isNamedImports(clause.namedBindings) &&
+          clause.namedBindings.elements.every((e) => e.isTypeOnly));
       if (!typeOnly) found.push(node.moduleSpecifier.text);
     } else if (ts.isExportDeclaration(node) && node.moduleSpecifier && ts.isStringLiteral(node.moduleSpecifier)) {
-      const typeOnly = node.isTypeOnly || (node.exportClause && ts.isNamedExports(node.exportClause) && node.exportClause.elements.every((e) => e.isTypeOnly));
+      const typeOnly =
+        node.isTypeOnly ||
+        (node.exportClause && ts.isNamedExports(node.exportClause) && node.exportClause.elements.every((e) => e.isTypeOnly));
       if (!typeOnly) found.push(node.moduleSpecifier.text);
-    } else if (ts.isCallExpression(node) && ts.isIdentifier(node.expression) && node.expression.text === 'require' && node.arguments.length === 1 && ts.isStringLiteral(node.arguments[0])) {
+    } else if (
+      ts.isCallExpression(node) &&
+      ts.isIdentifier(node.expression) &&
+      node.expression.text === 'require' &&
+      node.arguments.length === 1 &&
+      ts.isStringLiteral(node.arguments[0])
+    ) {
       found.push(node.arguments[0].text);
     }
     // `await import()` is lazy: not followed (the roles load Nest that way, in the children only).
@@ -60,7 +74,15 @@ describe('what the primary loads', () => {
     // Any package added to the primary's load path fails here, to be looked at.
     expect([...packages].sort()).toEqual(['write-file-atomic']);
     // It does reach the supervisor, the control socket and the timeline's collector: the walk follows them.
-    expect(files).toEqual(expect.arrayContaining(['cluster.ts', 'supervisor/supervisor.ts', 'control/control-server.ts', 'supervisor/start-timeline.ts', 'timeline/trace.ts']));
+    expect(files).toEqual(
+      expect.arrayContaining([
+        'cluster.ts',
+        'supervisor/supervisor.ts',
+        'control/control-server.ts',
+        'supervisor/start-timeline.ts',
+        'timeline/trace.ts',
+      ]),
+    );
     expect(files.some((f) => f.startsWith('roles/'))).toBe(false);
   });
 

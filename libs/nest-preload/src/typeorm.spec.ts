@@ -14,7 +14,9 @@ describe('typeOrmAdvisoryLock', () => {
 
   it('refuses any other driver too (MySQL here), pointing at the file lock for one host', () => {
     const mysql = { options: { type: 'mysql' } } as unknown as DataSource;
-    expect(() => typeOrmAdvisoryLock(mysql)).toThrow('typeOrmAdvisoryLock needs a PostgreSQL DataSource, this one is "mysql". Leave databaseLock unset with one host (the file lock guards the work).');
+    expect(() => typeOrmAdvisoryLock(mysql)).toThrow(
+      'typeOrmAdvisoryLock needs a PostgreSQL DataSource, this one is "mysql". Leave databaseLock unset with one host (the file lock guards the work).',
+    );
   });
 
   it('accepts a PostgreSQL DataSource without connecting (the lock connects when taken)', () => {

@@ -4,7 +4,13 @@
  */
 import { DataSource, type DataSourceOptions, type QueryRunner } from 'typeorm';
 import { PreloadConfigError } from './errors/preload.error';
-import { type AdvisoryLockSession, PgAdvisoryLock, type PgAdvisoryLockOptions, describePgTarget, watchConnectionLoss } from './locks/pg-advisory-lock';
+import {
+  type AdvisoryLockSession,
+  PgAdvisoryLock,
+  type PgAdvisoryLockOptions,
+  describePgTarget,
+  watchConnectionLoss,
+} from './locks/pg-advisory-lock';
 
 export { PgAdvisoryLock, advisoryKeys, type AdvisoryLockSession, type PgAdvisoryLockOptions } from './locks/pg-advisory-lock';
 
@@ -38,7 +44,8 @@ export function typeOrmAdvisoryLock(dataSource: DataSource, options: TypeOrmAdvi
           : 'Leave databaseLock unset with one host (the file lock guards the work).'),
     );
   }
-  const applicationName = options.applicationName ?? (base.applicationName ? `${base.applicationName}:lock` : `nest-preload:lock:${process.pid}`);
+  const applicationName =
+    options.applicationName ?? (base.applicationName ? `${base.applicationName}:lock` : `nest-preload:lock:${process.pid}`);
   const lockOptions: DataSourceOptions = {
     ...base,
     name: undefined,

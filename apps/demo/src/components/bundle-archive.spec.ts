@@ -6,8 +6,9 @@ import { gzipSync } from 'node:zlib';
 import * as yazl from 'yazl';
 import { BundleError, fetchBundle, unpackBundle } from './bundle-archive';
 
- 
-const { generateBundle } = require('../../../../tools/gen-bundle.cjs') as { generateBundle(o: { count: number; out: string; prefix?: string }): Promise<unknown> };
+const { generateBundle } = require('../../../../tools/gen-bundle.cjs') as {
+  generateBundle(o: { count: number; out: string; prefix?: string }): Promise<unknown>;
+};
 
 const work = () => mkdtempSync(join(tmpdir(), 'bundle-spec-'));
 
@@ -65,8 +66,16 @@ describe('bundles', () => {
     ['a ../ entry', [{ name: '../evil.js', body: 'x' }], 'entry "../evil.js" would be written outside the bundle dir'],
     ['a nested ../ entry', [{ name: 'components/../../evil.js', body: 'x' }], 'would be written outside the bundle dir'],
     ['an absolute path', [{ name: '/tmp/evil.js', body: 'x' }], 'entry "/tmp/evil.js" has an absolute path'],
-    ['a symlink escaping the dir', [{ name: 'components/link', type: '2' as const, link: '../../../etc/passwd' }], 'is a link that points outside the bundle dir (../../../etc/passwd)'],
-    ['a symlink to an absolute path', [{ name: 'link', type: '2' as const, link: '/etc/passwd' }], 'is a link to an absolute path (/etc/passwd)'],
+    [
+      'a symlink escaping the dir',
+      [{ name: 'components/link', type: '2' as const, link: '../../../etc/passwd' }],
+      'is a link that points outside the bundle dir (../../../etc/passwd)',
+    ],
+    [
+      'a symlink to an absolute path',
+      [{ name: 'link', type: '2' as const, link: '/etc/passwd' }],
+      'is a link to an absolute path (/etc/passwd)',
+    ],
   ])('refuses a .tar.gz with %s, and writes nothing', async (_, entries, message) => {
     const dir = work();
     const archive = join(dir, 'bad.tar.gz');
@@ -82,15 +91,29 @@ describe('bundles', () => {
   it('unpacks a .tar.gz whose symlink stays inside the dir', async () => {
     const dir = work();
     const archive = join(dir, 'ok.tar.gz');
-    writeFileSync(archive, craftTarGz([{ name: 'components/a.js', body: 'A' }, { name: 'components/b.js', type: '2', link: 'a.js' }]));
+    writeFileSync(
+      archive,
+      craftTarGz([
+        { name: 'components/a.js', body: 'A' },
+        { name: 'components/b.js', type: '2', link: 'a.js' },
+      ]),
+    );
     await unpackBundle(archive, join(dir, 'out'), archive);
     expect(readFileSync(join(dir, 'out', 'components', 'b.js'), 'utf8')).toBe('A');
   });
 
   it.each([
-    ['a ../ entry', [{ name: '../evil.js', placeholder: 'AA/evil.js', body: 'x' }], /entry "\.\.\/evil.js" would be written outside the bundle dir/],
+    [
+      'a ../ entry',
+      [{ name: '../evil.js', placeholder: 'AA/evil.js', body: 'x' }],
+      /entry "\.\.\/evil.js" would be written outside the bundle dir/,
+    ],
     ['an absolute path', [{ name: '/tmp/evil.js', placeholder: 'Xtmp/evil.js', body: 'x' }], /entry "\/tmp\/evil.js" has an absolute path/],
-    ['a symlink escaping the dir', [{ name: 'components/lnk', placeholder: 'components/lnk', body: '../../../etc/passwd', symlink: true }], /is a link that points outside the bundle dir/],
+    [
+      'a symlink escaping the dir',
+      [{ name: 'components/lnk', placeholder: 'components/lnk', body: '../../../etc/passwd', symlink: true }],
+      /is a link that points outside the bundle dir/,
+    ],
   ])('refuses a .zip with %s, and writes nothing', async (_, entries, message) => {
     const dir = work();
     const archive = join(dir, 'bad.zip');
@@ -102,26 +125,38 @@ describe('bundles', () => {
     expect(readdirSync(join(dir, 'out'))).toEqual([]);
   });
 
-  it.each([['tar.gz'], ['zip']])('refuses a .%s archive bomb (too many entries, or too many bytes once unpacked) before writing anything', async (ext) => {
-    const dir = work();
-    const many = join(dir, `many.${ext}`);
-    await generateBundle({ count: 12, out: many });
-    await expect(unpackBundle(many, join(dir, 'a'), 'many', { maxEntries: 10, maxBytes: 1e9 })).rejects.toThrow('bundle many has more than 10 entries (an archive bomb?). Nothing was unpacked.');
-    expect(readdirSync(join(dir, 'a'))).toEqual([]);
-    const big = join(dir, `big.${ext}`);
-    if (ext === 'tar.gz') {
-      writeFileSync(big, craftTarGz([{ name: 'components/zeros.js', body: '0'.repeat(3 * 2 ** 20) }]));
-    } else {
-      writeFileSync(big, await craftZip([{ name: 'components/zeros.js', placeholder: 'components/zeros.js', body: '0'.repeat(3 * 2 ** 20) }]));
-    }
-    await expect(unpackBundle(big, join(dir, 'b'), 'big', { maxEntries: 100, maxBytes: 2 ** 20 })).rejects.toThrow(`bundle big unpacks to more than ${2 ** 20} bytes (an archive bomb?). Nothing was unpacked.`);
-    expect(readdirSync(join(dir, 'b'))).toEqual([]);
-  });
+  it.each([['tar.gz'], ['zip']])(
+    'refuses a .%s archive bomb (too many entries, or too many bytes once unpacked) before writing anything',
+    async (ext) => {
+      const dir = work();
+      const many = join(dir, `many.${ext}`);
+      await generateBundle({ count: 12, out: many });
+      await expect(unpackBundle(many, join(dir, 'a'), 'many', { maxEntries: 10, maxBytes: 1e9 })).rejects.toThrow(
+        'bundle many has more than 10 entries (an archive bomb?). Nothing was unpacked.',
+      );
+      expect(readdirSync(join(dir, 'a'))).toEqual([]);
+      const big = join(dir, `big.${ext}`);
+      if (ext === 'tar.gz') {
+        writeFileSync(big, craftTarGz([{ name: 'components/zeros.js', body: '0'.repeat(3 * 2 ** 20) }]));
+      } else {
+        writeFileSync(
+          big,
+          await craftZip([{ name: 'components/zeros.js', placeholder: 'components/zeros.js', body: '0'.repeat(3 * 2 ** 20) }]),
+        );
+      }
+      await expect(unpackBundle(big, join(dir, 'b'), 'big', { maxEntries: 100, maxBytes: 2 ** 20 })).rejects.toThrow(
+        `bundle big unpacks to more than ${2 ** 20} bytes (an archive bomb?). Nothing was unpacked.`,
+      );
+      expect(readdirSync(join(dir, 'b'))).toEqual([]);
+    },
+  );
 
   it('refuses a file that is not an archive, naming the bundle', async () => {
     const dir = work();
     writeFileSync(join(dir, 'notes.zip'), 'just text');
-    await expect(unpackBundle(join(dir, 'notes.zip'), join(dir, 'out'), 'notes.zip')).rejects.toThrow('bundle notes.zip is not a .tar.gz or .zip archive');
+    await expect(unpackBundle(join(dir, 'notes.zip'), join(dir, 'out'), 'notes.zip')).rejects.toThrow(
+      'bundle notes.zip is not a .tar.gz or .zip archive',
+    );
   });
 
   describe('fetching', () => {
@@ -149,14 +184,18 @@ describe('bundles', () => {
     });
 
     it('fails clearly on a 404', async () => {
-      await expect(fetchBundle(`${base}/missing.zip`, work())).rejects.toThrow(`bundle ${base}/missing.zip could not be downloaded: HTTP 404 Not Found`);
+      await expect(fetchBundle(`${base}/missing.zip`, work())).rejects.toThrow(
+        `bundle ${base}/missing.zip could not be downloaded: HTTP 404 Not Found`,
+      );
     });
 
     it('takes file:// URLs and plain paths, and names a missing one', async () => {
       const file = join(archiveDir, 'b.tar.gz');
       await expect(fetchBundle(`file://${file}`, work())).resolves.toBe(file);
       await expect(fetchBundle(file, work())).resolves.toBe(file);
-      await expect(fetchBundle('/no/such/bundle.zip', work())).rejects.toThrow('bundle /no/such/bundle.zip does not exist or is not a file');
+      await expect(fetchBundle('/no/such/bundle.zip', work())).rejects.toThrow(
+        'bundle /no/such/bundle.zip does not exist or is not a file',
+      );
     });
   });
 });

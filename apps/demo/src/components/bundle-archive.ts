@@ -14,7 +14,10 @@ export class BundleError extends Error {
   override name = 'BundleError';
 
   /** True when trying again may help (network error, timeout, HTTP 5xx or 429). */
-  constructor(message: string, readonly transient = false) {
+  constructor(
+    message: string,
+    readonly transient = false,
+  ) {
     super(message);
   }
 }
@@ -23,7 +26,12 @@ export class BundleError extends Error {
  * {@link fetchBundle}, trying a transient failure again `policy.retries` times (waiting
  * `retryDelayMs`, then twice that, …); `onRetry` hears each failure that will be retried.
  */
-export async function fetchBundleWithRetries(source: string, workDir: string, policy: FetchPolicy, onRetry: (error: BundleError, attempt: number, delayMs: number) => void): Promise<string> {
+export async function fetchBundleWithRetries(
+  source: string,
+  workDir: string,
+  policy: FetchPolicy,
+  onRetry: (error: BundleError, attempt: number, delayMs: number) => void,
+): Promise<string> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await fetchBundle(source, workDir, policy.timeoutMs);
@@ -69,11 +77,17 @@ export async function fetchBundle(source: string, workDir: string, timeoutMs = D
     }
     if (!response.ok || !response.body) {
       await response.body?.cancel().catch(() => undefined);
-      throw new BundleError(`bundle ${source} could not be downloaded: HTTP ${response.status} ${response.statusText}`, response.status >= 500 || response.status === 429);
+      throw new BundleError(
+        `bundle ${source} could not be downloaded: HTTP ${response.status} ${response.statusText}`,
+        response.status >= 500 || response.status === 429,
+      );
     }
     const target = join(workDir, `download${extensionOf(new URL(source).pathname) ?? ''}`);
     try {
-      await pipeline(Readable.fromWeb(response.body as import('node:stream/web').ReadableStream), createWriteStream(target, { mode: 0o600 }));
+      await pipeline(
+        Readable.fromWeb(response.body as import('node:stream/web').ReadableStream),
+        createWriteStream(target, { mode: 0o600 }),
+      );
     } catch (error) {
       throw failed(error);
     }
@@ -102,7 +116,12 @@ export async function archiveKind(path: string, source: string): Promise<Archive
  * Unpacks the archive into `dest` after checking every entry: no absolute path, no `..`, no link
  * pointing outside `dest` (zip-slip). An unsafe archive is refused whole; nothing is written.
  */
-export async function unpackBundle(path: string, dest: string, source: string, limits: BundleLimits = DEFAULT_BUNDLE_LIMITS): Promise<void> {
+export async function unpackBundle(
+  path: string,
+  dest: string,
+  source: string,
+  limits: BundleLimits = DEFAULT_BUNDLE_LIMITS,
+): Promise<void> {
   const kind = await archiveKind(path, source);
   await mkdir(dest, { recursive: true, mode: 0o700 });
   if (kind === 'tar.gz') await unpackTar(path, dest, source, limits);
@@ -116,8 +135,10 @@ function budget(source: string, limits: BundleLimits) {
   return (size: number) => {
     entries++;
     bytes += size;
-    if (entries > limits.maxEntries) throw new BundleError(`bundle ${source} has more than ${limits.maxEntries} entries (an archive bomb?). Nothing was unpacked.`);
-    if (bytes > limits.maxBytes) throw new BundleError(`bundle ${source} unpacks to more than ${limits.maxBytes} bytes (an archive bomb?). Nothing was unpacked.`);
+    if (entries > limits.maxEntries)
+      throw new BundleError(`bundle ${source} has more than ${limits.maxEntries} entries (an archive bomb?). Nothing was unpacked.`);
+    if (bytes > limits.maxBytes)
+      throw new BundleError(`bundle ${source} unpacks to more than ${limits.maxBytes} bytes (an archive bomb?). Nothing was unpacked.`);
   };
 }
 
@@ -165,7 +186,11 @@ async function unpackTar(path: string, dest: string, source: string, limits: Bun
 }
 
 function openZip(path: string): Promise<yauzl.ZipFile> {
-  return new Promise((ok, fail) => yauzl.open(path, { lazyEntries: true, autoClose: false, decodeStrings: false, validateEntrySizes: true }, (error, zip) => (error ? fail(error) : ok(zip))));
+  return new Promise((ok, fail) =>
+    yauzl.open(path, { lazyEntries: true, autoClose: false, decodeStrings: false, validateEntrySizes: true }, (error, zip) =>
+      error ? fail(error) : ok(zip),
+    ),
+  );
 }
 
 /** Calls `onEntry` for each entry in order; resolves when the archive ends. */
@@ -203,7 +228,7 @@ async function unpackZip(path: string, dest: string, source: string, limits: Bun
     try {
       await eachEntry(zip, async (entry) => {
         count(entry.uncompressedSize);
-        const link = isZipSymlink(entry) ? (await streamText(await readEntry(zip, entry))) : null;
+        const link = isZipSymlink(entry) ? await streamText(await readEntry(zip, entry)) : null;
         const reason = escapeReason(zipName(entry), link);
         if (reason) refuse(source, zipName(entry), reason);
       });

@@ -5,8 +5,9 @@ import { gunzipSync } from 'node:zlib';
 import { unpackBundle } from './bundle-archive';
 import { BUILTIN_DIR, buildTypesArtifact, listComponentModules } from './component-index';
 
- 
-const { generateBundle } = require('../../../../tools/gen-bundle.cjs') as { generateBundle(o: { count: number; out: string; prefix?: string }): Promise<unknown> };
+const { generateBundle } = require('../../../../tools/gen-bundle.cjs') as {
+  generateBundle(o: { count: number; out: string; prefix?: string }): Promise<unknown>;
+};
 
 describe('component types index', () => {
   it('the built-in library has two dozen component modules', async () => {
@@ -26,7 +27,10 @@ describe('component types index', () => {
     expect(JSON.parse(a.artifact.bytes.subarray(to, to + tl).toString())).toEqual(all.processing.SplitText);
     expect(all.processing.SplitText.template.chunk_size).toEqual({ type: 'int', required: false, value: 1000, display_name: 'Chunk Size' });
     const [mo, ml] = a.artifact.index['m:SplitText'];
-    expect(JSON.parse(a.artifact.bytes.subarray(mo, mo + ml).toString())).toEqual({ source: 'builtin', file: expect.stringMatching(/^split-text\.component\.(ts|js)$/) });
+    expect(JSON.parse(a.artifact.bytes.subarray(mo, mo + ml).toString())).toEqual({
+      source: 'builtin',
+      file: expect.stringMatching(/^split-text\.component\.(ts|js)$/),
+    });
     expect(a.artifact.bytes.subarray(offset, offset + length).toString()).not.toContain(BUILTIN_DIR);
     // The gzipped copy is the same JSON, and is the same bytes in every build (no timestamp).
     const [go, gl] = a.artifact.index['all.gz'];
@@ -40,8 +44,16 @@ describe('component types index', () => {
       await generateBundle({ count: 5, out: join(dir, `${name}.zip`) });
       await unpackBundle(join(dir, `${name}.zip`), join(dir, name), name);
     }
-    const { count } = await buildTypesArtifact([{ source: 'builtin', dir: BUILTIN_DIR }, { source: 0, dir: join(dir, 'one') }]);
+    const { count } = await buildTypesArtifact([
+      { source: 'builtin', dir: BUILTIN_DIR },
+      { source: 0, dir: join(dir, 'one') },
+    ]);
     expect(count).toBe(29);
-    await expect(buildTypesArtifact([{ source: 0, dir: join(dir, 'one') }, { source: 1, dir: join(dir, 'two') }])).rejects.toThrow(/component Acme\w+ is defined twice: in .*one.* and in .*two.*; rename one of them/);
+    await expect(
+      buildTypesArtifact([
+        { source: 0, dir: join(dir, 'one') },
+        { source: 1, dir: join(dir, 'two') },
+      ]),
+    ).rejects.toThrow(/component Acme\w+ is defined twice: in .*one.* and in .*two.*; rename one of them/);
   });
 });

@@ -28,7 +28,10 @@ const gzipAsync = promisify(gzip);
 /** Every component module file under `dir`, sorted. */
 export async function listComponentModules(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true });
-  return entries.filter((e) => e.isFile() && MODULE_FILE.test(e.name)).map((e) => join(e.parentPath, e.name)).sort();
+  return entries
+    .filter((e) => e.isFile() && MODULE_FILE.test(e.name))
+    .map((e) => join(e.parentPath, e.name))
+    .sort();
 }
 
 /** Loads one component module and returns its class; the message names the file when it is not one. */
@@ -57,7 +60,12 @@ export async function buildTypesArtifact(sources: ComponentSource[]): Promise<{ 
       const name = componentName(component);
       const seen = found.get(name);
       if (seen) throw new Error(`component ${name} is defined twice: in ${seen.path} and in ${path}; rename one of them`);
-      found.set(name, { category: component.category, template: toTemplate(component), locator: { source, file: relative(dir, path) }, path });
+      found.set(name, {
+        category: component.category,
+        template: toTemplate(component),
+        locator: { source, file: relative(dir, path) },
+        path,
+      });
     }
   }
   const byCategory = new Map<string, string[]>();

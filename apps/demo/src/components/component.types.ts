@@ -49,12 +49,24 @@ export function toTemplate(component: ComponentClass): ComponentTemplate {
       ...(input.info ? { info: input.info } : {}),
     };
   }
-  return { display_name: component.displayName, description: component.description, icon: component.icon ?? null, template, outputs: component.outputs };
+  return {
+    display_name: component.displayName,
+    description: component.description,
+    icon: component.icon ?? null,
+    template,
+    outputs: component.outputs,
+  };
 }
 
 /** Throws unless `value` looks like a component class; names the module for the operator. */
 export function assertComponentClass(value: unknown, where: string): asserts value is ComponentClass {
   const c = value as ComponentClass;
-  const ok = typeof c === 'function' && typeof c.displayName === 'string' && typeof c.category === 'string' && Array.isArray(c.inputs) && Array.isArray(c.outputs) && typeof c.prototype?.run === 'function';
+  const ok =
+    typeof c === 'function' &&
+    typeof c.displayName === 'string' &&
+    typeof c.category === 'string' &&
+    Array.isArray(c.inputs) &&
+    Array.isArray(c.outputs) &&
+    typeof c.prototype?.run === 'function';
   if (!ok) throw new Error(`${where} does not export a component class (static displayName, category, inputs, outputs and a run() method)`);
 }

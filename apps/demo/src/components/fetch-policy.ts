@@ -16,7 +16,8 @@ export const DEFAULT_FETCH_POLICY: FetchPolicy = { timeoutMs: 30_000, retries: 2
 export const MAX_RETRY_DELAY_MS = 30_000;
 
 /** The wait before retry number `attempt` (1-based): the first delay, doubled each time, capped. */
-export const retryDelay = (policy: FetchPolicy, attempt: number): number => Math.min(policy.retryDelayMs * 2 ** (attempt - 1), MAX_RETRY_DELAY_MS);
+export const retryDelay = (policy: FetchPolicy, attempt: number): number =>
+  Math.min(policy.retryDelayMs * 2 ** (attempt - 1), MAX_RETRY_DELAY_MS);
 
 /** The longest one bundle can take to give up: every attempt running out its bound, and the waits between. */
 export function worstCaseMs(policy: FetchPolicy): number {

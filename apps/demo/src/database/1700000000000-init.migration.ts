@@ -13,7 +13,11 @@ export class Init1700000000000 implements MigrationInterface {
           { name: 'username', type: 'varchar', length: '128', isUnique: true },
           { name: 'password_hash', type: 'varchar', length: '256' },
           { name: 'is_superuser', type: 'boolean', default: false },
-          { name: 'created_at', type: queryRunner.connection.options.type === 'postgres' ? 'timestamp' : 'datetime', default: 'CURRENT_TIMESTAMP' },
+          {
+            name: 'created_at',
+            type: queryRunner.connection.options.type === 'postgres' ? 'timestamp' : 'datetime',
+            default: 'CURRENT_TIMESTAMP',
+          },
         ],
       }),
     );
@@ -25,7 +29,11 @@ export class Init1700000000000 implements MigrationInterface {
           { name: 'step', type: 'varchar', length: '64' },
           { name: 'role', type: 'varchar', length: '16' },
           { name: 'pid', type: 'integer' },
-          { name: 'ran_at', type: queryRunner.connection.options.type === 'postgres' ? 'timestamp' : 'datetime', default: 'CURRENT_TIMESTAMP' },
+          {
+            name: 'ran_at',
+            type: queryRunner.connection.options.type === 'postgres' ? 'timestamp' : 'datetime',
+            default: 'CURRENT_TIMESTAMP',
+          },
         ],
       }),
     );

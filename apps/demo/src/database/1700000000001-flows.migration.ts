@@ -21,9 +21,20 @@ export class Flows1700000000001 implements MigrationInterface {
           { name: 'description', type: 'text', isNullable: true },
           { name: 'data', type: 'text' },
           { name: 'is_starter', type: 'boolean', default: false },
-          { name: 'created_at', type: queryRunner.connection.options.type === 'postgres' ? 'timestamp' : 'datetime', default: 'CURRENT_TIMESTAMP' },
+          {
+            name: 'created_at',
+            type: queryRunner.connection.options.type === 'postgres' ? 'timestamp' : 'datetime',
+            default: 'CURRENT_TIMESTAMP',
+          },
         ],
-        foreignKeys: [new TableForeignKey({ columnNames: ['user_id'], referencedTableName: 'users', referencedColumnNames: ['id'], onDelete: 'CASCADE' })],
+        foreignKeys: [
+          new TableForeignKey({
+            columnNames: ['user_id'],
+            referencedTableName: 'users',
+            referencedColumnNames: ['id'],
+            onDelete: 'CASCADE',
+          }),
+        ],
       }),
     );
   }

@@ -19,7 +19,9 @@ export class Lifecycle1700000000002 implements MigrationInterface {
     await queryRunner.addColumn('flows', new TableColumn({ name: 'seed_hash', type: 'varchar', length: '64', isNullable: true }));
     // Rows seeded before this migration came from the seeder: mark them as its own, so that the
     // next start updates them if their shipped content changed.
-    await queryRunner.query(`UPDATE flows SET seed_hash = 'pre-upsert' WHERE is_starter = ${queryRunner.connection.options.type === 'postgres' ? 'true' : '1'}`);
+    await queryRunner.query(
+      `UPDATE flows SET seed_hash = 'pre-upsert' WHERE is_starter = ${queryRunner.connection.options.type === 'postgres' ? 'true' : '1'}`,
+    );
     await queryRunner.createTable(
       new Table({
         name: 'variables',
@@ -32,7 +34,14 @@ export class Lifecycle1700000000002 implements MigrationInterface {
           { name: 'created_at', type: timestamp, default: 'CURRENT_TIMESTAMP' },
         ],
         uniques: [{ name: 'UQ_variables_user_name', columnNames: ['user_id', 'name'] }],
-        foreignKeys: [new TableForeignKey({ columnNames: ['user_id'], referencedTableName: 'users', referencedColumnNames: ['id'], onDelete: 'CASCADE' })],
+        foreignKeys: [
+          new TableForeignKey({
+            columnNames: ['user_id'],
+            referencedTableName: 'users',
+            referencedColumnNames: ['id'],
+            onDelete: 'CASCADE',
+          }),
+        ],
       }),
     );
   }

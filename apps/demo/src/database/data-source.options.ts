@@ -12,7 +12,12 @@ import { Variable } from './variable.entity';
 
 /** TypeORM options: PostgreSQL when DATABASE_URL is set, else a SQLite file in DATA_DIR. */
 export function dataSourceOptions(config: DemoConfig, role: string): DataSourceOptions {
-  const common = { entities: [User, StepRun, Flow, Variable], migrations: [Init1700000000000, Flows1700000000001, Lifecycle1700000000002], migrationsRun: false, synchronize: false };
+  const common = {
+    entities: [User, StepRun, Flow, Variable],
+    migrations: [Init1700000000000, Flows1700000000001, Lifecycle1700000000002],
+    migrationsRun: false,
+    synchronize: false,
+  };
   if (config.databaseUrl) {
     // The name lets operators (and tests) find this process's connections in pg_stat_activity.
     return { ...common, type: 'postgres', url: config.databaseUrl, applicationName: `demo:${role}:${process.pid}`, extra: { max: 5 } };

@@ -20,9 +20,12 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export function parseFlow(value: unknown): FlowDocument {
   const flow = value as FlowDocument;
   if (typeof flow !== 'object' || flow === null || Array.isArray(flow)) throw new FlowError('a flow must be a JSON object');
-  if (typeof flow.name !== 'string' || !flow.name.trim() || flow.name.length > 255) throw new FlowError('"name" must be a non-empty string of at most 255 characters');
-  if (flow.id !== undefined && (typeof flow.id !== 'string' || !UUID.test(flow.id))) throw new FlowError('"id", when given, must be a UUID');
-  if (flow.description !== undefined && flow.description !== null && typeof flow.description !== 'string') throw new FlowError('"description" must be a string');
+  if (typeof flow.name !== 'string' || !flow.name.trim() || flow.name.length > 255)
+    throw new FlowError('"name" must be a non-empty string of at most 255 characters');
+  if (flow.id !== undefined && (typeof flow.id !== 'string' || !UUID.test(flow.id)))
+    throw new FlowError('"id", when given, must be a UUID');
+  if (flow.description !== undefined && flow.description !== null && typeof flow.description !== 'string')
+    throw new FlowError('"description" must be a string');
   const data = flow.data;
   if (typeof data !== 'object' || data === null || !Array.isArray(data.nodes) || !Array.isArray(data.edges ?? [])) {
     throw new FlowError('"data" must be an object with a "nodes" array (and an optional "edges" array)');
@@ -34,7 +37,8 @@ export function parseFlow(value: unknown): FlowDocument {
     ids.add(node.id);
   }
   for (const edge of data.edges ?? []) {
-    if (!ids.has(edge?.source) || !ids.has(edge?.target)) throw new FlowError(`edge ${JSON.stringify(edge)} connects a node that does not exist`);
+    if (!ids.has(edge?.source) || !ids.has(edge?.target))
+      throw new FlowError(`edge ${JSON.stringify(edge)} connects a node that does not exist`);
   }
   return { ...flow, data: { nodes: data.nodes, edges: data.edges ?? [] } };
 }
@@ -54,7 +58,9 @@ export function checkRequiredInputs(flow: FlowDocument, catalog: ComponentCatalo
   const problems: string[] = [];
   for (const node of flow.data.nodes) {
     if (fed.has(node.id)) continue;
-    const missing = catalog.load(node.type).inputs.filter((input) => input.required && (node.inputs?.[input.name] ?? input.value ?? null) === null);
+    const missing = catalog
+      .load(node.type)
+      .inputs.filter((input) => input.required && (node.inputs?.[input.name] ?? input.value ?? null) === null);
     if (missing.length) problems.push(`node ${node.id} (${node.type}) needs ${missing.map((m) => m.name).join(', ')}`);
   }
   if (problems.length) throw new FlowError(problems.join('; '));

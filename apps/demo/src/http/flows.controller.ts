@@ -1,4 +1,14 @@
-import { BadRequestException, Body, Controller, Get, HttpCode, Inject, NotFoundException, Post, UnprocessableEntityException } from '@nestjs/common';
+import {
+  BadRequestException,
+  Body,
+  Controller,
+  Get,
+  HttpCode,
+  Inject,
+  NotFoundException,
+  Post,
+  UnprocessableEntityException,
+} from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
 import { IsNull, LessThan, Or, type Repository } from 'typeorm';
@@ -66,7 +76,17 @@ export class FlowsController {
       throw error;
     }
     const owner = await this.superuser();
-    const saved = await this.flows.save(this.flows.create({ id: flow.id ?? randomUUID(), userId: owner.id, name: flow.name, description: flow.description ?? null, data: JSON.stringify(flow.data), isStarter: false, seedHash: null }));
+    const saved = await this.flows.save(
+      this.flows.create({
+        id: flow.id ?? randomUUID(),
+        userId: owner.id,
+        name: flow.name,
+        description: flow.description ?? null,
+        data: JSON.stringify(flow.data),
+        isStarter: false,
+        seedHash: null,
+      }),
+    );
     return summary(saved);
   }
 

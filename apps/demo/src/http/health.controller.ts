@@ -33,7 +33,8 @@ export class HealthController {
     const result = complete ? this.steps.result<BundlesResult>('bundles') : null;
     return indicator.up({
       loaded: result?.bundles.map((b) => redactUrl(b.source)) ?? [],
-      missing: result?.missing.map((m) => ({ source: redactUrl(m.source), reason: m.reason.split(m.source).join(redactUrl(m.source)) })) ?? [],
+      missing:
+        result?.missing.map((m) => ({ source: redactUrl(m.source), reason: m.reason.split(m.source).join(redactUrl(m.source)) })) ?? [],
     });
   }
 
@@ -41,11 +42,15 @@ export class HealthController {
   @Get()
   @HealthCheck()
   check(): Promise<HealthCheckResult> {
-    return statusOnly(() => this.health.check([
-      () => this.db.pingCheck('database', { timeout: 2_000 }),
-      ...(this.config.redisUrl ? [() => this.redis()] : []),
-      () => this.preload.isHealthy('preload'),
-    ]), this.config.healthDetails);
+    return statusOnly(
+      () =>
+        this.health.check([
+          () => this.db.pingCheck('database', { timeout: 2_000 }),
+          ...(this.config.redisUrl ? [() => this.redis()] : []),
+          () => this.preload.isHealthy('preload'),
+        ]),
+      this.config.healthDetails,
+    );
   }
 
   private async redis() {

@@ -15,7 +15,11 @@ export class TestHooksController {
   /** Whether this process still holds the superuser's password (in the config provider or its environment); never the password. */
   @Get('secrets')
   secrets(): { pid: number; configHasPassword: boolean; envHasPassword: boolean } {
-    return { pid: process.pid, configHasPassword: this.config.superuserPassword !== null, envHasPassword: process.env.SUPERUSER_PASSWORD !== undefined };
+    return {
+      pid: process.pid,
+      configHasPassword: this.config.superuserPassword !== null,
+      envHasPassword: process.env.SUPERUSER_PASSWORD !== undefined,
+    };
   }
 
   /** Answers, then blocks this worker's event loop for good (the watchdog must replace it). */
@@ -33,7 +37,17 @@ export class TestHooksController {
     if (kind === 'huge') {
       process.send?.({ type: 'nest-preload:heartbeat', requests: 'x'.repeat(Math.min(Number(mb) || 1, 200) * 2 ** 20), rssMb: 1 });
     } else {
-      for (const message of [42, 'text', null, [1, 2], { type: 'nest-preload:heartbeat', requests: -5, rssMb: 'lots' }, { type: 'nest-preload:cluster-status-request', id: 'x' }, { type: 'nest-preload:stopping', reason: { deep: true } }, { type: 'nest-preload:ready' }, { type: 'unknown:thing' }]) {
+      for (const message of [
+        42,
+        'text',
+        null,
+        [1, 2],
+        { type: 'nest-preload:heartbeat', requests: -5, rssMb: 'lots' },
+        { type: 'nest-preload:cluster-status-request', id: 'x' },
+        { type: 'nest-preload:stopping', reason: { deep: true } },
+        { type: 'nest-preload:ready' },
+        { type: 'unknown:thing' },
+      ]) {
         process.send?.(message);
       }
     }

@@ -107,7 +107,9 @@ export class StartupSteps {
       await injectFaults(this.config, 'bundles', this.preload.role);
       try {
         const archive = await fetchBundleWithRetries(source, work, this.config.bundleFetch, (error, attempt, delayMs) =>
-          this.logger.warn(`${error.message}; attempt ${attempt} of ${this.config.bundleFetch.retries + 1}, trying again in ${msAsText(delayMs)}`),
+          this.logger.warn(
+            `${error.message}; attempt ${attempt} of ${this.config.bundleFetch.retries + 1}, trying again in ${msAsText(delayMs)}`,
+          ),
         );
         const dir = join(work, 'content');
         await unpackBundle(archive, dir, source, this.config.bundleLimits);
@@ -116,7 +118,9 @@ export class StartupSteps {
         bundles.push({ source, dir, components });
       } catch (error) {
         if (this.config.bundleRequired || !(error instanceof BundleError)) throw error;
-        this.logger.error(`SKIPPED optional bundle ${source}: ${error.message}. Its components are missing until it is fixed and the app restarted (BUNDLE_REQUIRED=false).`);
+        this.logger.error(
+          `SKIPPED optional bundle ${source}: ${error.message}. Its components are missing until it is fixed and the app restarted (BUNDLE_REQUIRED=false).`,
+        );
         missing.push({ source, reason: error.message });
       }
     }
@@ -178,7 +182,12 @@ export class StartupSteps {
       const missing = AGENTIC_VARIABLES.filter((name) => !have.has(name));
       if (!missing.length) continue;
       // Insert-or-ignore on (user_id, name): racing workers and hosts leave one row each.
-      await variables.createQueryBuilder().insert().values(missing.map((name) => ({ id: randomUUID(), userId: user.id, name, value: '', type: 'generic' }))).orIgnore().execute();
+      await variables
+        .createQueryBuilder()
+        .insert()
+        .values(missing.map((name) => ({ id: randomUUID(), userId: user.id, name, value: '', type: 'generic' })))
+        .orIgnore()
+        .execute();
       created += missing.length;
     }
     this.logger.log(`agentic variables: ${created} created for ${users.length} user(s)`);
@@ -196,7 +205,9 @@ export class StartupSteps {
     await injectFaults(this.config, 'agentic_mcp', this.preload.role);
     if (!this.config.seed || !this.config.agenticExperience) return { written: 0, users: 0 };
     const users = await this.users.find({ select: { id: true } });
-    const config = { mcpServers: { 'langflow-agentic': { url: `http://${reachableHost(this.config.host)}:${this.config.port}/api/v1/agentic/mcp` } } };
+    const config = {
+      mcpServers: { 'langflow-agentic': { url: `http://${reachableHost(this.config.host)}:${this.config.port}/api/v1/agentic/mcp` } },
+    };
     let written = 0;
     for (const user of users) {
       const dir = join(this.config.configDir, user.id);
@@ -223,7 +234,8 @@ export class StartupSteps {
           flow = parseFlow(JSON.parse(await readFile(join(this.config.flowsPath, file), 'utf8')));
           checkTypesExist(flow, this.catalog);
         } catch (error) {
-          const reason = error instanceof SyntaxError ? `not valid JSON (${error.message})` : error instanceof FlowError ? error.message : String(error);
+          const reason =
+            error instanceof SyntaxError ? `not valid JSON (${error.message})` : error instanceof FlowError ? error.message : String(error);
           this.logger.warn(`flows: skipped ${file}: ${reason}`);
           skipped.push({ file, reason });
           continue;
@@ -249,8 +261,17 @@ export class StartupSteps {
    * never touched. Returns what happened (informational: racing writers may each say `inserted`).
    */
   private async upsertFlow(flow: FlowDocument, id: string, userId: string, isStarter: boolean): Promise<keyof SeedCounts> {
-    const row = { id, user_id: userId, name: flow.name, description: flow.description ?? null, data: JSON.stringify(flow.data), is_starter: isStarter };
-    const seedHash = createHash('sha256').update(JSON.stringify([row.name, row.description, row.data, row.is_starter])).digest('hex');
+    const row = {
+      id,
+      user_id: userId,
+      name: flow.name,
+      description: flow.description ?? null,
+      data: JSON.stringify(flow.data),
+      is_starter: isStarter,
+    };
+    const seedHash = createHash('sha256')
+      .update(JSON.stringify([row.name, row.description, row.data, row.is_starter]))
+      .digest('hex');
     const before = await this.dataSource.getRepository(Flow).findOne({ where: { id }, select: { id: true, userId: true, seedHash: true } });
     const postgres = this.dataSource.options.type === 'postgres';
     const p = (i: number) => (postgres ? `$${i}` : '?');
@@ -319,5 +340,8 @@ const msAsText = (ms: number): string => (ms >= 1_000 ? `${ms / 1_000} s` : `${m
 
 async function listFiles(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true, recursive: true });
-  return entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name)).sort();
+  return entries
+    .filter((e) => e.isFile())
+    .map((e) => join(e.parentPath, e.name))
+    .sort();
 }

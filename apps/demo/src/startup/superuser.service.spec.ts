@@ -31,7 +31,15 @@ async function setup(env: Record<string, string> = {}) {
   const dataSource = ref.get<DataSource>(getDataSourceToken());
   await dataSource.runMigrations();
   const users = dataSource.getRepository(User);
-  return { service: ref.get(SuperuserService), config: ref.get(DEMO_CONFIG), users, flows: dataSource.getRepository(Flow), lock: new FileLock(lockDir), close: () => ref.close(), dir };
+  return {
+    service: ref.get(SuperuserService),
+    config: ref.get(DEMO_CONFIG),
+    users,
+    flows: dataSource.getRepository(Flow),
+    lock: new FileLock(lockDir),
+    close: () => ref.close(),
+    dir,
+  };
 }
 
 /** The same database (dir) started again with another environment, as a restart would. */
@@ -52,8 +60,21 @@ function holdLock(lock: FileLock) {
   let acquired!: () => void;
   // Ready once the lock is really held (an event, not a delay).
   const ready = new Promise<void>((r) => (acquired = r));
-  const held = lock.withLock('superuser', () => new Promise<void>((r) => { release = r; acquired(); }));
-  return { release: async () => { release(); await held; }, ready };
+  const held = lock.withLock(
+    'superuser',
+    () =>
+      new Promise<void>((r) => {
+        release = r;
+        acquired();
+      }),
+  );
+  return {
+    release: async () => {
+      release();
+      await held;
+    },
+    ready,
+  };
 }
 
 describe('SuperuserService.setup', () => {
@@ -63,7 +84,13 @@ describe('SuperuserService.setup', () => {
     await expect(t.service.setup()).resolves.toBe('auto_login_already_satisfied');
     const rows = await t.users.find();
     expect(rows).toHaveLength(1);
-    expect(rows[0]).toMatchObject({ username: 'langflow', isSuperuser: true, origin: 'auto_login', lastLoginAt: null, passwordHash: expect.stringMatching(/^scrypt\$[0-9a-f]{32}\$[0-9a-f]{64}$/) });
+    expect(rows[0]).toMatchObject({
+      username: 'langflow',
+      isSuperuser: true,
+      origin: 'auto_login',
+      lastLoginAt: null,
+      passwordHash: expect.stringMatching(/^scrypt\$[0-9a-f]{32}\$[0-9a-f]{64}$/),
+    });
     await t.close();
   });
 
@@ -95,7 +122,9 @@ describe('SuperuserService.setup', () => {
     const t = await setup();
     const holder = holdLock(t.lock);
     await holder.ready;
-    await expect(t.service.setup(200)).rejects.toThrow('Timed out after 200 ms waiting for the superuser lock, and no superuser "langflow" exists. Another process may be stuck holding it: retry the start, or create the superuser yourself');
+    await expect(t.service.setup(200)).rejects.toThrow(
+      'Timed out after 200 ms waiting for the superuser lock, and no superuser "langflow" exists. Another process may be stuck holding it: retry the start, or create the superuser yourself',
+    );
     await holder.release();
     expect(await t.users.count()).toBe(0);
     await t.close();
@@ -227,7 +256,15 @@ describe('SuperuserService.setup', () => {
       const t = await setup();
       await t.service.setup();
       const auto = await t.users.findOneByOrFail({ username: 'langflow' });
-      await t.flows.insert({ id: 'late', userId: auto.id, name: 'Saved just now', description: null, data: '{}', isStarter: false, seedHash: null });
+      await t.flows.insert({
+        id: 'late',
+        userId: auto.id,
+        name: 'Saved just now',
+        description: null,
+        data: '{}',
+        isStarter: false,
+        seedHash: null,
+      });
       await t.close();
       const off = await restart(t.dir, configured);
       // The check saw no user-made flow, as it would have a moment before the save.

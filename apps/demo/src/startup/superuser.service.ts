@@ -76,10 +76,14 @@ export class SuperuserService {
   private async setupLocked(lockTimeoutMs: number | undefined): Promise<SuperuserSetupResult> {
     const username = this.config.superuser;
     try {
-      return await this.lock.withLock('superuser', () => (this.config.autoLogin ? this.ensureAutoLogin(username) : this.ensureConfigured(username)), {
-        scope: 'database',
-        ...(lockTimeoutMs === undefined ? {} : { timeoutMs: lockTimeoutMs }),
-      });
+      return await this.lock.withLock(
+        'superuser',
+        () => (this.config.autoLogin ? this.ensureAutoLogin(username) : this.ensureConfigured(username)),
+        {
+          scope: 'database',
+          ...(lockTimeoutMs === undefined ? {} : { timeoutMs: lockTimeoutMs }),
+        },
+      );
     } catch (error) {
       if (!(error instanceof LockTimeoutError)) throw error;
       // A busy holder and a stale lock look the same from here: the database decides.
@@ -110,8 +114,10 @@ export class SuperuserService {
 
   private async ensureConfigured(username: string): Promise<SuperuserSetupResult> {
     const password = this.config.superuserPassword;
-    if (password === LEGACY_DEFAULT_PASSWORD) throw new Error(`SUPERUSER_PASSWORD must not be the legacy default "${LEGACY_DEFAULT_PASSWORD}": choose another.`);
-    const missingPassword = () => new Error('AUTO_LOGIN=false needs SUPERUSER_PASSWORD (and optionally SUPERUSER) to create the superuser.');
+    if (password === LEGACY_DEFAULT_PASSWORD)
+      throw new Error(`SUPERUSER_PASSWORD must not be the legacy default "${LEGACY_DEFAULT_PASSWORD}": choose another.`);
+    const missingPassword = () =>
+      new Error('AUTO_LOGIN=false needs SUPERUSER_PASSWORD (and optionally SUPERUSER) to create the superuser.');
     if (!password) {
       // Checked before anything is removed: without a password the auto-login user could not be replaced.
       const configured = await this.users.findOneBy({ username });
@@ -144,12 +150,16 @@ export class SuperuserService {
   private async removeUnusedAutoLoginUsers(): Promise<void> {
     for (const user of await this.users.findBy({ origin: 'auto_login', isSuperuser: true })) {
       if (user.lastLoginAt) {
-        this.logger.warn(`kept the auto-login superuser "${user.username}" (AUTO_LOGIN=false): it signed in (last at ${user.lastLoginAt.toISOString()}); delete it yourself if nobody needs it`);
+        this.logger.warn(
+          `kept the auto-login superuser "${user.username}" (AUTO_LOGIN=false): it signed in (last at ${user.lastLoginAt.toISOString()}); delete it yourself if nobody needs it`,
+        );
         continue;
       }
       const made = await this.flows.countBy({ userId: user.id, seedHash: IsNull() });
       if (made) {
-        this.logger.warn(`kept the auto-login superuser "${user.username}" (AUTO_LOGIN=false): it owns ${made} flow(s) a user made; move them and delete it yourself`);
+        this.logger.warn(
+          `kept the auto-login superuser "${user.username}" (AUTO_LOGIN=false): it owns ${made} flow(s) a user made; move them and delete it yourself`,
+        );
         continue;
       }
       // Conditional, in one statement: a sign-in or a flow saved (by a host still on auto-login)
@@ -157,7 +167,9 @@ export class SuperuserService {
       const { affected } = await this.users
         .createQueryBuilder()
         .delete()
-        .where('id = :id AND last_login_at IS NULL AND NOT EXISTS (SELECT 1 FROM flows f WHERE f.user_id = :id AND f.seed_hash IS NULL)', { id: user.id })
+        .where('id = :id AND last_login_at IS NULL AND NOT EXISTS (SELECT 1 FROM flows f WHERE f.user_id = :id AND f.seed_hash IS NULL)', {
+          id: user.id,
+        })
         .execute();
       if (affected) this.logger.log(`removed the auto-login superuser "${user.username}" (AUTO_LOGIN=false): it never signed in`);
     }
@@ -175,13 +187,22 @@ export class SuperuserService {
     const salt = randomBytes(16);
     const hash = await scryptAsync(password, salt, 32);
     try {
-      await this.users.insert({ id: randomUUID(), username, passwordHash: `scrypt$${salt.toString('hex')}$${hash.toString('hex')}`, isSuperuser: true, origin, lastLoginAt: null });
+      await this.users.insert({
+        id: randomUUID(),
+        username,
+        passwordHash: `scrypt$${salt.toString('hex')}$${hash.toString('hex')}`,
+        isSuperuser: true,
+        origin,
+        lastLoginAt: null,
+      });
       return true;
     } catch (error) {
       if (!isUniqueViolation(error)) throw error;
       // The lock should have made this impossible; the unique index kept it harmless. Said aloud,
       // so that a lock that does not exclude (e.g. a file lock across hosts) is seen, not hidden.
-      this.logger.warn(`another process created the superuser "${username}" at the same time (the unique index kept one); the startup lock did not exclude it`);
+      this.logger.warn(
+        `another process created the superuser "${username}" at the same time (the unique index kept one); the startup lock did not exclude it`,
+      );
       return false;
     }
   }

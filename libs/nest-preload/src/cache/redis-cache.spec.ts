@@ -7,9 +7,20 @@ function fakeClient(status: string, quit: () => Promise<unknown>) {
   let onEnd: () => void = () => undefined;
   const client = {
     status,
-    quit: () => { calls.push('quit'); return quit(); },
-    disconnect: () => { calls.push('disconnect'); setImmediate(() => { client.status = 'end'; onEnd(); }); },
-    once: (event: string, listener: () => void) => { if (event === 'end') onEnd = listener; },
+    quit: () => {
+      calls.push('quit');
+      return quit();
+    },
+    disconnect: () => {
+      calls.push('disconnect');
+      setImmediate(() => {
+        client.status = 'end';
+        onEnd();
+      });
+    },
+    once: (event: string, listener: () => void) => {
+      if (event === 'end') onEnd = listener;
+    },
     on: () => undefined,
   };
   return { client: client as unknown as Redis, calls };

@@ -54,7 +54,14 @@ export class RedisCache extends ExternalCache {
       // ioredis reaches `end` only when the socket has closed, after quit() resolved.
       const ended = new Promise<void>((resolve) => this.client.once('end', () => resolve()));
       // QUIT on a client that is not ready would wait for a connection: drop it instead.
-      if (this.client.status === 'ready') await within(this.client.quit().then(() => undefined, () => undefined), this.quitTimeoutMs);
+      if (this.client.status === 'ready')
+        await within(
+          this.client.quit().then(
+            () => undefined,
+            () => undefined,
+          ),
+          this.quitTimeoutMs,
+        );
       this.client.disconnect(false);
       await within(ended, this.quitTimeoutMs);
     })();

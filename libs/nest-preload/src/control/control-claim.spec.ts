@@ -14,7 +14,8 @@ describe('claimControlFile', () => {
     const outcomes = await Promise.all([claimControlFile(file), claimControlFile(file), claimControlFile(file)]);
     const won = outcomes.filter((o): o is ControlClaim => typeof o !== 'string');
     expect(won).toHaveLength(1);
-    for (const lost of outcomes.filter((o) => typeof o === 'string')) expect(lost).toMatch(new RegExp(`another cluster (\\(primary pid ${process.pid}\\) is running|is starting) with the control file`));
+    for (const lost of outcomes.filter((o) => typeof o === 'string'))
+      expect(lost).toMatch(new RegExp(`another cluster (\\(primary pid ${process.pid}\\) is running|is starting) with the control file`));
     won[0].release();
     expect(existsSync(`${file}.claim`)).toBe(false);
     const again = await claimControlFile(file);
@@ -26,7 +27,11 @@ describe('claimControlFile', () => {
     writeFileSync(join(base, 'sub'), 'a file where the control dir should be');
     const file = join(base, 'sub', 'run', 'control.json');
     const outcome = await claimControlFile(file);
-    expect(outcome).toMatch(new RegExp(`^cannot write the control file ${file} \\(ENOTDIR: mkdir .*\\): give the cluster a writable path with NEST_PRELOAD_CONTROL_FILE`));
+    expect(outcome).toMatch(
+      new RegExp(
+        `^cannot write the control file ${file} \\(ENOTDIR: mkdir .*\\): give the cluster a writable path with NEST_PRELOAD_CONTROL_FILE`,
+      ),
+    );
     // It is under the temp dir already: the advice is not the path that just failed.
     expect(outcome).toContain(`this one is already under the temp dir ${tmpdir()}`);
     expect(outcome).not.toContain('NEST_PRELOAD_CONTROL_FILE=/tmp/nest-preload/control.json');

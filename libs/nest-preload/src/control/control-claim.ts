@@ -28,7 +28,8 @@ const ownerOf = (dir: string): ClaimOwner | null => {
   }
 };
 
-const ownerAlive = (owner: ClaimOwner) => processAlive(owner.pid) && (owner.startTicks === null || procStat(owner.pid)?.startTicks === owner.startTicks);
+const ownerAlive = (owner: ClaimOwner) =>
+  processAlive(owner.pid) && (owner.startTicks === null || procStat(owner.pid)?.startTicks === owner.startTicks);
 
 /**
  * Claims `controlFile` for this primary, atomically: the claim is a dir (`mkdir` fails for all but
@@ -82,7 +83,8 @@ async function claim(controlFile: string): Promise<ControlClaim | string> {
         } catch {
           continue;
         }
-        if (ageMs < HALF_MADE_MS) return `another cluster is starting with the control file ${controlFile}: wait for it, or give this one another controlFile`;
+        if (ageMs < HALF_MADE_MS)
+          return `another cluster is starting with the control file ${controlFile}: wait for it, or give this one another controlFile`;
       }
       const tomb = `${dir}.stale-${process.pid}-${randomBytes(4).toString('hex')}`;
       try {

@@ -2,7 +2,14 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs'
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { writePrivateFile } from '../handover/manifest';
-import { CONTROL_PROTOCOL_VERSION, type ControlFile, type ControlRequest, type ControlResponse, MAX_REQUEST_BYTES, parseControlRequest } from './control.protocol';
+import {
+  CONTROL_PROTOCOL_VERSION,
+  type ControlFile,
+  type ControlRequest,
+  type ControlResponse,
+  MAX_REQUEST_BYTES,
+  parseControlRequest,
+} from './control.protocol';
 
 /** Whether something still answers on a control socket. */
 export function socketAnswers(path: string, timeoutMs = 1_000): Promise<boolean> {
@@ -29,7 +36,6 @@ export function readControlFile(path: string): ControlFile | null {
   }
 }
 
-
 /**
  * The primary's control socket: listens in the private cluster dir (0600), writes the control file
  * the CLI finds it by, answers one JSON request per line. It never throws at the caller: a bad
@@ -48,7 +54,8 @@ export class ControlServer {
 
   async start(): Promise<void> {
     const existing = readControlFile(this.controlFilePath);
-    if (existing) this.warn(`replacing the stale control file ${this.controlFilePath} (primary pid ${existing.pid} is gone or does not answer)`);
+    if (existing)
+      this.warn(`replacing the stale control file ${this.controlFilePath} (primary pid ${existing.pid} is gone or does not answer)`);
     this.server = createServer((socket) => this.serve(socket));
     await new Promise<void>((resolve, reject) => {
       this.server?.once('error', reject);
@@ -56,7 +63,12 @@ export class ControlServer {
     });
     chmodSync(this.socketPath, 0o600);
     mkdirSync(dirname(this.controlFilePath), { recursive: true, mode: 0o700 });
-    const file: ControlFile = { v: CONTROL_PROTOCOL_VERSION, pid: process.pid, socket: this.socketPath, startedAt: new Date().toISOString() };
+    const file: ControlFile = {
+      v: CONTROL_PROTOCOL_VERSION,
+      pid: process.pid,
+      socket: this.socketPath,
+      startedAt: new Date().toISOString(),
+    };
     await writePrivateFile(this.controlFilePath, JSON.stringify(file, null, 2));
   }
 

@@ -15,7 +15,8 @@ export type ControlRequest =
   | { v: 1; id: number; cmd: 'scale'; workers: number }
   | { v: 1; id: number; cmd: 'stop' };
 
-export type ControlResponse = { v: 1; id: number | null; ok: true; result: unknown } | { v: 1; id: number | null; ok: false; error: string };
+export type ControlResponse =
+  { v: 1; id: number | null; ok: true; result: unknown } | { v: 1; id: number | null; ok: false; error: string };
 
 /** What the primary writes where the CLI can find it. */
 export interface ControlFile {
@@ -84,13 +85,16 @@ export function parseControlRequest(line: string): { request: ControlRequest } |
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return { error: 'a request must be a JSON object', id: null };
   const id = Number.isInteger(value.id) ? (value.id as number) : null;
   if (id === null) return { error: '"id" must be an integer', id: null };
-  if (value.v !== CONTROL_PROTOCOL_VERSION) return { error: `unsupported protocol version ${JSON.stringify(value.v)} (this primary speaks ${CONTROL_PROTOCOL_VERSION})`, id };
+  if (value.v !== CONTROL_PROTOCOL_VERSION)
+    return { error: `unsupported protocol version ${JSON.stringify(value.v)} (this primary speaks ${CONTROL_PROTOCOL_VERSION})`, id };
   const allowed: Record<ControlCommand, string[]> = { status: [], reload: ['preload'], scale: ['workers'], stop: [] };
   const cmd = value.cmd as ControlCommand;
-  if (!(typeof cmd === 'string' && cmd in allowed)) return { error: `unknown command ${JSON.stringify(value.cmd)}: use status, reload, scale or stop`, id };
+  if (!(typeof cmd === 'string' && cmd in allowed))
+    return { error: `unknown command ${JSON.stringify(value.cmd)}: use status, reload, scale or stop`, id };
   const extra = Object.keys(value).filter((k) => !['v', 'id', 'cmd', ...allowed[cmd]].includes(k));
   if (extra.length) return { error: `unexpected field(s) for ${cmd}: ${extra.join(', ')}`, id };
-  if (cmd === 'reload' && value.preload !== undefined && typeof value.preload !== 'boolean') return { error: '"preload" must be true or false', id };
+  if (cmd === 'reload' && value.preload !== undefined && typeof value.preload !== 'boolean')
+    return { error: '"preload" must be true or false', id };
   if (cmd === 'scale' && !(Number.isInteger(value.workers) && (value.workers as number) >= 1 && (value.workers as number) <= 1024)) {
     return { error: '"workers" must be a whole number from 1 to 1024', id };
   }

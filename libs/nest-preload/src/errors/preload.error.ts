@@ -32,14 +32,22 @@ export class LockTimeoutError extends PreloadError {
 
 /** A startup lock was lost (stale takeover, deleted lock dir) while its holder was working. */
 export class LockCompromisedError extends PreloadError {
-  constructor(message: string, readonly lockName: string, options?: { cause?: unknown }) {
+  constructor(
+    message: string,
+    readonly lockName: string,
+    options?: { cause?: unknown },
+  ) {
     super(message, 'ERR_PRELOAD_LOCK_COMPROMISED', options);
   }
 }
 
 /** A critical step failed: the preload (or a standalone start-up) cannot go on. */
 export class CriticalStepError extends PreloadError {
-  constructor(message: string, readonly step: string, options?: { cause?: unknown }) {
+  constructor(
+    message: string,
+    readonly step: string,
+    options?: { cause?: unknown },
+  ) {
     super(message, 'ERR_PRELOAD_CRITICAL_STEP', options);
   }
 }

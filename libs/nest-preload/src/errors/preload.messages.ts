@@ -15,19 +15,18 @@ export const PreloadMessages = {
     `Preload steps form a cycle: ${path.join(' -> ')}. A step cannot (even indirectly) run after itself: remove one of these "after" entries.`,
   invalidStepName: (name: unknown, owner: string) =>
     `Preload step on ${owner} has an invalid name ${JSON.stringify(name)}: use a non-empty string of ${NAME_RULE_TEXT}.`,
-  unknownStep: (name: string, known: string[]) =>
-    `No preload step is named "${name}". Known steps: ${known.join(', ') || '(none)'}.`,
+  unknownStep: (name: string, known: string[]) => `No preload step is named "${name}". Known steps: ${known.join(', ') || '(none)'}.`,
   resultUnavailable: (name: string, status: string) =>
     `The result of preload step "${name}" is not available in this process: the step is ${status}. Check isStepComplete("${name}") first.`,
   invalidOption: (key: string, value: unknown, expected: string) =>
     `Invalid preload option ${key}=${JSON.stringify(value)}: expected ${expected}.`,
   invalidEnv: (name: string, value: string, expected: string) =>
     `Invalid environment variable ${name}=${JSON.stringify(value)}: expected ${expected}.`,
-  unknownOption: (key: string, known: string[]) =>
-    `Unknown option "${key}". Known options: ${known.join(', ')}. Check its spelling.`,
+  unknownOption: (key: string, known: string[]) => `Unknown option "${key}". Known options: ${known.join(', ')}. Check its spelling.`,
   lockTimeout: (name: string, timeoutMs: number, lockPath: string) =>
     `Timed out after ${timeoutMs} ms waiting for the startup lock "${name}" (${lockPath}). Another process holds it; if none runs, the lock will be taken over once it is stale.`,
-  lockWaiting: (what: string, holder: string, timeoutMs: number) => `The ${what} is held by ${holder}; waiting up to ${msAsSeconds(timeoutMs)} s.`,
+  lockWaiting: (what: string, holder: string, timeoutMs: number) =>
+    `The ${what} is held by ${holder}; waiting up to ${msAsSeconds(timeoutMs)} s.`,
   lockStillWaiting: (what: string, holder: string, waitedMs: number, timeoutMs: number) =>
     `Still waiting for the ${what}, held by ${holder} (waited ${msAsSeconds(waitedMs)} s of ${msAsSeconds(timeoutMs)} s).`,
   lockAcquiredAfterWait: (what: string, waitedMs: number) => `Acquired the ${what} after waiting ${msAsSeconds(waitedMs)} s.`,

@@ -15,12 +15,15 @@ describe('artifacts', () => {
 
   it.each([
     ['in memory', () => new MemoryArtifact(artifact())],
-    ['from the hand-over file', () => {
-      const path = join(mkdtempSync(join(tmpdir(), 'art-')), 'x.artifact');
-      const bytes = encodeArtifact(artifact());
-      writeFileSync(path, bytes);
-      return new FileArtifact(path, bytes.length);
-    }],
+    [
+      'from the hand-over file',
+      () => {
+        const path = join(mkdtempSync(join(tmpdir(), 'art-')), 'x.artifact');
+        const bytes = encodeArtifact(artifact());
+        writeFileSync(path, bytes);
+        return new FileArtifact(path, bytes.length);
+      },
+    ],
   ])('%s: reads slices and streams, whole or by key', async (_, open) => {
     const handle = open();
     expect(handle.size).toBe(16);

@@ -124,7 +124,8 @@ export function readTrustedManifest(path: string, expected: { generation: string
     const stat = lstatSync(path);
     if (!stat.isFile()) return { trusted: false, reason: `${path} is not a regular file` };
     // Written by our own preloader, so by this user: a manifest another user could write is not ours.
-    if (process.getuid && stat.uid !== process.getuid()) return { trusted: false, reason: `${path} belongs to uid ${stat.uid}, not to this process's user` };
+    if (process.getuid && stat.uid !== process.getuid())
+      return { trusted: false, reason: `${path} belongs to uid ${stat.uid}, not to this process's user` };
     if (stat.mode & 0o022) return { trusted: false, reason: `${path} is writable by others (mode ${(stat.mode & 0o777).toString(8)})` };
     text = readFileSync(path, 'utf8');
   } catch (error) {
@@ -136,12 +137,16 @@ export function readTrustedManifest(path: string, expected: { generation: string
   } catch {
     return { trusted: false, reason: `the manifest ${path} is not valid JSON (corrupt or truncated)` };
   }
-  if (!isManifest(manifest)) return { trusted: false, reason: `the manifest ${path} does not have the expected shape (version ${MANIFEST_VERSION})` };
+  if (!isManifest(manifest))
+    return { trusted: false, reason: `the manifest ${path} does not have the expected shape (version ${MANIFEST_VERSION})` };
   if (manifest.generation !== expected.generation) {
     return { trusted: false, reason: `the manifest is of generation ${manifest.generation}, this worker expects ${expected.generation}` };
   }
   if (manifest.primaryPid !== expected.parentPid) {
-    return { trusted: false, reason: `the manifest was written for primary pid ${manifest.primaryPid}, but this worker's parent is pid ${expected.parentPid}` };
+    return {
+      trusted: false,
+      reason: `the manifest was written for primary pid ${manifest.primaryPid}, but this worker's parent is pid ${expected.parentPid}`,
+    };
   }
   return { trusted: true, manifest };
 }
@@ -154,10 +159,16 @@ export function runDirOf(manifestPath: string): string {
 function isManifest(value: unknown): value is Manifest {
   const m = value as Manifest;
   return (
-    typeof m === 'object' && m !== null && m.version === MANIFEST_VERSION &&
-    typeof m.generation === 'string' && Number.isInteger(m.primaryPid) &&
-    Array.isArray(m.steps) && m.steps.every((s) => typeof s?.name === 'string' && typeof s?.status === 'string') &&
-    typeof m.results === 'object' && m.results !== null && Array.isArray(m.tempDirs)
+    typeof m === 'object' &&
+    m !== null &&
+    m.version === MANIFEST_VERSION &&
+    typeof m.generation === 'string' &&
+    Number.isInteger(m.primaryPid) &&
+    Array.isArray(m.steps) &&
+    m.steps.every((s) => typeof s?.name === 'string' && typeof s?.status === 'string') &&
+    typeof m.results === 'object' &&
+    m.results !== null &&
+    Array.isArray(m.tempDirs)
   );
 }
 

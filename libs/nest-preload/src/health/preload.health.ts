@@ -24,7 +24,9 @@ export class PreloadHealthIndicator {
     const indicator = this.health.check(key);
     const missing = this.preload.missingCriticalSteps();
     const up = this.preload.isReady() && missing.length === 0;
-    const details = this.options.healthDetails ? { ...this.details(missing), cluster: await this.preload.clusterStatus(clusterTimeoutMs) } : {};
+    const details = this.options.healthDetails
+      ? { ...this.details(missing), cluster: await this.preload.clusterStatus(clusterTimeoutMs) }
+      : {};
     return up ? indicator.up(details) : indicator.down(details);
   }
 
@@ -50,8 +52,14 @@ export class PreloadHealthModule {}
 /** Keeps only each indicator's status: no messages (driver errors, hostnames), paths, pids or versions. */
 function redact(result: HealthCheckResult): HealthCheckResult {
   const strip = (section?: Partial<HealthIndicatorResult>): HealthIndicatorResult | undefined =>
-    section && Object.fromEntries(Object.entries(section).map(([key, value]) => [key, { status: (value as { status: 'up' | 'down' }).status }]));
-  return { status: result.status, info: strip(result.info), error: strip(result.error), details: strip(result.details) as HealthIndicatorResult };
+    section &&
+    Object.fromEntries(Object.entries(section).map(([key, value]) => [key, { status: (value as { status: 'up' | 'down' }).status }]));
+  return {
+    status: result.status,
+    info: strip(result.info),
+    error: strip(result.error),
+    details: strip(result.details) as HealthIndicatorResult,
+  };
 }
 
 /**
@@ -64,7 +72,8 @@ export async function statusOnly(check: () => Promise<HealthCheckResult>, detail
   try {
     return redact(await check());
   } catch (error) {
-    if (error instanceof ServiceUnavailableException) throw new ServiceUnavailableException(redact(error.getResponse() as HealthCheckResult));
+    if (error instanceof ServiceUnavailableException)
+      throw new ServiceUnavailableException(redact(error.getResponse() as HealthCheckResult));
     throw error;
   }
 }

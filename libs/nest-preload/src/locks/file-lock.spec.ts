@@ -21,7 +21,17 @@ describe('FileLock', () => {
     const lock = new FileLock(dir);
     const order: string[] = [];
     let release!: () => void;
-    const first = lock.withLock('seed', () => new Promise<void>((r) => { order.push('first in'); release = () => { order.push('first out'); r(); }; }));
+    const first = lock.withLock(
+      'seed',
+      () =>
+        new Promise<void>((r) => {
+          order.push('first in');
+          release = () => {
+            order.push('first out');
+            r();
+          };
+        }),
+    );
     await new Promise((r) => setTimeout(r, 50));
     const second = lock.withLock('seed', async () => void order.push('second in'), { timeoutMs: 5_000 });
     await new Promise((r) => setTimeout(r, 100));
@@ -58,7 +68,11 @@ describe('FileLock', () => {
 
   it('still releases the lock when the function throws', async () => {
     const lock = new FileLock(dir);
-    await expect(lock.withLock('x', async () => { throw new Error('boom'); })).rejects.toThrow('boom');
+    await expect(
+      lock.withLock('x', async () => {
+        throw new Error('boom');
+      }),
+    ).rejects.toThrow('boom');
     await expect(lock.withLock('x', async () => 'free', { timeoutMs: 200 })).resolves.toBe('free');
   });
 

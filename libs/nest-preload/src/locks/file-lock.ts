@@ -11,7 +11,6 @@ import { DEFAULT_LOCK_OPTIONS, type HeldLock, type LockBackend, type LockOptions
 import { isSafeName, NAME_RULE_TEXT } from '../name-rule';
 import { LockWait } from './lock-wait';
 
-
 /**
  * A host-local startup lock: a directory created atomically with `mkdir` (proper-lockfile),
  * refreshed while held and taken over once stale. It saves work; correctness still comes from
@@ -77,7 +76,16 @@ export class FileLock implements LockBackend {
     }
     wait.acquired();
     try {
-      writeFileSync(holderPath, JSON.stringify({ pid: process.pid, host: hostname(), role: process.env[PRELOAD_ENV.role] ?? 'standalone', worker: process.env[PRELOAD_ENV.workerIndex], since: Date.now() }));
+      writeFileSync(
+        holderPath,
+        JSON.stringify({
+          pid: process.pid,
+          host: hostname(),
+          role: process.env[PRELOAD_ENV.role] ?? 'standalone',
+          worker: process.env[PRELOAD_ENV.workerIndex],
+          since: Date.now(),
+        }),
+      );
     } catch {
       // Only the waiters' messages lose the holder's name.
     }
@@ -106,6 +114,9 @@ function describeHolder(holderPath: string): string {
   }
   const role = note.role === 'worker' && note.worker !== undefined ? `worker ${String(note.worker)}` : String(note.role ?? 'unknown role');
   const held = typeof note.since === 'number' ? `, for ${msAsSeconds(Date.now() - note.since)} s` : '';
-  const gone = note.host === hostname() && typeof note.pid === 'number' && !processAlive(note.pid) ? '; that process is gone, so the lock is taken over once it is stale' : '';
+  const gone =
+    note.host === hostname() && typeof note.pid === 'number' && !processAlive(note.pid)
+      ? '; that process is gone, so the lock is taken over once it is stale'
+      : '';
   return `pid ${String(note.pid)} (${role}) on ${String(note.host)}${held}${gone}`;
 }

@@ -1,4 +1,3 @@
-
 /**
  * Where a step's work lives, which decides the lock that guards it:
  * - `process`: output private to the process (its own temp dirs, an in-memory index) — no lock;
@@ -61,5 +60,11 @@ export const DEFAULT_LOCK_OPTIONS: Required<LockOptions> = { timeoutMs: 15_000, 
 /** Whether `value` looks like a {@link LockBackend} (for option validation). */
 export function isLockBackend(value: unknown): value is LockBackend {
   const v = value as Partial<LockBackend> | null;
-  return typeof v === 'object' && v !== null && typeof v.withLock === 'function' && typeof v.kind === 'string' && typeof v.crossHost === 'boolean';
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    typeof v.withLock === 'function' &&
+    typeof v.kind === 'string' &&
+    typeof v.crossHost === 'boolean'
+  );
 }

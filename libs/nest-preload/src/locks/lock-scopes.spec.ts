@@ -27,13 +27,21 @@ class RecordingLock implements LockBackend {
 class ScopedSteps {
   seen: Record<string, unknown> = {};
   @PreloadStep({ name: 'migrations', scope: 'database', critical: true, lockTimeoutMs: 90_000 })
-  async migrations({ lock }: StepContext) { this.seen.migrations = lock?.session; }
+  async migrations({ lock }: StepContext) {
+    this.seen.migrations = lock?.session;
+  }
   @PreloadStep({ name: 'superuser', after: ['migrations'], scope: 'database', lock: false })
-  async superuser({ lock }: StepContext) { this.seen.superuser = lock; }
+  async superuser({ lock }: StepContext) {
+    this.seen.superuser = lock;
+  }
   @PreloadStep({ name: 'pictures', scope: 'host' })
-  async pictures({ lock }: StepContext) { this.seen.pictures = lock && { name: lock.name, session: lock.session }; }
+  async pictures({ lock }: StepContext) {
+    this.seen.pictures = lock && { name: lock.name, session: lock.session };
+  }
   @PreloadStep({ name: 'types', scope: 'process' })
-  async types({ lock }: StepContext) { this.seen.types = lock; }
+  async types({ lock }: StepContext) {
+    this.seen.types = lock;
+  }
 }
 
 @Module({ providers: [ScopedSteps] })
@@ -43,7 +51,8 @@ async function boot(databaseLock: LockBackend | null, hosts?: 'single' | 'multip
   const ref = await Test.createTestingModule({
     imports: [PreloadModule.forRoot({ isGlobal: true, lockDir: mkdtempSync(join(tmpdir(), 'scope-spec-')), databaseLock, hosts }), Feature],
   })
-    .overrideProvider(PreloadProcessContext).useValue(ctx)
+    .overrideProvider(PreloadProcessContext)
+    .useValue(ctx)
     .compile();
   const app = ref.createNestApplication({ logger: false });
   await app.init();
@@ -55,7 +64,12 @@ describe('step scopes and their locks', () => {
     const db = new RecordingLock();
     const { app, steps } = await boot(db, 'multiple');
     expect(db.taken).toEqual([{ name: 'step-migrations', timeoutMs: 90_000 }]);
-    expect(steps.seen).toEqual({ migrations: 'session-of-step-migrations', superuser: null, pictures: { name: 'step-pictures', session: null }, types: null });
+    expect(steps.seen).toEqual({
+      migrations: 'session-of-step-migrations',
+      superuser: null,
+      pictures: { name: 'step-pictures', session: null },
+      types: null,
+    });
     await app.close();
   });
 
@@ -78,19 +92,35 @@ describe('step scopes and their locks', () => {
 
   it('hosts: "multiple" without a cross-host database lock is refused, saying what to use', () => {
     expect(() => resolvePreloadOptions({ hosts: 'multiple' })).toThrow(PreloadConfigError);
-    expect(() => resolvePreloadOptions({ hosts: 'multiple' })).toThrow(/needs a databaseLock that excludes other hosts: file locks cannot see processes on other hosts\. With PostgreSQL, use pgAdvisoryLock\(\{ connection: process\.env\.DATABASE_URL \}\) from @lf\/nest-preload\/pg \(any ORM\), or typeOrmAdvisoryLock\(dataSource\)/);
-    const local: LockBackend = { kind: 'file', crossHost: false, withLock: (name, fn) => fn({ name, signal: new AbortController().signal, session: null }) };
+    expect(() => resolvePreloadOptions({ hosts: 'multiple' })).toThrow(
+      /needs a databaseLock that excludes other hosts: file locks cannot see processes on other hosts\. With PostgreSQL, use pgAdvisoryLock\(\{ connection: process\.env\.DATABASE_URL \}\) from @lf\/nest-preload\/pg \(any ORM\), or typeOrmAdvisoryLock\(dataSource\)/,
+    );
+    const local: LockBackend = {
+      kind: 'file',
+      crossHost: false,
+      withLock: (name, fn) => fn({ name, signal: new AbortController().signal, session: null }),
+    };
     expect(() => resolvePreloadOptions({ hosts: 'multiple', databaseLock: local })).toThrow(/the "file" lock given does not/);
-    expect(() => resolvePreloadOptions({ hosts: 'several' as never })).toThrow('Invalid preload option hosts="several": expected "single" or "multiple".');
+    expect(() => resolvePreloadOptions({ hosts: 'several' as never })).toThrow(
+      'Invalid preload option hosts="several": expected "single" or "multiple".',
+    );
     // A DataSource passed where the lock belongs is a likely mistake: named by its class, not dumped.
-    class DataSource { self = this; }
-    expect(() => resolvePreloadOptions({ databaseLock: new DataSource() as never })).toThrow(new PreloadConfigError('Invalid preload option databaseLock="an object of class DataSource": expected a lock backend (withLock, kind, crossHost), e.g. typeOrmAdvisoryLock(dataSource).'));
+    class DataSource {
+      self = this;
+    }
+    expect(() => resolvePreloadOptions({ databaseLock: new DataSource() as never })).toThrow(
+      new PreloadConfigError(
+        'Invalid preload option databaseLock="an object of class DataSource": expected a lock backend (withLock, kind, crossHost), e.g. typeOrmAdvisoryLock(dataSource).',
+      ),
+    );
   });
 
   it('a step with an unknown scope or a bad lock timeout is refused at boot, naming it', async () => {
     const { StepPlan } = await import('../steps/step-plan');
     const base = { after: [], critical: false, owner: 'S.m' };
-    expect(() => StepPlan.build([{ ...base, name: 'a', scope: 'cluster' as never }])).toThrow('Preload step "a" (S.m) has scope "cluster": expected one of "process", "host", "database".');
+    expect(() => StepPlan.build([{ ...base, name: 'a', scope: 'cluster' as never }])).toThrow(
+      'Preload step "a" (S.m) has scope "cluster": expected one of "process", "host", "database".',
+    );
     expect(() => StepPlan.build([{ ...base, name: 'a', lockTimeoutMs: -1 }])).toThrow(/lockTimeoutMs -1: expected a positive whole number/);
   });
 
@@ -98,7 +128,9 @@ describe('step scopes and their locks', () => {
     const saved = { ...process.env };
     let warn: jest.SpyInstance;
     beforeEach(() => {
-      for (const key of Object.keys(process.env)) if (/^(KUBERNETES_|DYNO$|ECS_|K_SERVICE$|FLY_|RENDER|RAILWAY_|NOMAD_|GAE_|WEBSITE_INSTANCE_ID$|CONTAINER_APP_NAME$)/.test(key)) delete process.env[key];
+      for (const key of Object.keys(process.env))
+        if (/^(KUBERNETES_|DYNO$|ECS_|K_SERVICE$|FLY_|RENDER|RAILWAY_|NOMAD_|GAE_|WEBSITE_INSTANCE_ID$|CONTAINER_APP_NAME$)/.test(key))
+          delete process.env[key];
       warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
     });
     afterEach(() => {
@@ -107,7 +139,8 @@ describe('step scopes and their locks', () => {
       Object.assign(process.env, saved);
       warn.mockRestore();
     });
-    const warnings = () => warn.mock.calls.map(([message]) => String(message)).filter((m) => m.includes('file lock that only excludes processes of this host'));
+    const warnings = () =>
+      warn.mock.calls.map(([message]) => String(message)).filter((m) => m.includes('file lock that only excludes processes of this host'));
 
     it('warns once, with the fix, when database steps would run under the file lock', async () => {
       process.env.KUBERNETES_SERVICE_HOST = '10.96.0.1';
@@ -115,7 +148,9 @@ describe('step scopes and their locks', () => {
       expect(warnings()).toEqual([expect.stringContaining('This app runs on Kubernetes (KUBERNETES_SERVICE_HOST is set)')]);
       expect(warnings()[0]).toContain('database step(s) migrations, superuser are guarded by a file lock');
       expect(warnings()[0]).toContain("hosts: 'multiple', databaseLock: pgAdvisoryLock({ connection: process.env.DATABASE_URL })");
-      expect(warnings()[0]).toContain("also with a one-shot Job (NEST_PRELOAD_ONE_SHOT=true) before the rollout, since every replica's preloader still runs them");
+      expect(warnings()[0]).toContain(
+        "also with a one-shot Job (NEST_PRELOAD_ONE_SHOT=true) before the rollout, since every replica's preloader still runs them",
+      );
       await app.close();
     });
 

@@ -31,7 +31,9 @@ describe('LockWait', () => {
     new LockWait('x', 1_000, (line) => quiet.push(line)).acquired();
     expect(quiet).toEqual([]);
     const lines: string[] = [];
-    await new LockWait('startup lock "x"', 1_000, (line) => lines.push(line)).blocked(() => { throw new Error('unreadable'); });
+    await new LockWait('startup lock "x"', 1_000, (line) => lines.push(line)).blocked(() => {
+      throw new Error('unreadable');
+    });
     expect(lines).toEqual(['The startup lock "x" is held by another process; waiting up to 1.0 s.']);
   });
 });

@@ -33,7 +33,11 @@ export class LockWait {
     } catch {
       who = 'another process';
     }
-    this.log(first ? PreloadMessages.lockWaiting(this.what, who, this.timeoutMs) : PreloadMessages.lockStillWaiting(this.what, who, now - this.started, this.timeoutMs));
+    this.log(
+      first
+        ? PreloadMessages.lockWaiting(this.what, who, this.timeoutMs)
+        : PreloadMessages.lockStillWaiting(this.what, who, now - this.started, this.timeoutMs),
+    );
   }
 
   /** Called once the lock is held. */

@@ -32,7 +32,9 @@ function fakeServer() {
         }
         if (sql.includes('pg_locks')) {
           const owner = held.get(key);
-          return owner === undefined ? [] : [{ pid: 4000 + owner, application_name: `host-${owner}:lock`, addr: '10.0.0.7', state: 'idle', age: 3 }];
+          return owner === undefined
+            ? []
+            : [{ pid: 4000 + owner, application_name: `host-${owner}:lock`, addr: '10.0.0.7', state: 'idle', age: 3 }];
         }
         throw new Error(`unexpected ${sql}`);
       },
@@ -65,7 +67,11 @@ describe('PgAdvisoryLock (fake server)', () => {
   it('runs fn with the session handle, then unlocks and closes its dedicated connection', async () => {
     const server = fakeServer();
     const lock = new PgAdvisoryLock({ connect: server.open });
-    const seen = await lock.withLock('superuser', async (held) => ({ session: held.session, aborted: held.signal.aborted, held: server.held.size }));
+    const seen = await lock.withLock('superuser', async (held) => ({
+      session: held.session,
+      aborted: held.signal.aborted,
+      held: server.held.size,
+    }));
     expect(seen).toEqual({ session: { id: 1 }, aborted: false, held: 1 });
     expect(server.log).toEqual(['s1 try ok', 's1 unlock', 's1 close']);
     expect(server.held.size).toBe(0);
@@ -74,7 +80,11 @@ describe('PgAdvisoryLock (fake server)', () => {
   it('a step that throws: the error reaches the caller, the lock is released and its connection closed, the next holder gets it at once', async () => {
     const server = fakeServer();
     const lock = new PgAdvisoryLock({ connect: server.open });
-    await expect(lock.withLock('step-seed', async () => { throw new Error('seed failed'); })).rejects.toThrow('seed failed');
+    await expect(
+      lock.withLock('step-seed', async () => {
+        throw new Error('seed failed');
+      }),
+    ).rejects.toThrow('seed failed');
     expect(server.log).toEqual(['s1 try ok', 's1 unlock', 's1 close']);
     expect(server.held.size).toBe(0);
     await expect(lock.withLock('step-seed', async () => 'next', { timeoutMs: 50 })).resolves.toBe('next');
@@ -88,7 +98,17 @@ describe('PgAdvisoryLock (fake server)', () => {
     const b = new PgAdvisoryLock({ connect: server.open, retryMinMs: 10, retryMaxMs: 40, log: (line) => waits.push(line) });
     const order: string[] = [];
     let release!: () => void;
-    const first = a.withLock('seed', () => new Promise<void>((r) => { order.push('a in'); release = () => { order.push('a out'); r(); }; }));
+    const first = a.withLock(
+      'seed',
+      () =>
+        new Promise<void>((r) => {
+          order.push('a in');
+          release = () => {
+            order.push('a out');
+            r();
+          };
+        }),
+    );
     await new Promise((r) => setTimeout(r, 20));
     const second = b.withLock('seed', async () => void order.push('b in'), { timeoutMs: 5_000 });
     await new Promise((r) => setTimeout(r, 150));
@@ -112,7 +132,12 @@ describe('PgAdvisoryLock (fake server)', () => {
     const ran = jest.fn();
     const started = Date.now();
     const waits: string[] = [];
-    const attempt = new PgAdvisoryLock({ connect: server.open, target: 'db.internal:5432/langflow', retryMinMs: 20, log: (line) => waits.push(line) }).withLock('step-migrations', async () => ran(), { timeoutMs: 300 });
+    const attempt = new PgAdvisoryLock({
+      connect: server.open,
+      target: 'db.internal:5432/langflow',
+      retryMinMs: 20,
+      log: (line) => waits.push(line),
+    }).withLock('step-migrations', async () => ran(), { timeoutMs: 300 });
     const error = (await attempt.catch((e: unknown) => e)) as LockTimeoutError;
     expect(error).toBeInstanceOf(LockTimeoutError);
     expect(Date.now() - started).toBeGreaterThanOrEqual(290);
@@ -120,7 +145,9 @@ describe('PgAdvisoryLock (fake server)', () => {
     expect(error.message).toContain('Timed out after 300 ms waiting for the database lock "step-migrations" on db.internal:5432/langflow');
     expect(error.message).toContain('held by backend pid 4001 "host-1:lock" from 10.0.0.7');
     expect(error.message).toContain('pg_terminate_backend');
-    expect(waits).toEqual(['The database lock "step-migrations" on db.internal:5432/langflow is held by backend pid 4001 "host-1:lock" from 10.0.0.7, connected 3 s, idle; waiting up to 0.3 s.']);
+    expect(waits).toEqual([
+      'The database lock "step-migrations" on db.internal:5432/langflow is held by backend pid 4001 "host-1:lock" from 10.0.0.7, connected 3 s, idle; waiting up to 0.3 s.',
+    ]);
     expect(server.sessions[1].closed).toBe(true);
     release();
     await holder;
@@ -143,11 +170,20 @@ describe('PgAdvisoryLock (fake server)', () => {
   });
 
   it('reports a connection failure as such, and refuses bad names and options', async () => {
-    const failing = new PgAdvisoryLock({ connect: async () => { throw new Error('connect ECONNREFUSED 127.0.0.1:5432'); }, target: '127.0.0.1:5432/app' });
+    const failing = new PgAdvisoryLock({
+      connect: async () => {
+        throw new Error('connect ECONNREFUSED 127.0.0.1:5432');
+      },
+      target: '127.0.0.1:5432/app',
+    });
     const error = (await failing.withLock('x', async () => 1).catch((e: unknown) => e)) as PreloadError;
     expect(error.code).toBe('ERR_PRELOAD_LOCK_CONNECT');
-    expect(error.message).toBe('Could not open the connection for the database lock "x" on 127.0.0.1:5432/app: connect ECONNREFUSED 127.0.0.1:5432. Check that PostgreSQL is reachable.');
-    await expect(new PgAdvisoryLock({ connect: fakeServer().open }).withLock('../x', async () => 1)).rejects.toBeInstanceOf(PreloadConfigError);
+    expect(error.message).toBe(
+      'Could not open the connection for the database lock "x" on 127.0.0.1:5432/app: connect ECONNREFUSED 127.0.0.1:5432. Check that PostgreSQL is reachable.',
+    );
+    await expect(new PgAdvisoryLock({ connect: fakeServer().open }).withLock('../x', async () => 1)).rejects.toBeInstanceOf(
+      PreloadConfigError,
+    );
     expect(() => new PgAdvisoryLock({} as never)).toThrow(PreloadConfigError);
     expect(() => new PgAdvisoryLock({ connect: fakeServer().open, namespace: '' })).toThrow(/namespace/);
   });

@@ -101,11 +101,13 @@ export class PgAdvisoryLock implements LockBackend {
   private readonly log: (message: string) => void;
 
   constructor(private readonly options: PgAdvisoryLockOptions) {
-    if (typeof options?.connect !== 'function') throw new PreloadConfigError('PgAdvisoryLock needs `connect`: a function that opens a dedicated PostgreSQL connection.');
+    if (typeof options?.connect !== 'function')
+      throw new PreloadConfigError('PgAdvisoryLock needs `connect`: a function that opens a dedicated PostgreSQL connection.');
     this.namespace = options.namespace ?? 'nest-preload';
     const logger = new Logger('StartupLock');
     this.log = options.log ?? ((message) => logger.log(message));
-    if (typeof this.namespace !== 'string' || !this.namespace) throw new PreloadConfigError(PreloadMessages.invalidOption('namespace', options.namespace, 'a non-empty string'));
+    if (typeof this.namespace !== 'string' || !this.namespace)
+      throw new PreloadConfigError(PreloadMessages.invalidOption('namespace', options.namespace, 'a non-empty string'));
   }
 
   async withLock<T>(name: string, fn: (held: HeldLock) => Promise<T>, options: LockOptions = {}): Promise<T> {
@@ -127,7 +129,12 @@ export class PgAdvisoryLock implements LockBackend {
     }
     const lost = new AbortController();
     session.onLost((error) => {
-      if (!lost.signal.aborted) lost.abort(new LockCompromisedError(PreloadMessages.lockCompromised(name, `its database session ended: ${error.message}`), name, { cause: error }));
+      if (!lost.signal.aborted)
+        lost.abort(
+          new LockCompromisedError(PreloadMessages.lockCompromised(name, `its database session ended: ${error.message}`), name, {
+            cause: error,
+          }),
+        );
     });
     try {
       await this.acquire(session, name, ns, key, deadline, timeoutMs);
@@ -145,7 +152,14 @@ export class PgAdvisoryLock implements LockBackend {
     }
   }
 
-  private async acquire(session: AdvisoryLockSession, name: string, ns: number, key: number, deadline: number, timeoutMs: number): Promise<void> {
+  private async acquire(
+    session: AdvisoryLockSession,
+    name: string,
+    ns: number,
+    key: number,
+    deadline: number,
+    timeoutMs: number,
+  ): Promise<void> {
     const min = this.options.retryMinMs ?? 50;
     const max = this.options.retryMaxMs ?? 1_000;
     let delay = min;
@@ -183,7 +197,10 @@ export class PgAdvisoryLock implements LockBackend {
       );
       if (rows.length) {
         return rows
-          .map((r) => `backend pid ${r.pid}${r.application_name ? ` "${r.application_name}"` : ''}${r.addr ? ` from ${r.addr}` : ''}, connected ${r.age} s, ${r.state ?? 'unknown state'}`)
+          .map(
+            (r) =>
+              `backend pid ${r.pid}${r.application_name ? ` "${r.application_name}"` : ''}${r.addr ? ` from ${r.addr}` : ''}, connected ${r.age} s, ${r.state ?? 'unknown state'}`,
+          )
           .join('; ');
       }
     } catch {

@@ -9,7 +9,12 @@ function recording() {
   const before = process.env.NEST_PRELOAD_RECORD_TIMELINE;
   process.env.NEST_PRELOAD_RECORD_TIMELINE = '1';
   try {
-    let loaded!: { StartupLock: typeof import('./startup-lock').StartupLock; recorder: typeof import('../timeline/recorder').startRecorder; LockTimeoutError: typeof import('../errors/preload.error').LockTimeoutError; resolve: typeof import('../preload.options').resolvePreloadOptions };
+    let loaded!: {
+      StartupLock: typeof import('./startup-lock').StartupLock;
+      recorder: typeof import('../timeline/recorder').startRecorder;
+      LockTimeoutError: typeof import('../errors/preload.error').LockTimeoutError;
+      resolve: typeof import('../preload.options').resolvePreloadOptions;
+    };
     jest.isolateModules(() => {
       loaded = {
         StartupLock: require('./startup-lock').StartupLock,
@@ -39,10 +44,16 @@ describe('StartupLock in the start-up timeline', () => {
     });
     const lockDir = mkdtempSync(join(tmpdir(), 'startup-lock-spec-'));
     const held = new StartupLock(resolve({ lockDir, databaseLock: slow(40, 'held') }));
-    expect(await held.withLock('seed', async () => {
-      await new Promise((r) => setTimeout(r, 60));
-      return 'seeded';
-    }, { scope: 'database' })).toBe('seeded');
+    expect(
+      await held.withLock(
+        'seed',
+        async () => {
+          await new Promise((r) => setTimeout(r, 60));
+          return 'seeded';
+        },
+        { scope: 'database' },
+      ),
+    ).toBe('seeded');
     const timedOut = new StartupLock(resolve({ lockDir, databaseLock: slow(30, 'timeout') }));
     await expect(timedOut.withLock('migrations', async () => 'ran', { scope: 'database' })).rejects.toThrow(LockTimeoutError);
     const sent: TimelineMessage[] = [];

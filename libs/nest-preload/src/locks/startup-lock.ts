@@ -27,7 +27,11 @@ export class StartupLock {
   private readonly logger = new Logger('StartupLock');
 
   constructor(@Inject(PRELOAD_RESOLVED_OPTIONS) private readonly options: ResolvedPreloadOptions) {
-    this.fileLock = new FileLock(options.lockDir, (message) => this.logger.warn(message), (message) => this.logger.log(message));
+    this.fileLock = new FileLock(
+      options.lockDir,
+      (message) => this.logger.warn(message),
+      (message) => this.logger.log(message),
+    );
   }
 
   /** The backend that guards work of `scope`. */
@@ -46,7 +50,8 @@ export class StartupLock {
     // that ended without the lock (a timeout) too, marked so.
     const asked = startRecorder.now();
     let held = false;
-    const waited = (args: Record<string, boolean> = {}) => startRecorder.add(`lock wait ${name}`, 'lock', asked, startRecorder.now(), { scope: options.scope ?? 'host', ...args });
+    const waited = (args: Record<string, boolean> = {}) =>
+      startRecorder.add(`lock wait ${name}`, 'lock', asked, startRecorder.now(), { scope: options.scope ?? 'host', ...args });
     const timed = (lock: HeldLock) => {
       held = true;
       waited();

@@ -3,15 +3,30 @@ import type { PreloadService } from '../preload.service';
 import { METRICS_COLLECT, METRICS_REPORT, METRICS_REQUEST, METRICS_RESULT } from '../supervisor/cluster.messages';
 import { ClusterMetrics, type ClusterMetricsOptions, type MetricsChannel } from './cluster-metrics';
 
-const status = { pid: 1, state: 'running', target: 2, uptimeMs: 1_000, primaryPssMb: 10, workers: [], reload: null, restartsByReason: { killed: 1 }, reloads: 0, preload: null };
+const status = {
+  pid: 1,
+  state: 'running',
+  target: 2,
+  uptimeMs: 1_000,
+  primaryPssMb: 10,
+  workers: [],
+  reload: null,
+  restartsByReason: { killed: 1 },
+  reloads: 0,
+  preload: null,
+};
 /** A report as a worker sends it and the primary relays it: the registry's JSON as one string. */
-const counter = (value: number) => JSON.stringify([{ name: 'jobs_total', help: 'jobs', type: 'counter', aggregator: 'sum', values: [{ value, labels: {} }] }]);
+const counter = (value: number) =>
+  JSON.stringify([{ name: 'jobs_total', help: 'jobs', type: 'counter', aggregator: 'sum', values: [{ value, labels: {} }] }]);
 
 /** A ClusterMetrics on a fake channel whose "primary" answers each request with `answer` (or never). */
 function inCluster(options: ClusterMetricsOptions, answer: ((id: number) => object) | null) {
   const sent: Array<{ type: string; id: number }> = [];
   const listeners = new Set<(message: unknown) => void>();
-  const deliver = (message: unknown) => setImmediate(() => { for (const l of listeners) l(message); });
+  const deliver = (message: unknown) =>
+    setImmediate(() => {
+      for (const l of listeners) l(message);
+    });
   const channel: MetricsChannel = {
     send: (message) => {
       const m = message as { type: string; id: number };
@@ -40,8 +55,20 @@ describe('ClusterMetrics', () => {
   });
 
   it('sums every process and the retired counters; with perWorker, one series per process instead', async () => {
-    const result = (id: number) => ({ type: METRICS_RESULT, id, reports: [{ index: 0, pid: 10, fresh: true, metrics: counter(2) }, { index: 1, pid: 11, fresh: false, metrics: counter(5) }], retired: counter(4), status });
-    for (const [perWorker, expected] of [[false, ['jobs_total 11']], [true, ['jobs_total{worker="0"} 2', 'jobs_total{worker="1"} 5', 'jobs_total{worker="gone"} 4']]] as const) {
+    const result = (id: number) => ({
+      type: METRICS_RESULT,
+      id,
+      reports: [
+        { index: 0, pid: 10, fresh: true, metrics: counter(2) },
+        { index: 1, pid: 11, fresh: false, metrics: counter(5) },
+      ],
+      retired: counter(4),
+      status,
+    });
+    for (const [perWorker, expected] of [
+      [false, ['jobs_total 11']],
+      [true, ['jobs_total{worker="0"} 2', 'jobs_total{worker="1"} 5', 'jobs_total{worker="gone"} 4']],
+    ] as const) {
       const t = inCluster({ registry: new Registry(), perWorker }, result);
       try {
         const { body } = await t.metrics.scrape();
@@ -111,7 +138,12 @@ describe('ClusterMetrics', () => {
       }
     }
     const hung = new Registry();
-    new Gauge({ name: 'waits_forever', help: 'its collect never settles', registers: [hung], collect: () => new Promise<void>(() => undefined) });
+    new Gauge({
+      name: 'waits_forever',
+      help: 'its collect never settles',
+      registers: [hung],
+      collect: () => new Promise<void>(() => undefined),
+    });
     for (const r of [registry, hung]) {
       const started = Date.now();
       await new Stuck({ servesUnderPrimary: () => true } as unknown as PreloadService, { registry: r }).onModuleDestroy();
@@ -120,6 +152,8 @@ describe('ClusterMetrics', () => {
   });
 
   it('refuses a timeoutMs out of range, saying what is expected', () => {
-    expect(() => new ClusterMetrics({ servesUnderPrimary: () => false } as unknown as PreloadService, { timeoutMs: 5 })).toThrow('ClusterMetricsModule: timeoutMs=5 is invalid: use a whole number of milliseconds from 10 to 30000.');
+    expect(() => new ClusterMetrics({ servesUnderPrimary: () => false } as unknown as PreloadService, { timeoutMs: 5 })).toThrow(
+      'ClusterMetricsModule: timeoutMs=5 is invalid: use a whole number of milliseconds from 10 to 30000.',
+    );
   });
 });

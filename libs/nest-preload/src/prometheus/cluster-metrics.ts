@@ -1,5 +1,14 @@
 import { type DynamicModule, Inject, Injectable, Module, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
-import { AggregatorRegistry, Counter, Gauge, type MetricObjectWithValues, type MetricValue, Registry, type RegistryContentType, register as globalRegistry } from 'prom-client';
+import {
+  AggregatorRegistry,
+  Counter,
+  Gauge,
+  type MetricObjectWithValues,
+  type MetricValue,
+  Registry,
+  type RegistryContentType,
+  register as globalRegistry,
+} from 'prom-client';
 import type { ClusterStatus, WorkerStatus } from '../control/control.protocol';
 import { PreloadService } from '../preload.service';
 import {
@@ -88,7 +97,9 @@ export class ClusterMetrics implements OnModuleInit, OnModuleDestroy {
     this.registry = options.registry ?? globalRegistry;
     this.timeoutMs = options.timeoutMs ?? 1_000;
     if (!Number.isInteger(this.timeoutMs) || this.timeoutMs < 10 || this.timeoutMs > 30_000) {
-      throw new TypeError(`ClusterMetricsModule: timeoutMs=${String(options.timeoutMs)} is invalid: use a whole number of milliseconds from 10 to 30000.`);
+      throw new TypeError(
+        `ClusterMetricsModule: timeoutMs=${String(options.timeoutMs)} is invalid: use a whole number of milliseconds from 10 to 30000.`,
+      );
     }
   }
 
@@ -100,7 +111,8 @@ export class ClusterMetrics implements OnModuleInit, OnModuleDestroy {
   private readonly onMessage = (message: unknown): void => {
     if (isMessage<MetricsCollectMessage>(message, METRICS_COLLECT)) {
       void this.registry.getMetricsAsJSON().then(
-        (metrics) => this.channel().send({ type: METRICS_REPORT, id: message.id, metrics: JSON.stringify(metrics) } satisfies MetricsReportMessage),
+        (metrics) =>
+          this.channel().send({ type: METRICS_REPORT, id: message.id, metrics: JSON.stringify(metrics) } satisfies MetricsReportMessage),
         () => undefined,
       );
     } else if (isMessage<MetricsResultMessage>(message, METRICS_RESULT)) {
@@ -124,7 +136,11 @@ export class ClusterMetrics implements OnModuleInit, OnModuleDestroy {
     if (!this.preload.servesUnderPrimary()) return;
     const report = async () => {
       const metrics = await this.registry.getMetricsAsJSON();
-      await this.channel().send({ type: METRICS_REPORT, id: FINAL_REPORT, metrics: JSON.stringify(metrics) } satisfies MetricsReportMessage);
+      await this.channel().send({
+        type: METRICS_REPORT,
+        id: FINAL_REPORT,
+        metrics: JSON.stringify(metrics),
+      } satisfies MetricsReportMessage);
     };
     let timer: NodeJS.Timeout | undefined;
     // Collecting is bounded too: a collect() that waits on something already closed must not hold the exit.
@@ -139,7 +155,11 @@ export class ClusterMetrics implements OnModuleInit, OnModuleDestroy {
     if (!result) {
       // The primary did not answer: this process's own metrics, and a gauge that says so.
       const own = registryOf(this.registry.contentType);
-      new Gauge({ name: 'nest_preload_scrape_cluster_ok', help: '1 when this scrape holds the whole cluster, 0 when only the answering process (the primary did not answer).', registers: [own] }).set(0);
+      new Gauge({
+        name: 'nest_preload_scrape_cluster_ok',
+        help: '1 when this scrape holds the whole cluster, 0 when only the answering process (the primary did not answer).',
+        registers: [own],
+      }).set(0);
       return this.render(Registry.merge([this.registry, own] as Registry[]));
     }
     const label = (json: string, worker: string) => {
@@ -189,33 +209,70 @@ function clusterRegistry(result: MetricsResultMessage, contentType: RegistryCont
   const r = registryOf(contentType);
   const status: ClusterStatus = result.status;
   const gauge = (name: string, help: string, labelNames: string[] = []) => new Gauge({ name, help, labelNames, registers: [r] });
-  gauge('nest_preload_scrape_cluster_ok', '1 when this scrape holds the whole cluster, 0 when only the answering process (the primary did not answer).').set(1);
-  const processes = gauge('nest_preload_scrape_processes', 'Serving processes in this scrape: fresh answered in time, stale did not (their last report is used).', ['freshness']);
+  gauge(
+    'nest_preload_scrape_cluster_ok',
+    '1 when this scrape holds the whole cluster, 0 when only the answering process (the primary did not answer).',
+  ).set(1);
+  const processes = gauge(
+    'nest_preload_scrape_processes',
+    'Serving processes in this scrape: fresh answered in time, stale did not (their last report is used).',
+    ['freshness'],
+  );
   processes.set({ freshness: 'fresh' }, result.reports.filter((x) => x.fresh).length);
   processes.set({ freshness: 'stale' }, result.reports.filter((x) => !x.fresh).length);
   gauge('nest_preload_workers_target', 'Workers the cluster is set to run.').set(status.target);
   const byState = gauge('nest_preload_workers', 'Serving processes by state.', ['state']);
   for (const state of WORKER_STATES) byState.set({ state }, status.workers.filter((w) => w.state === state).length);
-  const restarts = new Counter({ name: 'nest_preload_restarts_total', help: 'Workers restarted since the cluster started, by why the one replaced ended.', labelNames: ['reason'], registers: [r] });
+  const restarts = new Counter({
+    name: 'nest_preload_restarts_total',
+    help: 'Workers restarted since the cluster started, by why the one replaced ended.',
+    labelNames: ['reason'],
+    registers: [r],
+  });
   for (const [reason, n] of Object.entries(status.restartsByReason ?? {})) restarts.inc({ reason }, n);
-  new Counter({ name: 'nest_preload_reloads_total', help: 'Rolling reloads started since the cluster started.', registers: [r] }).inc(status.reloads ?? 0);
-  const pss = gauge('nest_preload_process_pss_bytes', "Each process's proportional set size (what it costs the host), read from /proc.", ['role', 'index']);
+  new Counter({ name: 'nest_preload_reloads_total', help: 'Rolling reloads started since the cluster started.', registers: [r] }).inc(
+    status.reloads ?? 0,
+  );
+  const pss = gauge('nest_preload_process_pss_bytes', "Each process's proportional set size (what it costs the host), read from /proc.", [
+    'role',
+    'index',
+  ]);
   if (status.primaryPssMb !== null) pss.set({ role: 'primary', index: '' }, status.primaryPssMb * 2 ** 20);
-  for (const w of status.workers) if (w.pssMb !== null) pss.set({ role: w.index < 0 ? 'preloader' : 'worker', index: String(w.index) }, w.pssMb * 2 ** 20);
+  for (const w of status.workers)
+    if (w.pssMb !== null) pss.set({ role: w.index < 0 ? 'preloader' : 'worker', index: String(w.index) }, w.pssMb * 2 ** 20);
   gauge('nest_preload_uptime_seconds', "The primary's uptime.").set(status.uptimeMs / 1_000);
   const start = gauge('nest_preload_worker_start_seconds', 'Each serving process, from its fork until it was ready.', ['index']);
-  const wait = gauge('nest_preload_worker_handover_wait_seconds', 'Of that, how long it waited for the preload\'s hand-over after building its app (pipelined start).', ['index']);
-  const lockWait = gauge('nest_preload_worker_lock_wait_seconds', 'Of its start, how long it waited for start-up locks (file or database), from its timeline.', ['index']);
+  const wait = gauge(
+    'nest_preload_worker_handover_wait_seconds',
+    "Of that, how long it waited for the preload's hand-over after building its app (pipelined start).",
+    ['index'],
+  );
+  const lockWait = gauge(
+    'nest_preload_worker_lock_wait_seconds',
+    'Of its start, how long it waited for start-up locks (file or database), from its timeline.',
+    ['index'],
+  );
   for (const w of status.workers) {
     if (w.startMs !== null && w.startMs !== undefined) start.set({ index: String(w.index) }, w.startMs / 1_000);
     if (w.handoverWaitMs !== null && w.handoverWaitMs !== undefined) wait.set({ index: String(w.index) }, w.handoverWaitMs / 1_000);
     if (w.lockWaitMs !== null && w.lockWaitMs !== undefined) lockWait.set({ index: String(w.index) }, w.lockWaitMs / 1_000);
   }
   if (status.preload) {
-    if (status.preload.generation) gauge('nest_preload_generation_info', 'The preload generation the workers start from.', ['generation']).set({ generation: status.preload.generation }, 1);
-    if (status.preload.durationMs !== null) gauge('nest_preload_preload_duration_seconds', 'How long the preload of the current generation took.').set(status.preload.durationMs / 1_000);
+    if (status.preload.generation)
+      gauge('nest_preload_generation_info', 'The preload generation the workers start from.', ['generation']).set(
+        { generation: status.preload.generation },
+        1,
+      );
+    if (status.preload.durationMs !== null)
+      gauge('nest_preload_preload_duration_seconds', 'How long the preload of the current generation took.').set(
+        status.preload.durationMs / 1_000,
+      );
     const duration = gauge('nest_preload_step_duration_seconds', 'Each step as the preloader ran it.', ['step', 'status']);
-    const redone = gauge('nest_preload_step_redone_workers', 'For a step the preloader did not complete: ready workers that redid it, by how it ended.', ['step', 'outcome']);
+    const redone = gauge(
+      'nest_preload_step_redone_workers',
+      'For a step the preloader did not complete: ready workers that redid it, by how it ended.',
+      ['step', 'outcome'],
+    );
     for (const step of status.preload.steps) {
       duration.set({ step: step.name, status: step.status }, (step.durationMs ?? 0) / 1_000);
       if (step.workers) {

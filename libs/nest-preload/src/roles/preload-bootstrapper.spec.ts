@@ -25,24 +25,43 @@ class Steps {
     this.calls.push(name);
     if (this.fail.has(name)) throw new Error(`${name} broke`);
   }
-  @PreloadStep({ name: 'migrations', critical: true }) async migrations() { this.run('migrations'); }
-  @PreloadStep({ name: 'superuser', after: ['migrations'], critical: true }) async superuser() { this.run('superuser'); return { outcome: 'created' }; }
-  @PreloadStep({ name: 'pictures' }) async pictures() { this.run('pictures'); return 6; }
-  @PreloadStep({ name: 'bundles', critical: true }) async bundles() { this.run('bundles'); return { dir: this.preload.createTempDir('bundle') }; }
-  @PreloadStep({ name: 'types', after: ['bundles'], critical: true }) async types() { this.run('types'); return { inputs: ['ChatInput'], from: this.preload.result<{ dir: string }>('bundles').dir }; }
+  @PreloadStep({ name: 'migrations', critical: true }) async migrations() {
+    this.run('migrations');
+  }
+  @PreloadStep({ name: 'superuser', after: ['migrations'], critical: true }) async superuser() {
+    this.run('superuser');
+    return { outcome: 'created' };
+  }
+  @PreloadStep({ name: 'pictures' }) async pictures() {
+    this.run('pictures');
+    return 6;
+  }
+  @PreloadStep({ name: 'bundles', critical: true }) async bundles() {
+    this.run('bundles');
+    return { dir: this.preload.createTempDir('bundle') };
+  }
+  @PreloadStep({ name: 'types', after: ['bundles'], critical: true }) async types() {
+    this.run('types');
+    return { inputs: ['ChatInput'], from: this.preload.result<{ dir: string }>('bundles').dir };
+  }
 }
 
 class FakeCache extends ExternalCache {
   tornDown = 0;
-  async teardown() { this.tornDown++; }
+  async teardown() {
+    this.tornDown++;
+  }
 }
 
 @Module({ providers: [Steps, FakeCache] })
 class AppFeature {}
 
 async function boot(ctx: PreloadProcessContext, fail: string[] = []) {
-  const ref = await Test.createTestingModule({ imports: [PreloadModule.forRoot({ isGlobal: true, tempRoot: mkdtempSync(join(tmpdir(), 'boot-spec-')) }), AppFeature] })
-    .overrideProvider(PreloadProcessContext).useValue(ctx)
+  const ref = await Test.createTestingModule({
+    imports: [PreloadModule.forRoot({ isGlobal: true, tempRoot: mkdtempSync(join(tmpdir(), 'boot-spec-')) }), AppFeature],
+  })
+    .overrideProvider(PreloadProcessContext)
+    .useValue(ctx)
     .compile();
   const app = ref.createNestApplication({ logger: false });
   const steps = app.get(Steps);
@@ -69,13 +88,21 @@ describe('PreloadBootstrapper by role', () => {
   });
 
   it('standalone: a failing critical step fails the start-up', async () => {
-    await expect(boot(new PreloadProcessContext('standalone', 1), ['bundles'])).rejects.toThrow('Critical preload step "bundles" failed in this app: Error: bundles broke.');
+    await expect(boot(new PreloadProcessContext('standalone', 1), ['bundles'])).rejects.toThrow(
+      'Critical preload step "bundles" failed in this app: Error: bundles broke.',
+    );
   });
 
   it('preloader: writes each result to the run dir; a best-effort failure leaves that step failed and goes on', async () => {
     const runDir = mkdtempSync(join(tmpdir(), 'run-'));
     const { app, preload, state } = await boot(new PreloadProcessContext('preloader', 1, null, null, 'g1', runDir), ['pictures']);
-    expect(status(preload)).toEqual({ migrations: 'complete@preloader', superuser: 'complete@preloader', pictures: 'failed@preloader', bundles: 'complete@preloader', types: 'complete@preloader' });
+    expect(status(preload)).toEqual({
+      migrations: 'complete@preloader',
+      superuser: 'complete@preloader',
+      pictures: 'failed@preloader',
+      bundles: 'complete@preloader',
+      types: 'complete@preloader',
+    });
     expect(state.abortReason).toBeNull();
     expect([...state.resultEntries.keys()]).toEqual(['superuser', 'bundles', 'types']);
     expect(existsSync(join(runDir, 'result-types.v8'))).toBe(true);
@@ -100,15 +127,25 @@ describe('PreloadBootstrapper by role', () => {
       const results: Record<string, Awaited<ReturnType<typeof writeResult>>> = {};
       for (const [name, value] of Object.entries(values)) results[name] = await writeResult(runDir, name, value);
       const path = await writeManifest(runDir, {
-        version: MANIFEST_VERSION, generation: 'g1', primaryPid: 777, preloaderPid: 778, createdAt: '',
-        steps: steps.map((s) => ({ critical: false, ranIn: 'preloader', durationMs: 1, error: null, ...s })), results, tempDirs: [],
+        version: MANIFEST_VERSION,
+        generation: 'g1',
+        primaryPid: 777,
+        preloaderPid: 778,
+        createdAt: '',
+        steps: steps.map((s) => ({ critical: false, ranIn: 'preloader', durationMs: 1, error: null, ...s })),
+        results,
+        tempDirs: [],
       });
       return { path, runDir };
     }
     const allComplete = ['migrations', 'superuser', 'pictures', 'bundles', 'types'].map((name) => ({ name, status: 'complete' as const }));
 
     it('with a trusted manifest: skips completed steps, reads results from the hand-over, owns no temp dirs', async () => {
-      const { path } = await handover(allComplete, { superuser: { outcome: 'created' }, bundles: { dir: '/primary/owned' }, types: { inputs: ['ChatInput'] } });
+      const { path } = await handover(allComplete, {
+        superuser: { outcome: 'created' },
+        bundles: { dir: '/primary/owned' },
+        types: { inputs: ['ChatInput'] },
+      });
       const { app, steps, preload } = await boot(new PreloadProcessContext('worker', 777, 2, path, 'g1'));
       expect(steps.calls).toEqual([]);
       expect(preload.isPreloaded()).toBe(true);
@@ -127,13 +164,23 @@ describe('PreloadBootstrapper by role', () => {
       );
       const { app, steps, preload } = await boot(new PreloadProcessContext('worker', 777, 0, path, 'g1'));
       expect(steps.calls).toEqual(['pictures', 'bundles', 'types']);
-      expect(status(preload)).toEqual({ migrations: 'complete@preloader', superuser: 'complete@preloader', pictures: 'complete@worker', bundles: 'complete@worker', types: 'complete@worker' });
+      expect(status(preload)).toEqual({
+        migrations: 'complete@preloader',
+        superuser: 'complete@preloader',
+        pictures: 'complete@worker',
+        bundles: 'complete@worker',
+        types: 'complete@worker',
+      });
       expect(preload.result<{ from: string }>('types').from).toBe(preload.getOwnedTempDirs()[0]);
       await app.close();
     });
 
     it('redoes a step whose result file is corrupt, and says so', async () => {
-      const { path, runDir } = await handover(allComplete, { superuser: { outcome: 'created' }, bundles: { dir: '/x' }, types: { inputs: [] } });
+      const { path, runDir } = await handover(allComplete, {
+        superuser: { outcome: 'created' },
+        bundles: { dir: '/x' },
+        types: { inputs: [] },
+      });
       writeFileSync(join(runDir, 'result-superuser.v8'), 'garbage');
       const { app, steps } = await boot(new PreloadProcessContext('worker', 777, 0, path, 'g1'));
       expect(steps.calls).toEqual(['superuser']);
@@ -157,15 +204,22 @@ describe('PreloadBootstrapper by role', () => {
   it('preloader: an invalid plan abandons the preload without throwing, so the context can still be closed', async () => {
     @Injectable()
     class Cyclic {
-      @PreloadStep({ name: 'x', after: ['y'] }) async x() { return 1; }
-      @PreloadStep({ name: 'y', after: ['x'] }) async y() { return 2; }
+      @PreloadStep({ name: 'x', after: ['y'] }) async x() {
+        return 1;
+      }
+      @PreloadStep({ name: 'y', after: ['x'] }) async y() {
+        return 2;
+      }
     }
     const ref = await Test.createTestingModule({ imports: [PreloadModule.forRoot({ isGlobal: true })], providers: [Cyclic, FakeCache] })
-      .overrideProvider(PreloadProcessContext).useValue(new PreloadProcessContext('preloader', 1, null, null, 'g1', mkdtempSync(join(tmpdir(), 'run-'))))
+      .overrideProvider(PreloadProcessContext)
+      .useValue(new PreloadProcessContext('preloader', 1, null, null, 'g1', mkdtempSync(join(tmpdir(), 'run-'))))
       .compile();
     const app = ref.createNestApplication({ logger: false });
     await app.init();
-    expect(app.get(PreloadState).abortReason).toBe('the preload plan could not run: PreloadConfigError: Preload steps form a cycle: x -> y -> x. A step cannot (even indirectly) run after itself: remove one of these "after" entries.');
+    expect(app.get(PreloadState).abortReason).toBe(
+      'the preload plan could not run: PreloadConfigError: Preload steps form a cycle: x -> y -> x. A step cannot (even indirectly) run after itself: remove one of these "after" entries.',
+    );
     await app.close();
     expect(app.get(FakeCache).tornDown).toBe(1);
   });
@@ -173,29 +227,54 @@ describe('PreloadBootstrapper by role', () => {
   it('standalone: an invalid plan fails the start-up with the plan error', async () => {
     @Injectable()
     class Dup {
-      @PreloadStep({ name: 'x' }) async a() { return 1; }
-      @PreloadStep({ name: 'x' }) async b() { return 2; }
+      @PreloadStep({ name: 'x' }) async a() {
+        return 1;
+      }
+      @PreloadStep({ name: 'x' }) async b() {
+        return 2;
+      }
     }
     const ref = await Test.createTestingModule({ imports: [PreloadModule.forRoot({})], providers: [Dup] })
-      .overrideProvider(PreloadProcessContext).useValue(new PreloadProcessContext('standalone', 1))
+      .overrideProvider(PreloadProcessContext)
+      .useValue(new PreloadProcessContext('standalone', 1))
       .compile();
-    await expect(ref.createNestApplication({ logger: false }).init()).rejects.toThrow('Preload step "x" is declared more than once (Dup.a, Dup.b).');
+    await expect(ref.createNestApplication({ logger: false }).init()).rejects.toThrow(
+      'Preload step "x" is declared more than once (Dup.a, Dup.b).',
+    );
   });
 
-  it('an artifact step: the worker gets a file-backed handle to the preloader\'s bytes', async () => {
+  it("an artifact step: the worker gets a file-backed handle to the preloader's bytes", async () => {
     @Injectable()
     class Indexer {
       runs = 0;
-      @PreloadStep({ name: 'index' }) async index() { this.runs++; return new PreloadArtifact(Buffer.from('{"x":1}'), { x: [1, 5] }); }
+      @PreloadStep({ name: 'index' }) async index() {
+        this.runs++;
+        return new PreloadArtifact(Buffer.from('{"x":1}'), { x: [1, 5] });
+      }
     }
     const runDir = mkdtempSync(join(tmpdir(), 'run-'));
-    const make = (ctx: PreloadProcessContext) => Test.createTestingModule({ imports: [PreloadModule.forRoot({ isGlobal: true })], providers: [Indexer] })
-      .overrideProvider(PreloadProcessContext).useValue(ctx).compile().then(async (ref) => { const app = ref.createNestApplication({ logger: false }); await app.init(); return app; });
+    const make = (ctx: PreloadProcessContext) =>
+      Test.createTestingModule({ imports: [PreloadModule.forRoot({ isGlobal: true })], providers: [Indexer] })
+        .overrideProvider(PreloadProcessContext)
+        .useValue(ctx)
+        .compile()
+        .then(async (ref) => {
+          const app = ref.createNestApplication({ logger: false });
+          await app.init();
+          return app;
+        });
     const preloader = await make(new PreloadProcessContext('preloader', 1, null, null, 'g1', runDir));
     const state = preloader.get(PreloadState);
     expect(preloader.get(PreloadService).result<ArtifactHandle>('index').slice('x')?.toString()).toBe('"x":1');
     const path = await writeManifest(runDir, {
-      version: MANIFEST_VERSION, generation: 'g1', primaryPid: 9, preloaderPid: 10, createdAt: '', steps: [...state.steps.values()], results: Object.fromEntries(state.resultEntries), tempDirs: [],
+      version: MANIFEST_VERSION,
+      generation: 'g1',
+      primaryPid: 9,
+      preloaderPid: 10,
+      createdAt: '',
+      steps: [...state.steps.values()],
+      results: Object.fromEntries(state.resultEntries),
+      tempDirs: [],
     });
     await preloader.close();
     const worker = await make(new PreloadProcessContext('worker', 9, 0, path, 'g1'));
@@ -211,7 +290,9 @@ describe('PreloadBootstrapper by role', () => {
     const runDir = mkdtempSync(join(tmpdir(), 'run-'));
     const { app, preload } = await boot(new PreloadProcessContext('preloader', 1, null, null, 'g1', runDir), ['pictures']);
     expect(() => preload.result('pictures')).toThrow(ResultUnavailableError);
-    expect(() => preload.result('pictures')).toThrow('The result of preload step "pictures" is not available in this process: the step is failed.');
+    expect(() => preload.result('pictures')).toThrow(
+      'The result of preload step "pictures" is not available in this process: the step is failed.',
+    );
     expect(() => preload.result('nope')).toThrow('the step is not a step of this app');
     await app.close();
   });

@@ -1,11 +1,5 @@
 import nodeModule from 'node:module';
-import {
-  type BeforeApplicationShutdown,
-  Inject,
-  Injectable,
-  Logger,
-  type OnApplicationBootstrap,
-} from '@nestjs/common';
+import { type BeforeApplicationShutdown, Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ExternalCache } from '../cache/external-cache';
@@ -89,7 +83,14 @@ export class PreloadBootstrapper implements OnApplicationBootstrap, BeforeApplic
     const plan = StepPlan.build(steps);
     this.warnOfHostLocalDatabaseLock(steps);
     for (const step of plan.ordered) {
-      this.state.steps.set(step.name, { name: step.name, critical: step.critical, status: 'pending', ranIn: null, durationMs: null, error: null });
+      this.state.steps.set(step.name, {
+        name: step.name,
+        critical: step.critical,
+        status: 'pending',
+        ranIn: null,
+        durationMs: null,
+        error: null,
+      });
     }
     const invokers = new Map(steps.map((s) => [s.name, s]));
     // Pipelined start: the primary forks the workers now, so their boot overlaps the steps
@@ -102,7 +103,11 @@ export class PreloadBootstrapper implements OnApplicationBootstrap, BeforeApplic
     }
     const toRun = this.ctx.role === 'worker' ? this.adoptManifest(plan, await this.handover()) : plan.ordered;
     await runSteps(toRun, this.state.steps, this.ctx.role, {
-      invoke: (step) => recorder.time(`step ${step.name}`, 'step', () => (invokers.get(step.name) as DiscoveredStep).invoke(), { role: this.ctx.role, critical: step.critical }),
+      invoke: (step) =>
+        recorder.time(`step ${step.name}`, 'step', () => (invokers.get(step.name) as DiscoveredStep).invoke(), {
+          role: this.ctx.role,
+          critical: step.critical,
+        }),
       onComplete: async (step, value) => {
         if (this.ctx.role === 'preloader' && value !== undefined) {
           const entry = await writeResult(this.requireRunDir(), step.name, value);
@@ -137,7 +142,10 @@ export class PreloadBootstrapper implements OnApplicationBootstrap, BeforeApplic
       for (const { name, cache } of caches) {
         const bound = this.options.cacheTeardownTimeoutMs;
         const outcome = await Promise.race([
-          cache.teardown().then(() => null, (error: unknown) => `cache ${String(name)} teardown failed: ${summarize(error)}`),
+          cache.teardown().then(
+            () => null,
+            (error: unknown) => `cache ${String(name)} teardown failed: ${summarize(error)}`,
+          ),
           sleep(bound, `cache ${String(name)} teardown did not finish within ${bound} ms`, { ref: false }),
         ]);
         if (outcome) failures.push(outcome);
@@ -155,14 +163,21 @@ export class PreloadBootstrapper implements OnApplicationBootstrap, BeforeApplic
     if (this.ctx.awaitHandover) {
       this.logger.log('app built; waiting for the preload hand-over before running any step');
       const answer = await recorder.time('hand-over wait', 'handover', () => awaitHandover());
-      return answer.ok ? { manifestPath: answer.manifestPath, generation: answer.generation } : { reason: `the preload was abandoned (${answer.reason})` };
+      return answer.ok
+        ? { manifestPath: answer.manifestPath, generation: answer.generation }
+        : { reason: `the preload was abandoned (${answer.reason})` };
     }
     const { manifestPath, generation } = this.ctx;
-    return manifestPath && generation ? { manifestPath, generation } : { reason: 'no preload hand-over was given to this worker (preload off or failed)' };
+    return manifestPath && generation
+      ? { manifestPath, generation }
+      : { reason: 'no preload hand-over was given to this worker (preload off or failed)' };
   }
 
   /** Marks what the trusted manifest says is done; returns the steps this worker must run. */
-  private adoptManifest(plan: StepPlan, handover: { manifestPath: string; generation: string } | { reason: string }): readonly StepDefinition[] {
+  private adoptManifest(
+    plan: StepPlan,
+    handover: { manifestPath: string; generation: string } | { reason: string },
+  ): readonly StepDefinition[] {
     if ('reason' in handover) {
       this.state.notPreloadedReason = handover.reason;
       this.logger.log(`not preloaded: ${handover.reason}; running the full start-up`);
@@ -239,7 +254,10 @@ export class PreloadBootstrapper implements OnApplicationBootstrap, BeforeApplic
           scope,
           lockTimeoutMs: options.lockTimeoutMs,
           owner: `${instance.constructor.name}.${method}`,
-          invoke: () => (scope === 'process' || options.lock === false ? call(null) : this.lock.withLock(`step-${options.name}`, call, { scope, timeoutMs: options.lockTimeoutMs })),
+          invoke: () =>
+            scope === 'process' || options.lock === false
+              ? call(null)
+              : this.lock.withLock(`step-${options.name}`, call, { scope, timeoutMs: options.lockTimeoutMs }),
         });
       }
     }

@@ -34,7 +34,11 @@ async function openHandles(settleMs: number): Promise<string[]> {
 }
 
 /** Writes the manifest of a preload that completed; returns its path, or why it could not. */
-async function handOver(ctx: PreloadProcessContext, state: PreloadState, tempDirs: string[]): Promise<{ manifestPath: string } | { abort: string }> {
+async function handOver(
+  ctx: PreloadProcessContext,
+  state: PreloadState,
+  tempDirs: string[],
+): Promise<{ manifestPath: string } | { abort: string }> {
   if (!ctx.runDir || !ctx.generation) return { abort: 'the preloader was started without a run dir or generation' };
   try {
     const manifestPath = await writeManifest(ctx.runDir, {
@@ -99,7 +103,15 @@ export async function runServingPreloader(entry: AppEntry): Promise<void> {
     await Promise.race([app.close().catch(() => undefined), sleep(5_000, undefined, { ref: false })]);
     process.exit(EXIT_CODES.PRELOAD_FAILED);
   }
-  await report({ type: PRELOAD_DONE, ok: true, manifestPath, reason: null, lingering: [], rssBeforeStepsMb: rssBefore, rssAfterStepsMb: rssMb() });
+  await report({
+    type: PRELOAD_DONE,
+    ok: true,
+    manifestPath,
+    reason: null,
+    lingering: [],
+    rssBeforeStepsMb: rssBefore,
+    rssAfterStepsMb: rssMb(),
+  });
   if (link.stopping) return;
   try {
     link.serving();
@@ -127,7 +139,9 @@ export async function runPreloader(entry: AppEntry): Promise<void> {
   let appFailed = false;
   try {
     const module = await recorder.time('import app module', 'app', () => entry.app());
-    app = await recorder.time('app build', 'app', () => NestFactory.createApplicationContext(module, { ...entry.nestOptions, abortOnError: false }));
+    app = await recorder.time('app build', 'app', () =>
+      NestFactory.createApplicationContext(module, { ...entry.nestOptions, abortOnError: false }),
+    );
     const found: PreloadState = app.get(PreloadState, { strict: false });
     state = found;
     abort = found.abortReason;

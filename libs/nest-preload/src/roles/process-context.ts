@@ -23,12 +23,26 @@ export class PreloadProcessContext {
     const role = env[PRELOAD_ENV.role];
     const index = env[PRELOAD_ENV.workerIndex];
     if (role === 'preloader') {
-      return new PreloadProcessContext('preloader', parentPid, index !== undefined && /^\d+$/.test(index) ? Number(index) : null, null, env[PRELOAD_ENV.generation] ?? null, env[PRELOAD_ENV.runDir] ?? null, env[PRELOAD_ENV.tempRoot] ?? null);
+      return new PreloadProcessContext(
+        'preloader',
+        parentPid,
+        index !== undefined && /^\d+$/.test(index) ? Number(index) : null,
+        null,
+        env[PRELOAD_ENV.generation] ?? null,
+        env[PRELOAD_ENV.runDir] ?? null,
+        env[PRELOAD_ENV.tempRoot] ?? null,
+      );
     }
     if (role === 'worker') {
       return new PreloadProcessContext(
-        'worker', parentPid, index !== undefined && /^\d+$/.test(index) ? Number(index) : null,
-        env[PRELOAD_ENV.manifest] || null, env[PRELOAD_ENV.generation] || null, null, null, parseBooleanWord(env[PRELOAD_ENV.awaitHandover]) === true,
+        'worker',
+        parentPid,
+        index !== undefined && /^\d+$/.test(index) ? Number(index) : null,
+        env[PRELOAD_ENV.manifest] || null,
+        env[PRELOAD_ENV.generation] || null,
+        null,
+        null,
+        parseBooleanWord(env[PRELOAD_ENV.awaitHandover]) === true,
       );
     }
     return new PreloadProcessContext('standalone', parentPid);

@@ -6,7 +6,8 @@ describe('ServingLink', () => {
   const before = { SIGTERM: process.listeners('SIGTERM'), SIGINT: process.listeners('SIGINT'), message: process.listeners('message') };
   afterEach(() => {
     for (const event of ['SIGTERM', 'SIGINT', 'message'] as const) {
-      for (const l of process.listeners(event as NodeJS.Signals)) if (!before[event].includes(l as never)) process.off(event as NodeJS.Signals, l as never);
+      for (const l of process.listeners(event as NodeJS.Signals))
+        if (!before[event].includes(l as never)) process.off(event as NodeJS.Signals, l as never);
     }
     for (const [event, l] of added.splice(0)) process.off(event as NodeJS.Signals, l);
   });
@@ -19,10 +20,12 @@ describe('ServingLink', () => {
     process.on('SIGTERM', nestHook);
     added.push(['SIGTERM', nestHook]);
     link.ready();
-    expect(log.warn).toHaveBeenCalledWith(expect.stringContaining('app.enableShutdownHooks() (or another SIGTERM listener) was added in serve: drop it'));
+    expect(log.warn).toHaveBeenCalledWith(
+      expect.stringContaining('app.enableShutdownHooks() (or another SIGTERM listener) was added in serve: drop it'),
+    );
   });
 
-  it('says nothing of a SIGTERM listener that was there before serve (proper-lockfile\'s signal-exit, added by a step\'s lock)', () => {
+  it("says nothing of a SIGTERM listener that was there before serve (proper-lockfile's signal-exit, added by a step's lock)", () => {
     const log = logger();
     const link = new ServingLink(log);
     const signalExit = () => undefined;

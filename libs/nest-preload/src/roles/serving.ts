@@ -107,7 +107,9 @@ export class ServingLink {
     // app a second time after this process's drain ("Called end on pool more than once").
     const before = this.listenersBeforeServe ?? new Set([this.onSignal]);
     if (process.listeners('SIGTERM').some((listener) => !before.has(listener))) {
-      this.logger.warn('app.enableShutdownHooks() (or another SIGTERM listener) was added in serve: drop it — under runCluster this process drains and closes the app itself, and a second close runs your shutdown hooks twice');
+      this.logger.warn(
+        'app.enableShutdownHooks() (or another SIGTERM listener) was added in serve: drop it — under runCluster this process drains and closes the app itself, and a second close runs your shutdown hooks twice',
+      );
     }
     const ready: ReadyMessage = { type: READY, pid: process.pid, preloaded: this.state?.manifest !== null };
     // What a preloaded worker redid, so that `status` can say "redone by 4/4" instead of only the preloader's record.

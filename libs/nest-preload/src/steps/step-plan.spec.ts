@@ -19,12 +19,16 @@ describe('StepPlan', () => {
 
   it('rejects a duplicate name, naming both declarations', () => {
     expect(() => StepPlan.build([step('a'), { ...step('a'), owner: 'Other.a' }])).toThrow(
-      new PreloadConfigError('Preload step "a" is declared more than once (Steps.a, Other.a). Step names must be unique: rename one of them.'),
+      new PreloadConfigError(
+        'Preload step "a" is declared more than once (Steps.a, Other.a). Step names must be unique: rename one of them.',
+      ),
     );
   });
 
   it('rejects an unknown prerequisite, naming the step, the missing name and the known steps', () => {
-    expect(() => StepPlan.build([step('a'), step('b', ['c'])])).toThrow(/step "b" runs after "c", but no step is named "c". Known steps: a, b/);
+    expect(() => StepPlan.build([step('a'), step('b', ['c'])])).toThrow(
+      /step "b" runs after "c", but no step is named "c". Known steps: a, b/,
+    );
   });
 
   it('rejects a cycle and prints its path', () => {
@@ -43,8 +47,13 @@ describe('StepPlan', () => {
 
   it('gives the incomplete steps plus everything that depends on them, in plan order', () => {
     const plan = StepPlan.build([
-      step('migrations'), step('superuser', ['migrations']), step('profile_pictures'),
-      step('bundles'), step('types_cached', ['bundles']), step('starter_projects', ['types_cached', 'superuser']), step('flows', ['types_cached']),
+      step('migrations'),
+      step('superuser', ['migrations']),
+      step('profile_pictures'),
+      step('bundles'),
+      step('types_cached', ['bundles']),
+      step('starter_projects', ['types_cached', 'superuser']),
+      step('flows', ['types_cached']),
     ]);
     expect(plan.withDependents(['types_cached']).map((s) => s.name)).toEqual(['types_cached', 'starter_projects', 'flows']);
     expect(plan.withDependents(['profile_pictures']).map((s) => s.name)).toEqual(['profile_pictures']);

@@ -8,7 +8,12 @@ const step = (name: string, after: string[] = [], critical = false): StepDefinit
 
 function setup(defs: StepDefinition[], behaviour: Record<string, () => unknown>) {
   const plan = StepPlan.build(defs);
-  const states = new Map<string, StepState>(plan.ordered.map((s) => [s.name, { name: s.name, critical: s.critical, status: 'pending', ranIn: null, durationMs: null, error: null }]));
+  const states = new Map<string, StepState>(
+    plan.ordered.map((s) => [
+      s.name,
+      { name: s.name, critical: s.critical, status: 'pending', ranIn: null, durationMs: null, error: null },
+    ]),
+  );
   const calls: string[] = [];
   const values = new Map<string, unknown>();
   const errors: string[] = [];
@@ -38,38 +43,59 @@ describe('runSteps', () => {
 
   it('a failed best-effort step is logged, stays incomplete, its dependents are skipped, and the rest runs', async () => {
     const t = setup([step('pictures'), step('after_pictures', ['pictures']), step('bundles', [], true)], {
-      pictures: () => { throw new Error('disk full'); },
+      pictures: () => {
+        throw new Error('disk full');
+      },
     });
     await runSteps(t.plan.ordered, t.states, 'preloader', t.hooks);
     expect(t.calls).toEqual(['pictures', 'bundles']);
     expect(t.states.get('pictures')).toMatchObject({ status: 'failed', error: 'Error: disk full', ranIn: 'preloader' });
-    expect(t.states.get('after_pictures')).toMatchObject({ status: 'skipped', error: expect.stringContaining('pictures did not complete') });
+    expect(t.states.get('after_pictures')).toMatchObject({
+      status: 'skipped',
+      error: expect.stringContaining('pictures did not complete'),
+    });
     expect(t.states.get('bundles')?.status).toBe('complete');
     expect(t.errors).toEqual(['best-effort step pictures failed (it stays incomplete): Error: disk full']);
   });
 
   it('a failed critical step throws CriticalStepError at once with the cause, and nothing after it runs', async () => {
     const cause = new Error('archive corrupt');
-    const t = setup([step('bundles', [], true), step('types', ['bundles'], true), step('other')], { bundles: () => { throw cause; } });
+    const t = setup([step('bundles', [], true), step('types', ['bundles'], true), step('other')], {
+      bundles: () => {
+        throw cause;
+      },
+    });
     const run = runSteps(t.plan.ordered, t.states, 'worker', t.hooks);
     await expect(run).rejects.toThrow(CriticalStepError);
     await run.catch((error: CriticalStepError) => {
       expect(error.step).toBe('bundles');
       expect(error.code).toBe('ERR_PRELOAD_CRITICAL_STEP');
       expect(error.cause).toBe(cause);
-      expect(error.message).toBe('Critical preload step "bundles" failed in this worker: Error: archive corrupt. This process cannot serve without it and stops.');
+      expect(error.message).toBe(
+        'Critical preload step "bundles" failed in this worker: Error: archive corrupt. This process cannot serve without it and stops.',
+      );
     });
     expect(t.calls).toEqual(['bundles']);
     expect(t.states.get('types')?.status).toBe('pending');
   });
 
   it('a critical step whose best-effort prerequisite failed is skipped, which is critical', async () => {
-    const t = setup([step('seed'), step('index', ['seed'], true)], { seed: () => { throw new Error('x'); } });
-    await expect(runSteps(t.plan.ordered, t.states, 'standalone', t.hooks)).rejects.toThrow('Preload step "index" was not run: its prerequisite(s) seed did not complete.');
+    const t = setup([step('seed'), step('index', ['seed'], true)], {
+      seed: () => {
+        throw new Error('x');
+      },
+    });
+    await expect(runSteps(t.plan.ordered, t.states, 'standalone', t.hooks)).rejects.toThrow(
+      'Preload step "index" was not run: its prerequisite(s) seed did not complete.',
+    );
   });
 
   it('logs a line when each step starts and ends, and summarizes the run in a table', async () => {
-    const t = setup([step('a'), step('b', ['a']), step('c')], { c: () => { throw new Error('no'); } });
+    const t = setup([step('a'), step('b', ['a']), step('c')], {
+      c: () => {
+        throw new Error('no');
+      },
+    });
     const lines: string[] = [];
     t.hooks.log = (m) => void lines.push(m);
     await runSteps(t.plan.ordered, t.states, 'preloader', t.hooks);
@@ -85,7 +111,12 @@ describe('runSteps', () => {
 
   it('a step whose lock was lost while it ran is redone once, and then complete', async () => {
     let calls = 0;
-    const t = setup([step('superuser', [], true)], { superuser: () => { if (++calls === 1) throw new LockCompromisedError('lost', 'superuser'); return 'ok'; } });
+    const t = setup([step('superuser', [], true)], {
+      superuser: () => {
+        if (++calls === 1) throw new LockCompromisedError('lost', 'superuser');
+        return 'ok';
+      },
+    });
     await runSteps(t.plan.ordered, t.states, 'worker', t.hooks);
     expect(t.calls).toEqual(['superuser', 'superuser']);
     expect(t.states.get('superuser')?.status).toBe('complete');
@@ -93,16 +124,25 @@ describe('runSteps', () => {
   });
 
   it('a step whose lock wait timed out is not redone: it fails once, with the timeout as its error', async () => {
-    const t = setup([step('seed'), step('after-seed', ['seed'])], { seed: () => { throw new LockTimeoutError('Timed out after 200 ms waiting for the lock "step-seed"', 'step-seed', 200); } });
+    const t = setup([step('seed'), step('after-seed', ['seed'])], {
+      seed: () => {
+        throw new LockTimeoutError('Timed out after 200 ms waiting for the lock "step-seed"', 'step-seed', 200);
+      },
+    });
     await runSteps(t.plan.ordered, t.states, 'worker', t.hooks);
     expect(t.calls).toEqual(['seed']);
-    expect(t.states.get('seed')).toMatchObject({ status: 'failed', error: expect.stringContaining('Timed out after 200 ms waiting for the lock "step-seed"') });
+    expect(t.states.get('seed')).toMatchObject({
+      status: 'failed',
+      error: expect.stringContaining('Timed out after 200 ms waiting for the lock "step-seed"'),
+    });
     expect(t.states.get('after-seed')?.status).toBe('skipped');
   });
 
   it('a step whose onComplete fails (result not written) is failed, not complete', async () => {
     const t = setup([step('a')], { a: () => 1 });
-    t.hooks.onComplete = () => { throw new Error('ENOSPC'); };
+    t.hooks.onComplete = () => {
+      throw new Error('ENOSPC');
+    };
     await runSteps(t.plan.ordered, t.states, 'preloader', t.hooks);
     expect(t.states.get('a')).toMatchObject({ status: 'failed', error: 'Error: ENOSPC' });
   });

@@ -74,11 +74,11 @@ export function summarize(error: unknown): string {
 /** The end-of-preload summary: each step, its outcome and duration, the total, and what workers will redo. */
 export function summaryTable(states: Iterable<StepState>): string {
   const rows = [...states];
-  const cells = [['STEP', 'STATUS', 'RAN IN', 'DURATION'], ...rows.map((s) => [s.name, s.status, s.ranIn ?? '-', s.durationMs === null ? '-' : `${s.durationMs} ms`])];
+  const cells = [
+    ['STEP', 'STATUS', 'RAN IN', 'DURATION'],
+    ...rows.map((s) => [s.name, s.status, s.ranIn ?? '-', s.durationMs === null ? '-' : `${s.durationMs} ms`]),
+  ];
   const total = rows.reduce((sum, s) => sum + (s.durationMs ?? 0), 0);
   const redo = rows.filter((s) => s.status !== 'complete').map((s) => s.name);
-  return [
-    formatTable(cells),
-    `total ${total} ms; workers will redo: ${redo.length ? redo.join(', ') : 'nothing'}`,
-  ].join('\n');
+  return [formatTable(cells), `total ${total} ms; workers will redo: ${redo.length ? redo.join(', ') : 'nothing'}`].join('\n');
 }

@@ -21,7 +21,10 @@ export interface ReadyMessage {
   ran?: RanStep[];
 }
 /** A step a worker ran itself, and how it ended. */
-export interface RanStep { name: string; status: 'complete' | 'failed' | 'skipped' }
+export interface RanStep {
+  name: string;
+  status: 'complete' | 'failed' | 'skipped';
+}
 export interface PreloadDoneMessage {
   type: typeof PRELOAD_DONE;
   ok: boolean;
@@ -36,11 +39,15 @@ export interface PreloadDoneMessage {
   rssAfterStepsMb?: number;
 }
 /** `cut`: the drain ran past `drainTimeoutMs`; close the connections still open now. */
-export interface ShutdownMessage { type: typeof SHUTDOWN; cut?: boolean }
-export interface AwaitHandoverMessage { type: typeof AWAIT_HANDOVER }
+export interface ShutdownMessage {
+  type: typeof SHUTDOWN;
+  cut?: boolean;
+}
+export interface AwaitHandoverMessage {
+  type: typeof AWAIT_HANDOVER;
+}
 export type HandoverMessage =
-  | { type: typeof HANDOVER; ok: true; manifestPath: string; generation: string }
-  | { type: typeof HANDOVER; ok: false; reason: string };
+  { type: typeof HANDOVER; ok: true; manifestPath: string; generation: string } | { type: typeof HANDOVER; ok: false; reason: string };
 
 export function isMessage<T extends { type: string }>(value: unknown, type: T['type']): value is T {
   return typeof value === 'object' && value !== null && (value as { type?: unknown }).type === type;
@@ -48,17 +55,31 @@ export function isMessage<T extends { type: string }>(value: unknown, type: T['t
 
 /** Worker → primary, every heartbeat interval, from its event loop: alive, and its counters. */
 export const HEARTBEAT = `${IPC_PREFIX}heartbeat`;
-export interface HeartbeatMessage { type: typeof HEARTBEAT; requests: number; rssMb: number }
+export interface HeartbeatMessage {
+  type: typeof HEARTBEAT;
+  requests: number;
+  rssMb: number;
+}
 
 /** Primary → worker: whether it is the leader (the one worker that runs run-once jobs). */
 export const LEADER = `${IPC_PREFIX}leader`;
-export interface LeaderMessage { type: typeof LEADER; leader: boolean }
+export interface LeaderMessage {
+  type: typeof LEADER;
+  leader: boolean;
+}
 
 /** Worker → primary: send me the cluster view; primary → worker: here it is. */
 export const CLUSTER_STATUS_REQUEST = `${IPC_PREFIX}cluster-status-request`;
 export const CLUSTER_STATUS = `${IPC_PREFIX}cluster-status`;
-export interface ClusterStatusRequest { type: typeof CLUSTER_STATUS_REQUEST; id: number }
-export interface ClusterStatusMessage { type: typeof CLUSTER_STATUS; id: number; view: ClusterView }
+export interface ClusterStatusRequest {
+  type: typeof CLUSTER_STATUS_REQUEST;
+  id: number;
+}
+export interface ClusterStatusMessage {
+  type: typeof CLUSTER_STATUS;
+  id: number;
+  view: ClusterView;
+}
 
 /** What only the primary knows: the workers, restarts, the generation, the preload's duration. */
 export interface ClusterView {
@@ -73,18 +94,31 @@ export interface ClusterView {
 
 /** Worker → primary: it is stopping on its own (a signal it received directly, its primary gone). */
 export const STOPPING = `${IPC_PREFIX}stopping`;
-export interface StoppingMessage { type: typeof STOPPING; reason: string }
+export interface StoppingMessage {
+  type: typeof STOPPING;
+  reason: string;
+}
 
 /** Worker → primary: creating or serving the app failed; it exits with the boot-error code next. */
 export const BOOT_FAILED = `${IPC_PREFIX}boot-failed`;
-export interface BootFailedMessage { type: typeof BOOT_FAILED; reason: string }
+export interface BootFailedMessage {
+  type: typeof BOOT_FAILED;
+  reason: string;
+}
 
 /** Worker → primary: a scrape of `/metrics` wants every serving process's metrics, within `timeoutMs`. */
 export const METRICS_REQUEST = `${IPC_PREFIX}metrics-request`;
-export interface MetricsRequestMessage { type: typeof METRICS_REQUEST; id: number; timeoutMs: number }
+export interface MetricsRequestMessage {
+  type: typeof METRICS_REQUEST;
+  id: number;
+  timeoutMs: number;
+}
 /** Primary → each serving process: send your registry's metrics (prom-client's JSON) for collection `id`. */
 export const METRICS_COLLECT = `${IPC_PREFIX}metrics-collect`;
-export interface MetricsCollectMessage { type: typeof METRICS_COLLECT; id: number }
+export interface MetricsCollectMessage {
+  type: typeof METRICS_COLLECT;
+  id: number;
+}
 /**
  * Serving process → primary: its metrics for collection `id`, `registry.getMetricsAsJSON()` as one
  * JSON string; `id` 0 is the last report of a process whose app is closing (kept as its last values).
@@ -92,7 +126,11 @@ export interface MetricsCollectMessage { type: typeof METRICS_COLLECT; id: numbe
  * metric objects.
  */
 export const METRICS_REPORT = `${IPC_PREFIX}metrics-report`;
-export interface MetricsReportMessage { type: typeof METRICS_REPORT; id: number; metrics: string }
+export interface MetricsReportMessage {
+  type: typeof METRICS_REPORT;
+  id: number;
+  metrics: string;
+}
 /**
  * Primary → the asking worker: what each serving process reported (`fresh: false` for one that did
  * not answer in time: its last report, so its counters do not drop), the counters of processes that

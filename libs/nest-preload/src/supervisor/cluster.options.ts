@@ -188,12 +188,36 @@ export interface SupervisorOptions {
 
 export type ResolvedSupervisorOptions = Required<Omit<SupervisorOptions, 'preloadStart'>> & { preloadStart: 'pipelined' | 'serial' };
 
-const MS_OPTIONS = ['preloadTimeoutMs', 'gracefulTimeoutMs', 'drainTimeoutMs', 'minUptimeMs', 'restartDelayMs', 'maxRestartDelayMs', 'bootTimeoutMs', 'restartWindowMs', 'heartbeatIntervalMs'] as const;
+const MS_OPTIONS = [
+  'preloadTimeoutMs',
+  'gracefulTimeoutMs',
+  'drainTimeoutMs',
+  'minUptimeMs',
+  'restartDelayMs',
+  'maxRestartDelayMs',
+  'bootTimeoutMs',
+  'restartWindowMs',
+  'heartbeatIntervalMs',
+] as const;
 const COUNT_OPTIONS = ['maxRestarts', 'heartbeatTimeoutMs', 'maxRequests', 'maxRequestsJitter', 'maxRssMb'] as const;
-const HOOKS: ReadonlyArray<keyof SupervisorHooks> = ['onStarting', 'whenReady', 'preFork', 'postFork', 'workerReady', 'workerExit', 'onReload', 'onExit'];
+const HOOKS: ReadonlyArray<keyof SupervisorHooks> = [
+  'onStarting',
+  'whenReady',
+  'preFork',
+  'postFork',
+  'workerReady',
+  'workerExit',
+  'onReload',
+  'onExit',
+];
 
 /** Defaults of the supervisor options, except `preload`, which comes from the environment. */
-export const DEFAULT_SUPERVISOR_OPTIONS: Readonly<Omit<ResolvedSupervisorOptions, 'preload' | 'workers' | 'runRoot' | 'preloadStart' | 'controlFile' | 'timeline' | 'sweepRoots' | 'pipelineConcurrency'>> = Object.freeze({
+export const DEFAULT_SUPERVISOR_OPTIONS: Readonly<
+  Omit<
+    ResolvedSupervisorOptions,
+    'preload' | 'workers' | 'runRoot' | 'preloadStart' | 'controlFile' | 'timeline' | 'sweepRoots' | 'pipelineConcurrency'
+  >
+> = Object.freeze({
   reloadPreload: false,
   preloader: 'serves',
   heavyPreloaderRatio: 1.12,
@@ -216,7 +240,24 @@ export const DEFAULT_SUPERVISOR_OPTIONS: Readonly<Omit<ResolvedSupervisorOptions
   compileCache: false,
 });
 
-const KEYS: ReadonlyArray<keyof SupervisorOptions> = ['workers', 'preload', 'preloadStart', 'preloader', 'heavyPreloaderRatio', 'reloadPreload', ...MS_OPTIONS, ...COUNT_OPTIONS, 'hooks', 'controlFile', 'timeline', 'sweepRoots', 'pipelineConcurrency', 'workerExecArgv', 'compileCache', 'runRoot'];
+const KEYS: ReadonlyArray<keyof SupervisorOptions> = [
+  'workers',
+  'preload',
+  'preloadStart',
+  'preloader',
+  'heavyPreloaderRatio',
+  'reloadPreload',
+  ...MS_OPTIONS,
+  ...COUNT_OPTIONS,
+  'hooks',
+  'controlFile',
+  'timeline',
+  'sweepRoots',
+  'pipelineConcurrency',
+  'workerExecArgv',
+  'compileCache',
+  'runRoot',
+];
 
 /**
  * Resolves and validates the supervisor options before anything is forked.
@@ -233,7 +274,9 @@ export function resolveSupervisorOptions(
       throw new PreloadConfigError(PreloadMessages.unknownOption(key, [...KEYS, ...extraKeys]));
     }
   }
-  const given = Object.fromEntries(Object.entries(options).filter(([k, v]) => v !== undefined && KEYS.includes(k as keyof SupervisorOptions)));
+  const given = Object.fromEntries(
+    Object.entries(options).filter(([k, v]) => v !== undefined && KEYS.includes(k as keyof SupervisorOptions)),
+  );
   const merged = {
     ...DEFAULT_SUPERVISOR_OPTIONS,
     workers: availableParallelism(),
@@ -255,13 +298,25 @@ export function resolveSupervisorOptions(
     preloadStart: merged.preloadStart === 'auto' ? 'pipelined' : (merged.preloadStart as 'pipelined' | 'serial'),
   };
   if (!Number.isInteger(resolved.workers) || resolved.workers < 0 || resolved.workers > 1024) {
-    throw new PreloadConfigError(PreloadMessages.invalidOption('workers', resolved.workers, 'a whole number from 1 to 1024, or 0 to run without a cluster'));
+    throw new PreloadConfigError(
+      PreloadMessages.invalidOption('workers', resolved.workers, 'a whole number from 1 to 1024, or 0 to run without a cluster'),
+    );
   }
   if (resolved.preloader !== 'serves' && resolved.preloader !== 'exits') {
     throw new PreloadConfigError(PreloadMessages.invalidOption('preloader', resolved.preloader, '"serves" or "exits"'));
   }
-  if (typeof resolved.heavyPreloaderRatio !== 'number' || !Number.isFinite(resolved.heavyPreloaderRatio) || (resolved.heavyPreloaderRatio !== 0 && resolved.heavyPreloaderRatio < 1)) {
-    throw new PreloadConfigError(PreloadMessages.invalidOption('heavyPreloaderRatio', resolved.heavyPreloaderRatio, 'a ratio of 1 or more (e.g. 1.12), or 0 never to replace the preloader'));
+  if (
+    typeof resolved.heavyPreloaderRatio !== 'number' ||
+    !Number.isFinite(resolved.heavyPreloaderRatio) ||
+    (resolved.heavyPreloaderRatio !== 0 && resolved.heavyPreloaderRatio < 1)
+  ) {
+    throw new PreloadConfigError(
+      PreloadMessages.invalidOption(
+        'heavyPreloaderRatio',
+        resolved.heavyPreloaderRatio,
+        'a ratio of 1 or more (e.g. 1.12), or 0 never to replace the preloader',
+      ),
+    );
   }
   if (typeof resolved.reloadPreload !== 'boolean') {
     throw new PreloadConfigError(PreloadMessages.invalidOption('reloadPreload', resolved.reloadPreload, 'true or false'));
@@ -280,17 +335,35 @@ export function resolveSupervisorOptions(
     }
   }
   if (resolved.heartbeatTimeoutMs > 0 && resolved.heartbeatTimeoutMs <= resolved.heartbeatIntervalMs) {
-    throw new PreloadConfigError(PreloadMessages.invalidOption('heartbeatTimeoutMs', resolved.heartbeatTimeoutMs, `more than heartbeatIntervalMs (${resolved.heartbeatIntervalMs}), or 0 to turn the watchdog off`));
+    throw new PreloadConfigError(
+      PreloadMessages.invalidOption(
+        'heartbeatTimeoutMs',
+        resolved.heartbeatTimeoutMs,
+        `more than heartbeatIntervalMs (${resolved.heartbeatIntervalMs}), or 0 to turn the watchdog off`,
+      ),
+    );
   }
   if (typeof resolved.hooks !== 'object' || resolved.hooks === null) {
     throw new PreloadConfigError(PreloadMessages.invalidOption('hooks', resolved.hooks, 'an object of hook functions'));
   }
   for (const [name, hook] of Object.entries(resolved.hooks)) {
-    if (!HOOKS.includes(name as keyof SupervisorHooks)) throw new PreloadConfigError(PreloadMessages.unknownOption(`hooks.${name}`, HOOKS.map((h) => `hooks.${h}`)));
+    if (!HOOKS.includes(name as keyof SupervisorHooks))
+      throw new PreloadConfigError(
+        PreloadMessages.unknownOption(
+          `hooks.${name}`,
+          HOOKS.map((h) => `hooks.${h}`),
+        ),
+      );
     if (typeof hook !== 'function') throw new PreloadConfigError(PreloadMessages.invalidOption(`hooks.${name}`, typeof hook, 'a function'));
   }
   if (resolved.maxRestartDelayMs < resolved.restartDelayMs) {
-    throw new PreloadConfigError(PreloadMessages.invalidOption('maxRestartDelayMs', resolved.maxRestartDelayMs, `at least restartDelayMs (${resolved.restartDelayMs})`));
+    throw new PreloadConfigError(
+      PreloadMessages.invalidOption(
+        'maxRestartDelayMs',
+        resolved.maxRestartDelayMs,
+        `at least restartDelayMs (${resolved.restartDelayMs})`,
+      ),
+    );
   }
   if (resolved.controlFile !== false && (typeof resolved.controlFile !== 'string' || !isAbsolute(resolved.controlFile))) {
     throw new PreloadConfigError(PreloadMessages.invalidOption('controlFile', resolved.controlFile, 'an absolute path, or false'));
@@ -302,10 +375,14 @@ export function resolveSupervisorOptions(
     throw new PreloadConfigError(PreloadMessages.invalidOption('compileCache', resolved.compileCache, 'true or false'));
   }
   if (!Number.isInteger(resolved.pipelineConcurrency) || resolved.pipelineConcurrency < 1 || resolved.pipelineConcurrency > 1024) {
-    throw new PreloadConfigError(PreloadMessages.invalidOption('pipelineConcurrency', resolved.pipelineConcurrency, 'a whole number from 1 to 1024'));
+    throw new PreloadConfigError(
+      PreloadMessages.invalidOption('pipelineConcurrency', resolved.pipelineConcurrency, 'a whole number from 1 to 1024'),
+    );
   }
   if (!Array.isArray(resolved.workerExecArgv) || !resolved.workerExecArgv.every((a) => typeof a === 'string' && /^--?[A-Za-z]/.test(a))) {
-    throw new PreloadConfigError(PreloadMessages.invalidOption('workerExecArgv', resolved.workerExecArgv, 'a list of Node flags such as ["--max-semi-space-size=1"]'));
+    throw new PreloadConfigError(
+      PreloadMessages.invalidOption('workerExecArgv', resolved.workerExecArgv, 'a list of Node flags such as ["--max-semi-space-size=1"]'),
+    );
   }
   if (!Array.isArray(resolved.sweepRoots) || !resolved.sweepRoots.every((r) => typeof r === 'string' && isAbsolute(r))) {
     throw new PreloadConfigError(PreloadMessages.invalidOption('sweepRoots', resolved.sweepRoots, 'a list of absolute paths'));

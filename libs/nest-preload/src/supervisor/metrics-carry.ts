@@ -31,7 +31,11 @@ export function carryCounters(carried: MetricJson[], gone: unknown[]): MetricJso
     // Only series the cluster sums: a counter aggregated with `first` or `omit` has no cluster total to keep.
     if ((metric.aggregator ?? 'sum') !== 'sum') continue;
     let into = byName.get(metric.name);
-    if (!into) byName.set(metric.name, (into = { name: metric.name, help: String(metric.help ?? ''), type: metric.type, aggregator: 'sum', values: [] }));
+    if (!into)
+      byName.set(
+        metric.name,
+        (into = { name: metric.name, help: String(metric.help ?? ''), type: metric.type, aggregator: 'sum', values: [] }),
+      );
     if (into.type !== metric.type) continue;
     const index = new Map(into.values.map((v, i) => [seriesKey(v), i]));
     for (const v of metric.values) {

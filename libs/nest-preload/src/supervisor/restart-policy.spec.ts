@@ -29,7 +29,10 @@ describe('RestartPolicy', () => {
     for (let i = 0; i < 3; i++) expect(p.onEnd(end(0, i * 10, null), 2, 0).action).toBe('respawn');
     for (let i = 0; i < 2; i++) expect(p.onEnd(end(1, 100 + i * 10, null), 2, 0).action).toBe('respawn');
     const halt = p.onEnd(end(1, 130, null), 2, 0);
-    expect(halt).toEqual({ action: 'halt', message: expect.stringContaining('every worker index (2) crashed more than maxRestarts (2) times within restartWindowMs (10000 ms)') });
+    expect(halt).toEqual({
+      action: 'halt',
+      message: expect.stringContaining('every worker index (2) crashed more than maxRestarts (2) times within restartWindowMs (10000 ms)'),
+    });
     expect(halt.action === 'halt' && halt.message).toMatch(/crashing since 130 ms ago; last: worker 1 died$/);
   });
 

@@ -34,8 +34,7 @@ export interface WorkerEnd {
 }
 
 export type RestartDecision =
-  | { action: 'respawn'; delayMs: number; unstable: boolean; unstableCount: number }
-  | { action: 'halt'; message: string };
+  { action: 'respawn'; delayMs: number; unstable: boolean; unstableCount: number } | { action: 'halt'; message: string };
 
 interface IndexRecord {
   unstable: number[];
@@ -114,7 +113,10 @@ export class RestartPolicy {
  * `bootTimeoutMs`. A worker ended by a signal from anyone else is respawned. After the first
  * start a failing replacement is retried under the {@link RestartPolicy}.
  */
-export function bootErrorHalts(end: { readyAt: number | null; signal: NodeJS.Signals | null; killedBy: string | null }, clusterWasReady: boolean): boolean {
+export function bootErrorHalts(
+  end: { readyAt: number | null; signal: NodeJS.Signals | null; killedBy: string | null },
+  clusterWasReady: boolean,
+): boolean {
   if (end.readyAt !== null || clusterWasReady) return false;
   if (end.killedBy !== null) return end.killedBy === BOOT_TIMEOUT;
   return end.signal === null || SELF_INFLICTED.has(end.signal);

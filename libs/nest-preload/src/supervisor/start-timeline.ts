@@ -42,7 +42,17 @@ export class StartTimeline {
 
   /** A process was forked at `at`. */
   forked(seq: number, pid: number | undefined, label: string, sort: number, at: number): void {
-    this.tracks.set(seq, { seq, pid: pid ?? -seq, label: `${label} (pid ${pid ?? '?'})`, sort, spans: [], marks: [{ name: 'forked', at }], done: false, reported: false, lockWaitMs: null });
+    this.tracks.set(seq, {
+      seq,
+      pid: pid ?? -seq,
+      label: `${label} (pid ${pid ?? '?'})`,
+      sort,
+      spans: [],
+      marks: [{ name: 'forked', at }],
+      done: false,
+      reported: false,
+      lockWaitMs: null,
+    });
     this.trim();
   }
 
@@ -63,9 +73,21 @@ export class StartTimeline {
   private take(seq: number, message: TimelineMessage, primaryOffset: number): boolean {
     const track = this.tracks.get(seq);
     if (!track || track.reported) return true;
-    if (!Number.isFinite(message.origin) || !Array.isArray(message.spans) || message.spans.length > MAX_SPANS || !message.spans.every(isSpan) || !Number.isFinite(message.costMs) || message.costMs < 0) return false;
+    if (
+      !Number.isFinite(message.origin) ||
+      !Array.isArray(message.spans) ||
+      message.spans.length > MAX_SPANS ||
+      !message.spans.every(isSpan) ||
+      !Number.isFinite(message.costMs) ||
+      message.costMs < 0
+    )
+      return false;
     const clock = message.clock;
-    if (clock !== undefined && !(typeof clock === 'object' && clock !== null && Number.isFinite(clock.epoch) && Number.isFinite(clock.date))) return false;
+    if (
+      clock !== undefined &&
+      !(typeof clock === 'object' && clock !== null && Number.isFinite(clock.epoch) && Number.isFinite(clock.date))
+    )
+      return false;
     track.reported = true;
     // The child's clock and the primary's agree to within Date.now()'s millisecond, unless one drifted.
     const drift = clock ? clock.date - clock.epoch - primaryOffset : 0;

@@ -30,12 +30,21 @@ const action: fc.Arbitrary<Action> = fc.oneof(
   { weight: 2, arbitrary: fc.record({ t: fc.constant('await' as const), pick: fc.nat(7) }) },
   { weight: 1, arbitrary: fc.constant({ t: 'stepsStarted' as const }) },
   { weight: 2, arbitrary: fc.record({ t: fc.constant('preloadDone' as const), ok: fc.boolean(), appFailed: fc.constant(false) }) },
-  { weight: 2, arbitrary: fc.record({ t: fc.constant('crash' as const), pick: fc.nat(7), signal: fc.boolean(), code: fc.constantFrom(1, 3) }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({ t: fc.constant('crash' as const), pick: fc.nat(7), signal: fc.boolean(), code: fc.constantFrom(1, 3) }),
+  },
   { weight: 3, arbitrary: fc.constant({ t: 'deliver' as const }) },
   { weight: 3, arbitrary: fc.constant({ t: 'beat' as const }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('hang' as const), pick: fc.nat(7) }) },
   { weight: 3, arbitrary: fc.record({ t: fc.constant('advance' as const), ms: fc.constantFrom(100, 400, 900, 2_500) }) },
-  { weight: 2, arbitrary: fc.record({ t: fc.constant('signal' as const), signal: fc.constantFrom('SIGHUP' as const, 'SIGTTIN' as const, 'SIGTTOU' as const) }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      t: fc.constant('signal' as const),
+      signal: fc.constantFrom('SIGHUP' as const, 'SIGTTIN' as const, 'SIGTTOU' as const),
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('control-reload' as const), preload: fc.boolean() }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('control-scale' as const), workers: fc.integer({ min: 1, max: 5 }) }) },
   { weight: 1, arbitrary: fc.constant({ t: 'stop' as const }) },
@@ -79,11 +88,28 @@ class Harness {
   readonly violations: string[] = [];
 
   constructor(readonly cfg: Config) {
-    const options = resolveSupervisorOptions({
-      ...cfg, controlFile: false, runRoot: '/run', sweepRoots: [], heartbeatIntervalMs: 500, heartbeatTimeoutMs: HEARTBEAT_TIMEOUT_MS,
-      bootTimeoutMs: 5_000, preloadTimeoutMs: 8_000, gracefulTimeoutMs: 3_000, drainTimeoutMs: 3_000, restartDelayMs: 100, maxRestartDelayMs: 800,
-      minUptimeMs: 1_000, maxRestarts: 3, restartWindowMs: 10_000, pipelineConcurrency: 2, heavyPreloaderRatio: 0,
-    }, {});
+    const options = resolveSupervisorOptions(
+      {
+        ...cfg,
+        controlFile: false,
+        runRoot: '/run',
+        sweepRoots: [],
+        heartbeatIntervalMs: 500,
+        heartbeatTimeoutMs: HEARTBEAT_TIMEOUT_MS,
+        bootTimeoutMs: 5_000,
+        preloadTimeoutMs: 8_000,
+        gracefulTimeoutMs: 3_000,
+        drainTimeoutMs: 3_000,
+        restartDelayMs: 100,
+        maxRestartDelayMs: 800,
+        minUptimeMs: 1_000,
+        maxRestarts: 3,
+        restartWindowMs: 10_000,
+        pipelineConcurrency: 2,
+        heavyPreloaderRatio: 0,
+      },
+      {},
+    );
     this.target = cfg.workers;
     this.sup = new Supervisor(options, this.cluster, this.proc, this.timers, this.logger, this.host);
     void this.sup.run();
@@ -109,13 +135,25 @@ class Harness {
     const live = this.cluster.live;
     switch (a.t) {
       case 'ready': {
-        const c = this.pick(live.filter((x) => this.canBeReady(x)), a.pick);
-        if (c) { this.readySent.add(c); c.emit({ type: READY, pid: c.pid, preloaded: true }); }
+        const c = this.pick(
+          live.filter((x) => this.canBeReady(x)),
+          a.pick,
+        );
+        if (c) {
+          this.readySent.add(c);
+          c.emit({ type: READY, pid: c.pid, preloaded: true });
+        }
         break;
       }
       case 'await': {
-        const c = this.pick(live.filter((x) => x.role === 'worker' && x.env[PRELOAD_ENV.awaitHandover] === '1' && !this.awaited.has(x)), a.pick);
-        if (c) { this.awaited.add(c); c.emit({ type: AWAIT_HANDOVER }); }
+        const c = this.pick(
+          live.filter((x) => x.role === 'worker' && x.env[PRELOAD_ENV.awaitHandover] === '1' && !this.awaited.has(x)),
+          a.pick,
+        );
+        if (c) {
+          this.awaited.add(c);
+          c.emit({ type: AWAIT_HANDOVER });
+        }
         break;
       }
       case 'stepsStarted': {
@@ -127,7 +165,14 @@ class Harness {
         const p = this.livePreloader();
         if (!p) break;
         this.doneSent.add(p);
-        p.emit({ type: PRELOAD_DONE, ok: a.ok, manifestPath: a.ok ? `/run/${p.env[PRELOAD_ENV.generation]}/manifest.json` : null, reason: a.ok ? null : 'a step failed', lingering: [], appFailed: a.appFailed });
+        p.emit({
+          type: PRELOAD_DONE,
+          ok: a.ok,
+          manifestPath: a.ok ? `/run/${p.env[PRELOAD_ENV.generation]}/manifest.json` : null,
+          reason: a.ok ? null : 'a step failed',
+          lingering: [],
+          appFailed: a.appFailed,
+        });
         if (!a.ok) p.exit(EXIT_CODES.PRELOAD_FAILED);
         else if (p.env[PRELOAD_ENV.preloaderServes] !== '1') p.exit(0);
         break;
@@ -149,7 +194,10 @@ class Harness {
         for (const c of live) if (this.readySent.has(c) && !this.hung.has(c)) c.emit({ type: HEARTBEAT, requests: 1, rssMb: 80 });
         break;
       case 'hang': {
-        const c = this.pick(live.filter((x) => this.readySent.has(x)), a.pick);
+        const c = this.pick(
+          live.filter((x) => this.readySent.has(x)),
+          a.pick,
+        );
         if (c) this.hung.add(c);
         break;
       }
@@ -161,21 +209,29 @@ class Harness {
         }
         break;
       case 'signal':
-        if (a.signal === 'SIGHUP' && this.sup.currentState !== 'stopping' && this.sup.currentState !== 'stopped') this.reloadAskedAt = this.logger.lines.length;
+        if (a.signal === 'SIGHUP' && this.sup.currentState !== 'stopping' && this.sup.currentState !== 'stopped')
+          this.reloadAskedAt = this.logger.lines.length;
         if (a.signal === 'SIGTTIN') this.target++;
         if (a.signal === 'SIGTTOU' && this.target > 1) this.target--;
         this.proc.raise(a.signal);
         break;
       case 'control-reload':
       case 'control-scale': {
-        const request = a.t === 'control-reload' ? { v: 1, id: 1, cmd: 'reload', preload: a.preload } : { v: 1, id: 1, cmd: 'scale', workers: a.workers };
+        const request =
+          a.t === 'control-reload' ? { v: 1, id: 1, cmd: 'reload', preload: a.preload } : { v: 1, id: 1, cmd: 'scale', workers: a.workers };
         let answer: { result: unknown; error?: string } | null = null;
-        (this.sup as unknown as { enqueue(e: unknown): void }).enqueue({ type: 'control', request, respond: (result: unknown, error?: string) => (answer = { result, error }) });
+        (this.sup as unknown as { enqueue(e: unknown): void }).enqueue({
+          type: 'control',
+          request,
+          respond: (result: unknown, error?: string) => (answer = { result, error }),
+        });
         const state = this.sup.currentState;
         if (!answer) this.violations.push(`${a.t}: the control request got no answer`);
         if (a.t === 'control-reload' && !(answer as { error?: string } | null)?.error) this.reloadAskedAt = this.logger.lines.length;
-        if (a.t === 'control-scale' && (state === 'running' || state === 'preloading') && !(answer as { error?: string } | null)?.error) this.target = a.workers;
-        if (a.t === 'control-reload' && (answer as { error?: string } | null)?.error && state !== 'stopping' && state !== 'stopped') this.violations.push(`${a.t}: refused while ${state}`);
+        if (a.t === 'control-scale' && (state === 'running' || state === 'preloading') && !(answer as { error?: string } | null)?.error)
+          this.target = a.workers;
+        if (a.t === 'control-reload' && (answer as { error?: string } | null)?.error && state !== 'stopping' && state !== 'stopped')
+          this.violations.push(`${a.t}: refused while ${state}`);
         break;
       }
       case 'stop':
@@ -200,11 +256,13 @@ class Harness {
         // Never a worker above the target that is not being drained.
         if (c.index >= this.target) this.violations.push(`${a.t}: pid ${c.pid} holds index ${c.index} with target ${this.target}`);
         // No worker killed while its heartbeats arrive (it is ready, not hung, not told to stop).
-        if (this.readySent.has(c) && !this.hung.has(c) && c.signals.length > (this.signalsWhileHung.get(c) ?? 0)) this.violations.push(`${a.t}: healthy pid ${c.pid} got ${c.signals.join(',')}`);
+        if (this.readySent.has(c) && !this.hung.has(c) && c.signals.length > (this.signalsWhileHung.get(c) ?? 0))
+          this.violations.push(`${a.t}: healthy pid ${c.pid} got ${c.signals.join(',')}`);
       }
       // At most two live holders of an index (the serving one and its replacement).
       const byIndex = new Map<number, number>();
-      for (const c of this.cluster.live) if (this.serves(c) && !c.told && c.index !== null) byIndex.set(c.index, (byIndex.get(c.index) ?? 0) + 1);
+      for (const c of this.cluster.live)
+        if (this.serves(c) && !c.told && c.index !== null) byIndex.set(c.index, (byIndex.get(c.index) ?? 0) + 1);
       for (const [i, n] of byIndex) if (n > 2) this.violations.push(`${a.t}: ${n} live holders of index ${i}`);
     }
     // A ready worker asked to drain while the cluster runs has a ready replacement, or its index is gone.
@@ -227,12 +285,21 @@ class Harness {
     for (let round = 0; round < 60 && this.exitCode === null; round++) {
       for (const c of this.hung) this.signalsWhileHung.set(c, c.signals.length);
       this.hung.clear();
-      for (const c of this.cluster.live) if (c.role === 'preloader' && !this.doneSent.has(c)) {
-        c.emit({ type: STEPS_STARTED });
-        this.apply({ t: 'preloadDone', ok: true, appFailed: false });
-      }
-      for (const c of this.cluster.live) if (c.role === 'worker' && c.env[PRELOAD_ENV.awaitHandover] === '1' && !this.awaited.has(c)) { this.awaited.add(c); c.emit({ type: AWAIT_HANDOVER }); }
-      for (const c of this.cluster.live) if (this.canBeReady(c)) { this.readySent.add(c); c.emit({ type: READY, pid: c.pid, preloaded: true }); }
+      for (const c of this.cluster.live)
+        if (c.role === 'preloader' && !this.doneSent.has(c)) {
+          c.emit({ type: STEPS_STARTED });
+          this.apply({ t: 'preloadDone', ok: true, appFailed: false });
+        }
+      for (const c of this.cluster.live)
+        if (c.role === 'worker' && c.env[PRELOAD_ENV.awaitHandover] === '1' && !this.awaited.has(c)) {
+          this.awaited.add(c);
+          c.emit({ type: AWAIT_HANDOVER });
+        }
+      for (const c of this.cluster.live)
+        if (this.canBeReady(c)) {
+          this.readySent.add(c);
+          c.emit({ type: READY, pid: c.pid, preloaded: true });
+        }
       this.apply({ t: 'deliver' });
       this.apply({ t: 'advance', ms: 900 });
     }
@@ -245,7 +312,8 @@ class Harness {
     if (code !== null) {
       if (code === EXIT_CODES.OK && !this.stopAsked) out.push('exit 0 without SIGTERM');
       if (code === EXIT_CODES.WORKER_BOOT_ERROR && this.everReady) out.push('boot-error halt after the cluster had been ready');
-      if (![EXIT_CODES.OK, EXIT_CODES.WORKER_BOOT_ERROR, EXIT_CODES.RESTART_LIMIT].includes(code as 0 | 3 | 5)) out.push(`undocumented exit code ${code}`);
+      if (![EXIT_CODES.OK, EXIT_CODES.WORKER_BOOT_ERROR, EXIT_CODES.RESTART_LIMIT].includes(code as 0 | 3 | 5))
+        out.push(`undocumented exit code ${code}`);
       if (this.timers.pending > 0) out.push(`${this.timers.pending} timer(s) left after the supervisor stopped`);
       if (this.cluster.live.length) out.push('children left after the supervisor stopped');
       if (this.host.dirs.size) out.push(`dirs left after the supervisor stopped: ${[...this.host.dirs].join(', ')}`);
@@ -255,14 +323,19 @@ class Harness {
     const holders = this.cluster.live.filter((c) => this.serves(c));
     const indices = holders.map((c) => c.index).sort();
     const want = Array.from({ length: this.target }, (_, i) => i);
-    if (JSON.stringify(indices) !== JSON.stringify(want)) out.push(`settled on indices ${JSON.stringify(indices)}, want ${JSON.stringify(want)}`);
+    if (JSON.stringify(indices) !== JSON.stringify(want))
+      out.push(`settled on indices ${JSON.stringify(indices)}, want ${JSON.stringify(want)}`);
     if (!holders.every((c) => this.readySent.has(c))) out.push('a worker is not ready after settling');
     // Only the generation in use is kept: an abandoned or replaced one goes with its last user.
     const generations = [...this.host.dirs].filter((d) => /\/gen-\d+$/.test(d));
     if (generations.length > 1) out.push(`generation dirs left after settling: ${generations.join(', ')}`);
     const status = (this.sup as unknown as { status(): { reload: unknown } }).status();
     if (status.reload) out.push(`a reload intent is still pending after settling: ${JSON.stringify(status.reload)}`);
-    if (this.reloadAskedAt !== null && !this.logger.lines.slice(this.reloadAskedAt).some((l) => /\breload complete|\breload abandoned/.test(l))) out.push('an accepted reload was neither carried out nor refused');
+    if (
+      this.reloadAskedAt !== null &&
+      !this.logger.lines.slice(this.reloadAskedAt).some((l) => /\breload complete|\breload abandoned/.test(l))
+    )
+      out.push('an accepted reload was neither carried out nor refused');
     return out;
   }
 }

@@ -2,7 +2,24 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EXIT_CODES, PRELOAD_ENV } from '../preload.constants';
-import { AWAIT_HANDOVER, CLUSTER_STATUS, CLUSTER_STATUS_REQUEST, HANDOVER, HEARTBEAT, LEADER, METRICS_COLLECT, METRICS_REPORT, METRICS_REQUEST, METRICS_RESULT, PRELOAD_DONE, READY, SHUTDOWN, STEPS_STARTED, STOPPING, TIMELINE } from './cluster.messages';
+import {
+  AWAIT_HANDOVER,
+  CLUSTER_STATUS,
+  CLUSTER_STATUS_REQUEST,
+  HANDOVER,
+  HEARTBEAT,
+  LEADER,
+  METRICS_COLLECT,
+  METRICS_REPORT,
+  METRICS_REQUEST,
+  METRICS_RESULT,
+  PRELOAD_DONE,
+  READY,
+  SHUTDOWN,
+  STEPS_STARTED,
+  STOPPING,
+  TIMELINE,
+} from './cluster.messages';
 import { resolveSupervisorOptions } from './cluster.options';
 import { restartReason, Supervisor } from './supervisor';
 import type { SupervisorLogger } from './supervisor.ports';
@@ -10,12 +27,36 @@ import { type FakeChild, FakeCluster, FakeProcess, FakeTimers } from './testing/
 
 function start(over: Record<string, unknown> = {}) {
   const runRoot = mkdtempSync(join(tmpdir(), 'sup-spec-'));
-  const options = resolveSupervisorOptions({ workers: 2, preload: true, preloadStart: 'serial', preloader: 'exits', heavyPreloaderRatio: 0, minUptimeMs: 1_000, heartbeatTimeoutMs: 0, controlFile: false, timeline: false, preloadTimeoutMs: 1_000, gracefulTimeoutMs: 500, restartDelayMs: 100, maxRestartDelayMs: 400, pipelineConcurrency: 8, runRoot, ...over }, {});
+  const options = resolveSupervisorOptions(
+    {
+      workers: 2,
+      preload: true,
+      preloadStart: 'serial',
+      preloader: 'exits',
+      heavyPreloaderRatio: 0,
+      minUptimeMs: 1_000,
+      heartbeatTimeoutMs: 0,
+      controlFile: false,
+      timeline: false,
+      preloadTimeoutMs: 1_000,
+      gracefulTimeoutMs: 500,
+      restartDelayMs: 100,
+      maxRestartDelayMs: 400,
+      pipelineConcurrency: 8,
+      runRoot,
+      ...over,
+    },
+    {},
+  );
   const cluster = new FakeCluster();
   const timers = new FakeTimers();
   const proc = new FakeProcess();
   const lines: string[] = [];
-  const logger: SupervisorLogger = { log: (m) => lines.push(m), warn: (m) => lines.push(`WARN ${m}`), error: (m) => lines.push(`ERROR ${m}`) };
+  const logger: SupervisorLogger = {
+    log: (m) => lines.push(m),
+    warn: (m) => lines.push(`WARN ${m}`),
+    error: (m) => lines.push(`ERROR ${m}`),
+  };
   const sup = new Supervisor(options, cluster, proc, timers, logger);
   let exitCode: number | null = null;
   void sup.run().then((code) => (exitCode = code));
@@ -43,15 +84,22 @@ describe('Supervisor', () => {
     expect(t.sup.currentState).toBe('preloading');
     const pre = t.cluster.preloader;
     expect(pre.env).toEqual({
-      [PRELOAD_ENV.role]: 'preloader', [PRELOAD_ENV.runDir]: join(gen(t), 'run'), [PRELOAD_ENV.tempRoot]: join(gen(t), 'tmp'),
+      [PRELOAD_ENV.role]: 'preloader',
+      [PRELOAD_ENV.runDir]: join(gen(t), 'run'),
+      [PRELOAD_ENV.tempRoot]: join(gen(t), 'tmp'),
       [PRELOAD_ENV.generation]: expect.stringMatching(/^[0-9a-f-]{36}$/),
     });
     expect(t.cluster.workers).toHaveLength(0);
     const manifestPath = preloadOk(t);
     expect(t.sup.currentState).toBe('running');
-    expect(t.cluster.workers.map((w) => w.env)).toEqual([0, 1].map((i) => ({
-      [PRELOAD_ENV.role]: 'worker', [PRELOAD_ENV.workerIndex]: String(i), [PRELOAD_ENV.manifest]: manifestPath, [PRELOAD_ENV.generation]: pre.env[PRELOAD_ENV.generation],
-    })));
+    expect(t.cluster.workers.map((w) => w.env)).toEqual(
+      [0, 1].map((i) => ({
+        [PRELOAD_ENV.role]: 'worker',
+        [PRELOAD_ENV.workerIndex]: String(i),
+        [PRELOAD_ENV.manifest]: manifestPath,
+        [PRELOAD_ENV.generation]: pre.env[PRELOAD_ENV.generation],
+      })),
+    );
   });
 
   it('with preload off, forks the workers at once, without a hand-over', () => {
@@ -63,8 +111,19 @@ describe('Supervisor', () => {
   });
 
   it.each([
-    ['reports failure', (c: FakeChild) => { c.emit({ type: PRELOAD_DONE, ok: false, manifestPath: null, reason: 'Critical preload step "bundles" failed', lingering: [] }); c.exit(4); }, 'Critical preload step "bundles" failed'],
-    ['crashes', (c: FakeChild) => c.exit(null, 'SIGKILL'), 'the preloader was killed by SIGKILL (not by the supervisor: perhaps out of memory?)'],
+    [
+      'reports failure',
+      (c: FakeChild) => {
+        c.emit({ type: PRELOAD_DONE, ok: false, manifestPath: null, reason: 'Critical preload step "bundles" failed', lingering: [] });
+        c.exit(4);
+      },
+      'Critical preload step "bundles" failed',
+    ],
+    [
+      'crashes',
+      (c: FakeChild) => c.exit(null, 'SIGKILL'),
+      'the preloader was killed by SIGKILL (not by the supervisor: perhaps out of memory?)',
+    ],
   ])('when the preloader %s: removes its generation and forks workers without a hand-over', (_, end, why) => {
     const t = start();
     mkdirSync(join(gen(t), 'tmp', 'nest-preload-bundle-x'));
@@ -115,14 +174,19 @@ describe('Supervisor', () => {
       current.exit(null, 'SIGKILL');
       const before = t.cluster.children.length;
       let waited = 0;
-      while (t.cluster.children.length === before) { t.timers.advance(10); waited += 10; }
+      while (t.cluster.children.length === before) {
+        t.timers.advance(10);
+        waited += 10;
+      }
       delays.push(waited);
       current = t.cluster.children[t.cluster.children.length - 1];
       expect(current.env[PRELOAD_ENV.workerIndex]).toBe('0');
       current.emit({ type: READY, pid: current.pid, preloaded: false });
     }
     expect(delays).toEqual([100, 200, 400, 400]);
-    expect(t.lines).toContain(`WARN worker 0 (pid ${w0.pid}) was killed by SIGKILL (not by the supervisor: perhaps out of memory?); replacing it in 100 ms (unstable exit 1 of index 0 within restartWindowMs)`);
+    expect(t.lines).toContain(
+      `WARN worker 0 (pid ${w0.pid}) was killed by SIGKILL (not by the supervisor: perhaps out of memory?); replacing it in 100 ms (unstable exit 1 of index 0 within restartWindowMs)`,
+    );
   });
 
   it('halts with WORKER_BOOT_ERROR when a worker exits before it was ever ready, instead of looping', async () => {
@@ -188,7 +252,9 @@ describe('Supervisor', () => {
     it('forks the workers beside the preloader at once; they wait for the hand-over instead of reading it from their environment', () => {
       const t = start({ preloadStart: 'pipelined' });
       expect(t.cluster.children.map((c) => c.role)).toEqual(['preloader', 'worker', 'worker']);
-      expect(t.cluster.workers.map((w) => w.env)).toEqual([0, 1].map((i) => ({ [PRELOAD_ENV.role]: 'worker', [PRELOAD_ENV.workerIndex]: String(i), [PRELOAD_ENV.awaitHandover]: '1' })));
+      expect(t.cluster.workers.map((w) => w.env)).toEqual(
+        [0, 1].map((i) => ({ [PRELOAD_ENV.role]: 'worker', [PRELOAD_ENV.workerIndex]: String(i), [PRELOAD_ENV.awaitHandover]: '1' })),
+      );
     });
 
     it('builds at most pipelineConcurrency workers beside the preloader; each built one makes room for the next, the hand-over forks the rest', () => {
@@ -200,7 +266,9 @@ describe('Supervisor', () => {
       expect(t.cluster.workers.map((w) => w.env[PRELOAD_ENV.workerIndex])).toEqual(['0', '1', '2', '3']);
       const manifestPath = preloadOk(t);
       // The hand-over: the rest are forked at once, from the manifest; those waiting are answered.
-      expect(t.cluster.workers.slice(4).map((w) => [w.env[PRELOAD_ENV.workerIndex], w.env[PRELOAD_ENV.manifest]])).toEqual([['4', manifestPath]]);
+      expect(t.cluster.workers.slice(4).map((w) => [w.env[PRELOAD_ENV.workerIndex], w.env[PRELOAD_ENV.manifest]])).toEqual([
+        ['4', manifestPath],
+      ]);
       expect(t.cluster.workers[1].sent).toEqual([expect.objectContaining({ type: HANDOVER, ok: true, manifestPath })]);
     });
 
@@ -208,9 +276,15 @@ describe('Supervisor', () => {
       const forks: Array<[string, readonly string[] | undefined]> = [];
       const t = start({ preloadStart: 'serial', workerExecArgv: ['--max-semi-space-size=1'] });
       const original = t.cluster.fork.bind(t.cluster);
-      t.cluster.fork = (env, execArgv) => { forks.push([env[PRELOAD_ENV.role], execArgv]); return original(env); };
+      t.cluster.fork = (env, execArgv) => {
+        forks.push([env[PRELOAD_ENV.role], execArgv]);
+        return original(env);
+      };
       preloadOk(t);
-      expect(forks).toEqual([['worker', ['--max-semi-space-size=1']], ['worker', ['--max-semi-space-size=1']]]);
+      expect(forks).toEqual([
+        ['worker', ['--max-semi-space-size=1']],
+        ['worker', ['--max-semi-space-size=1']],
+      ]);
     });
 
     it('answers a worker that asked during the preload when it ends, and a later one at once', () => {
@@ -238,15 +312,22 @@ describe('Supervisor', () => {
       w1.emit({ type: AWAIT_HANDOVER });
       t.timers.advance(25);
       for (const w of [w0, w1]) w.emit({ type: READY, pid: w.pid, preloaded: true });
-      const status = (t.sup as unknown as { status(): { workers: Array<{ index: number; startMs: number | null; handoverWaitMs: number | null }> } }).status();
-      expect(status.workers.map((w) => [w.index, w.startMs, w.handoverWaitMs])).toEqual([[0, 575, 400], [1, 575, null]]);
+      const status = (
+        t.sup as unknown as { status(): { workers: Array<{ index: number; startMs: number | null; handoverWaitMs: number | null }> } }
+      ).status();
+      expect(status.workers.map((w) => [w.index, w.startMs, w.handoverWaitMs])).toEqual([
+        [0, 575, 400],
+        [1, 575, null],
+      ]);
     });
 
     it('a preloader that dies before its steps start: the workers forked beside it are told there is no hand-over', () => {
       const t = start({ preloadStart: 'pipelined' });
       t.cluster.preloader.exit(1);
       for (const w of t.cluster.workers) w.emit({ type: AWAIT_HANDOVER });
-      expect(t.cluster.workers.map((w) => w.sent)).toEqual([0, 1].map(() => [{ type: HANDOVER, ok: false, reason: 'the preloader exited with code 1' }]));
+      expect(t.cluster.workers.map((w) => w.sent)).toEqual(
+        [0, 1].map(() => [{ type: HANDOVER, ok: false, reason: 'the preloader exited with code 1' }]),
+      );
     });
 
     it('tells waiting workers why the preload was abandoned, so they do the full start-up', () => {
@@ -254,7 +335,9 @@ describe('Supervisor', () => {
       const [w0] = t.cluster.workers;
       w0.emit({ type: AWAIT_HANDOVER });
       t.cluster.preloader.exit(null, 'SIGKILL');
-      expect(w0.sent).toEqual([{ type: HANDOVER, ok: false, reason: 'the preloader was killed by SIGKILL (not by the supervisor: perhaps out of memory?)' }]);
+      expect(w0.sent).toEqual([
+        { type: HANDOVER, ok: false, reason: 'the preloader was killed by SIGKILL (not by the supervisor: perhaps out of memory?)' },
+      ]);
     });
 
     it('SIGTERM while workers wait: the preloader is stopped and every worker asked to exit', async () => {
@@ -311,7 +394,12 @@ describe('Supervisor', () => {
       old1.exit(0);
       expect(t.lines.filter((l) => l.startsWith('reload complete'))).toHaveLength(0);
       old0.exit(0);
-      expect(t.sup.workerPids()).toEqual(new Map([[0, new0.pid], [1, new1.pid]]));
+      expect(t.sup.workerPids()).toEqual(
+        new Map([
+          [0, new0.pid],
+          [1, new1.pid],
+        ]),
+      );
       expect(t.lines.filter((l) => l.startsWith('reload complete'))).toHaveLength(1);
       expect(t.sup.currentState).toBe('running');
     });
@@ -323,7 +411,9 @@ describe('Supervisor', () => {
       t.cluster.workers[2].exit(1);
       expect(shutdowns(old0)).toEqual([]);
       expect(t.sup.currentState).toBe('running');
-      expect(t.lines).toContain(`ERROR worker 0 (pid ${t.cluster.workers[2].pid}) exited with code 1 before it became ready: reload abandoned, the running workers keep serving`);
+      expect(t.lines).toContain(
+        `ERROR worker 0 (pid ${t.cluster.workers[2].pid}) exited with code 1 before it became ready: reload abandoned, the running workers keep serving`,
+      );
       t.proc.raise('SIGHUP');
       expect(t.cluster.workers).toHaveLength(4);
     });
@@ -338,7 +428,11 @@ describe('Supervisor', () => {
       for (let i = 0; i < 10 && !t.lines.some((l) => l.startsWith('reload complete')); i++) {
         t.timers.advance(100);
         for (const w of t.cluster.workers.slice(3)) if (!w.sent.some((m) => (m as { type: string }).type === SHUTDOWN)) ready(w);
-        for (const w of [old0, old1]) if (shutdowns(w).length && !(w as unknown as { gone?: boolean }).gone) { (w as unknown as { gone: boolean }).gone = true; w.exit(0); }
+        for (const w of [old0, old1])
+          if (shutdowns(w).length && !(w as unknown as { gone?: boolean }).gone) {
+            (w as unknown as { gone: boolean }).gone = true;
+            w.exit(0);
+          }
       }
       expect(t.lines.filter((l) => l.startsWith('reload complete'))).toHaveLength(1);
       expect([...t.sup.workerPids().values()].every((pid) => (pid as number) > 103)).toBe(true);
@@ -374,7 +468,9 @@ describe('Supervisor', () => {
       new0.emit({ type: AWAIT_HANDOVER });
       expect(new0.sent).toEqual([]);
       const manifest2 = preloadOk(t, 2);
-      expect(new0.sent).toEqual([{ type: HANDOVER, ok: true, manifestPath: manifest2, generation: preloader2.env[PRELOAD_ENV.generation] }]);
+      expect(new0.sent).toEqual([
+        { type: HANDOVER, ok: true, manifestPath: manifest2, generation: preloader2.env[PRELOAD_ENV.generation] },
+      ]);
       ready(new0);
       old0.exit(0);
       const new1 = t.cluster.workers[3];
@@ -392,7 +488,10 @@ describe('Supervisor', () => {
       t.proc.raise('SIGHUP');
       old0.exit(null, 'SIGKILL');
       t.timers.advance(100);
-      expect(t.cluster.workers[t.cluster.workers.length - 1].env).toMatchObject({ [PRELOAD_ENV.workerIndex]: '0', [PRELOAD_ENV.manifest]: join(gen(t, 1), 'run', 'manifest.json') });
+      expect(t.cluster.workers[t.cluster.workers.length - 1].env).toMatchObject({
+        [PRELOAD_ENV.workerIndex]: '0',
+        [PRELOAD_ENV.manifest]: join(gen(t, 1), 'run', 'manifest.json'),
+      });
     });
   });
 
@@ -400,14 +499,26 @@ describe('Supervisor', () => {
     const done = (t: ReturnType<typeof start>, rss: [number, number] = [100, 105]) => {
       const pre = t.cluster.preloader;
       pre.emit({ type: STEPS_STARTED });
-      pre.emit({ type: PRELOAD_DONE, ok: true, manifestPath: join(gen(t), 'run', 'manifest.json'), reason: null, lingering: [], rssBeforeStepsMb: rss[0], rssAfterStepsMb: rss[1] });
+      pre.emit({
+        type: PRELOAD_DONE,
+        ok: true,
+        manifestPath: join(gen(t), 'run', 'manifest.json'),
+        reason: null,
+        lingering: [],
+        rssBeforeStepsMb: rss[0],
+        rssAfterStepsMb: rss[1],
+      });
       return pre;
     };
     const ready = (c: FakeChild) => c.emit({ type: READY, pid: c.pid, preloaded: true });
 
     it('holds index 0: the other workers are forked beside it and start from its hand-over; it serves once ready', () => {
       const t = start({ preloader: 'serves', preloadStart: 'pipelined', workers: 3, heavyPreloaderRatio: 0 });
-      expect(t.cluster.children.map((c) => [c.role, c.env[PRELOAD_ENV.workerIndex]])).toEqual([['preloader', '0'], ['worker', '1'], ['worker', '2']]);
+      expect(t.cluster.children.map((c) => [c.role, c.env[PRELOAD_ENV.workerIndex]])).toEqual([
+        ['preloader', '0'],
+        ['worker', '1'],
+        ['worker', '2'],
+      ]);
       expect(t.cluster.preloader.env[PRELOAD_ENV.preloaderServes]).toBe('1');
       const pre = done(t);
       for (const c of [pre, ...t.cluster.workers]) ready(c);
@@ -416,7 +527,12 @@ describe('Supervisor', () => {
     });
 
     it('a heavy preloader (its steps grew its RSS past heavyPreloaderRatio) is replaced once the cluster is ready, off the critical path; a lean one is kept', () => {
-      for (const [workers, rss, replaced] of [[2, [100, 160], true], [2, [100, 110], false], [1, [100, 160], true], [1, [100, 110], false]] as const) {
+      for (const [workers, rss, replaced] of [
+        [2, [100, 160], true],
+        [2, [100, 110], false],
+        [1, [100, 160], true],
+        [1, [100, 110], false],
+      ] as const) {
         const t = start({ preloader: 'serves', preloadStart: 'pipelined', workers, heavyPreloaderRatio: 1.25 });
         const pre = done(t, [...rss] as [number, number]);
         const others = [...t.cluster.workers];
@@ -424,7 +540,13 @@ describe('Supervisor', () => {
         for (const c of [pre, ...others]) ready(c);
         expect(t.lines.some((l) => l.startsWith('cluster ready'))).toBe(true);
         expect(t.cluster.workers.length).toBe(workers - 1 + (replaced ? 1 : 0));
-        expect(t.lines.some((l) => l.includes(replaced ? 'its steps took its RSS from 100 MB to 160 MB, over 1.25×' : 'went from 100 MB to 110 MB RSS in its steps'))).toBe(true);
+        expect(
+          t.lines.some((l) =>
+            l.includes(
+              replaced ? 'its steps took its RSS from 100 MB to 160 MB, over 1.25×' : 'went from 100 MB to 110 MB RSS in its steps',
+            ),
+          ),
+        ).toBe(true);
         if (!replaced) continue;
         expect(shutdowns(pre)).toEqual([]);
         ready(t.cluster.workers[t.cluster.workers.length - 1]);
@@ -445,7 +567,14 @@ describe('Supervisor', () => {
     it('a preloader that cannot create the app halts the first start at once (exit 3), like a plain process', async () => {
       const t = start({ preloader: 'serves', preloadStart: 'pipelined', workers: 2 });
       const pre = t.cluster.preloader;
-      pre.emit({ type: PRELOAD_DONE, ok: false, manifestPath: null, reason: 'the app failed to initialize: Error: connect ECONNREFUSED', lingering: [], appFailed: true });
+      pre.emit({
+        type: PRELOAD_DONE,
+        ok: false,
+        manifestPath: null,
+        reason: 'the app failed to initialize: Error: connect ECONNREFUSED',
+        lingering: [],
+        appFailed: true,
+      });
       expect(t.sup.currentState).toBe('stopping');
       // The worker building its app beside it (it has run no step) is ended at once, not drained.
       const beside = t.cluster.workers.filter((w) => w !== pre);
@@ -456,13 +585,19 @@ describe('Supervisor', () => {
       for (const w of beside) w.exit(null, 'SIGKILL');
       await settle();
       expect(t.exit()).toBe(EXIT_CODES.WORKER_BOOT_ERROR);
-      expect(t.lines.some((l) => l.includes('the preloader could not create the app: the app failed to initialize: Error: connect ECONNREFUSED; halting'))).toBe(true);
+      expect(
+        t.lines.some((l) =>
+          l.includes('the preloader could not create the app: the app failed to initialize: Error: connect ECONNREFUSED; halting'),
+        ),
+      ).toBe(true);
       expect(t.lines.some((l) => l.includes('workers will run the full start-up'))).toBe(false);
     });
   });
 
   describe('supervision', () => {
-    const readyAll = (t: ReturnType<typeof start>) => { for (const w of t.cluster.workers) w.emit({ type: READY, pid: w.pid, preloaded: false }); };
+    const readyAll = (t: ReturnType<typeof start>) => {
+      for (const w of t.cluster.workers) w.emit({ type: READY, pid: w.pid, preloaded: false });
+    };
 
     // Regression specs: counterexamples the model-based spec found, shrunk.
     it('a worker being killed for its boot timeout does not become ready on the way out (and is a boot error)', async () => {
@@ -515,7 +650,13 @@ describe('Supervisor', () => {
       }
       await settle();
       expect(t.exit()).toBe(EXIT_CODES.RESTART_LIMIT);
-      expect(t.lines.some((l) => l.includes('every worker index (2) crashed more than maxRestarts (2) times within restartWindowMs (10000 ms)') && l.endsWith('; halting'))).toBe(true);
+      expect(
+        t.lines.some(
+          (l) =>
+            l.includes('every worker index (2) crashed more than maxRestarts (2) times within restartWindowMs (10000 ms)') &&
+            l.endsWith('; halting'),
+        ),
+      ).toBe(true);
     });
 
     it('one index crash-looping while another serves never halts: it is retried at the capped delay', () => {
@@ -646,7 +787,18 @@ describe('Supervisor', () => {
       const t = start({ preload: false, maxRequests: 10 });
       readyAll(t);
       const [w0] = t.cluster.workers;
-      for (const m of [42, null, 'x', [1], { type: 'app:mine' }, { type: HEARTBEAT, requests: 'many', rssMb: 1 }, { type: HEARTBEAT, requests: 1e9, rssMb: -1 }, { type: CLUSTER_STATUS_REQUEST, id: 'a' }, { type: STOPPING, reason: { x: 1 } }]) w0.emit(m);
+      for (const m of [
+        42,
+        null,
+        'x',
+        [1],
+        { type: 'app:mine' },
+        { type: HEARTBEAT, requests: 'many', rssMb: 1 },
+        { type: HEARTBEAT, requests: 1e9, rssMb: -1 },
+        { type: CLUSTER_STATUS_REQUEST, id: 'a' },
+        { type: STOPPING, reason: { x: 1 } },
+      ])
+        w0.emit(m);
       expect(t.cluster.workers).toHaveLength(2);
       expect(w0.sent.filter((m) => (m as { type: string }).type === CLUSTER_STATUS)).toEqual([]);
       expect(t.lines.filter((l) => l.includes('sent a malformed'))).toHaveLength(4);
@@ -659,11 +811,30 @@ describe('Supervisor', () => {
       const manifestPath = join(gen(t), 'run', 'manifest.json');
       mkdirSync(join(gen(t), 'run'), { recursive: true });
       const line = (name: string, status: string) => ({ name, status, ranIn: 'preloader', durationMs: 5, critical: false });
-      writeFileSync(manifestPath, JSON.stringify({ steps: [line('migrations', 'complete'), line('pictures', 'failed'), line('starter', 'skipped')] }));
+      writeFileSync(
+        manifestPath,
+        JSON.stringify({ steps: [line('migrations', 'complete'), line('pictures', 'failed'), line('starter', 'skipped')] }),
+      );
       preloadOk(t);
       const [w0, w1] = t.cluster.workers;
-      w0.emit({ type: READY, pid: w0.pid, preloaded: true, ran: [{ name: 'pictures', status: 'complete' }, { name: 'starter', status: 'complete' }] });
-      w1.emit({ type: READY, pid: w1.pid, preloaded: true, ran: [{ name: 'pictures', status: 'failed' }, { name: 'starter', status: 'complete' }] });
+      w0.emit({
+        type: READY,
+        pid: w0.pid,
+        preloaded: true,
+        ran: [
+          { name: 'pictures', status: 'complete' },
+          { name: 'starter', status: 'complete' },
+        ],
+      });
+      w1.emit({
+        type: READY,
+        pid: w1.pid,
+        preloaded: true,
+        ran: [
+          { name: 'pictures', status: 'failed' },
+          { name: 'starter', status: 'complete' },
+        ],
+      });
       const status = () => (t.sup as unknown as { status(): { preload: { steps: Array<{ name: string; workers?: unknown }> } } }).status();
       expect(status().preload.steps.map((s) => [s.name, s.workers])).toEqual([
         ['migrations', undefined],
@@ -684,28 +855,62 @@ describe('Supervisor', () => {
       readyAll(t);
       const [w0, w1, w2] = t.cluster.workers;
       const collects = (c: FakeChild) => c.sent.filter((m) => (m as { type: string }).type === METRICS_COLLECT) as Array<{ id: number }>;
-      const results = (c: FakeChild) => c.sent.filter((m) => (m as { type: string }).type === METRICS_RESULT) as Array<{ id: number; reports: Array<{ index: number; fresh: boolean; metrics: string }>; retired: string; status: { target: number } }>;
-      const series = (n: number) => [{ name: 'http_requests_total', help: 'h', type: 'counter', aggregator: 'sum', values: [{ value: n, labels: {} }] }];
+      const results = (c: FakeChild) =>
+        c.sent.filter((m) => (m as { type: string }).type === METRICS_RESULT) as Array<{
+          id: number;
+          reports: Array<{ index: number; fresh: boolean; metrics: string }>;
+          retired: string;
+          status: { target: number };
+        }>;
+      const series = (n: number) => [
+        { name: 'http_requests_total', help: 'h', type: 'counter', aggregator: 'sum', values: [{ value: n, labels: {} }] },
+      ];
       // What a worker sends: its registry's JSON as one string, relayed as it is.
       const requests = (n: number) => JSON.stringify(series(n));
       // All three answer: the result comes at once, without waiting for the timeout.
       w0.emit({ type: METRICS_REQUEST, id: 7, timeoutMs: 500 });
-      for (const [w, n] of [[w0, 1], [w1, 2], [w2, 3]] as const) w.emit({ type: METRICS_REPORT, id: collects(w)[0].id, metrics: requests(n) });
+      for (const [w, n] of [
+        [w0, 1],
+        [w1, 2],
+        [w2, 3],
+      ] as const)
+        w.emit({ type: METRICS_REPORT, id: collects(w)[0].id, metrics: requests(n) });
       expect(results(w0)).toHaveLength(1);
-      expect(results(w0)[0]).toMatchObject({ id: 7, reports: [{ index: 0, fresh: true, metrics: requests(1) }, { index: 1, fresh: true }, { index: 2, fresh: true }], retired: '[]', status: { target: 3 } });
+      expect(results(w0)[0]).toMatchObject({
+        id: 7,
+        reports: [
+          { index: 0, fresh: true, metrics: requests(1) },
+          { index: 1, fresh: true },
+          { index: 2, fresh: true },
+        ],
+        retired: '[]',
+        status: { target: 3 },
+      });
       // w2 hangs: the next scrape answers at the timeout with w2's last report, marked stale.
       w1.emit({ type: METRICS_REQUEST, id: 8, timeoutMs: 500 });
-      for (const [w, n] of [[w0, 4], [w1, 5]] as const) w.emit({ type: METRICS_REPORT, id: collects(w)[1].id, metrics: requests(n) });
+      for (const [w, n] of [
+        [w0, 4],
+        [w1, 5],
+      ] as const)
+        w.emit({ type: METRICS_REPORT, id: collects(w)[1].id, metrics: requests(n) });
       expect(results(w1)).toHaveLength(0);
       t.timers.advance(500);
-      expect(results(w1)[0].reports.map((r) => [r.index, r.fresh, (JSON.parse(r.metrics) as ReturnType<typeof series>)[0].values[0].value])).toEqual([[0, true, 4], [1, true, 5], [2, false, 3]]);
+      expect(
+        results(w1)[0].reports.map((r) => [r.index, r.fresh, (JSON.parse(r.metrics) as ReturnType<typeof series>)[0].values[0].value]),
+      ).toEqual([
+        [0, true, 4],
+        [1, true, 5],
+        [2, false, 3],
+      ]);
       // w1 dies: its last counts join the retired totals; it is no longer among the reports.
       w1.exit(null, 'SIGKILL');
       w0.emit({ type: METRICS_REQUEST, id: 9, timeoutMs: 500 });
       t.timers.advance(500);
       const last = results(w0)[1];
       expect(last.reports.map((r) => r.index)).toEqual([0, 2]);
-      expect(JSON.parse(last.retired)).toEqual([{ name: 'http_requests_total', help: 'h', type: 'counter', aggregator: 'sum', values: [{ value: 5, labels: {} }] }]);
+      expect(JSON.parse(last.retired)).toEqual([
+        { name: 'http_requests_total', help: 'h', type: 'counter', aggregator: 'sum', values: [{ value: 5, labels: {} }] },
+      ]);
       // A report that is not JSON is not carried when its worker goes (said once); a malformed report or request is refused.
       w2.emit({ type: METRICS_REPORT, id: 0, metrics: 'lots' });
       w2.exit(null, 'SIGKILL');
@@ -715,25 +920,37 @@ describe('Supervisor', () => {
       expect(t.lines.filter((l) => l.includes('sent a malformed nest-preload:metrics'))).toHaveLength(2);
     });
 
-    it('metrics: a worker\'s last report (id 0, as its app closes) is what is carried when it goes, answers a scrape still waiting on it, and an older answer after it is not taken', () => {
+    it("metrics: a worker's last report (id 0, as its app closes) is what is carried when it goes, answers a scrape still waiting on it, and an older answer after it is not taken", () => {
       const t = start({ preload: false, workers: 2 });
       readyAll(t);
       const [w0, w1] = t.cluster.workers;
-      const series = (n: number) => JSON.stringify([{ name: 'jobs_total', help: 'j', type: 'counter', aggregator: 'sum', values: [{ value: n, labels: {} }] }]);
+      const series = (n: number) =>
+        JSON.stringify([{ name: 'jobs_total', help: 'j', type: 'counter', aggregator: 'sum', values: [{ value: n, labels: {} }] }]);
       const collects = (c: FakeChild) => c.sent.filter((m) => (m as { type: string }).type === METRICS_COLLECT) as Array<{ id: number }>;
-      const results = (c: FakeChild) => c.sent.filter((m) => (m as { type: string }).type === METRICS_RESULT) as Array<{ reports: Array<{ index: number; fresh: boolean; metrics: string }>; retired: string }>;
+      const results = (c: FakeChild) =>
+        c.sent.filter((m) => (m as { type: string }).type === METRICS_RESULT) as Array<{
+          reports: Array<{ index: number; fresh: boolean; metrics: string }>;
+          retired: string;
+        }>;
       // A scrape is waiting on w1, which is draining: its last report answers it at once, fresh.
       w0.emit({ type: METRICS_REQUEST, id: 1, timeoutMs: 5_000 });
       w0.emit({ type: METRICS_REPORT, id: collects(w0)[0].id, metrics: series(1) });
       expect(results(w0)).toHaveLength(0);
       w1.emit({ type: METRICS_REPORT, id: 0, metrics: series(9) });
-      expect(results(w0).map((r) => r.reports.map((x) => [x.index, x.fresh, JSON.parse(x.metrics)[0].values[0].value]))).toEqual([[[0, true, 1], [1, true, 9]]]);
+      expect(results(w0).map((r) => r.reports.map((x) => [x.index, x.fresh, JSON.parse(x.metrics)[0].values[0].value]))).toEqual([
+        [
+          [0, true, 1],
+          [1, true, 9],
+        ],
+      ]);
       // The answer to that collection, sent before its app closed, arrives after: older, not taken.
       w1.emit({ type: METRICS_REPORT, id: collects(w1)[0].id, metrics: series(7) });
       w1.exit(0);
       w0.emit({ type: METRICS_REQUEST, id: 2, timeoutMs: 5_000 });
       w0.emit({ type: METRICS_REPORT, id: collects(w0)[1].id, metrics: series(1) });
-      expect(JSON.parse(results(w0)[1].retired)).toEqual([{ name: 'jobs_total', help: 'j', type: 'counter', aggregator: 'sum', values: [{ value: 9, labels: {} }] }]);
+      expect(JSON.parse(results(w0)[1].retired)).toEqual([
+        { name: 'jobs_total', help: 'j', type: 'counter', aggregator: 'sum', values: [{ value: 9, labels: {} }] },
+      ]);
     });
 
     it('counts restarts by why the replaced worker ended, and reloads; status gives both', () => {
@@ -745,7 +962,12 @@ describe('Supervisor', () => {
       t.cluster.workers[1].exit(1);
       t.timers.advance(100);
       expect(status()).toMatchObject({ restartsByReason: { killed: 1, crashed: 1 }, reloads: 0 });
-      expect([restartReason(0, null, null), restartReason(null, 'SIGTERM', 'hung event loop'), restartReason(null, 'SIGKILL', 'boot timeout'), restartReason(null, 'SIGKILL', 'the app cannot start')]).toEqual(['exited', 'hung', 'boot_timeout', 'killed_by_supervisor']);
+      expect([
+        restartReason(0, null, null),
+        restartReason(null, 'SIGTERM', 'hung event loop'),
+        restartReason(null, 'SIGKILL', 'boot timeout'),
+        restartReason(null, 'SIGKILL', 'the app cannot start'),
+      ]).toEqual(['exited', 'hung', 'boot_timeout', 'killed_by_supervisor']);
     });
 
     it('the lowest-index ready worker leads; when it dies the next one is told', () => {
@@ -765,14 +987,26 @@ describe('Supervisor', () => {
       readyAll(t);
       t.cluster.workers[0].emit({ type: HEARTBEAT, requests: 7, rssMb: 61 });
       t.cluster.workers[1].emit({ type: CLUSTER_STATUS_REQUEST, id: 3 });
-      const reply = t.cluster.workers[1].sent.find((m) => (m as { type: string }).type === CLUSTER_STATUS) as { id: number; view: Record<string, unknown> };
-      expect(reply).toEqual({ type: CLUSTER_STATUS, id: 3, view: {
-        state: 'running', ready: 2, target: 2, restarts: 0, generation: t.cluster.preloader.env[PRELOAD_ENV.generation], preloadDurationMs: 0,
-        workers: [
-          { index: 0, pid: t.cluster.workers[0].pid, ready: true, leader: true, requests: 7, rssMb: 61 },
-          { index: 1, pid: t.cluster.workers[1].pid, ready: true, leader: false, requests: 0, rssMb: null },
-        ],
-      } });
+      const reply = t.cluster.workers[1].sent.find((m) => (m as { type: string }).type === CLUSTER_STATUS) as {
+        id: number;
+        view: Record<string, unknown>;
+      };
+      expect(reply).toEqual({
+        type: CLUSTER_STATUS,
+        id: 3,
+        view: {
+          state: 'running',
+          ready: 2,
+          target: 2,
+          restarts: 0,
+          generation: t.cluster.preloader.env[PRELOAD_ENV.generation],
+          preloadDurationMs: 0,
+          workers: [
+            { index: 0, pid: t.cluster.workers[0].pid, ready: true, leader: true, requests: 7, rssMb: 61 },
+            { index: 1, pid: t.cluster.workers[1].pid, ready: true, leader: false, requests: 0, rssMb: null },
+          ],
+        },
+      });
     });
 
     it('calls the hooks with typed payloads; a throwing hook is logged, not fatal', async () => {
@@ -782,7 +1016,10 @@ describe('Supervisor', () => {
         preFork: (i: { role: string; index: number | null }) => calls.push(`preFork ${i.role} ${i.index}`),
         postFork: (i: { role: string; index: number | null }) => calls.push(`postFork ${i.role} ${i.index}`),
         workerReady: (i: { index: number }) => calls.push(`workerReady ${i.index}`),
-        whenReady: (i: { workers: number }) => { calls.push(`whenReady ${i.workers}`); throw new Error('oops'); },
+        whenReady: (i: { workers: number }) => {
+          calls.push(`whenReady ${i.workers}`);
+          throw new Error('oops');
+        },
         onReload: (i: { workers: number }) => calls.push(`onReload ${i.workers}`),
         workerExit: (i: { index: number; expected: boolean }) => calls.push(`workerExit ${i.index} ${i.expected}`),
         onExit: (i: { code: number }) => calls.push(`onExit ${i.code}`),
@@ -796,8 +1033,18 @@ describe('Supervisor', () => {
       t.cluster.workers[1].exit(0);
       await settle();
       expect(calls).toEqual([
-        'onStarting', 'preFork worker 0', 'postFork worker 0', 'workerReady 0', 'whenReady 1', 'onReload 1',
-        'preFork worker 0', 'postFork worker 0', 'workerReady 0', 'workerExit 0 true', 'workerExit 0 true', 'onExit 0',
+        'onStarting',
+        'preFork worker 0',
+        'postFork worker 0',
+        'workerReady 0',
+        'whenReady 1',
+        'onReload 1',
+        'preFork worker 0',
+        'postFork worker 0',
+        'workerReady 0',
+        'workerExit 0 true',
+        'workerExit 0 true',
+        'onExit 0',
       ]);
       expect(t.lines).toContain('ERROR hook whenReady threw: oops');
       expect(t.exit()).toBe(0);
@@ -832,7 +1079,11 @@ describe('Supervisor: the start-up timeline', () => {
     const pre = t.cluster.preloader;
     expect(pre.env[PRELOAD_ENV.recordTimeline]).toBe('1');
     t.timers.advance(100);
-    report(pre, [span('app build', 'app', 20, 60), span('step migrations', 'step', 60, 90), span('lock wait step-migrations', 'lock', 60, 75)]);
+    report(pre, [
+      span('app build', 'app', 20, 60),
+      span('step migrations', 'step', 60, 90),
+      span('lock wait step-migrations', 'lock', 60, 75),
+    ]);
     preloadOk(t);
     const [w0, w1] = t.cluster.workers;
     expect(t.cluster.workers.map((w) => w.env[PRELOAD_ENV.recordTimeline])).toEqual(['1', '1']);
@@ -843,13 +1094,29 @@ describe('Supervisor: the start-up timeline', () => {
     report(w1, [span('step seed', 'step', 110, 150), span('lock wait step-seed', 'lock', 110, 142)], 105);
     w1.emit({ type: READY, pid: w1.pid, preloaded: true });
     const trace = read(file);
-    const processes = trace.traceEvents.filter((e: { name: string }) => e.name === 'process_name').map((e: { pid: number; args: { name: string } }) => e.args.name);
+    const processes = trace.traceEvents
+      .filter((e: { name: string }) => e.name === 'process_name')
+      .map((e: { pid: number; args: { name: string } }) => e.args.name);
     expect(processes).toEqual(['primary (pid 42)', `preloader (pid ${pre.pid})`, `worker 0 (pid ${w0.pid})`, `worker 1 (pid ${w1.pid})`]);
-    const x = trace.traceEvents.filter((e: { ph: string }) => e.ph === 'X').map((e: { pid: number; name: string; ts: number; dur: number }) => `${e.pid}:${e.name}@${e.ts / 1000}+${e.dur / 1000}`);
-    expect(x).toEqual(expect.arrayContaining([`42:cluster start@0+150`, `42:preload gen-1@0+100`, `${pre.pid}:fork@0+10`, `${pre.pid}:step migrations@60+30`, `${w0.pid}:fork@100+5`, `${w1.pid}:lock wait step-seed@110+32`]));
+    const x = trace.traceEvents
+      .filter((e: { ph: string }) => e.ph === 'X')
+      .map((e: { pid: number; name: string; ts: number; dur: number }) => `${e.pid}:${e.name}@${e.ts / 1000}+${e.dur / 1000}`);
+    expect(x).toEqual(
+      expect.arrayContaining([
+        `42:cluster start@0+150`,
+        `42:preload gen-1@0+100`,
+        `${pre.pid}:fork@0+10`,
+        `${pre.pid}:step migrations@60+30`,
+        `${w0.pid}:fork@100+5`,
+        `${w1.pid}:lock wait step-seed@110+32`,
+      ]),
+    );
     expect(trace.otherData).toMatchObject({ primaryPid: 42, target: 2, clusterReadyMs: 150, recordingCostMs: { children: 0.06 } });
     const status = (t.sup as unknown as { status(): { workers: Array<{ index: number; lockWaitMs: number | null }> } }).status();
-    expect(status.workers.map((w) => [w.index, w.lockWaitMs])).toEqual([[0, 0], [1, 32]]);
+    expect(status.workers.map((w) => [w.index, w.lockWaitMs])).toEqual([
+      [0, 0],
+      [1, 32],
+    ]);
   });
 
   it('after the cluster is ready, a replacement and an exit are written within TIMELINE_WRITE_MS, and the last state when it stops', () => {
@@ -864,23 +1131,40 @@ describe('Supervisor: the start-up timeline', () => {
     expect(read(file).traceEvents.some((e: { pid: number }) => e.pid === replacement.pid)).toBe(false);
     t.timers.advance(500);
     const after = read(file);
-    expect(after.traceEvents.filter((e: { pid: number; ph: string }) => e.pid === w0.pid && e.ph === 'i').map((e: { name: string }) => e.name)).toEqual(['forked', 'ready', 'exit (code 1)']);
+    expect(
+      after.traceEvents.filter((e: { pid: number; ph: string }) => e.pid === w0.pid && e.ph === 'i').map((e: { name: string }) => e.name),
+    ).toEqual(['forked', 'ready', 'exit (code 1)']);
     expect(after.traceEvents.some((e: { pid: number; name: string }) => e.pid === replacement.pid && e.name === 'process_name')).toBe(true);
     t.proc.raise('SIGTERM');
     for (const c of t.cluster.live) c.exit(0);
     expect(t.sup.currentState).toBe('stopped');
-    expect(read(file).traceEvents.filter((e: { pid: number; ph: string }) => e.pid === replacement.pid && e.ph === 'i').map((e: { name: string }) => e.name)).toEqual(['forked', 'exit (code 0)']);
+    expect(
+      read(file)
+        .traceEvents.filter((e: { pid: number; ph: string }) => e.pid === replacement.pid && e.ph === 'i')
+        .map((e: { name: string }) => e.name),
+    ).toEqual(['forked', 'exit (code 0)']);
     expect(t.timers.pending).toBe(0);
   });
 
   it('a cluster that never became ready still leaves its timeline, saying so', () => {
     const { t, file } = withTimeline({ workers: 1 });
-    t.cluster.preloader.emit({ type: PRELOAD_DONE, ok: false, manifestPath: null, reason: 'the app failed to initialize: boom', lingering: [], appFailed: true });
+    t.cluster.preloader.emit({
+      type: PRELOAD_DONE,
+      ok: false,
+      manifestPath: null,
+      reason: 'the app failed to initialize: boom',
+      lingering: [],
+      appFailed: true,
+    });
     t.cluster.preloader.exit(3);
     expect(t.sup.currentState).toBe('stopped');
     const trace = read(file);
     expect(trace.otherData.clusterReadyMs).toBeNull();
-    expect(trace.traceEvents.filter((e: { ph: string; pid: number }) => e.ph === 'i' && e.pid === t.cluster.preloader.pid).map((e: { name: string }) => e.name)).toEqual(['forked', 'preload abandoned', 'exit (code 3)']);
+    expect(
+      trace.traceEvents
+        .filter((e: { ph: string; pid: number }) => e.ph === 'i' && e.pid === t.cluster.preloader.pid)
+        .map((e: { name: string }) => e.name),
+    ).toEqual(['forked', 'preload abandoned', 'exit (code 3)']);
   });
 
   it('a timeline that cannot be written is said once, with the fix, and the cluster goes on', () => {
@@ -894,7 +1178,9 @@ describe('Supervisor: the start-up timeline', () => {
     const warnings = t.lines.filter((l) => l.startsWith('WARN could not write the start-up timeline'));
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toContain(`to ${join(blocker, 'timeline.json')}: `);
-    expect(warnings[0]).toMatch(/\(give it a writable path — the timeline option, or NEST_PRELOAD_TIMELINE_FILE where the option is not set — or turn it off: timeline: false, NEST_PRELOAD_TIMELINE_FILE=off\)$/);
+    expect(warnings[0]).toMatch(
+      /\(give it a writable path — the timeline option, or NEST_PRELOAD_TIMELINE_FILE where the option is not set — or turn it off: timeline: false, NEST_PRELOAD_TIMELINE_FILE=off\)$/,
+    );
     expect(t.sup.currentState).toBe('running');
   });
 

@@ -197,7 +197,10 @@ export class Supervisor {
   private readonly restartsByIndex = new Map<number, number>();
   private leader: Proc | null = null;
   /** Scrapes under way, by collection id. */
-  private readonly collections = new Map<number, { asker: Proc; askerId: number; waiting: Set<Proc>; fresh: Set<Proc>; targets: Proc[]; timer: unknown }>();
+  private readonly collections = new Map<
+    number,
+    { asker: Proc; askerId: number; waiting: Set<Proc>; fresh: Set<Proc>; targets: Proc[]; timer: unknown }
+  >();
   private metricsSeq = 0;
   /** The summed counters of every serving process that is gone, and the same as JSON (made once per exit, not per scrape). */
   private retiredMetrics: MetricJson[] = [];
@@ -232,7 +235,11 @@ export class Supervisor {
 
   /** Pids of the serving (not draining) workers by index. */
   workerPids(): Map<number, number | undefined> {
-    return new Map(this.serving().filter((p) => p.phase !== 'draining').map((p) => [p.index, p.child.pid]));
+    return new Map(
+      this.serving()
+        .filter((p) => p.phase !== 'draining')
+        .map((p) => [p.index, p.child.pid]),
+    );
   }
 
   /** Starts the cluster; resolves with the exit code once it has stopped. */
@@ -248,19 +255,29 @@ export class Supervisor {
       this.compileCacheDir = join(this.clusterDir, 'compile-cache');
       this.host.makeDir(this.compileCacheDir);
     }
-    for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGTTIN', 'SIGTTOU'] as const) this.proc.onSignal(signal, () => this.enqueue({ type: 'signal', signal }));
+    for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGTTIN', 'SIGTTOU'] as const)
+      this.proc.onSignal(signal, () => this.enqueue({ type: 'signal', signal }));
     this.hook('onStarting', undefined);
     if (this.options.controlFile) {
       this.control = new ControlServer(
         join(this.clusterDir, 'control.sock'),
         this.options.controlFile,
-        (request) => new Promise((resolve, reject) => this.enqueue({ type: 'control', request, respond: (result, error) => (error ? reject(new Error(error)) : resolve(result)) })),
+        (request) =>
+          new Promise((resolve, reject) =>
+            this.enqueue({ type: 'control', request, respond: (result, error) => (error ? reject(new Error(error)) : resolve(result)) }),
+          ),
         (message) => this.logger.warn(message),
       );
-      this.control.start().catch((error: Error) => this.logger.error(`the control socket could not start (${error.message}); the CLI cannot reach this cluster`));
+      this.control
+        .start()
+        .catch((error: Error) =>
+          this.logger.error(`the control socket could not start (${error.message}); the CLI cannot reach this cluster`),
+        );
     }
     if (this.options.heartbeatTimeoutMs > 0) this.scheduleWatchdog();
-    const mode = this.options.preload ? `on (${this.options.preloadStart}, the preloader ${this.options.preloader === 'serves' ? 'serves as worker 0' : 'exits after handing over'})` : 'off';
+    const mode = this.options.preload
+      ? `on (${this.options.preloadStart}, the preloader ${this.options.preloader === 'serves' ? 'serves as worker 0' : 'exits after handing over'})`
+      : 'off';
     this.logger.log(`starting ${this.options.workers} worker(s), preload ${mode}`);
     this.enqueue({
       type: 'timer',
@@ -291,11 +308,16 @@ export class Supervisor {
 
   private dispatch(event: SupervisorEvent): void {
     switch (event.type) {
-      case 'signal': return this.handleSignal(event.signal);
-      case 'message': return this.handleMessage(event.proc, event.message);
-      case 'exit': return this.reap(event.proc, event.code, event.signal);
-      case 'timer': return event.fire();
-      case 'control': return this.handleControl(event.request, event.respond);
+      case 'signal':
+        return this.handleSignal(event.signal);
+      case 'message':
+        return this.handleMessage(event.proc, event.message);
+      case 'exit':
+        return this.reap(event.proc, event.code, event.signal);
+      case 'timer':
+        return event.fire();
+      case 'control':
+        return this.handleControl(event.request, event.respond);
     }
   }
 
@@ -350,7 +372,9 @@ export class Supervisor {
     if (!reload || this.reloadPreloading()) return;
     if (this.serving().some((p) => p.epoch < reload.epoch)) return;
     this.reload = null;
-    this.logger.log(`reload complete in ${Math.round(this.timers.now() - reload.startedAt)} ms (${this.current ? `generation ${this.current.id}` : 'not preloaded'})`);
+    this.logger.log(
+      `reload complete in ${Math.round(this.timers.now() - reload.startedAt)} ms (${this.current ? `generation ${this.current.id}` : 'not preloaded'})`,
+    );
   }
 
   /** A queued reload starts once the cluster has been ready and nothing else reloads. */
@@ -406,7 +430,9 @@ export class Supervisor {
   private replaceStale(): void {
     if (this.state !== 'running') return;
     const live = this.serving().filter((p) => p.phase !== 'draining');
-    let replacing = live.some((p) => !this.isStale(p) && p.phase !== 'ready' && live.some((o) => o !== p && o.index === p.index && this.isStale(o)));
+    let replacing = live.some(
+      (p) => !this.isStale(p) && p.phase !== 'ready' && live.some((o) => o !== p && o.index === p.index && this.isStale(o)),
+    );
     const stale = live.filter((p) => p.phase === 'ready' && this.isStale(p)).sort((a, b) => a.index - b.index);
     for (const old of stale) {
       const fresh = live.find((p) => p !== old && p.index === old.index && !this.isStale(p));
@@ -428,7 +454,9 @@ export class Supervisor {
   /** The lowest-index ready, non-draining, current worker leads; a new leader is told when the old one goes. */
   private electLeader(): void {
     const eligible = (p: Proc | null): p is Proc => p !== null && this.procs.has(p.seq) && p.phase === 'ready' && p.index < this.target;
-    const candidates = this.serving().filter(eligible).sort((a, b) => Number(this.isStale(a)) - Number(this.isStale(b)) || a.index - b.index || a.seq - b.seq);
+    const candidates = this.serving()
+      .filter(eligible)
+      .sort((a, b) => Number(this.isStale(a)) - Number(this.isStale(b)) || a.index - b.index || a.seq - b.seq);
     const best = candidates[0];
     // A leader keeps leading until a current (not stale) worker can take over.
     if (eligible(this.leader) && (!this.isStale(this.leader) || !best || this.isStale(best))) return;
@@ -444,7 +472,11 @@ export class Supervisor {
 
   private announceReady(): void {
     if (this.announcedReady || this.state !== 'running') return;
-    const ready = new Set(this.serving().filter((p) => p.phase === 'ready').map((p) => p.index));
+    const ready = new Set(
+      this.serving()
+        .filter((p) => p.phase === 'ready')
+        .map((p) => p.index),
+    );
     for (let i = 0; i < this.target; i++) if (!ready.has(i)) return;
     this.announcedReady = true;
     const readyMs = Math.round(this.timers.now() - this.startedAt);
@@ -469,10 +501,14 @@ export class Supervisor {
     // built): the growth is what its steps left in its heap. Unlike the other workers' RSS, this
     // does not move with the traffic they happen to have served.
     const { before, after } = pre.stepsRssMb;
-    const others = this.serving().filter((p) => !p.isPreloader && p.phase === 'ready' && p.rssMb !== null).map((p) => p.rssMb as number);
+    const others = this.serving()
+      .filter((p) => !p.isPreloader && p.phase === 'ready' && p.rssMb !== null)
+      .map((p) => p.rssMb as number);
     const beside = others.length ? `; the other workers' median is ${medianOf(others)} MB` : '';
     if (after <= ratio * before) {
-      this.logger.log(`the preloader (worker ${pre.index}) went from ${before} MB to ${after} MB RSS in its steps${beside}: it goes on serving`);
+      this.logger.log(
+        `the preloader (worker ${pre.index}) went from ${before} MB to ${after} MB RSS in its steps${beside}: it goes on serving`,
+      );
       return;
     }
     pre.recycle = `its steps took its RSS from ${before} MB to ${after} MB, over ${ratio}× (heavyPreloaderRatio)${beside}`;
@@ -493,7 +529,10 @@ export class Supervisor {
   }
 
   /** Accepts a reload: now, or queued (kind kept) until the cluster is ready and nothing else reloads. */
-  private requestReload(source: string, preload: boolean | null): { accepted: boolean; queued: boolean; withPreload: boolean; error?: string } {
+  private requestReload(
+    source: string,
+    preload: boolean | null,
+  ): { accepted: boolean; queued: boolean; withPreload: boolean; error?: string } {
     const withPreload = this.options.preload && (preload ?? this.options.reloadPreload);
     if (this.state === 'stopping' || this.state === 'stopped') {
       this.logger.warn(`${source}: reload refused, the cluster is ${this.state}`);
@@ -502,10 +541,15 @@ export class Supervisor {
     const queued = this.reload !== null || this.preload !== null || this.state !== 'running' || !this.announcedReady;
     if (this.queuedReload) {
       this.queuedReload.withPreload ||= withPreload;
-      this.logger.log(`${source}: a reload is already queued; it will run once (${this.queuedReload.withPreload ? 'with' : 'without'} a new preload)`);
+      this.logger.log(
+        `${source}: a reload is already queued; it will run once (${this.queuedReload.withPreload ? 'with' : 'without'} a new preload)`,
+      );
     } else {
       this.queuedReload = { withPreload };
-      if (queued) this.logger.log(`${source} received during ${this.reload ? 'a reload: queued; it runs once this reload is complete' : 'the start-up: queued; it runs once the cluster is ready'}`);
+      if (queued)
+        this.logger.log(
+          `${source} received during ${this.reload ? 'a reload: queued; it runs once this reload is complete' : 'the start-up: queued; it runs once the cluster is ready'}`,
+        );
       else this.logger.log(`${source} received`);
     }
     return { accepted: true, queued, withPreload: this.queuedReload?.withPreload ?? withPreload };
@@ -535,7 +579,12 @@ export class Supervisor {
       case 'reload': {
         const outcome = this.requestReload('reload (control socket)', request.preload ?? null);
         if (!outcome.accepted) return respond(null, outcome.error);
-        return respond({ reloading: true, queued: outcome.queued, withPreload: outcome.withPreload, workers: this.serving().filter((p) => p.phase !== 'draining').length });
+        return respond({
+          reloading: true,
+          queued: outcome.queued,
+          withPreload: outcome.withPreload,
+          workers: this.serving().filter((p) => p.phase !== 'draining').length,
+        });
       }
       case 'scale': {
         if (this.state !== 'running' && this.state !== 'preloading') return respond(null, `cannot scale while ${this.state}`);
@@ -560,13 +609,18 @@ export class Supervisor {
     // Every message of ours is checked against its shape; anything else on the channel is ignored.
     if (!validWorkerMessage(message)) {
       if (isOurs(message) && !isMessage(message, PRELOAD_DONE) && !isMessage(message, STEPS_STARTED)) {
-        this.logger.warn(`worker ${p.index} (pid ${p.child.pid}) sent a malformed ${String((message as { type: unknown }).type).slice(0, 64)} message: ignored`);
+        this.logger.warn(
+          `worker ${p.index} (pid ${p.child.pid}) sent a malformed ${String((message as { type: unknown }).type).slice(0, 64)} message: ignored`,
+        );
       }
       return;
     }
     if (isMessage<TimelineMessage>(message, TIMELINE)) {
       if (!this.timeline) return;
-      if (!this.timeline.reported(p.seq, message, Date.now(), this.wall())) this.logger.warn(`${p.isPreloader && !p.serves ? 'the preloader' : `worker ${p.index}`} (pid ${p.child.pid}) sent a malformed timeline: ignored`);
+      if (!this.timeline.reported(p.seq, message, Date.now(), this.wall()))
+        this.logger.warn(
+          `${p.isPreloader && !p.serves ? 'the preloader' : `worker ${p.index}`} (pid ${p.child.pid}) sent a malformed timeline: ignored`,
+        );
       return this.timelineChanged();
     }
     if (isMessage(message, AWAIT_HANDOVER)) return this.handleAwaitHandover(p);
@@ -639,7 +693,8 @@ export class Supervisor {
     p.rssMb = beat.rssMb;
     if (p.phase !== 'ready' || p.recycle || this.state !== 'running') return;
     if (p.requests >= p.requestLimit) p.recycle = `served ${p.requests} requests (maxRequests ${this.options.maxRequests})`;
-    else if (this.options.maxRssMb > 0 && beat.rssMb > this.options.maxRssMb) p.recycle = `RSS ${beat.rssMb} MB is over maxRssMb ${this.options.maxRssMb}`;
+    else if (this.options.maxRssMb > 0 && beat.rssMb > this.options.maxRssMb)
+      p.recycle = `RSS ${beat.rssMb} MB is over maxRssMb ${this.options.maxRssMb}`;
     if (p.recycle) this.logger.log(`recycling worker ${p.index} (pid ${p.child.pid}): ${p.recycle}`);
   }
 
@@ -678,7 +733,9 @@ export class Supervisor {
     this.hook('postFork', { role: 'preloader', index: serves ? 0 : null, pid: child.pid });
     const p = this.track(child, 0, serves, true, forReload ? (this.reload as Reload).epoch : this.epoch, generation);
     this.timeline?.forked(p.seq, child.pid, serves ? 'preloader, serves as worker 0' : 'preloader', serves ? 2 : 1, forkedAt);
-    this.logger.log(`preloader started (pid ${child.pid}, generation ${id}${serves ? ', it serves as worker 0 once it has handed over' : ''})`);
+    this.logger.log(
+      `preloader started (pid ${child.pid}, generation ${id}${serves ? ', it serves as worker 0 once it has handed over' : ''})`,
+    );
     this.preload = {
       generation,
       preloader: p,
@@ -735,13 +792,18 @@ export class Supervisor {
     this.timers.clearTimeout(run.timer);
     const tookMs = Math.round(this.timers.now() - run.startedAt);
     this.preloadDurationMs = tookMs;
-    this.timeline?.primarySpan(`preload ${run.generation.dir.split('/').pop()}${failure === null ? '' : ' (abandoned)'}`, this.wall() - tookMs, this.wall());
+    this.timeline?.primarySpan(
+      `preload ${run.generation.dir.split('/').pop()}${failure === null ? '' : ' (abandoned)'}`,
+      this.wall() - tookMs,
+      this.wall(),
+    );
     const previous = this.current;
     if (failure === null) {
       this.current = run.generation;
       this.logger.log(`preload complete in ${tookMs} ms (generation ${run.generation.id})`);
     } else {
-      if (this.state !== 'stopping') this.logger.warn(`preload abandoned after ${tookMs} ms (${failure}); workers will run the full start-up`);
+      if (this.state !== 'stopping')
+        this.logger.warn(`preload abandoned after ${tookMs} ms (${failure}); workers will run the full start-up`);
       this.current = null;
       this.abandonReason = failure;
       // A serving preloader that failed exits; it never holds its index.
@@ -756,13 +818,50 @@ export class Supervisor {
 
   // ---- children -------------------------------------------------------------------------------
 
-  private track(child: ChildHandle, index: number, serves: boolean, isPreloader: boolean, epoch: number, generation: Generation | null): Proc {
+  private track(
+    child: ChildHandle,
+    index: number,
+    serves: boolean,
+    isPreloader: boolean,
+    epoch: number,
+    generation: Generation | null,
+  ): Proc {
     const now = this.timers.now();
-    const requestLimit = this.options.maxRequests > 0 ? this.options.maxRequests + Math.floor(this.random() * (this.options.maxRequestsJitter + 1)) : Infinity;
+    const requestLimit =
+      this.options.maxRequests > 0 ? this.options.maxRequests + Math.floor(this.random() * (this.options.maxRequestsJitter + 1)) : Infinity;
     const p: Proc = {
-      seq: ++this.seq, index, child, serves, isPreloader, phase: 'booting', epoch, recycle: null, generation, waitsFor: null,
-      bootTimer: null, bootSpentMs: 0, bootResumedAt: now, drainTimer: null, killTimer: null, stableTimer: null, killedBy: null, bootError: null,
-      lastBeat: now, requests: 0, rssMb: null, ran: [], lastMetrics: null, finalMetrics: false, requestLimit, stoppedOn: null, spawnedAt: now, readyAt: null, awaitingSince: null, handoverWaitMs: null, drainReason: null, stepsRssMb: null,
+      seq: ++this.seq,
+      index,
+      child,
+      serves,
+      isPreloader,
+      phase: 'booting',
+      epoch,
+      recycle: null,
+      generation,
+      waitsFor: null,
+      bootTimer: null,
+      bootSpentMs: 0,
+      bootResumedAt: now,
+      drainTimer: null,
+      killTimer: null,
+      stableTimer: null,
+      killedBy: null,
+      bootError: null,
+      lastBeat: now,
+      requests: 0,
+      rssMb: null,
+      ran: [],
+      lastMetrics: null,
+      finalMetrics: false,
+      requestLimit,
+      stoppedOn: null,
+      spawnedAt: now,
+      readyAt: null,
+      awaitingSince: null,
+      handoverWaitMs: null,
+      drainReason: null,
+      stepsRssMb: null,
     };
     this.procs.set(p.seq, p);
     child.onMessage((message) => this.enqueue({ type: 'message', proc: p, message }));
@@ -776,7 +875,11 @@ export class Supervisor {
    * the current generation at once.
    */
   private spawnWorker(index: number, epoch: number): Proc {
-    const env: Record<string, string> = { [PRELOAD_ENV.role]: 'worker', [PRELOAD_ENV.workerIndex]: String(index), ...this.compileCacheEnv() };
+    const env: Record<string, string> = {
+      [PRELOAD_ENV.role]: 'worker',
+      [PRELOAD_ENV.workerIndex]: String(index),
+      ...this.compileCacheEnv(),
+    };
     const waitsFor = this.preload && (!this.preload.forReload || epoch === this.reload?.epoch) ? this.preload.generation : null;
     if (waitsFor) env[PRELOAD_ENV.awaitHandover] = '1';
     else if (this.current?.manifestPath) {
@@ -801,7 +904,9 @@ export class Supervisor {
     p.bootResumedAt = this.timers.now();
     p.bootTimer = this.after(Math.max(0, ms), () => {
       if (p.phase !== 'booting' || !this.procs.has(p.seq) || this.state === 'stopping') return;
-      this.logger.error(`worker ${p.index} (pid ${p.child.pid}) was not ready within bootTimeoutMs (${this.options.bootTimeoutMs} ms of its own boot): killing it`);
+      this.logger.error(
+        `worker ${p.index} (pid ${p.child.pid}) was not ready within bootTimeoutMs (${this.options.bootTimeoutMs} ms of its own boot): killing it`,
+      );
       this.kill(p, 'SIGKILL', BOOT_TIMEOUT);
     });
   }
@@ -817,7 +922,9 @@ export class Supervisor {
     if (this.state === 'stopping') return;
     p.drainTimer = this.after(bound, () => {
       if (!this.procs.has(p.seq)) return;
-      this.logger.warn(`worker ${p.index} (pid ${p.child.pid}) was still draining after drainTimeoutMs (${bound} ms): telling it to close its open connections, then killing it`);
+      this.logger.warn(
+        `worker ${p.index} (pid ${p.child.pid}) was still draining after drainTimeoutMs (${bound} ms): telling it to close its open connections, then killing it`,
+      );
       p.child.send({ type: SHUTDOWN, cut: true });
       this.killLater(p, 'drain timeout');
     });
@@ -881,8 +988,19 @@ export class Supervisor {
     // A process that exited meanwhile is counted once, in the retired totals its last report joined.
     const reports = collection.targets
       .filter((p) => p.lastMetrics !== null && this.procs.has(p.seq))
-      .map((p) => ({ index: p.index, pid: p.child.pid ?? null, fresh: collection.fresh.has(p), metrics: (p.lastMetrics as Buffer).toString('utf8') }));
-    const result: MetricsResultMessage = { type: METRICS_RESULT, id: collection.askerId, reports, retired: this.retiredJson, status: this.status() };
+      .map((p) => ({
+        index: p.index,
+        pid: p.child.pid ?? null,
+        fresh: collection.fresh.has(p),
+        metrics: (p.lastMetrics as Buffer).toString('utf8'),
+      }));
+    const result: MetricsResultMessage = {
+      type: METRICS_RESULT,
+      id: collection.askerId,
+      reports,
+      retired: this.retiredJson,
+      status: this.status(),
+    };
     collection.asker.child.send(result);
   }
 
@@ -892,7 +1010,9 @@ export class Supervisor {
     try {
       metrics = JSON.parse((p.lastMetrics as Buffer).toString('utf8'));
     } catch {
-      return this.logger.warn(`worker ${p.index} (pid ${p.child.pid}) left a metrics report that is not JSON: its counters are not carried`);
+      return this.logger.warn(
+        `worker ${p.index} (pid ${p.child.pid}) left a metrics report that is not JSON: its counters are not carried`,
+      );
     }
     if (!Array.isArray(metrics)) return;
     this.retiredMetrics = carryCounters(this.retiredMetrics, metrics);
@@ -925,12 +1045,14 @@ export class Supervisor {
       this.finishPreload(p.bootError ?? what);
       if (this.state === 'stopping') return;
     } else if (p.isPreloader && !p.serves) {
-      if (code !== 0 && this.state !== 'stopping') this.logger.warn(`${describeExit('the preloader', code, signal, p.killedBy)} after handing over`);
+      if (code !== 0 && this.state !== 'stopping')
+        this.logger.warn(`${describeExit('the preloader', code, signal, p.killedBy)} after handing over`);
       return this.dropGenerationIfUnused(p.generation);
     }
     this.dropGenerationIfUnused(p.generation ?? p.waitsFor);
     if (this.state === 'stopping') return this.logger.log(what);
-    if (p.phase === 'draining') return this.logger.log(`${what} (${p.drainReason === 'replaced' ? 'replaced' : `drained: ${p.drainReason}`})`);
+    if (p.phase === 'draining')
+      return this.logger.log(`${what} (${p.drainReason === 'replaced' ? 'replaced' : `drained: ${p.drainReason}`})`);
     if (p.index >= this.target) return this.logger.log(what);
     if (p.isPreloader && p.readyAt === null && !p.generation) {
       // A preloader that could not hand over gives its index to a worker doing the full start-up.
@@ -945,16 +1067,25 @@ export class Supervisor {
       // abandoned. One killed by a signal from elsewhere (the OOM killer) is retried: the intent stays.
       const killedFromOutside = signal !== null && p.killedBy === null;
       if (this.reload && p.epoch === this.reload.epoch && !killedFromOutside) {
-        this.logger.error(`${what} before it became ready${p.bootError ? ` (${p.bootError})` : ''}: reload abandoned, the running workers keep serving`);
+        this.logger.error(
+          `${what} before it became ready${p.bootError ? ` (${p.bootError})` : ''}: reload abandoned, the running workers keep serving`,
+        );
         this.reload = null;
         return;
       }
-      this.holds.set(p.index, this.after(hold, () => this.holds.delete(p.index)));
-      return this.logger.error(`${what} before it became ready${p.bootError ? ` (${p.bootError})` : ''}: the worker it was to replace keeps serving; trying again in ${hold} ms`);
+      this.holds.set(
+        p.index,
+        this.after(hold, () => this.holds.delete(p.index)),
+      );
+      return this.logger.error(
+        `${what} before it became ready${p.bootError ? ` (${p.bootError})` : ''}: the worker it was to replace keeps serving; trying again in ${hold} ms`,
+      );
     }
     const reason = p.bootError ? `${what} (its error: ${p.bootError})` : what;
     if (bootErrorHalts({ readyAt: p.readyAt, signal, killedBy: p.killedBy }, this.announcedReady)) {
-      this.logger.error(`${what} before it became ready during the first start: a boot error; halting instead of restarting it in a loop${p.bootError ? `. Its error: ${p.bootError}` : ''}`);
+      this.logger.error(
+        `${what} before it became ready during the first start: a boot error; halting instead of restarting it in a loop${p.bootError ? `. Its error: ${p.bootError}` : ''}`,
+      );
       return this.halt(EXIT_CODES.WORKER_BOOT_ERROR);
     }
     if (p.stoppedOn) {
@@ -977,7 +1108,10 @@ export class Supervisor {
 
   private scheduleRespawn(index: number, delayMs: number): void {
     this.timers.clearTimeout(this.respawns.get(index));
-    this.respawns.set(index, this.after(delayMs, () => this.respawns.delete(index)));
+    this.respawns.set(
+      index,
+      this.after(delayMs, () => this.respawns.delete(index)),
+    );
   }
 
   private scheduleWatchdog(): void {
@@ -990,8 +1124,16 @@ export class Supervisor {
     const now = this.timers.now();
     for (const p of this.serving()) {
       // Only a worker that has served beats; a booting one is bounded by bootTimeoutMs instead.
-      if (p.readyAt === null || (p.phase !== 'ready' && p.phase !== 'draining') || p.killedBy || now - p.lastBeat <= this.options.heartbeatTimeoutMs) continue;
-      this.logger.error(`worker ${p.index} (pid ${p.child.pid}) has not answered for ${Math.round(now - p.lastBeat)} ms (hung event loop): killing it`);
+      if (
+        p.readyAt === null ||
+        (p.phase !== 'ready' && p.phase !== 'draining') ||
+        p.killedBy ||
+        now - p.lastBeat <= this.options.heartbeatTimeoutMs
+      )
+        continue;
+      this.logger.error(
+        `worker ${p.index} (pid ${p.child.pid}) has not answered for ${Math.round(now - p.lastBeat)} ms (hung event loop): killing it`,
+      );
       this.kill(p, 'SIGTERM', HUNG);
       this.killLater(p, HUNG);
     }
@@ -1095,7 +1237,9 @@ export class Supervisor {
     // Said once: a read-only working dir would otherwise repeat it after every change.
     if (error && !this.timelineWarned) {
       this.timelineWarned = true;
-      this.logger.warn(`could not write the start-up timeline to ${this.options.timeline}: ${error} (give it a writable path — the timeline option, or NEST_PRELOAD_TIMELINE_FILE where the option is not set — or turn it off: timeline: false, NEST_PRELOAD_TIMELINE_FILE=off)`);
+      this.logger.warn(
+        `could not write the start-up timeline to ${this.options.timeline}: ${error} (give it a writable path — the timeline option, or NEST_PRELOAD_TIMELINE_FILE where the option is not set — or turn it off: timeline: false, NEST_PRELOAD_TIMELINE_FILE=off)`,
+      );
     }
   }
 
@@ -1103,7 +1247,8 @@ export class Supervisor {
     if (p.phase === 'draining') return 'draining';
     if (p.isPreloader && this.preload?.preloader === p) return 'preloading';
     if (p.phase === 'awaiting') return 'waiting';
-    if (p.phase === 'booting') return this.serving().some((o) => o !== p && o.index === p.index && o.phase === 'ready') ? 'replacing' : 'starting';
+    if (p.phase === 'booting')
+      return this.serving().some((o) => o !== p && o.index === p.index && o.phase === 'ready') ? 'replacing' : 'starting';
     return 'ready';
   }
 
@@ -1133,7 +1278,11 @@ export class Supervisor {
       uptimeMs: Math.round(now - this.startedAt),
       primaryPssMb: this.host.pssMb(this.proc.pid),
       workers,
-      reload: this.reload ? { withPreload: this.reload.withPreload, queued: this.queuedReload !== null } : this.queuedReload ? { withPreload: this.queuedReload.withPreload, queued: true } : null,
+      reload: this.reload
+        ? { withPreload: this.reload.withPreload, queued: this.queuedReload !== null }
+        : this.queuedReload
+          ? { withPreload: this.queuedReload.withPreload, queued: true }
+          : null,
       restartsByReason: Object.fromEntries(this.restartsByReason),
       reloads: this.reloadsTotal,
       preload: this.options.preload
@@ -1162,10 +1311,19 @@ export class Supervisor {
 
   /** What only the primary knows, for `/health/preload` details and operators. */
   clusterView(): ClusterView {
-    const workers = this.serving().filter((p) => p.phase !== 'draining').sort((a, b) => a.index - b.index || a.seq - b.seq);
+    const workers = this.serving()
+      .filter((p) => p.phase !== 'draining')
+      .sort((a, b) => a.index - b.index || a.seq - b.seq);
     return {
       state: this.state,
-      workers: workers.map((w) => ({ index: w.index, pid: w.child.pid ?? null, ready: w.phase === 'ready', leader: w === this.leader, requests: w.requests, rssMb: w.rssMb })),
+      workers: workers.map((w) => ({
+        index: w.index,
+        pid: w.child.pid ?? null,
+        ready: w.phase === 'ready',
+        leader: w === this.leader,
+        requests: w.requests,
+        rssMb: w.rssMb,
+      })),
       ready: workers.filter((w) => w.phase === 'ready').length,
       target: this.target,
       restarts: this.restartsTotal,
@@ -1186,7 +1344,11 @@ export class Supervisor {
   }
 }
 
-const isOurs = (m: unknown): boolean => typeof m === 'object' && m !== null && typeof (m as { type?: unknown }).type === 'string' && (m as { type: string }).type.startsWith('nest-preload:');
+const isOurs = (m: unknown): boolean =>
+  typeof m === 'object' &&
+  m !== null &&
+  typeof (m as { type?: unknown }).type === 'string' &&
+  (m as { type: string }).type.startsWith('nest-preload:');
 const count = (v: unknown, max: number) => typeof v === 'number' && Number.isFinite(v) && v >= 0 && v <= max;
 
 /** The shape of each message a worker may send the primary. Not ours, or malformed: false. */
@@ -1194,23 +1356,37 @@ function validWorkerMessage(m: unknown): boolean {
   if (!isOurs(m)) return false;
   const msg = m as Record<string, unknown>;
   switch (msg.type) {
-    case READY: return count(msg.pid, 2 ** 31) && (msg.ran === undefined || validRan(msg.ran));
-    case AWAIT_HANDOVER: return true;
-    case HEARTBEAT: return count(msg.requests, Number.MAX_SAFE_INTEGER) && count(msg.rssMb, 2 ** 24);
-    case CLUSTER_STATUS_REQUEST: return Number.isInteger(msg.id);
-    case METRICS_REQUEST: return Number.isInteger(msg.id) && count(msg.timeoutMs, 60_000);
-    case METRICS_REPORT: return Number.isInteger(msg.id) && typeof msg.metrics === 'string' && msg.metrics.length <= MAX_METRICS_CHARS;
-    case STOPPING: return typeof msg.reason === 'string' && msg.reason.length <= 64;
-    case BOOT_FAILED: return typeof msg.reason === 'string' && msg.reason.length <= 4096;
-    case TIMELINE: return typeof msg.origin === 'number' && Array.isArray(msg.spans) && typeof msg.costMs === 'number';
-    default: return false;
+    case READY:
+      return count(msg.pid, 2 ** 31) && (msg.ran === undefined || validRan(msg.ran));
+    case AWAIT_HANDOVER:
+      return true;
+    case HEARTBEAT:
+      return count(msg.requests, Number.MAX_SAFE_INTEGER) && count(msg.rssMb, 2 ** 24);
+    case CLUSTER_STATUS_REQUEST:
+      return Number.isInteger(msg.id);
+    case METRICS_REQUEST:
+      return Number.isInteger(msg.id) && count(msg.timeoutMs, 60_000);
+    case METRICS_REPORT:
+      return Number.isInteger(msg.id) && typeof msg.metrics === 'string' && msg.metrics.length <= MAX_METRICS_CHARS;
+    case STOPPING:
+      return typeof msg.reason === 'string' && msg.reason.length <= 64;
+    case BOOT_FAILED:
+      return typeof msg.reason === 'string' && msg.reason.length <= 4096;
+    case TIMELINE:
+      return typeof msg.origin === 'number' && Array.isArray(msg.spans) && typeof msg.costMs === 'number';
+    default:
+      return false;
   }
 }
 
 const RAN_STATUSES = new Set(['complete', 'failed', 'skipped']);
 /** A READY's `ran`: at most 1000 steps, each a bounded name and an ended status. */
 function validRan(ran: unknown): boolean {
-  return Array.isArray(ran) && ran.length <= 1_000 && ran.every((r) => typeof r?.name === 'string' && r.name.length <= 256 && RAN_STATUSES.has(r?.status));
+  return (
+    Array.isArray(ran) &&
+    ran.length <= 1_000 &&
+    ran.every((r) => typeof r?.name === 'string' && r.name.length <= 256 && RAN_STATUSES.has(r?.status))
+  );
 }
 
 function medianOf(values: number[]): number {

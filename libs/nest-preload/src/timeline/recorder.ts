@@ -28,7 +28,8 @@ export class StartRecorder {
   add(name: string, kind: SpanKind, start: number, end: number, args?: Span['args']): void {
     if (!this.enabled || this.sent) return;
     const t0 = performance.now();
-    if (this.spans.length < MAX_SPANS) this.spans.push({ name: name.slice(0, MAX_SPAN_NAME), kind, start, end: Math.max(start, end), ...(args ? { args } : {}) });
+    if (this.spans.length < MAX_SPANS)
+      this.spans.push({ name: name.slice(0, MAX_SPAN_NAME), kind, start, end: Math.max(start, end), ...(args ? { args } : {}) });
     this.costMs += performance.now() - t0;
   }
 
@@ -59,7 +60,13 @@ export class StartRecorder {
   send(channel: { send?: (message: TimelineMessage) => unknown; connected?: boolean } = process): void {
     if (!this.enabled || this.sent || !channel.send || !channel.connected) return;
     this.sent = true;
-    const message: TimelineMessage = { type: TIMELINE, origin: performance.timeOrigin, spans: this.spans, costMs: Math.round(this.costMs * 1000) / 1000, clock: { epoch: epochNow(), date: Date.now() } };
+    const message: TimelineMessage = {
+      type: TIMELINE,
+      origin: performance.timeOrigin,
+      spans: this.spans,
+      costMs: Math.round(this.costMs * 1000) / 1000,
+      clock: { epoch: epochNow(), date: Date.now() },
+    };
     channel.send(message);
   }
 }

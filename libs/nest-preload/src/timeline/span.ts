@@ -32,9 +32,16 @@ export function isSpan(value: unknown): value is Span {
   const s = value as Record<string, unknown>;
   if (typeof s.name !== 'string' || s.name.length === 0 || s.name.length > MAX_SPAN_NAME) return false;
   if (!SPAN_KINDS.includes(s.kind as SpanKind)) return false;
-  if (typeof s.start !== 'number' || typeof s.end !== 'number' || !Number.isFinite(s.start) || !Number.isFinite(s.end) || s.end < s.start) return false;
+  if (typeof s.start !== 'number' || typeof s.end !== 'number' || !Number.isFinite(s.start) || !Number.isFinite(s.end) || s.end < s.start)
+    return false;
   if (s.args === undefined) return true;
   if (typeof s.args !== 'object' || s.args === null || Array.isArray(s.args)) return false;
   const entries = Object.entries(s.args);
-  return entries.length <= 16 && entries.every(([k, v]) => k.length <= 64 && (typeof v === 'number' || typeof v === 'boolean' || (typeof v === 'string' && v.length <= MAX_SPAN_NAME)));
+  return (
+    entries.length <= 16 &&
+    entries.every(
+      ([k, v]) =>
+        k.length <= 64 && (typeof v === 'number' || typeof v === 'boolean' || (typeof v === 'string' && v.length <= MAX_SPAN_NAME)),
+    )
+  );
 }

@@ -44,17 +44,33 @@ describe('the start-up trace', () => {
     expect(validate(trace)).toBe(true);
     expect(validate.errors ?? null).toBeNull();
     const names = trace.traceEvents.filter((e) => e.name === 'process_name').map((e) => [e.pid, (e.args as { name: string }).name]);
-    expect(names).toEqual([[42, 'primary (pid 42)'], [100, 'preloader, serves as worker 0 (pid 100)'], [101, 'worker 1 (pid 101)']]);
+    expect(names).toEqual([
+      [42, 'primary (pid 42)'],
+      [100, 'preloader, serves as worker 0 (pid 100)'],
+      [101, 'worker 1 (pid 101)'],
+    ]);
     const x = (pid: number, name: string) => trace.traceEvents.find((e) => e.ph === 'X' && e.pid === pid && e.name === name);
     expect(x(100, 'fork')).toMatchObject({ ts: 5_000, dur: 5_000, cat: 'fork' });
-    expect(x(100, 'step migrations')).toMatchObject({ ts: 900_000, dur: 1_000_000, cat: 'step', args: { role: 'preloader', critical: true } });
+    expect(x(100, 'step migrations')).toMatchObject({
+      ts: 900_000,
+      dur: 1_000_000,
+      cat: 'step',
+      args: { role: 'preloader', critical: true },
+    });
     expect(x(100, 'lock wait step-migrations')).toMatchObject({ ts: 900_000, dur: 500_000, cat: 'lock' });
     // At one start the longer span comes first, so that a viewer nests the lock wait inside its step.
     const preloaderX = trace.traceEvents.filter((e) => e.ph === 'X' && e.pid === 100).map((e) => e.name);
     expect(preloaderX.indexOf('step migrations')).toBeLessThan(preloaderX.indexOf('lock wait step-migrations'));
     expect(x(42, 'cluster start')).toMatchObject({ ts: 0, dur: 1_961_000 });
     expect(trace.traceEvents.filter((e) => e.ph === 'i' && e.pid === 101).map((e) => e.name)).toEqual(['forked', 'ready']);
-    expect(trace.otherData).toEqual({ version: 1, primaryPid: 42, startedAt: new Date(T0).toISOString(), target: 2, clusterReadyMs: 1_961, recordingCostMs: { primary: expect.any(Number), children: 0.1 } });
+    expect(trace.otherData).toEqual({
+      version: 1,
+      primaryPid: 42,
+      startedAt: new Date(T0).toISOString(),
+      target: 2,
+      clusterReadyMs: 1_961,
+      recordingCostMs: { primary: expect.any(Number), children: 0.1 },
+    });
     // Taking the two reports is the primary's only cost so far (nothing was written).
     expect(trace.otherData.recordingCostMs.primary).toBeLessThan(5);
     expect(traceProblem(trace)).toBeNull();

@@ -67,9 +67,28 @@ export function buildTrace(origin: number, tracks: readonly TraceTrack[], summar
     // Longer spans first at the same start, so a viewer nests the shorter (a lock wait) inside.
     const spans = [...track.spans].sort((a, b) => a.start - b.start || b.end - a.end);
     for (const span of spans) {
-      traceEvents.push({ name: span.name, cat: span.kind, ph: 'X', ts: us(span.start - origin), dur: us(span.end - span.start), pid: track.pid, tid: track.pid, ...(span.args ? { args: span.args } : {}) });
+      traceEvents.push({
+        name: span.name,
+        cat: span.kind,
+        ph: 'X',
+        ts: us(span.start - origin),
+        dur: us(span.end - span.start),
+        pid: track.pid,
+        tid: track.pid,
+        ...(span.args ? { args: span.args } : {}),
+      });
     }
-    for (const mark of track.marks) traceEvents.push({ name: mark.name, cat: 'mark', ph: 'i', s: 't', ts: us(mark.at - origin), pid: track.pid, tid: track.pid, ...(mark.args ? { args: mark.args } : {}) });
+    for (const mark of track.marks)
+      traceEvents.push({
+        name: mark.name,
+        cat: 'mark',
+        ph: 'i',
+        s: 't',
+        ts: us(mark.at - origin),
+        pid: track.pid,
+        tid: track.pid,
+        ...(mark.args ? { args: mark.args } : {}),
+      });
   }
   return { traceEvents, displayTimeUnit: 'ms', otherData: summary };
 }
@@ -79,14 +98,25 @@ export function traceProblem(value: unknown): string | null {
   if (typeof value !== 'object' || value === null) return 'it is not a JSON object';
   const trace = value as Partial<ChromeTrace>;
   if (!Array.isArray(trace.traceEvents)) return 'it has no "traceEvents" list';
-  if (trace.otherData?.version !== TRACE_VERSION) return `its version is ${JSON.stringify(trace.otherData?.version)} (this CLI reads ${TRACE_VERSION})`;
+  if (trace.otherData?.version !== TRACE_VERSION)
+    return `its version is ${JSON.stringify(trace.otherData?.version)} (this CLI reads ${TRACE_VERSION})`;
   return null;
 }
 
 /** A step's lock wait is named in its row from this long (µs): below it, it is the lock's own cost, not a wait for another holder. */
 const LOCK_WAIT_SHOWN_US = 50_000;
 
-const BAR: Record<string, string> = { fork: '·', boot: '░', app: '▒', handover: '-', step: '█', lock: '~', teardown: '▒', serve: '▓', cluster: '=' };
+const BAR: Record<string, string> = {
+  fork: '·',
+  boot: '░',
+  app: '▒',
+  handover: '-',
+  step: '█',
+  lock: '~',
+  teardown: '▒',
+  serve: '▓',
+  cluster: '=',
+};
 
 function seconds(us: number): string {
   const ms = us / 1000;
@@ -119,7 +149,9 @@ export function formatGantt(trace: ChromeTrace, width = 60): string {
     '',
   ];
   const axis = Array.from({ length: width }, (_, i) => (i % 10 === 0 ? '|' : ' ')).join('');
-  const ticks = Array.from({ length: Math.ceil(width / 10) }, (_, i) => seconds((i * 10 * end) / width).padEnd(10)).join('').slice(0, width + 8);
+  const ticks = Array.from({ length: Math.ceil(width / 10) }, (_, i) => seconds((i * 10 * end) / width).padEnd(10))
+    .join('')
+    .slice(0, width + 8);
   const rows = [`${''.padEnd(label)}  ${''.padEnd(phase)}  ${ticks}`, `${''.padEnd(label)}  ${''.padEnd(phase)}  ${axis}`];
   for (const pid of pids) {
     const own = spans.filter((e) => e.pid === pid).sort((a, b) => a.ts - b.ts || (b.dur ?? 0) - (a.dur ?? 0));
@@ -138,12 +170,17 @@ export function formatGantt(trace: ChromeTrace, width = 60): string {
           waited += w.dur ?? 0;
           if ((w.dur ?? 0) * width >= end) for (let i = col(w.ts); i < col(w.ts + (w.dur ?? 0)); i++) line[i] = BAR.lock;
         }
-      } else if (e.cat === 'lock' && own.some((o) => o.cat === 'step' && e.ts >= o.ts && e.ts + (e.dur ?? 0) <= o.ts + (o.dur ?? 0))) continue;
-      rows.push(`${(first ? (names.get(pid) as string) : '').padEnd(label)}  ${e.name.slice(0, phase).padEnd(phase)}  ${line.join('')}  ${seconds(e.dur ?? 0)}${waited >= LOCK_WAIT_SHOWN_US ? ` (lock wait ${seconds(waited)})` : ''}`);
+      } else if (e.cat === 'lock' && own.some((o) => o.cat === 'step' && e.ts >= o.ts && e.ts + (e.dur ?? 0) <= o.ts + (o.dur ?? 0)))
+        continue;
+      rows.push(
+        `${(first ? (names.get(pid) as string) : '').padEnd(label)}  ${e.name.slice(0, phase).padEnd(phase)}  ${line.join('')}  ${seconds(e.dur ?? 0)}${waited >= LOCK_WAIT_SHOWN_US ? ` (lock wait ${seconds(waited)})` : ''}`,
+      );
       first = false;
     }
     for (const m of ownMarks) {
-      rows.push(`${(first ? (names.get(pid) as string) : '').padEnd(label)}  ${m.name.slice(0, phase).padEnd(phase)}  ${''.padEnd(col(m.ts))}|${''.padEnd(width - col(m.ts) - 1)}  at ${seconds(m.ts)}`);
+      rows.push(
+        `${(first ? (names.get(pid) as string) : '').padEnd(label)}  ${m.name.slice(0, phase).padEnd(phase)}  ${''.padEnd(col(m.ts))}|${''.padEnd(width - col(m.ts) - 1)}  at ${seconds(m.ts)}`,
+      );
       first = false;
     }
   }

@@ -5,12 +5,8 @@ export class CalculatorComponent {
   static displayName = 'Calculator';
   static description = 'Evaluate a basic arithmetic expression (+ - * / and parentheses).';
   static category = 'tools';
-  static inputs: ComponentInput[] = [
-    { name: 'expression', display_name: 'Expression', type: 'str', required: true },
-  ];
-  static outputs: ComponentOutput[] = [
-    { name: 'result', display_name: 'Result', types: ['Data'] },
-  ];
+  static inputs: ComponentInput[] = [{ name: 'expression', display_name: 'Expression', type: 'str', required: true }];
+  static outputs: ComponentOutput[] = [{ name: 'result', display_name: 'Result', types: ['Data'] }];
 
   run(inputs: Record<string, unknown>): Record<string, unknown> {
     const expr = String(inputs.expression ?? '');

@@ -9,9 +9,7 @@ export class ChatInputComponent {
     { name: 'input_value', display_name: 'Text', type: 'message', required: true },
     { name: 'sender', display_name: 'Sender Type', type: 'str', options: ['User', 'Machine'], value: 'User' },
   ];
-  static outputs: ComponentOutput[] = [
-    { name: 'message', display_name: 'Message', types: ['Message'] },
-  ];
+  static outputs: ComponentOutput[] = [{ name: 'message', display_name: 'Message', types: ['Message'] }];
 
   run(inputs: Record<string, unknown>): Record<string, unknown> {
     return { message: { text: String(inputs.input_value ?? ''), sender: String(inputs.sender ?? 'User') } };

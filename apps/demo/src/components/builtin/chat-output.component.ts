@@ -9,9 +9,7 @@ export class ChatOutputComponent {
     { name: 'input_value', display_name: 'Text', type: 'message', required: true },
     { name: 'should_store_message', display_name: 'Store Messages', type: 'bool', value: true },
   ];
-  static outputs: ComponentOutput[] = [
-    { name: 'message', display_name: 'Message', types: ['Message'] },
-  ];
+  static outputs: ComponentOutput[] = [{ name: 'message', display_name: 'Message', types: ['Message'] }];
 
   run(inputs: Record<string, unknown>): Record<string, unknown> {
     const m = inputs.input_value as { text?: string } | string;

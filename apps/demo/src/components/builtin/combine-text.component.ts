@@ -10,9 +10,7 @@ export class CombineTextComponent {
     { name: 'second_text', display_name: 'Second Text', type: 'str', required: true },
     { name: 'delimiter', display_name: 'Delimiter', type: 'str', value: ' ' },
   ];
-  static outputs: ComponentOutput[] = [
-    { name: 'combined_text', display_name: 'Combined Text', types: ['Message'] },
-  ];
+  static outputs: ComponentOutput[] = [{ name: 'combined_text', display_name: 'Combined Text', types: ['Message'] }];
 
   run(inputs: Record<string, unknown>): Record<string, unknown> {
     return { combined_text: [inputs.first_text, inputs.second_text].map((t) => String(t ?? '')).join(String(inputs.delimiter ?? ' ')) };

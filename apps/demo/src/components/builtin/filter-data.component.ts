@@ -9,9 +9,7 @@ export class FilterDataComponent {
     { name: 'data', display_name: 'Data', type: 'data', required: true },
     { name: 'filter_criteria', display_name: 'Keys', type: 'list', required: true, value: [] },
   ];
-  static outputs: ComponentOutput[] = [
-    { name: 'filtered_data', display_name: 'Filtered Data', types: ['Data'] },
-  ];
+  static outputs: ComponentOutput[] = [{ name: 'filtered_data', display_name: 'Filtered Data', types: ['Data'] }];
 
   run(inputs: Record<string, unknown>): Record<string, unknown> {
     const data = (inputs.data ?? {}) as Record<string, unknown>;

@@ -9,9 +9,7 @@ export class ListenComponent {
     { name: 'context', display_name: 'Context', type: 'dict', required: true, value: {} },
     { name: 'name', display_name: 'Name', type: 'str', required: true },
   ];
-  static outputs: ComponentOutput[] = [
-    { name: 'data', display_name: 'Data', types: ['Data'] },
-  ];
+  static outputs: ComponentOutput[] = [{ name: 'data', display_name: 'Data', types: ['Data'] }];
 
   run(inputs: Record<string, unknown>): Record<string, unknown> {
     return { data: ((inputs.context ?? {}) as Record<string, unknown>)[String(inputs.name ?? '')] ?? null };

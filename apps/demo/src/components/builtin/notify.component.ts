@@ -10,9 +10,7 @@ export class NotifyComponent {
     { name: 'name', display_name: 'Name', type: 'str', required: true },
     { name: 'input_value', display_name: 'Value', type: 'data' },
   ];
-  static outputs: ComponentOutput[] = [
-    { name: 'context', display_name: 'Context', types: ['Data'] },
-  ];
+  static outputs: ComponentOutput[] = [{ name: 'context', display_name: 'Context', types: ['Data'] }];
 
   run(inputs: Record<string, unknown>): Record<string, unknown> {
     return { context: { ...((inputs.context ?? {}) as object), [String(inputs.name ?? '')]: inputs.input_value } };

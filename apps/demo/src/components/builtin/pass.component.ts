@@ -5,12 +5,8 @@ export class PassComponent {
   static displayName = 'Pass';
   static description = 'Forward the input unchanged.';
   static category = 'logic';
-  static inputs: ComponentInput[] = [
-    { name: 'input_value', display_name: 'Input', type: 'data', required: true },
-  ];
-  static outputs: ComponentOutput[] = [
-    { name: 'output_value', display_name: 'Output', types: ['Data'] },
-  ];
+  static inputs: ComponentInput[] = [{ name: 'input_value', display_name: 'Input', type: 'data', required: true }];
+  static outputs: ComponentOutput[] = [{ name: 'output_value', display_name: 'Output', types: ['Data'] }];
 
   run(inputs: Record<string, unknown>): Record<string, unknown> {
     return { output_value: inputs.input_value };

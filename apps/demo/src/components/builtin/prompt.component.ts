@@ -9,9 +9,7 @@ export class PromptComponent {
     { name: 'template', display_name: 'Template', type: 'str', required: true },
     { name: 'variables', display_name: 'Variables', type: 'dict', value: {} },
   ];
-  static outputs: ComponentOutput[] = [
-    { name: 'prompt', display_name: 'Prompt', types: ['Message'] },
-  ];
+  static outputs: ComponentOutput[] = [{ name: 'prompt', display_name: 'Prompt', types: ['Message'] }];
 
   run(inputs: Record<string, unknown>): Record<string, unknown> {
     const vars = (inputs.variables ?? {}) as Record<string, unknown>;

@@ -9,9 +9,7 @@ export class RegexExtractorComponent {
     { name: 'text', display_name: 'Text', type: 'str', required: true },
     { name: 'pattern', display_name: 'Pattern', type: 'str', required: true },
   ];
-  static outputs: ComponentOutput[] = [
-    { name: 'matches', display_name: 'Matches', types: ['Data'] },
-  ];
+  static outputs: ComponentOutput[] = [{ name: 'matches', display_name: 'Matches', types: ['Data'] }];
 
   run(inputs: Record<string, unknown>): Record<string, unknown> {
     const re = new RegExp(String(inputs.pattern ?? ''), 'g');

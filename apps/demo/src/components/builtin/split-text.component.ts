@@ -10,9 +10,7 @@ export class SplitTextComponent {
     { name: 'chunk_size', display_name: 'Chunk Size', type: 'int', value: 1000 },
     { name: 'chunk_overlap', display_name: 'Chunk Overlap', type: 'int', value: 200 },
   ];
-  static outputs: ComponentOutput[] = [
-    { name: 'chunks', display_name: 'Chunks', types: ['Data'] },
-  ];
+  static outputs: ComponentOutput[] = [{ name: 'chunks', display_name: 'Chunks', types: ['Data'] }];
 
   run(inputs: Record<string, unknown>): Record<string, unknown> {
     const text = String(inputs.text ?? '');

@@ -20,6 +20,7 @@ import { processAlive } from './control/process-alive';
 import { formatTable } from './format-table';
 import { type ChromeTrace, formatGantt, traceProblem } from './timeline/trace';
 import type { StepLine } from './supervisor/supervisor.ports';
+import { setExitCode } from './process-exit';
 
 const USAGE = 'usage: nest-preload <status|reload [--preload]|scale N|stop|timeline> [--json] [--file PATH]';
 
@@ -241,5 +242,5 @@ function usage(problem: string): number {
 }
 
 if (require.main === module) {
-  main(process.argv.slice(2)).then((code) => (process.exitCode = code));
+  main(process.argv.slice(2)).then(setExitCode);
 }

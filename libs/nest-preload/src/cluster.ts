@@ -10,6 +10,7 @@ import type { AppEntry } from './roles/app-loader.types';
 import { oneShotFromEnv, resolveSupervisorOptions, type SupervisorOptions } from './supervisor/cluster.options';
 import { nodePorts } from './supervisor/node-ports';
 import { Supervisor } from './supervisor/supervisor';
+import { exitProcess } from './process-exit';
 
 /** Options of {@link runCluster}. */
 export interface RunClusterOptions extends AppEntry, SupervisorOptions {
@@ -42,11 +43,21 @@ const ENTRY_KEYS = ['app', 'serve', 'nestOptions', 'oneShot'];
  * Invalid options print one message and exit with code 2 before anything is forked.
  */
 export async function runCluster(options: RunClusterOptions): Promise<void> {
+  const code = await clusterMain(options);
+  // The library's one exit, at its edge: every role above resolved its code instead of exiting.
+  if (code !== null) exitProcess(code);
+}
+
+/**
+ * What {@link runCluster} does in this process's role, resolved to the code the process exits with
+ * — or `null` when it goes on serving (a worker, the serving preloader, a standalone app), which
+ * then ends when it is drained.
+ */
+async function clusterMain(options: RunClusterOptions): Promise<number | null> {
   const role = process.env[PRELOAD_ENV.role];
   if (role === 'preloader') {
     const { runPreloader } = await import('./roles/preloader.role');
-    await runPreloader(options);
-    return;
+    return runPreloader(options);
   }
   if (role === 'worker') {
     const { runWorker } = await import('./roles/worker.role');
@@ -74,27 +85,28 @@ export async function runCluster(options: RunClusterOptions): Promise<void> {
   } catch (error) {
     if (!(error instanceof PreloadError)) throw error;
     console.error(`[nest-preload] ${error.message}`);
-    process.exit(EXIT_CODES.CONFIG_ERROR);
+    return EXIT_CODES.CONFIG_ERROR;
   }
   if (oneShot) {
     const { runOneShot } = await import('./roles/one-shot.role');
-    process.exit(await runOneShot(options));
+    return runOneShot(options);
   }
   if (resolved.workers === 0) {
     const { runStandalone } = await import('./roles/worker.role');
-    return runStandalone(options);
+    await runStandalone(options);
+    return null;
   }
   let claim: ControlClaim | null = null;
   if (resolved.controlFile) {
     const outcome = await claimControlFile(resolved.controlFile);
     if (typeof outcome === 'string') {
       console.error(`[nest-preload] ${outcome}`);
-      process.exit(EXIT_CODES.CONFIG_ERROR);
+      return EXIT_CODES.CONFIG_ERROR;
     }
     claim = outcome;
   }
   const ports = nodePorts();
   const code = await new Supervisor(resolved, ports.cluster, ports.process, ports.timers, ports.logger).run();
   claim?.release();
-  process.exit(code);
+  return code;
 }

@@ -10,13 +10,8 @@ import { PRELOAD_RESOLVED_OPTIONS } from './preload.module-definition';
 import type { ResolvedPreloadOptions } from './preload.options';
 import { PreloadState } from './roles/preload-state';
 import type { StepState } from './steps/step.types';
-import {
-  CLUSTER_STATUS,
-  CLUSTER_STATUS_REQUEST,
-  type ClusterStatusMessage,
-  type ClusterView,
-  isMessage,
-} from './supervisor/cluster.messages';
+import { CLUSTER_STATUS, CLUSTER_STATUS_REQUEST, type ClusterStatusRequest, type ClusterView } from './ipc/messages';
+import { PRIMARY_LINK, type PrimaryLink } from './ipc/primary-link';
 import { parseBooleanWord } from './env-boolean';
 
 /** The preload hooks, injectable anywhere in the app. */
@@ -26,6 +21,7 @@ export class PreloadService {
     private readonly ctx: PreloadProcessContext,
     @Inject(PreloadState) private readonly state: PreloadState,
     @Inject(PRELOAD_RESOLVED_OPTIONS) private readonly options: ResolvedPreloadOptions,
+    @Inject(PRIMARY_LINK) private readonly link: PrimaryLink | null,
   ) {}
 
   /** The role of this process: `preloader`, `worker` or `standalone`. */
@@ -49,9 +45,13 @@ export class PreloadService {
    */
   servesUnderPrimary(): boolean {
     const serving =
-      (this.ctx.role === 'worker' && process.env[PRELOAD_ENV.role] === 'worker') ||
-      (this.ctx.role === 'preloader' && parseBooleanWord(process.env[PRELOAD_ENV.preloaderServes]) === true);
-    return serving && typeof process.send === 'function';
+      this.ctx.role === 'worker' || (this.ctx.role === 'preloader' && parseBooleanWord(process.env[PRELOAD_ENV.preloaderServes]) === true);
+    return serving && this.link !== null;
+  }
+
+  /** The link to the primary of a serving child; `null` elsewhere. For the library's own modules (metrics). @internal */
+  primaryLink(): PrimaryLink | null {
+    return this.servesUnderPrimary() ? this.link : null;
   }
 
   /** True in a worker that started from a valid manifest (even if it redid some steps). */
@@ -77,20 +77,19 @@ export class PreloadService {
    * over IPC; `null` outside a cluster or when no answer came within `timeoutMs`.
    */
   clusterStatus(timeoutMs = 1_000): Promise<ClusterView | null> {
-    if (!this.servesUnderPrimary()) return Promise.resolve(null);
+    const link = this.primaryLink();
+    if (!link) return Promise.resolve(null);
     const id = ++this.statusRequests;
     return new Promise((resolve) => {
       const done = (view: ClusterView | null) => {
         clearTimeout(timer);
-        process.off('message', onMessage);
+        stop();
         resolve(view);
       };
-      const onMessage = (message: unknown) => {
-        if (isMessage<ClusterStatusMessage>(message, CLUSTER_STATUS) && message.id === id) done(message.view);
-      };
+      const stop = link.listen({ [CLUSTER_STATUS]: (message) => message.id === id && done(message.view) });
       const timer = setTimeout(() => done(null), timeoutMs);
-      process.on('message', onMessage);
-      process.send?.({ type: CLUSTER_STATUS_REQUEST, id });
+      const request: ClusterStatusRequest = { type: CLUSTER_STATUS_REQUEST, id };
+      void link.send(request);
     });
   }
 

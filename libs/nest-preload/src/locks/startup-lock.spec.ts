@@ -1,7 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { TimelineMessage } from '../supervisor/cluster.messages';
+import type { TimelineMessage } from '../ipc/messages';
 import type { HeldLock, LockBackend } from './lock-backend';
 
 /** StartupLock and the recorder from one fresh module registry, with recording on (as in a cluster's child). */
@@ -57,7 +57,7 @@ describe('StartupLock in the start-up timeline', () => {
     const timedOut = new StartupLock(resolve({ lockDir, databaseLock: slow(30, 'timeout') }));
     await expect(timedOut.withLock('migrations', async () => 'ran', { scope: 'database' })).rejects.toThrow(LockTimeoutError);
     const sent: TimelineMessage[] = [];
-    recorder.send({ connected: true, send: (m) => void sent.push(m) });
+    recorder.send({ connected: true, send: async (m) => void sent.push(m as TimelineMessage) });
     const waits = sent[0].spans.map((s) => ({ name: s.name, kind: s.kind, args: s.args, ms: s.end - s.start }));
     expect(waits.map(({ ms: _ms, ...rest }) => rest)).toEqual([
       { name: 'lock wait seed', kind: 'lock', args: { scope: 'database' } },

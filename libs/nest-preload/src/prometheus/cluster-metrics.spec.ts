@@ -1,7 +1,9 @@
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { PreloadService } from '../preload.service';
-import { METRICS_COLLECT, METRICS_REPORT, METRICS_REQUEST, METRICS_RESULT } from '../supervisor/cluster.messages';
-import { ClusterMetrics, type ClusterMetricsOptions, type MetricsChannel } from './cluster-metrics';
+import { METRICS_COLLECT, METRICS_REPORT, METRICS_REQUEST, METRICS_RESULT } from '../ipc/messages';
+import { dispatch } from '../ipc/dispatch';
+import type { PrimaryLink } from '../ipc/primary-link';
+import { ClusterMetrics, type ClusterMetricsOptions } from './cluster-metrics';
 
 const status = {
   pid: 1,
@@ -27,21 +29,20 @@ function inCluster(options: ClusterMetricsOptions, answer: ((id: number) => obje
     setImmediate(() => {
       for (const l of listeners) l(message);
     });
-  const channel: MetricsChannel = {
-    send: (message) => {
+  const link: PrimaryLink = {
+    connected: true,
+    send: async (message) => {
       const m = message as { type: string; id: number };
       sent.push(m);
       if (m.type === METRICS_REQUEST && answer) deliver(answer(m.id));
     },
-    onMessage: (l) => void listeners.add(l),
-    offMessage: (l) => void listeners.delete(l),
+    listen: (table) => {
+      const l = (message: unknown) => void dispatch(message, table);
+      listeners.add(l);
+      return () => void listeners.delete(l);
+    },
   };
-  class OnFakeChannel extends ClusterMetrics {
-    protected override channel(): MetricsChannel {
-      return channel;
-    }
-  }
-  const metrics = new OnFakeChannel({ servesUnderPrimary: () => true } as unknown as PreloadService, options);
+  const metrics = new ClusterMetrics({ primaryLink: () => link } as unknown as PreloadService, options);
   metrics.onModuleInit();
   return { metrics, sent, deliver, restore: () => void metrics.onModuleDestroy() };
 }
@@ -50,7 +51,7 @@ describe('ClusterMetrics', () => {
   it('outside a cluster: the local registry as it is', async () => {
     const registry = new Registry();
     new Counter({ name: 'jobs_total', help: 'jobs', registers: [registry] }).inc(3);
-    const metrics = new ClusterMetrics({ servesUnderPrimary: () => false } as unknown as PreloadService, { registry });
+    const metrics = new ClusterMetrics({ primaryLink: () => null } as unknown as PreloadService, { registry });
     expect((await metrics.scrape()).body).toContain('jobs_total 3');
   });
 
@@ -122,21 +123,12 @@ describe('ClusterMetrics', () => {
     await t.metrics.onModuleDestroy();
     const final = t.sent.filter((m) => m.type === METRICS_REPORT) as unknown as Array<{ id: number; metrics: string }>;
     expect(final.map((m) => [m.id, JSON.parse(m.metrics)[0].values[0].value])).toEqual([[0, 5]]);
-    // Outside a cluster there is no primary to tell.
-    const toldAlone: unknown[] = [];
-    class Alone extends ClusterMetrics {
-      protected override channel(): MetricsChannel {
-        return { send: (m) => void toldAlone.push(m), onMessage: () => undefined, offMessage: () => undefined };
-      }
-    }
-    await new Alone({ servesUnderPrimary: () => false } as unknown as PreloadService, { registry }).onModuleDestroy();
-    expect(toldAlone).toEqual([]);
+    // Outside a cluster there is no primary to tell (and no link to tell it through).
+    await expect(
+      new ClusterMetrics({ primaryLink: () => null } as unknown as PreloadService, { registry }).onModuleDestroy(),
+    ).resolves.toBeUndefined();
     // A send that never completes, or a collect() that never does, does not hold the exit past its bound.
-    class Stuck extends ClusterMetrics {
-      protected override channel(): MetricsChannel {
-        return { send: () => new Promise<void>(() => undefined), onMessage: () => undefined, offMessage: () => undefined };
-      }
-    }
+    const stuck: PrimaryLink = { connected: true, send: () => new Promise<void>(() => undefined), listen: () => () => undefined };
     const hung = new Registry();
     new Gauge({
       name: 'waits_forever',
@@ -146,13 +138,13 @@ describe('ClusterMetrics', () => {
     });
     for (const r of [registry, hung]) {
       const started = Date.now();
-      await new Stuck({ servesUnderPrimary: () => true } as unknown as PreloadService, { registry: r }).onModuleDestroy();
+      await new ClusterMetrics({ primaryLink: () => stuck } as unknown as PreloadService, { registry: r }).onModuleDestroy();
       expect(Date.now() - started).toBeLessThan(3_000);
     }
   });
 
   it('refuses a timeoutMs out of range, saying what is expected', () => {
-    expect(() => new ClusterMetrics({ servesUnderPrimary: () => false } as unknown as PreloadService, { timeoutMs: 5 })).toThrow(
+    expect(() => new ClusterMetrics({ primaryLink: () => null } as unknown as PreloadService, { timeoutMs: 5 })).toThrow(
       'ClusterMetricsModule: timeoutMs=5 is invalid: use a whole number of milliseconds from 10 to 30000.',
     );
   });

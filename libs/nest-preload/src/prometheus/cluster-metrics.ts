@@ -12,16 +12,15 @@ import {
 import type { ClusterStatus, WorkerStatus } from '../control/control.protocol';
 import { PreloadService } from '../preload.service';
 import {
-  isMessage,
   METRICS_COLLECT,
   METRICS_REPORT,
   METRICS_REQUEST,
   METRICS_RESULT,
-  type MetricsCollectMessage,
   type MetricsReportMessage,
   type MetricsRequestMessage,
   type MetricsResultMessage,
-} from '../supervisor/cluster.messages';
+} from '../ipc/messages';
+import type { PrimaryLink } from '../ipc/primary-link';
 
 /** Options of {@link ClusterMetricsModule}. */
 export interface ClusterMetricsOptions {
@@ -51,24 +50,6 @@ function parseMetrics(json: string): MetricJson[] {
 
 /** Every state a worker line of `status` can have. */
 const WORKER_STATES: ReadonlyArray<WorkerStatus['state']> = ['preloading', 'starting', 'waiting', 'ready', 'replacing', 'draining'];
-
-/** How {@link ClusterMetrics} talks to the primary. */
-export interface MetricsChannel {
-  /** Sends if the channel is open (a closed one drops the message); a promise, if any, settles once it is handed to the OS. */
-  send(message: object): void | Promise<void>;
-  onMessage(listener: (message: unknown) => void): void;
-  offMessage(listener: (message: unknown) => void): void;
-}
-
-const processChannel: MetricsChannel = {
-  send: (message) =>
-    new Promise<void>((resolve) => {
-      if (process.connected && process.send) process.send(message, undefined, {}, () => resolve());
-      else resolve();
-    }),
-  onMessage: (listener) => void process.on('message', listener),
-  offMessage: (listener) => void process.off('message', listener),
-};
 
 /** A scrape's answer: what to send back, with its content type. */
 export interface ScrapeResult {
@@ -103,25 +84,28 @@ export class ClusterMetrics implements OnModuleInit, OnModuleDestroy {
     }
   }
 
-  /** The IPC channel to the primary: this process's own (a spec substitutes a fake). */
-  protected channel(): MetricsChannel {
-    return processChannel;
+  /** The link to the primary in a serving child of a cluster, else `null` (a spec substitutes a fake). */
+  protected channel(): PrimaryLink | null {
+    return this.preload.primaryLink();
   }
 
-  private readonly onMessage = (message: unknown): void => {
-    if (isMessage<MetricsCollectMessage>(message, METRICS_COLLECT)) {
-      void this.registry.getMetricsAsJSON().then(
-        (metrics) =>
-          this.channel().send({ type: METRICS_REPORT, id: message.id, metrics: JSON.stringify(metrics) } satisfies MetricsReportMessage),
-        () => undefined,
-      );
-    } else if (isMessage<MetricsResultMessage>(message, METRICS_RESULT)) {
-      this.pending.get(message.id)?.(message);
-    }
-  };
+  private stopListening: (() => void) | null = null;
 
   onModuleInit(): void {
-    if (this.preload.servesUnderPrimary()) this.channel().onMessage(this.onMessage);
+    this.stopListening =
+      this.channel()?.listen({
+        [METRICS_COLLECT]: (message) =>
+          void this.registry.getMetricsAsJSON().then(
+            (metrics) => this.report(message.id, metrics),
+            () => undefined,
+          ),
+        [METRICS_RESULT]: (message) => this.pending.get(message.id)?.(message),
+      }) ?? null;
+  }
+
+  private report(id: number, metrics: unknown): Promise<void> {
+    const message: MetricsReportMessage = { type: METRICS_REPORT, id, metrics: JSON.stringify(metrics) };
+    return this.channel()?.send(message) ?? Promise.resolve();
   }
 
   /**
@@ -131,17 +115,11 @@ export class ClusterMetrics implements OnModuleInit, OnModuleDestroy {
    * within a second does not hold the exit.
    */
   async onModuleDestroy(): Promise<void> {
-    this.channel().offMessage(this.onMessage);
+    this.stopListening?.();
+    this.stopListening = null;
     for (const resolve of this.pending.values()) resolve(null);
-    if (!this.preload.servesUnderPrimary()) return;
-    const report = async () => {
-      const metrics = await this.registry.getMetricsAsJSON();
-      await this.channel().send({
-        type: METRICS_REPORT,
-        id: FINAL_REPORT,
-        metrics: JSON.stringify(metrics),
-      } satisfies MetricsReportMessage);
-    };
+    if (!this.channel()) return;
+    const report = async () => this.report(FINAL_REPORT, await this.registry.getMetricsAsJSON());
     let timer: NodeJS.Timeout | undefined;
     // Collecting is bounded too: a collect() that waits on something already closed must not hold the exit.
     await Promise.race([report().catch(() => undefined), new Promise<void>((resolve) => (timer = setTimeout(resolve, 1_000)))]);
@@ -150,8 +128,9 @@ export class ClusterMetrics implements OnModuleInit, OnModuleDestroy {
 
   /** The cluster's metrics in Prometheus's text format (or OpenMetrics, as the registry is set). */
   async scrape(): Promise<ScrapeResult> {
-    if (!this.preload.servesUnderPrimary()) return { contentType: this.registry.contentType, body: await this.registry.metrics() };
-    const result = await this.ask();
+    const link = this.channel();
+    if (!link) return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+    const result = await this.ask(link);
     if (!result) {
       // The primary did not answer: this process's own metrics, and a gauge that says so.
       const own = registryOf(this.registry.contentType);
@@ -177,7 +156,7 @@ export class ClusterMetrics implements OnModuleInit, OnModuleDestroy {
     return { contentType: registry.contentType, body: await registry.metrics() };
   }
 
-  private ask(): Promise<MetricsResultMessage | null> {
+  private ask(link: PrimaryLink): Promise<MetricsResultMessage | null> {
     const id = ++this.seq;
     return new Promise((resolve) => {
       const timer = setTimeout(() => done(null), this.timeoutMs + 2_000);
@@ -188,7 +167,8 @@ export class ClusterMetrics implements OnModuleInit, OnModuleDestroy {
         resolve(result);
       };
       this.pending.set(id, done);
-      this.channel().send({ type: METRICS_REQUEST, id, timeoutMs: this.timeoutMs } satisfies MetricsRequestMessage);
+      const request: MetricsRequestMessage = { type: METRICS_REQUEST, id, timeoutMs: this.timeoutMs };
+      void link.send(request);
     });
   }
 }

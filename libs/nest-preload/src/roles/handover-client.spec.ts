@@ -1,15 +1,18 @@
 import { EventEmitter } from 'node:events';
-import { AWAIT_HANDOVER, HANDOVER } from '../supervisor/cluster.messages';
+import { AWAIT_HANDOVER, HANDOVER } from '../ipc/messages';
+import { ProcessPrimaryLink } from '../ipc/primary-link';
 import { awaitHandover } from './handover-client';
 
 /** A process with an IPC channel whose primary answers `reply` as soon as it is asked. */
 function fakeProcess(reply?: unknown) {
-  const proc = new EventEmitter() as EventEmitter & { send?: (m: unknown) => boolean; sent: unknown[] };
+  const proc = new EventEmitter() as EventEmitter & { connected: boolean; send?: (...args: unknown[]) => boolean; sent: unknown[] };
   proc.sent = [];
-  proc.send = (message: unknown) => {
+  proc.connected = true;
+  proc.send = (message: unknown, _handle?: unknown, _options?: unknown, done?: unknown) => {
     proc.sent.push(message);
     // Answer synchronously: the listener must already be attached when the request leaves.
     if (reply) proc.emit('message', reply);
+    (done as (() => void) | undefined)?.();
     return true;
   };
   return proc;
@@ -19,7 +22,7 @@ describe('awaitHandover', () => {
   it('asks the primary and resolves with its answer, ignoring unrelated messages', async () => {
     const answer = { type: HANDOVER, ok: true, manifestPath: '/run/manifest.json', generation: 'g' };
     const proc = fakeProcess();
-    const waiting = awaitHandover(proc as unknown as NodeJS.Process);
+    const waiting = awaitHandover(new ProcessPrimaryLink(proc as unknown as NodeJS.Process));
     expect(proc.sent).toEqual([{ type: AWAIT_HANDOVER }]);
     proc.emit('message', { type: 'app:something' });
     proc.emit('message', answer);
@@ -29,11 +32,10 @@ describe('awaitHandover', () => {
 
   it('cannot miss an answer that comes back at once', async () => {
     const answer = { type: HANDOVER, ok: false, reason: 'timed out' };
-    await expect(awaitHandover(fakeProcess(answer) as unknown as NodeJS.Process)).resolves.toEqual(answer);
+    await expect(awaitHandover(new ProcessPrimaryLink(fakeProcess(answer) as unknown as NodeJS.Process))).resolves.toEqual(answer);
   });
 
   it('fails clearly without an IPC channel', async () => {
-    const proc = new EventEmitter();
-    await expect(awaitHandover(proc as unknown as NodeJS.Process)).rejects.toThrow('this worker has no IPC channel to its primary');
+    await expect(awaitHandover(null)).rejects.toThrow('this worker has no IPC channel to its primary');
   });
 });

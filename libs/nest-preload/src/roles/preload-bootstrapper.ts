@@ -1,30 +1,23 @@
 import nodeModule from 'node:module';
 import { type BeforeApplicationShutdown, Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
-import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ExternalCache } from '../cache/external-cache';
 import { CriticalStepError } from '../errors/preload.error';
 import { FileArtifact, MemoryArtifact, PreloadArtifact } from '../handover/artifact';
 import { readTrustedManifest, runDirOf, verifyResult, writeResult } from '../handover/manifest';
 import { PRELOAD_RESOLVED_OPTIONS } from '../preload.module-definition';
 import type { ResolvedPreloadOptions } from '../preload.options';
-import { PRELOAD_STEP_METADATA } from '../steps/preload-step.decorator';
 import { StepPlan } from '../steps/step-plan';
 import { runSteps, summarize, summaryTable } from '../steps/step-runner';
-import type { PreloadStepOptions, StepContext, StepDefinition } from '../steps/step.types';
-import { StartupLock } from '../locks/startup-lock';
+import type { StepDefinition } from '../steps/step.types';
+import { type DiscoveredStep, StepExplorer } from '../steps/step-explorer';
 import { detectMultiInstancePlatform } from '../locks/platform';
 import { PreloadMessages } from '../errors/preload.messages';
-import type { HeldLock } from '../locks/lock-backend';
-import { STEPS_STARTED } from '../supervisor/cluster.messages';
+import { STEPS_STARTED } from '../ipc/messages';
 import { awaitHandover } from './handover-client';
+import { PRIMARY_LINK, type PrimaryLink } from '../ipc/primary-link';
 import { PreloadProcessContext } from './process-context';
 import { PreloadState } from './preload-state';
 import { startRecorder as recorder } from '../timeline/recorder';
-
-interface DiscoveredStep extends StepDefinition {
-  invoke(): Promise<unknown>;
-}
 
 /**
  * Runs the step plan when the app bootstraps, according to this process's role, and releases
@@ -36,13 +29,11 @@ export class PreloadBootstrapper implements OnApplicationBootstrap, BeforeApplic
   private cachesTornDown: Promise<string[]> | null = null;
 
   constructor(
-    private readonly discovery: DiscoveryService,
-    private readonly scanner: MetadataScanner,
-    private readonly reflector: Reflector,
+    private readonly explorer: StepExplorer,
     private readonly ctx: PreloadProcessContext,
     @Inject(PreloadState) private readonly state: PreloadState,
     @Inject(PRELOAD_RESOLVED_OPTIONS) private readonly options: ResolvedPreloadOptions,
-    private readonly lock: StartupLock,
+    @Inject(PRIMARY_LINK) private readonly link: PrimaryLink | null,
   ) {}
 
   private running: Promise<void> | null = null;
@@ -79,7 +70,7 @@ export class PreloadBootstrapper implements OnApplicationBootstrap, BeforeApplic
   }
 
   private async runPlan(): Promise<void> {
-    const steps = this.discoverSteps();
+    const steps = this.explorer.steps();
     const plan = StepPlan.build(steps);
     this.warnOfHostLocalDatabaseLock(steps);
     for (const step of plan.ordered) {
@@ -99,7 +90,7 @@ export class PreloadBootstrapper implements OnApplicationBootstrap, BeforeApplic
       // Node ≥ 22.10 with the cluster's compile cache: what building the app compiled is written
       // now, before the workers are forked, so their boot reuses it.
       if (process.env.NODE_COMPILE_CACHE) (nodeModule as { flushCompileCache?: () => void }).flushCompileCache?.();
-      process.send?.({ type: STEPS_STARTED });
+      void this.link?.send({ type: STEPS_STARTED });
     }
     const toRun = this.ctx.role === 'worker' ? this.adoptManifest(plan, await this.handover()) : plan.ordered;
     await runSteps(toRun, this.state.steps, this.ctx.role, {
@@ -134,10 +125,7 @@ export class PreloadBootstrapper implements OnApplicationBootstrap, BeforeApplic
    */
   teardownCaches(): Promise<string[]> {
     this.cachesTornDown ??= (async () => {
-      const caches = this.discovery
-        .getProviders()
-        .filter((w) => w.isDependencyTreeStatic() && w.instance instanceof ExternalCache)
-        .map((w) => ({ name: w.name, cache: w.instance as ExternalCache }));
+      const caches = this.explorer.caches();
       const failures: string[] = [];
       for (const { name, cache } of caches) {
         const bound = this.options.cacheTeardownTimeoutMs;
@@ -162,7 +150,7 @@ export class PreloadBootstrapper implements OnApplicationBootstrap, BeforeApplic
   private async handover(): Promise<{ manifestPath: string; generation: string } | { reason: string }> {
     if (this.ctx.awaitHandover) {
       this.logger.log('app built; waiting for the preload hand-over before running any step');
-      const answer = await recorder.time('hand-over wait', 'handover', () => awaitHandover());
+      const answer = await recorder.time('hand-over wait', 'handover', () => awaitHandover(this.link));
       return answer.ok
         ? { manifestPath: answer.manifestPath, generation: answer.generation }
         : { reason: `the preload was abandoned (${answer.reason})` };
@@ -232,36 +220,6 @@ export class PreloadBootstrapper implements OnApplicationBootstrap, BeforeApplic
     const database = steps.filter((s) => s.scope === 'database').map((s) => s.name);
     const seen = detectMultiInstancePlatform();
     if (database.length && seen) this.logger.warn(PreloadMessages.hostLocalLockOnPlatform(seen.platform, seen.variable, database));
-  }
-
-  private discoverSteps(): DiscoveredStep[] {
-    const steps: DiscoveredStep[] = [];
-    for (const wrapper of this.discovery.getProviders()) {
-      const { instance } = wrapper;
-      if (!instance || typeof instance !== 'object' || !wrapper.isDependencyTreeStatic()) continue;
-      const prototype = Object.getPrototypeOf(instance) as object;
-      for (const method of this.scanner.getAllMethodNames(prototype)) {
-        const fn = (instance as Record<string, unknown>)[method];
-        if (typeof fn !== 'function') continue;
-        const options = this.reflector.get<PreloadStepOptions | undefined>(PRELOAD_STEP_METADATA, fn as () => unknown);
-        if (!options) continue;
-        const scope = options.scope ?? 'host';
-        const call = async (lock: HeldLock | null) => (fn as (context: StepContext) => unknown).call(instance, { lock });
-        steps.push({
-          name: options.name,
-          after: options.after ?? [],
-          critical: options.critical ?? false,
-          scope,
-          lockTimeoutMs: options.lockTimeoutMs,
-          owner: `${instance.constructor.name}.${method}`,
-          invoke: () =>
-            scope === 'process' || options.lock === false
-              ? call(null)
-              : this.lock.withLock(`step-${options.name}`, call, { scope, timeoutMs: options.lockTimeoutMs }),
-        });
-      }
-    }
-    return steps;
   }
 
   private requireRunDir(): string {

@@ -5,7 +5,8 @@ import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promi
 import { MANIFEST_VERSION, writeManifest } from '../handover/manifest';
 import { EXIT_CODES, PRELOAD_ENV } from '../preload.constants';
 import { summarize } from '../steps/step-runner';
-import { PRELOAD_DONE, type PreloadDoneMessage } from '../supervisor/cluster.messages';
+import { PRELOAD_DONE, type PreloadDoneMessage } from '../ipc/messages';
+import { primaryLink } from '../ipc/primary-link';
 import type { AppEntry } from './app-loader.types';
 import { PreloadBootstrapper } from './preload-bootstrapper';
 import { PreloadProcessContext } from './process-context';
@@ -59,9 +60,8 @@ async function handOver(
 
 const rssMb = () => Math.round(process.memoryUsage.rss() / 2 ** 20);
 
-function report(message: PreloadDoneMessage): Promise<void> {
-  return new Promise<void>((resolve) => (process.send ? process.send(message, undefined, {}, () => resolve()) : resolve()));
-}
+/** Tells the primary how the preload ended; resolves once the message left (at once without a primary). */
+const report = (message: PreloadDoneMessage): Promise<void> => primaryLink()?.send(message) ?? Promise.resolve();
 
 /**
  * The preloader, which serves afterwards (the default): creates the full app, runs every step,
@@ -69,8 +69,9 @@ function report(message: PreloadDoneMessage): Promise<void> {
  * critical path. A preload that fails is reported and this process exits; a worker doing the full
  * start-up takes index 0. An app that cannot even be created is reported as such, so that the
  * primary halts as fast as a plain process would fail.
+ * @returns the code to exit with when the preload failed, or `null` while it serves (it exits when drained)
  */
-export async function runServingPreloader(entry: AppEntry): Promise<void> {
+export async function runServingPreloader(entry: AppEntry): Promise<number | null> {
   const logger = new Logger('Preloader');
   const ctx = PreloadProcessContext.fromEnv();
   const link = new ServingLink(logger);
@@ -101,7 +102,7 @@ export async function runServingPreloader(entry: AppEntry): Promise<void> {
     recorder.send();
     await report({ type: PRELOAD_DONE, ok: false, manifestPath: null, reason: abort, lingering: [] });
     await Promise.race([app.close().catch(() => undefined), sleep(5_000, undefined, { ref: false })]);
-    process.exit(EXIT_CODES.PRELOAD_FAILED);
+    return EXIT_CODES.PRELOAD_FAILED;
   }
   await report({
     type: PRELOAD_DONE,
@@ -112,7 +113,7 @@ export async function runServingPreloader(entry: AppEntry): Promise<void> {
     rssBeforeStepsMb: rssBefore,
     rssAfterStepsMb: rssMb(),
   });
-  if (link.stopping) return;
+  if (link.stopping) return null;
   try {
     link.serving();
     await recorder.time('serve', 'serve', () => entry.serve(app));
@@ -120,14 +121,16 @@ export async function runServingPreloader(entry: AppEntry): Promise<void> {
     return link.bootFailed(error);
   }
   link.ready();
+  return null;
 }
 
 /**
  * The preloader with `preloader: 'exits'`: builds an application context (no HTTP server), which
  * runs every step; tears down caches and the context in a `finally`; hands over through the
  * manifest; reports; exits.
+ * @returns the code to exit with (or, when it serves, see {@link runServingPreloader})
  */
-export async function runPreloader(entry: AppEntry): Promise<void> {
+export async function runPreloader(entry: AppEntry): Promise<number | null> {
   recorder.booted();
   if (parseBooleanWord(process.env[PRELOAD_ENV.preloaderServes]) === true) return runServingPreloader(entry);
   const logger = new Logger('Preloader');
@@ -175,5 +178,5 @@ export async function runPreloader(entry: AppEntry): Promise<void> {
   recorder.send();
   await report({ type: PRELOAD_DONE, ok: abort === null, manifestPath, reason: abort, lingering, appFailed });
   // Exit even if a handle lingers: the primary is waiting on this process.
-  process.exit(abort === null ? EXIT_CODES.OK : EXIT_CODES.PRELOAD_FAILED);
+  return abort === null ? EXIT_CODES.OK : EXIT_CODES.PRELOAD_FAILED;
 }

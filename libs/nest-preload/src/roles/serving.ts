@@ -9,20 +9,19 @@ import {
   type BootFailedMessage,
   HEARTBEAT,
   type HeartbeatMessage,
-  isMessage,
   LEADER,
-  type LeaderMessage,
   type RanStep,
   READY,
   type ReadyMessage,
   SHUTDOWN,
-  type ShutdownMessage,
   STOPPING,
   type StoppingMessage,
-} from '../supervisor/cluster.messages';
+} from '../ipc/messages';
 import type { StepState } from '../steps/step.types';
 import { PreloadState } from './preload-state';
 import { startRecorder } from '../timeline/recorder';
+import { primaryLink, type PrimaryLink } from '../ipc/primary-link';
+import { exitProcess } from '../process-exit';
 
 /** After this long without a request, a keep-alive connection of a draining worker is closed. */
 const IDLE_GRACE_MS = 1_000;
@@ -43,21 +42,27 @@ export class ServingLink {
   private listenersBeforeServe: Set<NodeJS.SignalsListener> | null = null;
   private readonly onSignal = (signal: NodeJS.Signals) => {
     const stopping: StoppingMessage = { type: STOPPING, reason: signal };
-    if (!this.closing && process.connected) process.send?.(stopping);
+    if (!this.closing) void this.link?.send(stopping);
     void this.shutdown(signal);
   };
 
-  constructor(private readonly logger: Logger) {
-    process.on('message', (message) => {
-      if (isMessage<ShutdownMessage>(message, SHUTDOWN)) {
-        if (message.cut) void this.cut();
-        else void this.shutdown('asked by the primary');
-      }
+  /**
+   * @param link this process's link to its primary (`null` without one: the link then only drains on signals)
+   * @param exit how the process ends once drained or failed (the library's edge; a spec passes its own)
+   */
+  constructor(
+    private readonly logger: Logger,
+    private readonly link: PrimaryLink | null = primaryLink(),
+    private readonly exit: (code: number) => void = exitProcess,
+  ) {
+    link?.listen({
+      [SHUTDOWN]: (message) => void (message.cut ? this.cut() : this.shutdown('asked by the primary')),
       // The primary names a leader only among ready workers, so `state` is set by then.
-      if (isMessage<LeaderMessage>(message, LEADER) && this.state) {
+      [LEADER]: (message) => {
+        if (!this.state) return;
         this.state.leader = message.leader;
         logger.log(message.leader ? 'this worker is now the leader' : 'this worker is no longer the leader');
-      }
+      },
     });
     // A signal sent to this process itself (an operator, or a terminal's Ctrl-C reaching it before
     // the primary): say so, so that the primary does not count the exit as a crash.
@@ -82,14 +87,14 @@ export class ServingLink {
     return this.state;
   }
 
-  /** Creating or serving the app failed: release what started, tell the primary why, exit with the boot-error code. */
-  async bootFailed(error: unknown, what = 'failed to start'): Promise<never> {
+  /** Creating or serving the app failed: release what started, tell the primary why; the boot-error code to exit with. */
+  async bootFailed(error: unknown, what = 'failed to start'): Promise<number> {
     this.logger.error(`${what}: ${String(error)}`, error instanceof Error ? error.stack : undefined);
     const report: BootFailedMessage = { type: BOOT_FAILED, reason: summarize(error) };
-    startRecorder.send();
-    if (process.connected) await new Promise<void>((resolve) => process.send?.(report, undefined, {}, () => resolve()));
+    startRecorder.send(this.link);
+    await this.link?.send(report);
     await Promise.race([this.app?.close().catch(() => undefined), new Promise((r) => setTimeout(r, RELEASE_BOUND_MS).unref())]);
-    process.exit(EXIT_CODES.WORKER_BOOT_ERROR);
+    return EXIT_CODES.WORKER_BOOT_ERROR;
   }
 
   /**
@@ -115,14 +120,14 @@ export class ServingLink {
     // What a preloaded worker redid, so that `status` can say "redone by 4/4" instead of only the preloader's record.
     if (this.state?.manifest) ready.ran = ranByWorker(this.state.steps.values());
     // The start's phases go first: the primary marks this process ready in the same timeline.
-    startRecorder.send();
-    process.send?.(ready);
+    startRecorder.send(this.link);
+    void this.link?.send(ready);
     // If the heartbeat stops, the primary's watchdog replaces this process. It goes on while draining.
     const heartbeatMs = Number(process.env[PRELOAD_ENV.heartbeatMs] ?? 0);
     if (heartbeatMs > 0) {
       setInterval(() => {
         const beat: HeartbeatMessage = { type: HEARTBEAT, requests: this.requests, rssMb: Math.round(process.memoryUsage.rss() / 2 ** 20) };
-        if (process.connected) process.send?.(beat);
+        void this.link?.send(beat);
       }, heartbeatMs).unref();
     }
   }
@@ -146,7 +151,7 @@ export class ServingLink {
         code = 1;
         this.logger.error(`error while stopping: ${String(error)}`);
       }
-      process.exit(code);
+      this.exit(code);
     })());
   }
 

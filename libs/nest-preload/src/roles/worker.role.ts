@@ -12,8 +12,9 @@ import { startRecorder as recorder } from '../timeline/recorder';
 /**
  * A worker: creates the full app (whose plan skips what the preloader did and redoes the rest),
  * serves, reports ready, and drains on the primary's request, a signal, or the primary's death.
+ * @returns the code to exit with when it could not start, or `null` while it serves (it exits when drained)
  */
-export async function runWorker(entry: AppEntry): Promise<void> {
+export async function runWorker(entry: AppEntry): Promise<number | null> {
   recorder.booted();
   const link = new ServingLink(new Logger('Worker'));
   try {
@@ -23,14 +24,15 @@ export async function runWorker(entry: AppEntry): Promise<void> {
     const app = await recorder.time('app build', 'app', () => NestFactory.create(module, { ...entry.nestOptions, abortOnError: false }));
     link.attach(app);
     await app.get(PreloadBootstrapper, { strict: false }).run();
-    if (link.stopping) return;
+    if (link.stopping) return null;
     link.serving();
     await recorder.time('serve', 'serve', () => entry.serve(app));
   } catch (error) {
-    if (link.stopping) return;
+    if (link.stopping) return null;
     return link.bootFailed(error);
   }
   link.ready();
+  return null;
 }
 
 /** Standalone: no cluster; the app runs every step itself (before `serve`) and handles its own signals. */

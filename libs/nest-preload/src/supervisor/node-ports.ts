@@ -18,7 +18,8 @@ export function nodePorts(): { cluster: ClusterPort; process: ProcessPort; timer
             if (worker.isConnected()) worker.send(message as object, () => undefined);
           },
           kill: (signal) => {
-            if (worker.process.exitCode === null && worker.process.signalCode === null) worker.process.kill(signal);
+            const child = worker.process;
+            if (child.exitCode === null && child.signalCode === null) child.kill(signal);
           },
           onMessage: (listener) => worker.on('message', listener),
           onExit: (listener) => worker.on('exit', (code, signal) => listener(code, signal as NodeJS.Signals | null)),

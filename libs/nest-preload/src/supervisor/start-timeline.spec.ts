@@ -1,4 +1,4 @@
-import { TIMELINE } from './cluster.messages';
+import { TIMELINE } from '../ipc/messages';
 import { StartTimeline } from './start-timeline';
 
 const T0 = 1_700_000_000_000;

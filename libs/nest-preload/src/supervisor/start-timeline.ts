@@ -1,6 +1,6 @@
 import { MAX_SPANS, isSpan, type Span } from '../timeline/span';
 import { buildTrace, type ChromeTrace, TRACE_VERSION, type TraceTrack } from '../timeline/trace';
-import type { TimelineMessage } from './cluster.messages';
+import type { TimelineMessage } from '../ipc/messages';
 
 /**
  * Tracks kept once exited processes can be dropped: the first start's processes, and the latest of

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { EXIT_CODES, PRELOAD_ENV } from '../preload.constants';
-import { AWAIT_HANDOVER, HEARTBEAT, PRELOAD_DONE, READY, STEPS_STARTED } from './cluster.messages';
+import { AWAIT_HANDOVER, HEARTBEAT, PRELOAD_DONE, READY, STEPS_STARTED } from '../ipc/messages';
 import { resolveSupervisorOptions } from './cluster.options';
 import { Supervisor } from './supervisor';
 import { type FakeChild, FakeCluster, FakeHost, FakeLogger, FakeProcess, FakeTimers } from './testing/fake-ports';

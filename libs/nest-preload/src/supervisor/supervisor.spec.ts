@@ -19,7 +19,7 @@ import {
   STEPS_STARTED,
   STOPPING,
   TIMELINE,
-} from './cluster.messages';
+} from '../ipc/messages';
 import { resolveSupervisorOptions } from './cluster.options';
 import { restartReason, Supervisor } from './supervisor';
 import type { SupervisorLogger } from './supervisor.ports';

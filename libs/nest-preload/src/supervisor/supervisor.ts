@@ -5,16 +5,13 @@ import { EXIT_CODES, PRELOAD_ENV } from '../preload.constants';
 import {
   AWAIT_HANDOVER,
   BOOT_FAILED,
-  type BootFailedMessage,
   CLUSTER_STATUS,
   CLUSTER_STATUS_REQUEST,
-  type ClusterStatusRequest,
   type ClusterView,
   HANDOVER,
   type HandoverMessage,
   HEARTBEAT,
   type HeartbeatMessage,
-  isMessage,
   LEADER,
   PRELOAD_DONE,
   type PreloadDoneMessage,
@@ -32,10 +29,13 @@ import {
   SHUTDOWN,
   STEPS_STARTED,
   STOPPING,
-  type StoppingMessage,
   TIMELINE,
   type TimelineMessage,
-} from './cluster.messages';
+  checkChildMessage,
+  type ChildMessages,
+  count,
+} from '../ipc/messages';
+import { dispatch } from '../ipc/dispatch';
 import type { ResolvedSupervisorOptions } from './cluster.options';
 import { ControlServer } from '../control/control-server';
 import type { ClusterStatus, ControlRequest, WorkerStatus } from '../control/control.protocol';
@@ -52,8 +52,6 @@ const KILL_GRACE_MS = 2_000;
 const FINAL_METRICS_REPORT = 0;
 /** Messages after which there is nothing to reconcile: a scrape's and a status request's, a timeline. */
 const OBSERVING = new Set<string>([METRICS_REQUEST, METRICS_REPORT, CLUSTER_STATUS_REQUEST, TIMELINE]);
-/** A metrics report longer than this (a runaway label set) is refused. */
-const MAX_METRICS_CHARS = 32 * 2 ** 20;
 /** After the cluster is ready, changes to the timeline (a replacement, a reload) are written at most this often. */
 const TIMELINE_WRITE_MS = 500;
 
@@ -599,58 +597,60 @@ export class Supervisor {
 
   private handleMessage(p: Proc, message: unknown): void {
     if (!this.procs.has(p.seq)) return;
-    if (p.isPreloader && this.preload?.preloader === p) {
-      if (isMessage(message, STEPS_STARTED)) {
-        this.preload.stepsStarted = true;
-        return;
-      }
-      if (isMessage<PreloadDoneMessage>(message, PRELOAD_DONE)) return this.handlePreloadDone(message);
+    const preload = this.preload;
+    // The current preloader's own two messages; from anyone else they are ignored below.
+    if (p.isPreloader && preload?.preloader === p) {
+      const outcome = dispatch<ChildMessages>(message, {
+        [STEPS_STARTED]: () => void (preload.stepsStarted = true),
+        [PRELOAD_DONE]: (m) => this.handlePreloadDone(m),
+      });
+      if (outcome === 'handled') return;
     }
-    // Every message of ours is checked against its shape; anything else on the channel is ignored.
-    if (!validWorkerMessage(message)) {
-      if (isOurs(message) && !isMessage(message, PRELOAD_DONE) && !isMessage(message, STEPS_STARTED)) {
-        this.logger.warn(
-          `worker ${p.index} (pid ${p.child.pid}) sent a malformed ${String((message as { type: unknown }).type).slice(0, 64)} message: ignored`,
-        );
-      }
-      return;
+    // Every other message of ours is checked against its shape first; anything not ours is ignored.
+    const outcome = dispatch<ChildMessages>(
+      message,
+      {
+        [TIMELINE]: (m) => this.timelineReported(p, m),
+        [AWAIT_HANDOVER]: () => this.handleAwaitHandover(p),
+        [HEARTBEAT]: (m) => this.handleHeartbeat(p, m),
+        [STOPPING]: (m) => void (p.stoppedOn = String(m.reason).slice(0, 32)),
+        [BOOT_FAILED]: (m) => void (p.bootError = m.reason),
+        [METRICS_REQUEST]: (m) => this.collectMetrics(p, m),
+        [METRICS_REPORT]: (m) => this.metricsReported(p, m),
+        [CLUSTER_STATUS_REQUEST]: (m) => p.child.send({ type: CLUSTER_STATUS, id: m.id, view: this.clusterView() }),
+        [READY]: (m) => this.handleReady(p, m),
+      },
+      checkChildMessage,
+    );
+    if (outcome === 'malformed') {
+      this.logger.warn(
+        `worker ${p.index} (pid ${p.child.pid}) sent a malformed ${String((message as { type: unknown }).type).slice(0, 64)} message: ignored`,
+      );
     }
-    if (isMessage<TimelineMessage>(message, TIMELINE)) {
-      if (!this.timeline) return;
-      if (!this.timeline.reported(p.seq, message, Date.now(), this.wall()))
-        this.logger.warn(
-          `${p.isPreloader && !p.serves ? 'the preloader' : `worker ${p.index}`} (pid ${p.child.pid}) sent a malformed timeline: ignored`,
-        );
-      return this.timelineChanged();
-    }
-    if (isMessage(message, AWAIT_HANDOVER)) return this.handleAwaitHandover(p);
-    if (isMessage<HeartbeatMessage>(message, HEARTBEAT)) return this.handleHeartbeat(p, message);
-    if (isMessage<StoppingMessage>(message, STOPPING)) {
-      p.stoppedOn = String(message.reason).slice(0, 32);
-      return;
-    }
-    if (isMessage<BootFailedMessage>(message, BOOT_FAILED)) {
-      p.bootError = message.reason;
-      return;
-    }
-    if (isMessage<MetricsRequestMessage>(message, METRICS_REQUEST)) return this.collectMetrics(p, message);
-    if (isMessage<MetricsReportMessage>(message, METRICS_REPORT)) return this.metricsReported(p, message);
-    if (isMessage<ClusterStatusRequest>(message, CLUSTER_STATUS_REQUEST)) {
-      return p.child.send({ type: CLUSTER_STATUS, id: message.id, view: this.clusterView() });
-    }
+  }
+
+  private timelineReported(p: Proc, message: TimelineMessage): void {
+    if (!this.timeline) return;
+    if (!this.timeline.reported(p.seq, message, Date.now(), this.wall()))
+      this.logger.warn(
+        `${p.isPreloader && !p.serves ? 'the preloader' : `worker ${p.index}`} (pid ${p.child.pid}) sent a malformed timeline: ignored`,
+      );
+    this.timelineChanged();
+  }
+
+  private handleReady(p: Proc, message: ReadyMessage): void {
     // A worker the supervisor is killing (boot timeout, hung) does not become ready on the way out.
-    if (isMessage<ReadyMessage>(message, READY) && p.phase === 'booting' && p.killedBy === null) {
-      p.phase = 'ready';
-      p.ran = message.ran ?? [];
-      p.readyAt = this.timers.now();
-      p.lastBeat = p.readyAt;
-      this.timeline?.mark(p.seq, 'ready', this.wall());
-      this.timelineChanged();
-      this.timers.clearTimeout(p.bootTimer);
-      this.hook('workerReady', { index: p.index, pid: p.child.pid });
-      // A worker that serves minUptimeMs is stable: its index starts its restart count over.
-      p.stableTimer = this.after(this.options.minUptimeMs, () => this.policy.stable(p.index));
-    }
+    if (p.phase !== 'booting' || p.killedBy !== null) return;
+    p.phase = 'ready';
+    p.ran = message.ran ?? [];
+    p.readyAt = this.timers.now();
+    p.lastBeat = p.readyAt;
+    this.timeline?.mark(p.seq, 'ready', this.wall());
+    this.timelineChanged();
+    this.timers.clearTimeout(p.bootTimer);
+    this.hook('workerReady', { index: p.index, pid: p.child.pid });
+    // A worker that serves minUptimeMs is stable: its index starts its restart count over.
+    p.stableTimer = this.after(this.options.minUptimeMs, () => this.policy.stable(p.index));
   }
 
   /** Pipelined start or a reload's preload: a worker built its app and waits for the hand-over. */
@@ -1342,51 +1342,6 @@ export class Supervisor {
       this.logger.error(`hook ${name} threw: ${error instanceof Error ? error.message : String(error)}`);
     }
   }
-}
-
-const isOurs = (m: unknown): boolean =>
-  typeof m === 'object' &&
-  m !== null &&
-  typeof (m as { type?: unknown }).type === 'string' &&
-  (m as { type: string }).type.startsWith('nest-preload:');
-const count = (v: unknown, max: number) => typeof v === 'number' && Number.isFinite(v) && v >= 0 && v <= max;
-
-/** The shape of each message a worker may send the primary. Not ours, or malformed: false. */
-function validWorkerMessage(m: unknown): boolean {
-  if (!isOurs(m)) return false;
-  const msg = m as Record<string, unknown>;
-  switch (msg.type) {
-    case READY:
-      return count(msg.pid, 2 ** 31) && (msg.ran === undefined || validRan(msg.ran));
-    case AWAIT_HANDOVER:
-      return true;
-    case HEARTBEAT:
-      return count(msg.requests, Number.MAX_SAFE_INTEGER) && count(msg.rssMb, 2 ** 24);
-    case CLUSTER_STATUS_REQUEST:
-      return Number.isInteger(msg.id);
-    case METRICS_REQUEST:
-      return Number.isInteger(msg.id) && count(msg.timeoutMs, 60_000);
-    case METRICS_REPORT:
-      return Number.isInteger(msg.id) && typeof msg.metrics === 'string' && msg.metrics.length <= MAX_METRICS_CHARS;
-    case STOPPING:
-      return typeof msg.reason === 'string' && msg.reason.length <= 64;
-    case BOOT_FAILED:
-      return typeof msg.reason === 'string' && msg.reason.length <= 4096;
-    case TIMELINE:
-      return typeof msg.origin === 'number' && Array.isArray(msg.spans) && typeof msg.costMs === 'number';
-    default:
-      return false;
-  }
-}
-
-const RAN_STATUSES = new Set(['complete', 'failed', 'skipped']);
-/** A READY's `ran`: at most 1000 steps, each a bounded name and an ended status. */
-function validRan(ran: unknown): boolean {
-  return (
-    Array.isArray(ran) &&
-    ran.length <= 1_000 &&
-    ran.every((r) => typeof r?.name === 'string' && r.name.length <= 256 && RAN_STATUSES.has(r?.status))
-  );
 }
 
 function medianOf(values: number[]): number {

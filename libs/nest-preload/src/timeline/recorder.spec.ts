@@ -1,11 +1,11 @@
-import { TIMELINE, type TimelineMessage } from '../supervisor/cluster.messages';
+import { TIMELINE, type TimelineMessage } from '../ipc/messages';
 import { StartRecorder } from './recorder';
 import { isSpan, MAX_SPANS } from './span';
 
 /** A stand-in for the IPC channel (never the jest worker's own process.send). */
 function channel(connected = true) {
   const sent: TimelineMessage[] = [];
-  return { sent, connected, send: (m: TimelineMessage) => sent.push(m) };
+  return { sent, connected, send: async (m: { type: string }) => void sent.push(m as TimelineMessage) };
 }
 
 describe('StartRecorder', () => {

@@ -1,7 +1,8 @@
 import { PRELOAD_ENV } from '../preload.constants';
-import { TIMELINE, type TimelineMessage } from '../supervisor/cluster.messages';
+import { TIMELINE, type TimelineMessage } from '../ipc/messages';
 import { MAX_SPANS, MAX_SPAN_NAME, type Span, type SpanKind } from './span';
 import { parseBooleanWord } from '../env-boolean';
+import { primaryLink, type PrimaryLink } from '../ipc/primary-link';
 
 /** Epoch milliseconds on the clock every process of the host shares. */
 export const epochNow = (): number => performance.timeOrigin + performance.now();
@@ -57,8 +58,8 @@ export class StartRecorder {
    * recorded). Messages on one channel arrive in order, so a `READY` sent after this finds the
    * timeline already there.
    */
-  send(channel: { send?: (message: TimelineMessage) => unknown; connected?: boolean } = process): void {
-    if (!this.enabled || this.sent || !channel.send || !channel.connected) return;
+  send(link: Pick<PrimaryLink, 'send' | 'connected'> | null = primaryLink()): void {
+    if (!this.enabled || this.sent || !link?.connected) return;
     this.sent = true;
     const message: TimelineMessage = {
       type: TIMELINE,
@@ -67,7 +68,7 @@ export class StartRecorder {
       costMs: Math.round(this.costMs * 1000) / 1000,
       clock: { epoch: epochNow(), date: Date.now() },
     };
-    channel.send(message);
+    void link.send(message);
   }
 }
 

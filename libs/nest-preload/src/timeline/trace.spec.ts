@@ -1,5 +1,5 @@
 import Ajv from 'ajv';
-import { TIMELINE, type TimelineMessage } from '../supervisor/cluster.messages';
+import { TIMELINE, type TimelineMessage } from '../ipc/messages';
 import { StartTimeline } from '../supervisor/start-timeline';
 import type { Span } from './span';
 import schema from './testing/trace-event.schema.json';

@@ -1,17 +1,17 @@
 import { IPC_PREFIX } from '../preload.constants';
 
 /** Worker → primary: `listen()` resolved; this worker serves. */
-export const READY = `${IPC_PREFIX}ready`;
+export const READY = `${IPC_PREFIX}ready` as const;
 /** Preloader → primary: the preload finished (handed over) or was abandoned. */
-export const PRELOAD_DONE = `${IPC_PREFIX}preload-done`;
+export const PRELOAD_DONE = `${IPC_PREFIX}preload-done` as const;
 /** Preloader → primary: its app is built and its steps start now (pipelined start forks the workers then). */
-export const STEPS_STARTED = `${IPC_PREFIX}steps-started`;
+export const STEPS_STARTED = `${IPC_PREFIX}steps-started` as const;
 /** Worker → primary (pipelined start): my app is built; tell me the hand-over when there is one. */
-export const AWAIT_HANDOVER = `${IPC_PREFIX}await-handover`;
+export const AWAIT_HANDOVER = `${IPC_PREFIX}await-handover` as const;
 /** Primary → worker (pipelined start): the preload's outcome. */
-export const HANDOVER = `${IPC_PREFIX}handover`;
+export const HANDOVER = `${IPC_PREFIX}handover` as const;
 /** Primary → worker: stop accepting, finish in-flight requests, exit. */
-export const SHUTDOWN = `${IPC_PREFIX}shutdown`;
+export const SHUTDOWN = `${IPC_PREFIX}shutdown` as const;
 
 export interface ReadyMessage {
   type: typeof READY;
@@ -53,8 +53,15 @@ export function isMessage<T extends { type: string }>(value: unknown, type: T['t
   return typeof value === 'object' && value !== null && (value as { type?: unknown }).type === type;
 }
 
+/** Whether `value` is a message of this protocol (an object whose `type` has our prefix); anything else on the channel is someone else's. */
+export const isOurs = (value: unknown): value is { type: string } =>
+  typeof value === 'object' &&
+  value !== null &&
+  typeof (value as { type?: unknown }).type === 'string' &&
+  (value as { type: string }).type.startsWith(IPC_PREFIX);
+
 /** Worker → primary, every heartbeat interval, from its event loop: alive, and its counters. */
-export const HEARTBEAT = `${IPC_PREFIX}heartbeat`;
+export const HEARTBEAT = `${IPC_PREFIX}heartbeat` as const;
 export interface HeartbeatMessage {
   type: typeof HEARTBEAT;
   requests: number;
@@ -62,15 +69,15 @@ export interface HeartbeatMessage {
 }
 
 /** Primary → worker: whether it is the leader (the one worker that runs run-once jobs). */
-export const LEADER = `${IPC_PREFIX}leader`;
+export const LEADER = `${IPC_PREFIX}leader` as const;
 export interface LeaderMessage {
   type: typeof LEADER;
   leader: boolean;
 }
 
 /** Worker → primary: send me the cluster view; primary → worker: here it is. */
-export const CLUSTER_STATUS_REQUEST = `${IPC_PREFIX}cluster-status-request`;
-export const CLUSTER_STATUS = `${IPC_PREFIX}cluster-status`;
+export const CLUSTER_STATUS_REQUEST = `${IPC_PREFIX}cluster-status-request` as const;
+export const CLUSTER_STATUS = `${IPC_PREFIX}cluster-status` as const;
 export interface ClusterStatusRequest {
   type: typeof CLUSTER_STATUS_REQUEST;
   id: number;
@@ -93,28 +100,28 @@ export interface ClusterView {
 }
 
 /** Worker → primary: it is stopping on its own (a signal it received directly, its primary gone). */
-export const STOPPING = `${IPC_PREFIX}stopping`;
+export const STOPPING = `${IPC_PREFIX}stopping` as const;
 export interface StoppingMessage {
   type: typeof STOPPING;
   reason: string;
 }
 
 /** Worker → primary: creating or serving the app failed; it exits with the boot-error code next. */
-export const BOOT_FAILED = `${IPC_PREFIX}boot-failed`;
+export const BOOT_FAILED = `${IPC_PREFIX}boot-failed` as const;
 export interface BootFailedMessage {
   type: typeof BOOT_FAILED;
   reason: string;
 }
 
 /** Worker → primary: a scrape of `/metrics` wants every serving process's metrics, within `timeoutMs`. */
-export const METRICS_REQUEST = `${IPC_PREFIX}metrics-request`;
+export const METRICS_REQUEST = `${IPC_PREFIX}metrics-request` as const;
 export interface MetricsRequestMessage {
   type: typeof METRICS_REQUEST;
   id: number;
   timeoutMs: number;
 }
 /** Primary → each serving process: send your registry's metrics (prom-client's JSON) for collection `id`. */
-export const METRICS_COLLECT = `${IPC_PREFIX}metrics-collect`;
+export const METRICS_COLLECT = `${IPC_PREFIX}metrics-collect` as const;
 export interface MetricsCollectMessage {
   type: typeof METRICS_COLLECT;
   id: number;
@@ -125,7 +132,7 @@ export interface MetricsCollectMessage {
  * A string, not objects: the primary holds and relays it as one flat value instead of a graph of
  * metric objects.
  */
-export const METRICS_REPORT = `${IPC_PREFIX}metrics-report`;
+export const METRICS_REPORT = `${IPC_PREFIX}metrics-report` as const;
 export interface MetricsReportMessage {
   type: typeof METRICS_REPORT;
   id: number;
@@ -136,7 +143,7 @@ export interface MetricsReportMessage {
  * not answer in time: its last report, so its counters do not drop), the counters of processes that
  * are gone (summed, so they never go down), and the cluster as `nest-preload status` shows it.
  */
-export const METRICS_RESULT = `${IPC_PREFIX}metrics-result`;
+export const METRICS_RESULT = `${IPC_PREFIX}metrics-result` as const;
 export interface MetricsResultMessage {
   type: typeof METRICS_RESULT;
   id: number;
@@ -152,7 +159,7 @@ export interface MetricsResultMessage {
  * handed over): the phases it recorded, for the start-up timeline. `origin` is its
  * `performance.timeOrigin` (when the process started); `costMs` the time recording took.
  */
-export const TIMELINE = `${IPC_PREFIX}timeline`;
+export const TIMELINE = `${IPC_PREFIX}timeline` as const;
 export interface TimelineMessage {
   type: typeof TIMELINE;
   origin: number;
@@ -164,4 +171,72 @@ export interface TimelineMessage {
    * spans on the primary's.
    */
   clock?: { epoch: number; date: number };
+}
+
+/** Every message a child sends the primary, by type: what the primary's dispatch table is keyed by. */
+export interface ChildMessages {
+  [READY]: ReadyMessage;
+  [PRELOAD_DONE]: PreloadDoneMessage;
+  [STEPS_STARTED]: { type: typeof STEPS_STARTED };
+  [AWAIT_HANDOVER]: AwaitHandoverMessage;
+  [HEARTBEAT]: HeartbeatMessage;
+  [CLUSTER_STATUS_REQUEST]: ClusterStatusRequest;
+  [STOPPING]: StoppingMessage;
+  [BOOT_FAILED]: BootFailedMessage;
+  [METRICS_REQUEST]: MetricsRequestMessage;
+  [METRICS_REPORT]: MetricsReportMessage;
+  [TIMELINE]: TimelineMessage;
+}
+
+/** Every message the primary sends a child, by type: what the children's dispatch tables are keyed by. */
+export interface PrimaryMessages {
+  [HANDOVER]: HandoverMessage;
+  [SHUTDOWN]: ShutdownMessage;
+  [LEADER]: LeaderMessage;
+  [CLUSTER_STATUS]: ClusterStatusMessage;
+  [METRICS_COLLECT]: MetricsCollectMessage;
+  [METRICS_RESULT]: MetricsResultMessage;
+}
+
+/** A metrics report longer than this (a runaway label set) is refused. */
+export const MAX_METRICS_CHARS = 32 * 2 ** 20;
+
+/** A finite number from 0 to `max`. */
+export const count = (v: unknown, max: number): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0 && v <= max;
+const RAN_STATUSES = new Set(['complete', 'failed', 'skipped']);
+/** A READY's `ran`: at most 1000 steps, each a bounded name and an ended status. */
+const validRan = (ran: unknown): boolean =>
+  Array.isArray(ran) &&
+  ran.length <= 1_000 &&
+  ran.every((r) => typeof r?.name === 'string' && r.name.length <= 256 && RAN_STATUSES.has(r?.status));
+
+/**
+ * The shape of each message a serving child may send the primary, with every field bounded: a
+ * child that sends garbage (or 100 MB) is answered with a warning, never trusted. The preloader's
+ * own `PRELOAD_DONE` and `STEPS_STARTED` are taken only from the current preloader, before this.
+ */
+export function checkChildMessage(message: { type: string }): boolean {
+  const msg = message as unknown as Record<string, unknown>;
+  switch (msg.type) {
+    case READY:
+      return count(msg.pid, 2 ** 31) && (msg.ran === undefined || validRan(msg.ran));
+    case AWAIT_HANDOVER:
+      return true;
+    case HEARTBEAT:
+      return count(msg.requests, Number.MAX_SAFE_INTEGER) && count(msg.rssMb, 2 ** 24);
+    case CLUSTER_STATUS_REQUEST:
+      return Number.isInteger(msg.id);
+    case METRICS_REQUEST:
+      return Number.isInteger(msg.id) && count(msg.timeoutMs, 60_000);
+    case METRICS_REPORT:
+      return Number.isInteger(msg.id) && typeof msg.metrics === 'string' && msg.metrics.length <= MAX_METRICS_CHARS;
+    case STOPPING:
+      return typeof msg.reason === 'string' && msg.reason.length <= 64;
+    case BOOT_FAILED:
+      return typeof msg.reason === 'string' && msg.reason.length <= 4096;
+    case TIMELINE:
+      return typeof msg.origin === 'number' && Array.isArray(msg.spans) && typeof msg.costMs === 'number';
+    default:
+      return false;
+  }
 }

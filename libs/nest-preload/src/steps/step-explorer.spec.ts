@@ -38,7 +38,9 @@ describe('StepExplorer', () => {
   it('finds steps on providers and on controllers; skips one on a request-scoped provider, saying why and what to do', async () => {
     const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
     try {
-      const app = await Test.createTestingModule({ imports: [PreloadModule.forRoot({ tempRoot: mkdtempSync(join(tmpdir(), 'explorer-')) }), Feature] }).compile();
+      const app = await Test.createTestingModule({
+        imports: [PreloadModule.forRoot({ tempRoot: mkdtempSync(join(tmpdir(), 'explorer-')) }), Feature],
+      }).compile();
       await app.init();
       const preload = app.get(PreloadService);
       expect(preload.steps().map((s) => [s.name, s.status])).toEqual([

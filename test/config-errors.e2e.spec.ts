@@ -60,13 +60,13 @@ function runFixture(options: Record<string, unknown>, env: Record<string, string
 
 describe('runCluster options are validated before anything is forked', () => {
   it.each([
-    [{ workers: -1 }, 'Invalid preload option workers=-1: expected a whole number from 1 to 1024, or 0 to run without a cluster.'],
-    [{ workers: 'two' }, 'Invalid preload option workers="two"'],
-    [{ workers: 0.5 }, 'Invalid preload option workers=0.5'],
-    [{ gracefulTimeoutMs: 0 }, 'Invalid preload option gracefulTimeoutMs=0: expected a positive whole number of milliseconds.'],
-    [{ maxRestarts: -3 }, 'Invalid preload option maxRestarts=-3: expected a whole number, 0 or more.'],
+    [{ workers: -1 }, 'Invalid runCluster option workers=-1: expected a whole number from 1 to 1024, or 0 to run without a cluster.'],
+    [{ workers: 'two' }, 'Invalid runCluster option workers="two"'],
+    [{ workers: 0.5 }, 'Invalid runCluster option workers=0.5'],
+    [{ gracefulTimeoutMs: 0 }, 'Invalid runCluster option gracefulTimeoutMs=0: expected a positive whole number of milliseconds.'],
+    [{ maxRestarts: -3 }, 'Invalid runCluster option maxRestarts=-3: expected a whole number, 0 or more.'],
     [{ wrokers: 2 }, 'Unknown option "wrokers". Known options:'],
-    [{ preloadStart: 'later' }, 'Invalid preload option preloadStart="later"'],
+    [{ preloadStart: 'later' }, 'Invalid runCluster option preloadStart="later"'],
   ])('%p → exit 2, one clear message, no child', (options, message) => {
     const { code, stderr, stdout } = runFixture({ workers: 2, ...options });
     expect(code).toBe(2);

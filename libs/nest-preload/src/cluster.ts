@@ -78,7 +78,7 @@ async function clusterMain(options: RunClusterOptions): Promise<number | null> {
       );
     resolved = resolveSupervisorOptions(options as unknown as Record<string, unknown>, process.env, ENTRY_KEYS);
     if (options.oneShot !== undefined && typeof options.oneShot !== 'boolean')
-      throw new PreloadConfigError(PreloadMessages.invalidOption('oneShot', options.oneShot, 'true or false'));
+      throw new PreloadConfigError(PreloadMessages.invalidClusterOption('oneShot', options.oneShot, 'true or false'));
     // The variable is checked even when the option overrides it: a typo in it is still a typo.
     const fromEnv = oneShotFromEnv(process.env);
     oneShot = options.oneShot ?? fromEnv;

@@ -1,4 +1,13 @@
 import { NAME_RULE_TEXT } from '../name-rule';
+
+/** A value as a message shows it: JSON where JSON says it truly (`NaN` is not `null`, `undefined` is not left out). */
+function shown(value: unknown): string {
+  if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
+  if (value === undefined) return 'undefined';
+  if (typeof value === 'bigint') return `${value}n`;
+  if (typeof value === 'function') return 'a function';
+  return JSON.stringify(value) ?? String(value);
+}
 /** Milliseconds as seconds with one decimal, for messages. */
 export const msAsSeconds = (ms: number) => (ms / 1000).toFixed(1);
 
@@ -18,8 +27,11 @@ export const PreloadMessages = {
   unknownStep: (name: string, known: string[]) => `No preload step is named "${name}". Known steps: ${known.join(', ') || '(none)'}.`,
   resultUnavailable: (name: string, status: string) =>
     `The result of preload step "${name}" is not available in this process: the step is ${status}. Check isStepComplete("${name}") first.`,
-  invalidOption: (key: string, value: unknown, expected: string) =>
-    `Invalid preload option ${key}=${JSON.stringify(value)}: expected ${expected}.`,
+  invalidOption: (key: string, value: unknown, expected: string, of = 'preload option') =>
+    `Invalid ${of} ${key}=${shown(value)}: expected ${expected}.`,
+  /** The same for an option of `runCluster` (the supervisor's and the entry's). */
+  invalidClusterOption: (key: string, value: unknown, expected: string) =>
+    `Invalid runCluster option ${key}=${shown(value)}: expected ${expected}.`,
   invalidEnv: (name: string, value: string, expected: string) =>
     `Invalid environment variable ${name}=${JSON.stringify(value)}: expected ${expected}.`,
   unknownOption: (key: string, known: string[]) => `Unknown option "${key}". Known options: ${known.join(', ')}. Check its spelling.`,

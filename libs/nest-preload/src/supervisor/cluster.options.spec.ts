@@ -89,27 +89,34 @@ describe('resolveSupervisorOptions', () => {
   });
 
   it.each([
-    [{ workers: -1 }, {}, 'Invalid preload option workers=-1: expected a whole number from 1 to 1024, or 0 to run without a cluster.'],
+    [{ workers: -1 }, {}, 'Invalid runCluster option workers=-1: expected a whole number from 1 to 1024, or 0 to run without a cluster.'],
     [{ workers: 1.5 }, {}, 'workers=1.5'],
+    // NaN and Infinity are named as they are, not as JSON's null.
+    [{ workers: NaN }, {}, 'Invalid runCluster option workers=NaN: expected a whole number from 1 to 1024, or 0 to run without a cluster.'],
+    [
+      { drainTimeoutMs: Infinity },
+      {},
+      'Invalid runCluster option drainTimeoutMs=Infinity: expected a positive whole number of milliseconds.',
+    ],
     [{ workers: '4' }, {}, 'workers="4"'],
     [{ preloadTimeoutMs: 0 }, {}, 'preloadTimeoutMs=0: expected a positive whole number of milliseconds'],
     [{ gracefulTimeoutMs: -5 }, {}, 'gracefulTimeoutMs=-5'],
     [{ restartDelayMs: 500, maxRestartDelayMs: 100 }, {}, 'maxRestartDelayMs=100: expected at least restartDelayMs (500)'],
     [{ runRoot: 'tmp' }, {}, 'runRoot="tmp": expected an absolute path'],
     [{ worker: 2 }, {}, 'Unknown option "worker"'],
-    [{ preloadStart: 'parallel' }, {}, 'Invalid preload option preloadStart="parallel": expected "pipelined", "serial" or "auto".'],
-    [{ compileCache: 'yes' }, {}, 'Invalid preload option compileCache="yes": expected true or false.'],
-    [{ pipelineConcurrency: 0 }, {}, 'Invalid preload option pipelineConcurrency=0: expected a whole number from 1 to 1024.'],
+    [{ preloadStart: 'parallel' }, {}, 'Invalid runCluster option preloadStart="parallel": expected "pipelined", "serial" or "auto".'],
+    [{ compileCache: 'yes' }, {}, 'Invalid runCluster option compileCache="yes": expected true or false.'],
+    [{ pipelineConcurrency: 0 }, {}, 'Invalid runCluster option pipelineConcurrency=0: expected a whole number from 1 to 1024.'],
     [
       { workerExecArgv: '--max-semi-space-size=1' },
       {},
-      'Invalid preload option workerExecArgv="--max-semi-space-size=1": expected a list of Node flags',
+      'Invalid runCluster option workerExecArgv="--max-semi-space-size=1": expected a list of Node flags',
     ],
-    [{ workerExecArgv: ['rm -rf'] }, {}, 'Invalid preload option workerExecArgv=["rm -rf"]: expected a list of Node flags'],
+    [{ workerExecArgv: ['rm -rf'] }, {}, 'Invalid runCluster option workerExecArgv=["rm -rf"]: expected a list of Node flags'],
     [{ maxRestarts: -1 }, {}, 'maxRestarts=-1: expected a whole number, 0 or more'],
     [{ controlFile: 'rel/control.json' }, {}, 'controlFile="rel/control.json": expected an absolute path, or false'],
-    [{ timeline: 'timeline.json' }, {}, 'Invalid preload option timeline="timeline.json": expected an absolute path, or false.'],
-    [{ timeline: true }, {}, 'Invalid preload option timeline=true: expected an absolute path, or false.'],
+    [{ timeline: 'timeline.json' }, {}, 'Invalid runCluster option timeline="timeline.json": expected an absolute path, or false.'],
+    [{ timeline: true }, {}, 'Invalid runCluster option timeline=true: expected an absolute path, or false.'],
     [{ bootTimeoutMs: 0 }, {}, 'bootTimeoutMs=0: expected a positive whole number of milliseconds'],
     [
       { heartbeatIntervalMs: 1000, heartbeatTimeoutMs: 500 },
@@ -117,7 +124,7 @@ describe('resolveSupervisorOptions', () => {
       'heartbeatTimeoutMs=500: expected more than heartbeatIntervalMs (1000), or 0 to turn the watchdog off',
     ],
     [{ hooks: { onStart: () => undefined } }, {}, 'Unknown option "hooks.onStart"'],
-    [{ hooks: { onExit: 'bye' } }, {}, 'Invalid preload option hooks.onExit="string": expected a function.'],
+    [{ hooks: { onExit: 'bye' } }, {}, 'Invalid runCluster option hooks.onExit="string": expected a function.'],
     [{}, { NEST_PRELOAD: 'maybe' }, 'Invalid environment variable NEST_PRELOAD="maybe": expected true or false (or 1/0, yes/no, on/off).'],
   ])('refuses %p (env %p) with one clear message', (options, env, message) => {
     const run = () => resolveSupervisorOptions(options, env);

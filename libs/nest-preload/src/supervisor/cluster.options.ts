@@ -290,7 +290,9 @@ export function resolveSupervisorOptions(
     ...given,
   } as Omit<ResolvedSupervisorOptions, 'preloadStart'> & { preloadStart: unknown };
   if (!['pipelined', 'serial', 'auto'].includes(merged.preloadStart as string)) {
-    throw new PreloadConfigError(PreloadMessages.invalidOption('preloadStart', merged.preloadStart, '"pipelined", "serial" or "auto"'));
+    throw new PreloadConfigError(
+      PreloadMessages.invalidClusterOption('preloadStart', merged.preloadStart, '"pipelined", "serial" or "auto"'),
+    );
   }
   const resolved: ResolvedSupervisorOptions = {
     ...merged,
@@ -299,11 +301,11 @@ export function resolveSupervisorOptions(
   };
   if (!Number.isInteger(resolved.workers) || resolved.workers < 0 || resolved.workers > 1024) {
     throw new PreloadConfigError(
-      PreloadMessages.invalidOption('workers', resolved.workers, 'a whole number from 1 to 1024, or 0 to run without a cluster'),
+      PreloadMessages.invalidClusterOption('workers', resolved.workers, 'a whole number from 1 to 1024, or 0 to run without a cluster'),
     );
   }
   if (resolved.preloader !== 'serves' && resolved.preloader !== 'exits') {
-    throw new PreloadConfigError(PreloadMessages.invalidOption('preloader', resolved.preloader, '"serves" or "exits"'));
+    throw new PreloadConfigError(PreloadMessages.invalidClusterOption('preloader', resolved.preloader, '"serves" or "exits"'));
   }
   if (
     typeof resolved.heavyPreloaderRatio !== 'number' ||
@@ -311,7 +313,7 @@ export function resolveSupervisorOptions(
     (resolved.heavyPreloaderRatio !== 0 && resolved.heavyPreloaderRatio < 1)
   ) {
     throw new PreloadConfigError(
-      PreloadMessages.invalidOption(
+      PreloadMessages.invalidClusterOption(
         'heavyPreloaderRatio',
         resolved.heavyPreloaderRatio,
         'a ratio of 1 or more (e.g. 1.12), or 0 never to replace the preloader',
@@ -319,24 +321,24 @@ export function resolveSupervisorOptions(
     );
   }
   if (typeof resolved.reloadPreload !== 'boolean') {
-    throw new PreloadConfigError(PreloadMessages.invalidOption('reloadPreload', resolved.reloadPreload, 'true or false'));
+    throw new PreloadConfigError(PreloadMessages.invalidClusterOption('reloadPreload', resolved.reloadPreload, 'true or false'));
   }
   if (typeof resolved.preload !== 'boolean') {
-    throw new PreloadConfigError(PreloadMessages.invalidOption('preload', resolved.preload, 'true or false'));
+    throw new PreloadConfigError(PreloadMessages.invalidClusterOption('preload', resolved.preload, 'true or false'));
   }
   for (const key of MS_OPTIONS) {
     if (!Number.isInteger(resolved[key]) || resolved[key] <= 0) {
-      throw new PreloadConfigError(PreloadMessages.invalidOption(key, resolved[key], 'a positive whole number of milliseconds'));
+      throw new PreloadConfigError(PreloadMessages.invalidClusterOption(key, resolved[key], 'a positive whole number of milliseconds'));
     }
   }
   for (const key of COUNT_OPTIONS) {
     if (!Number.isInteger(resolved[key]) || resolved[key] < 0) {
-      throw new PreloadConfigError(PreloadMessages.invalidOption(key, resolved[key], 'a whole number, 0 or more'));
+      throw new PreloadConfigError(PreloadMessages.invalidClusterOption(key, resolved[key], 'a whole number, 0 or more'));
     }
   }
   if (resolved.heartbeatTimeoutMs > 0 && resolved.heartbeatTimeoutMs <= resolved.heartbeatIntervalMs) {
     throw new PreloadConfigError(
-      PreloadMessages.invalidOption(
+      PreloadMessages.invalidClusterOption(
         'heartbeatTimeoutMs',
         resolved.heartbeatTimeoutMs,
         `more than heartbeatIntervalMs (${resolved.heartbeatIntervalMs}), or 0 to turn the watchdog off`,
@@ -344,7 +346,7 @@ export function resolveSupervisorOptions(
     );
   }
   if (typeof resolved.hooks !== 'object' || resolved.hooks === null) {
-    throw new PreloadConfigError(PreloadMessages.invalidOption('hooks', resolved.hooks, 'an object of hook functions'));
+    throw new PreloadConfigError(PreloadMessages.invalidClusterOption('hooks', resolved.hooks, 'an object of hook functions'));
   }
   for (const [name, hook] of Object.entries(resolved.hooks)) {
     if (!HOOKS.includes(name as keyof SupervisorHooks))
@@ -354,11 +356,12 @@ export function resolveSupervisorOptions(
           HOOKS.map((h) => `hooks.${h}`),
         ),
       );
-    if (typeof hook !== 'function') throw new PreloadConfigError(PreloadMessages.invalidOption(`hooks.${name}`, typeof hook, 'a function'));
+    if (typeof hook !== 'function')
+      throw new PreloadConfigError(PreloadMessages.invalidClusterOption(`hooks.${name}`, typeof hook, 'a function'));
   }
   if (resolved.maxRestartDelayMs < resolved.restartDelayMs) {
     throw new PreloadConfigError(
-      PreloadMessages.invalidOption(
+      PreloadMessages.invalidClusterOption(
         'maxRestartDelayMs',
         resolved.maxRestartDelayMs,
         `at least restartDelayMs (${resolved.restartDelayMs})`,
@@ -366,29 +369,33 @@ export function resolveSupervisorOptions(
     );
   }
   if (resolved.controlFile !== false && (typeof resolved.controlFile !== 'string' || !isAbsolute(resolved.controlFile))) {
-    throw new PreloadConfigError(PreloadMessages.invalidOption('controlFile', resolved.controlFile, 'an absolute path, or false'));
+    throw new PreloadConfigError(PreloadMessages.invalidClusterOption('controlFile', resolved.controlFile, 'an absolute path, or false'));
   }
   if (resolved.timeline !== false && (typeof resolved.timeline !== 'string' || !isAbsolute(resolved.timeline))) {
-    throw new PreloadConfigError(PreloadMessages.invalidOption('timeline', resolved.timeline, 'an absolute path, or false'));
+    throw new PreloadConfigError(PreloadMessages.invalidClusterOption('timeline', resolved.timeline, 'an absolute path, or false'));
   }
   if (typeof resolved.compileCache !== 'boolean') {
-    throw new PreloadConfigError(PreloadMessages.invalidOption('compileCache', resolved.compileCache, 'true or false'));
+    throw new PreloadConfigError(PreloadMessages.invalidClusterOption('compileCache', resolved.compileCache, 'true or false'));
   }
   if (!Number.isInteger(resolved.pipelineConcurrency) || resolved.pipelineConcurrency < 1 || resolved.pipelineConcurrency > 1024) {
     throw new PreloadConfigError(
-      PreloadMessages.invalidOption('pipelineConcurrency', resolved.pipelineConcurrency, 'a whole number from 1 to 1024'),
+      PreloadMessages.invalidClusterOption('pipelineConcurrency', resolved.pipelineConcurrency, 'a whole number from 1 to 1024'),
     );
   }
   if (!Array.isArray(resolved.workerExecArgv) || !resolved.workerExecArgv.every((a) => typeof a === 'string' && /^--?[A-Za-z]/.test(a))) {
     throw new PreloadConfigError(
-      PreloadMessages.invalidOption('workerExecArgv', resolved.workerExecArgv, 'a list of Node flags such as ["--max-semi-space-size=1"]'),
+      PreloadMessages.invalidClusterOption(
+        'workerExecArgv',
+        resolved.workerExecArgv,
+        'a list of Node flags such as ["--max-semi-space-size=1"]',
+      ),
     );
   }
   if (!Array.isArray(resolved.sweepRoots) || !resolved.sweepRoots.every((r) => typeof r === 'string' && isAbsolute(r))) {
-    throw new PreloadConfigError(PreloadMessages.invalidOption('sweepRoots', resolved.sweepRoots, 'a list of absolute paths'));
+    throw new PreloadConfigError(PreloadMessages.invalidClusterOption('sweepRoots', resolved.sweepRoots, 'a list of absolute paths'));
   }
   if (typeof resolved.runRoot !== 'string' || !isAbsolute(resolved.runRoot)) {
-    throw new PreloadConfigError(PreloadMessages.invalidOption('runRoot', resolved.runRoot, 'an absolute path'));
+    throw new PreloadConfigError(PreloadMessages.invalidClusterOption('runRoot', resolved.runRoot, 'an absolute path'));
   }
   return resolved;
 }

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { processStartTicks } from '@lf/nest-preload';
+// An internal of the built library (not in its public entry): how the sweep tells a live owner from a reused pid.
+import { processStartTicks } from '../libs/nest-preload/dist/temp/owner-marker';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

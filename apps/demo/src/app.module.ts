@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { PreloadModule, PreloadProcessContext } from '@lf/nest-preload';
+import { PreloadModule, preloadRole } from '@lf/nest-preload';
 import { PreloadHealthModule } from '@lf/nest-preload/terminus';
 import { type DynamicModule, type MiddlewareConsumer, Module, type NestModule } from '@nestjs/common';
 import { ClusterMetricsModule } from '@lf/nest-preload/prometheus';
@@ -32,7 +32,7 @@ export class AppModule implements NestModule {
   }
 
   static forConfig(config: DemoConfig = readDemoConfig()): DynamicModule {
-    const role = PreloadProcessContext.fromEnv().role;
+    const role = preloadRole();
     return {
       module: AppModule,
       imports: [

@@ -6,7 +6,7 @@ import { claimControlFile, type ControlClaim } from './control/control-claim';
 import { PreloadConfigError, PreloadError } from './errors/preload.error';
 import { PreloadMessages } from './errors/preload.messages';
 import { EXIT_CODES, PRELOAD_ENV } from './preload.constants';
-import type { AppEntry } from './roles/app-loader.types';
+import type { AppEntry } from './app-entry';
 import { oneShotFromEnv, resolveSupervisorOptions, type SupervisorOptions } from './supervisor/cluster.options';
 import { nodePorts } from './supervisor/node-ports';
 import { Supervisor } from './supervisor/supervisor';
@@ -22,7 +22,7 @@ export interface RunClusterOptions extends AppEntry, SupervisorOptions {
   oneShot?: boolean;
 }
 
-export type { AppEntry } from './roles/app-loader.types';
+export type { AppEntry } from './app-entry';
 export { DEFAULT_SUPERVISOR_OPTIONS, preloadFromEnv, type SupervisorOptions } from './supervisor/cluster.options';
 export { describeExit, Supervisor, type SupervisorState } from './supervisor/supervisor';
 export type { ChildHandle, ClusterPort, ProcessPort, SupervisorLogger, TimerPort } from './supervisor/supervisor.ports';
@@ -56,11 +56,11 @@ export async function runCluster(options: RunClusterOptions): Promise<void> {
 async function clusterMain(options: RunClusterOptions): Promise<number | null> {
   const role = process.env[PRELOAD_ENV.role];
   if (role === 'preloader') {
-    const { runPreloader } = await import('./roles/preloader.role');
+    const { runPreloader } = await import('./preloader/preloader.role');
     return runPreloader(options);
   }
   if (role === 'worker') {
-    const { runWorker } = await import('./roles/worker.role');
+    const { runWorker } = await import('./worker/worker.role');
     return runWorker(options);
   }
   let resolved;
@@ -88,11 +88,11 @@ async function clusterMain(options: RunClusterOptions): Promise<number | null> {
     return EXIT_CODES.CONFIG_ERROR;
   }
   if (oneShot) {
-    const { runOneShot } = await import('./roles/one-shot.role');
+    const { runOneShot } = await import('./one-shot/one-shot.role');
     return runOneShot(options);
   }
   if (resolved.workers === 0) {
-    const { runStandalone } = await import('./roles/worker.role');
+    const { runStandalone } = await import('./standalone/standalone.role');
     await runStandalone(options);
     return null;
   }

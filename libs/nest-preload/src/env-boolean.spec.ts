@@ -1,7 +1,7 @@
 import { timelineFileFromEnv } from './control/control-paths';
 import { booleanFromEnv, parseBooleanWord } from './env-boolean';
 import { PreloadConfigError } from './errors/preload.error';
-import { PreloadProcessContext } from './roles/process-context';
+import { PreloadProcessContext } from './process-context';
 
 describe('one yes/no reading for every variable of the library', () => {
   it.each([

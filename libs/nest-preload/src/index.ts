@@ -12,17 +12,12 @@ export { DEFAULT_PRELOAD_OPTIONS, resolvePreloadOptions, type PreloadModuleOptio
 export { PRELOAD_ENV, EXIT_CODES, type PreloadRole } from './preload.constants';
 export { PreloadStep, PRELOAD_STEP_METADATA } from './steps/preload-step.decorator';
 export type { PreloadStepOptions, StepContext, StepDefinition, StepState, StepStatus } from './steps/step.types';
-export { StepPlan } from './steps/step-plan';
-export { PreloadProcessContext } from './roles/process-context';
+export { preloadRole } from './process-context';
 export { StartupLock, type StartupLockOptions } from './locks/startup-lock';
 export { PgAdvisoryLock, advisoryKeys, type AdvisoryLockSession, type PgAdvisoryLockOptions } from './locks/pg-advisory-lock';
 export { FileLock } from './locks/file-lock';
 export { DEFAULT_LOCK_OPTIONS, type HeldLock, type LockBackend, type LockOptions, type LockScope } from './locks/lock-backend';
 export { ExternalCache } from './cache/external-cache';
-export { OwnedTempDirs } from './temp/temp-dirs';
-export { markOwner, processStartTicks, sweepStaleDirs, OWNER_FILE, type Owner } from './temp/owner-marker';
-export type { Manifest, ResultEntry, ManifestTrust } from './handover/manifest';
-export { readTrustedManifest } from './handover/manifest';
 export { PreloadArtifact, type ArtifactHandle, type ArtifactIndex } from './handover/artifact';
 export {
   PreloadError,

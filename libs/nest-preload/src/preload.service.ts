@@ -1,14 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { ResultUnavailableError } from './errors/preload.error';
-import { PreloadMessages } from './errors/preload.messages';
-import { join } from 'node:path';
-import { FileArtifact } from './handover/artifact';
-import { decodeResult, readResultBytes, runDirOf } from './handover/manifest';
 import { PRELOAD_ENV, type PreloadRole } from './preload.constants';
-import { PreloadProcessContext } from './roles/process-context';
-import { PRELOAD_RESOLVED_OPTIONS } from './preload.module-definition';
-import type { ResolvedPreloadOptions } from './preload.options';
-import { PreloadState } from './roles/preload-state';
+import { PreloadProcessContext } from './process-context';
+import { PreloadState } from './preload-state';
+import { StepOrchestrator } from './steps/step-orchestrator';
 import type { StepState } from './steps/step.types';
 import { CLUSTER_STATUS, CLUSTER_STATUS_REQUEST, type ClusterStatusRequest, type ClusterView } from './ipc/messages';
 import { PRIMARY_LINK, type PrimaryLink } from './ipc/primary-link';
@@ -20,7 +14,7 @@ export class PreloadService {
   constructor(
     private readonly ctx: PreloadProcessContext,
     @Inject(PreloadState) private readonly state: PreloadState,
-    @Inject(PRELOAD_RESOLVED_OPTIONS) private readonly options: ResolvedPreloadOptions,
+    private readonly orchestrator: StepOrchestrator,
     @Inject(PRIMARY_LINK) private readonly link: PrimaryLink | null,
   ) {}
 
@@ -124,24 +118,7 @@ export class PreloadService {
    * @throws ResultUnavailableError when the step is not complete.
    */
   result<T = unknown>(name: string): T {
-    if (this.state.values.has(name)) return this.state.values.get(name) as T;
-    const step = this.state.steps.get(name);
-    if (step?.status !== 'complete') {
-      throw new ResultUnavailableError(PreloadMessages.resultUnavailable(name, step ? step.status : 'not a step of this app'));
-    }
-    const entry = this.state.resultEntries.get(name);
-    const manifestPath = this.state.manifestPath;
-    if (!entry || !manifestPath) return undefined as T;
-    if (entry.kind === 'artifact') {
-      const handle = new FileArtifact(join(runDirOf(manifestPath), entry.file), entry.size, this.options.artifactCacheBytes);
-      this.state.values.set(name, handle);
-      return handle as T;
-    }
-    const read = readResultBytes(runDirOf(manifestPath), entry);
-    if ('reason' in read) throw new ResultUnavailableError(`The result of preload step "${name}" became unreadable: ${read.reason}.`);
-    const value = decodeResult(read.bytes);
-    this.state.values.set(name, value);
-    return value as T;
+    return this.orchestrator.result(name) as T;
   }
 
   /**

@@ -1,9 +1,8 @@
-import { mkdtempSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { text } from 'node:stream/consumers';
 import { encodeArtifact, FileArtifact, MemoryArtifact, PreloadArtifact } from './artifact';
-import { verifyResult, writeResult } from './manifest';
 
 const payload = Buffer.from('{"a":1}\n{"b":22}');
 const artifact = () => new PreloadArtifact(payload, { a: [0, 7], b: [8, 8], empty: [3, 0] });
@@ -66,24 +65,6 @@ describe('artifacts', () => {
     writeFileSync(path, encoded);
     const streamed = await text(new FileArtifact(path, encoded.length).stream('all'));
     expect([streamed.length, streamed.slice(0, 4), streamed.slice(-4)]).toEqual([big.length, 'HEAD', 'TAIL']);
-  });
-
-  it('is written as an artifact result whose checksum is verified in chunks', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'art-'));
-    const entry = await writeResult(dir, 'types_cached', artifact());
-    expect(entry).toMatchObject({ kind: 'artifact', file: 'result-types_cached.artifact' });
-    expect(verifyResult(dir, entry)).toBeNull();
-    writeFileSync(join(dir, entry.file), Buffer.alloc(entry.size));
-    expect(verifyResult(dir, entry)).toBe(`${join(dir, entry.file)} does not match its sha256 checksum`);
-    expect(verifyResult(dir, { ...entry, size: 1 })).toContain('the manifest says 1');
-  });
-
-  it('refuses a symlink planted where a result file should be', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'art-'));
-    const entry = await writeResult(dir, 'types_cached', artifact());
-    renameSync(join(dir, entry.file), join(dir, 'elsewhere'));
-    symlinkSync(join(dir, 'elsewhere'), join(dir, entry.file));
-    expect(verifyResult(dir, entry)).toBe(`${join(dir, entry.file)} is not a regular file`);
   });
 
   it('refuses a file that is not an artifact', () => {

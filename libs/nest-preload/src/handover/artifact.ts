@@ -90,13 +90,18 @@ export class FileArtifact implements ArtifactHandle {
   private hotLeft: number;
   readonly size: number;
 
+  /**
+   * @param fd a descriptor already open on `path` (the one its checksum was verified through); the
+   *   handle takes it over. Without one, the handle opens the file itself.
+   */
   constructor(
     readonly path: string,
     fileSize: number,
     hotBytes = 0,
+    fd?: number,
   ) {
     this.hotLeft = hotBytes;
-    this.fd = openSync(path, 'r');
+    this.fd = fd ?? openSync(path, 'r');
     try {
       const head = this.read(0, MAGIC.length + 4);
       if (!head.subarray(0, MAGIC.length).equals(MAGIC)) throw new Error(`${path} is not an artifact file`);
@@ -126,7 +131,7 @@ export class FileArtifact implements ArtifactHandle {
     for (const bytes of this.hot.values()) total += bytes.length;
     return total;
   }
-  /** Closes the file; later reads fail. Called by the module when the app shuts down. */
+  /** Closes the file; later reads fail. Called by the result files that handed it out, when the app shuts down. */
   close(): void {
     if (this.closed) return;
     this.closed = true;

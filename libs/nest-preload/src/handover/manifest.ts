@@ -1,10 +1,7 @@
-import { createHash } from 'node:crypto';
-import { closeSync, lstatSync, openSync, readFileSync, readSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
-import { deserialize, serialize } from 'node:v8';
+import { lstatSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import type { StepState } from '../steps/step.types';
-import { encodeArtifact, PreloadArtifact } from './artifact';
 
 export const MANIFEST_FILE = 'manifest.json';
 export const MANIFEST_VERSION = 1;
@@ -54,66 +51,6 @@ export async function writeManifest(runDir: string, manifest: Manifest): Promise
 }
 
 /**
- * Writes a step's value into the run dir and describes the file: a {@link PreloadArtifact} as its
- * bytes, anything else with `v8.serialize`.
- */
-export async function writeResult(runDir: string, step: string, value: unknown): Promise<ResultEntry> {
-  const artifact = value instanceof PreloadArtifact;
-  const bytes = artifact ? encodeArtifact(value) : serialize(value);
-  const file = `result-${step}.${artifact ? 'artifact' : 'v8'}`;
-  await writePrivateFile(join(runDir, file), bytes);
-  return { kind: artifact ? 'artifact' : 'value', file, size: bytes.length, sha256: sha256(bytes) };
-}
-
-/**
- * Checks a result file against its entry (plain name, no symlink, size, sha256) without holding
- * the whole file in memory.
- * @returns why it must not be used, or `null`.
- */
-export function verifyResult(runDir: string, entry: ResultEntry): string | null {
-  if (basename(entry.file) !== entry.file) return `result file name ${JSON.stringify(entry.file)} is not a plain file name`;
-  const path = join(runDir, entry.file);
-  let fd: number | undefined;
-  try {
-    const stat = lstatSync(path);
-    if (!stat.isFile()) return `${path} is not a regular file`;
-    if (stat.size !== entry.size) return `${path} has ${stat.size} bytes, the manifest says ${entry.size}`;
-    fd = openSync(path, 'r');
-    const hash = createHash('sha256');
-    const chunk = Buffer.allocUnsafe(1 << 20);
-    for (let n = readSync(fd, chunk); n > 0; n = readSync(fd, chunk)) hash.update(chunk.subarray(0, n));
-    return hash.digest('hex') === entry.sha256 ? null : `${path} does not match its sha256 checksum`;
-  } catch (error) {
-    return `${path} cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)})`;
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
-}
-
-/**
- * Reads a result file and checks its size and checksum.
- * @returns the bytes, or a reason why they must not be used.
- */
-export function readResultBytes(runDir: string, entry: ResultEntry): { bytes: Buffer } | { reason: string } {
-  if (basename(entry.file) !== entry.file) return { reason: `result file name ${JSON.stringify(entry.file)} is not a plain file name` };
-  const path = join(runDir, entry.file);
-  try {
-    if (!lstatSync(path).isFile()) return { reason: `${path} is not a regular file` };
-    const bytes = readFileSync(path);
-    if (bytes.length !== entry.size) return { reason: `${path} has ${bytes.length} bytes, the manifest says ${entry.size}` };
-    if (sha256(bytes) !== entry.sha256) return { reason: `${path} does not match its sha256 checksum` };
-    return { bytes };
-  } catch (error) {
-    return { reason: `${path} cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)})` };
-  }
-}
-
-/** Deserializes bytes written by {@link writeResult}. */
-export function decodeResult(bytes: Buffer): unknown {
-  return deserialize(bytes);
-}
-
-/**
  * Reads the manifest at `path` and decides whether this process may trust it: it must be a
  * regular file that parses, carry the expected generation, and name this process's parent as its
  * primary.
@@ -151,11 +88,6 @@ export function readTrustedManifest(path: string, expected: { generation: string
   return { trusted: true, manifest };
 }
 
-/** The run dir of a manifest path. */
-export function runDirOf(manifestPath: string): string {
-  return dirname(manifestPath);
-}
-
 function isManifest(value: unknown): value is Manifest {
   const m = value as Manifest;
   return (
@@ -170,8 +102,4 @@ function isManifest(value: unknown): value is Manifest {
     m.results !== null &&
     Array.isArray(m.tempDirs)
   );
-}
-
-function sha256(bytes: Buffer): string {
-  return createHash('sha256').update(bytes).digest('hex');
 }

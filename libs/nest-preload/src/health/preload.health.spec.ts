@@ -5,7 +5,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PreloadModule } from '../preload.module';
-import { PreloadProcessContext } from '../roles/process-context';
+import { PreloadProcessContext } from '../process-context';
 import { PreloadStep } from '../steps/preload-step.decorator';
 import { PreloadHealthIndicator, PreloadHealthModule } from './preload.health';
 

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { PreloadConfigError } from '../errors/preload.error';
 import { PreloadModule } from '../preload.module';
 import { resolvePreloadOptions } from '../preload.options';
-import { PreloadProcessContext } from '../roles/process-context';
+import { PreloadProcessContext } from '../process-context';
 import { PreloadStep } from '../steps/preload-step.decorator';
 import type { StepContext } from '../steps/step.types';
 import type { HeldLock, LockBackend } from './lock-backend';

@@ -7,11 +7,10 @@ import { EXIT_CODES, PRELOAD_ENV } from '../preload.constants';
 import { summarize } from '../steps/step-runner';
 import { PRELOAD_DONE, type PreloadDoneMessage } from '../ipc/messages';
 import { primaryLink } from '../ipc/primary-link';
-import type { AppEntry } from './app-loader.types';
-import { PreloadBootstrapper } from './preload-bootstrapper';
-import { PreloadProcessContext } from './process-context';
-import { PreloadState } from './preload-state';
-import { ServingLink } from './serving';
+import type { AppEntry } from '../app-entry';
+import { PreloadProcessContext } from '../process-context';
+import { type HandoverParts, StepOrchestrator } from '../steps/step-orchestrator';
+import { ServingLink } from '../worker/serving';
 import { startRecorder as recorder } from '../timeline/recorder';
 import { parseBooleanWord } from '../env-boolean';
 
@@ -35,11 +34,7 @@ async function openHandles(settleMs: number): Promise<string[]> {
 }
 
 /** Writes the manifest of a preload that completed; returns its path, or why it could not. */
-async function handOver(
-  ctx: PreloadProcessContext,
-  state: PreloadState,
-  tempDirs: string[],
-): Promise<{ manifestPath: string } | { abort: string }> {
+async function handOver(ctx: PreloadProcessContext, parts: HandoverParts): Promise<{ manifestPath: string } | { abort: string }> {
   if (!ctx.runDir || !ctx.generation) return { abort: 'the preloader was started without a run dir or generation' };
   try {
     const manifestPath = await writeManifest(ctx.runDir, {
@@ -48,9 +43,7 @@ async function handOver(
       primaryPid: ctx.parentPid,
       preloaderPid: process.pid,
       createdAt: new Date().toISOString(),
-      steps: [...state.steps.values()],
-      results: Object.fromEntries(state.resultEntries),
-      tempDirs,
+      ...parts,
     });
     return { manifestPath };
   } catch (error) {
@@ -76,14 +69,16 @@ export async function runServingPreloader(entry: AppEntry): Promise<number | nul
   const ctx = PreloadProcessContext.fromEnv();
   const link = new ServingLink(logger);
   let app: INestApplication;
-  let state: PreloadState;
+  let orchestrator: StepOrchestrator;
+  let outcome: Awaited<ReturnType<StepOrchestrator['run']>>;
   let rssBefore: number;
   try {
     const module = await recorder.time('import app module', 'app', () => entry.app());
     app = await recorder.time('app build', 'app', () => NestFactory.create(module, { ...entry.nestOptions, abortOnError: false }));
-    state = link.attach(app);
+    link.attach(app);
     rssBefore = rssMb();
-    await app.get(PreloadBootstrapper, { strict: false }).run();
+    orchestrator = app.get(StepOrchestrator, { strict: false });
+    outcome = await orchestrator.run();
   } catch (error) {
     const reason = `the app failed to initialize: ${summarize(error)}`;
     logger.error(reason, error instanceof Error ? error.stack : undefined);
@@ -91,12 +86,12 @@ export async function runServingPreloader(entry: AppEntry): Promise<number | nul
     await report({ type: PRELOAD_DONE, ok: false, manifestPath: null, reason, lingering: [], appFailed: true });
     return link.bootFailed(error, 'could not create the app');
   }
-  let abort = state.abortReason;
+  let abort = outcome.ok ? null : outcome.reason;
   let manifestPath: string | null = null;
   if (!abort) {
-    const outcome = await recorder.time('write hand-over', 'handover', () => handOver(ctx, state, state.tempDirs.handOver()));
-    if ('abort' in outcome) abort = outcome.abort;
-    else manifestPath = outcome.manifestPath;
+    const written = await recorder.time('write hand-over', 'handover', () => handOver(ctx, orchestrator.handOver()));
+    if ('abort' in written) abort = written.abort;
+    else manifestPath = written.manifestPath;
   }
   if (abort) {
     recorder.send();
@@ -137,27 +132,30 @@ export async function runPreloader(entry: AppEntry): Promise<number | null> {
   const ctx = PreloadProcessContext.fromEnv();
   let app: INestApplicationContext | undefined;
   let abort: string | null = null;
-  let handedOver: string[] = [];
-  let state: PreloadState | undefined = undefined;
+  let parts: HandoverParts | null = null;
+  let orchestrator: StepOrchestrator | undefined;
   let appFailed = false;
   try {
     const module = await recorder.time('import app module', 'app', () => entry.app());
     app = await recorder.time('app build', 'app', () =>
       NestFactory.createApplicationContext(module, { ...entry.nestOptions, abortOnError: false }),
     );
-    const found: PreloadState = app.get(PreloadState, { strict: false });
-    state = found;
-    abort = found.abortReason;
+    // Creating the context ran the plan (at bootstrap); its outcome is kept.
+    const found = app.get(StepOrchestrator, { strict: false });
+    orchestrator = found;
+    const outcome = await found.run();
+    if (!outcome.ok) abort = outcome.reason;
   } catch (error) {
     appFailed = true;
     abort = `the app failed to initialize: ${summarize(error)}`;
     logger.error(abort, error instanceof Error ? error.stack : undefined);
   } finally {
     const teardownStarted = recorder.now();
-    if (app && state) {
-      const failures = await app.get(PreloadBootstrapper, { strict: false }).teardownCaches();
+    if (app && orchestrator) {
+      const failures = await orchestrator.teardownCaches();
       if (failures.length && !abort) abort = `cache teardown failed: ${failures.join('; ')}`;
-      if (!abort) handedOver = state.tempDirs.handOver();
+      // Read before the app closes: the temp dirs pass to the primary instead of being removed.
+      if (!abort) parts = orchestrator.handOver();
       try {
         await app.close();
       } catch (error) {
@@ -167,10 +165,11 @@ export async function runPreloader(entry: AppEntry): Promise<number | null> {
     }
   }
   let manifestPath: string | null = null;
-  if (!abort && state) {
-    const outcome = await recorder.time('write hand-over', 'handover', () => handOver(ctx, state as PreloadState, handedOver));
-    if ('abort' in outcome) abort = outcome.abort;
-    else manifestPath = outcome.manifestPath;
+  if (!abort && parts) {
+    const handed = parts;
+    const written = await recorder.time('write hand-over', 'handover', () => handOver(ctx, handed));
+    if ('abort' in written) abort = written.abort;
+    else manifestPath = written.manifestPath;
   }
   const lingering = await openHandles(GHOST_SETTLE_MS);
   if (lingering.length) logger.warn(`handles still open before exit: ${lingering.join(', ')}`);

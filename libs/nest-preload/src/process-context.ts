@@ -1,5 +1,5 @@
-import { PRELOAD_ENV, type PreloadRole } from '../preload.constants';
-import { parseBooleanWord } from '../env-boolean';
+import { PRELOAD_ENV, type PreloadRole } from './preload.constants';
+import { parseBooleanWord } from './env-boolean';
 
 /**
  * What the supervisor told this process through its environment. Nest-free; read once per
@@ -47,4 +47,13 @@ export class PreloadProcessContext {
     }
     return new PreloadProcessContext('standalone', parentPid);
   }
+}
+
+/**
+ * This process's role under `runCluster` — `preloader`, `worker` or `standalone` — read from the
+ * environment the supervisor set. For code that must know it before Nest's container exists, such
+ * as a module factory choosing database options; inside the app, inject `PreloadService` (`role`).
+ */
+export function preloadRole(env: NodeJS.ProcessEnv = process.env): Exclude<PreloadRole, 'primary'> {
+  return PreloadProcessContext.fromEnv(env).role;
 }

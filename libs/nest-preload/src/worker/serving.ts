@@ -18,7 +18,7 @@ import {
   type StoppingMessage,
 } from '../ipc/messages';
 import type { StepState } from '../steps/step.types';
-import { PreloadState } from './preload-state';
+import { PreloadState } from '../preload-state';
 import { startRecorder } from '../timeline/recorder';
 import { primaryLink, type PrimaryLink } from '../ipc/primary-link';
 import { exitProcess } from '../process-exit';

@@ -1,9 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { Manifest, ResultEntry } from '../handover/manifest';
-import { PRELOAD_RESOLVED_OPTIONS } from '../preload.module-definition';
-import type { ResolvedPreloadOptions } from '../preload.options';
-import type { StepState } from '../steps/step.types';
-import { OwnedTempDirs } from '../temp/temp-dirs';
+import type { Manifest } from './handover/manifest';
+import { PRELOAD_RESOLVED_OPTIONS } from './preload.module-definition';
+import type { ResolvedPreloadOptions } from './preload.options';
+import type { StepState } from './steps/step.types';
+import { OwnedTempDirs } from './temp/temp-dirs';
 import { PreloadProcessContext } from './process-context';
 
 /** The mutable preload state of one process, owned by DI (never module-level). @internal */
@@ -13,12 +13,9 @@ export class PreloadState {
   readonly steps = new Map<string, StepState>();
   /** Values of steps that ran in this process. */
   readonly values = new Map<string, unknown>();
-  /** Verified result files of steps the preloader completed (workers). */
-  readonly resultEntries = new Map<string, ResultEntry>();
   readonly tempDirs: OwnedTempDirs;
-  /** The manifest this worker trusted, if any, and where it is. */
+  /** The manifest this worker trusted, if any. */
   manifest: Manifest | null = null;
-  manifestPath: string | null = null;
   /** Why a worker did not start from a manifest. */
   notPreloadedReason: string | null = null;
   /** Set once the steps this process had to run have run. */

@@ -3,8 +3,8 @@ import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { EXIT_CODES } from '../preload.constants';
 import { summarize, summaryTable } from '../steps/step-runner';
-import type { AppEntry } from './app-loader.types';
-import { PreloadState } from './preload-state';
+import type { AppEntry } from '../app-entry';
+import { PreloadService } from '../preload.service';
 
 /**
  * One-shot: runs the whole preload plan in this process (an application context, no HTTP server),
@@ -23,9 +23,9 @@ export async function runOneShot(entry: AppEntry): Promise<number> {
   try {
     const module = await entry.app();
     app = await NestFactory.createApplicationContext(module, { ...entry.nestOptions, abortOnError: false });
-    const state = app.get(PreloadState, { strict: false });
-    logger.log(`preload summary:\n${summaryTable(state.steps.values())}`);
-    const incomplete = [...state.steps.values()].filter((s) => s.status !== 'complete').map((s) => s.name);
+    const steps = app.get(PreloadService, { strict: false }).steps();
+    logger.log(`preload summary:\n${summaryTable(steps)}`);
+    const incomplete = steps.filter((s) => s.status !== 'complete').map((s) => s.name);
     if (incomplete.length) {
       code = EXIT_CODES.ONE_SHOT_INCOMPLETE;
       logger.warn(`one-shot preload finished with incomplete best-effort steps: ${incomplete.join(', ')} (workers will redo them)`);

@@ -1,19 +1,21 @@
 import { Injectable, Module } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ExternalCache } from '../cache/external-cache';
 import { type ArtifactHandle, PreloadArtifact } from '../handover/artifact';
 import { FileArtifact } from '../handover/artifact';
 import { ResultUnavailableError } from '../errors/preload.error';
-import { MANIFEST_VERSION, writeManifest, writeResult } from '../handover/manifest';
+import { MANIFEST_VERSION, type ResultEntry, writeManifest } from '../handover/manifest';
+import { ResultFiles } from '../handover/result-files';
 import { PreloadModule } from '../preload.module';
 import { PreloadService } from '../preload.service';
-import { PreloadStep } from '../steps/preload-step.decorator';
-import type { StepState } from '../steps/step.types';
-import { PreloadProcessContext } from './process-context';
-import { PreloadState } from './preload-state';
+import { PreloadStep } from './preload-step.decorator';
+import type { StepState } from './step.types';
+import { PreloadProcessContext } from '../process-context';
+import { PreloadState } from '../preload-state';
+import { StepOrchestrator } from './step-orchestrator';
 
 /** A small plan: migrations → superuser; pictures (best-effort); bundles → types (critical). */
 @Injectable()
@@ -72,7 +74,7 @@ async function boot(ctx: PreloadProcessContext, fail: string[] = []) {
 
 const status = (preload: PreloadService) => Object.fromEntries(preload.steps().map((s) => [s.name, `${s.status}@${s.ranIn}`]));
 
-describe('PreloadBootstrapper by role', () => {
+describe('StepOrchestrator by role', () => {
   it('standalone: runs every step in order, owns and removes its temp dirs, tears the cache down on close', async () => {
     const { app, steps, preload, cache } = await boot(new PreloadProcessContext('standalone', 1));
     expect(steps.calls).toEqual(['migrations', 'superuser', 'pictures', 'bundles', 'types']);
@@ -104,7 +106,12 @@ describe('PreloadBootstrapper by role', () => {
       types: 'complete@preloader',
     });
     expect(state.abortReason).toBeNull();
-    expect([...state.resultEntries.keys()]).toEqual(['superuser', 'bundles', 'types']);
+    const handOver = app.get(StepOrchestrator).handOver();
+    expect(Object.keys(handOver.results)).toEqual(['superuser', 'bundles', 'types']);
+    expect(handOver.steps.map((s) => s.name)).toEqual(['migrations', 'superuser', 'pictures', 'bundles', 'types']);
+    // Handed over: the bundle's temp dir now belongs to the primary, and closing the app keeps it.
+    expect(handOver.tempDirs).toHaveLength(1);
+    expect(preload.getOwnedTempDirs()).toEqual([]);
     expect(existsSync(join(runDir, 'result-types.v8'))).toBe(true);
     await app.close();
   });
@@ -124,8 +131,9 @@ describe('PreloadBootstrapper by role', () => {
   describe('worker', () => {
     async function handover(steps: Array<Pick<StepState, 'name' | 'status'>>, values: Record<string, unknown> = {}) {
       const runDir = mkdtempSync(join(tmpdir(), 'run-'));
-      const results: Record<string, Awaited<ReturnType<typeof writeResult>>> = {};
-      for (const [name, value] of Object.entries(values)) results[name] = await writeResult(runDir, name, value);
+      const files = new ResultFiles(runDir);
+      const results: Record<string, ResultEntry> = {};
+      for (const [name, value] of Object.entries(values)) results[name] = await files.write(name, value);
       const path = await writeManifest(runDir, {
         version: MANIFEST_VERSION,
         generation: 'g1',
@@ -184,6 +192,24 @@ describe('PreloadBootstrapper by role', () => {
       writeFileSync(join(runDir, 'result-superuser.v8'), 'garbage');
       const { app, steps } = await boot(new PreloadProcessContext('worker', 777, 0, path, 'g1'));
       expect(steps.calls).toEqual(['superuser']);
+      await app.close();
+    });
+
+    it('a result file changed after the worker verified it is refused when asked for, not decoded', async () => {
+      const { path, runDir } = await handover(allComplete, {
+        superuser: { outcome: 'created' },
+        bundles: { dir: '/x' },
+        types: { inputs: [] },
+      });
+      const { app, steps, preload } = await boot(new PreloadProcessContext('worker', 777, 0, path, 'g1'));
+      expect(steps.calls).toEqual([]);
+      const file = join(runDir, 'result-types.v8');
+      writeFileSync(file, readFileSync(file));
+      utimesSync(file, new Date(), new Date(Date.now() + 5_000));
+      expect(() => preload.result('types')).toThrow(
+        new ResultUnavailableError(`The result of preload step "types" became unreadable: ${file} changed after it was verified.`),
+      );
+      expect(preload.result('superuser')).toEqual({ outcome: 'created' });
       await app.close();
     });
 
@@ -264,7 +290,6 @@ describe('PreloadBootstrapper by role', () => {
           return app;
         });
     const preloader = await make(new PreloadProcessContext('preloader', 1, null, null, 'g1', runDir));
-    const state = preloader.get(PreloadState);
     expect(preloader.get(PreloadService).result<ArtifactHandle>('index').slice('x')?.toString()).toBe('"x":1');
     const path = await writeManifest(runDir, {
       version: MANIFEST_VERSION,
@@ -272,9 +297,7 @@ describe('PreloadBootstrapper by role', () => {
       primaryPid: 9,
       preloaderPid: 10,
       createdAt: '',
-      steps: [...state.steps.values()],
-      results: Object.fromEntries(state.resultEntries),
-      tempDirs: [],
+      ...preloader.get(StepOrchestrator).handOver(),
     });
     await preloader.close();
     const worker = await make(new PreloadProcessContext('worker', 9, 0, path, 'g1'));

@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import type { AppEntry } from './app-loader.types';
-import { PreloadBootstrapper } from './preload-bootstrapper';
+import type { AppEntry } from '../app-entry';
+import { StepOrchestrator } from '../steps/step-orchestrator';
 import { ServingLink } from './serving';
 import { startRecorder as recorder } from '../timeline/recorder';
 
@@ -23,7 +23,7 @@ export async function runWorker(entry: AppEntry): Promise<number | null> {
     const module = await recorder.time('import app module', 'app', () => entry.app());
     const app = await recorder.time('app build', 'app', () => NestFactory.create(module, { ...entry.nestOptions, abortOnError: false }));
     link.attach(app);
-    await app.get(PreloadBootstrapper, { strict: false }).run();
+    await app.get(StepOrchestrator, { strict: false }).run();
     if (link.stopping) return null;
     link.serving();
     await recorder.time('serve', 'serve', () => entry.serve(app));
@@ -33,12 +33,4 @@ export async function runWorker(entry: AppEntry): Promise<number | null> {
   }
   link.ready();
   return null;
-}
-
-/** Standalone: no cluster; the app runs every step itself (before `serve`) and handles its own signals. */
-export async function runStandalone(entry: AppEntry): Promise<void> {
-  const app = await NestFactory.create(await entry.app(), entry.nestOptions ?? {});
-  await app.get(PreloadBootstrapper, { strict: false }).run();
-  app.enableShutdownHooks();
-  await entry.serve(app);
 }

@@ -3,11 +3,12 @@
  * the primary stays small; the preloader and worker code is imported only in those processes.
  */
 import { claimControlFile, type ControlClaim } from './control/control-claim';
-import { PreloadConfigError, PreloadError } from './errors/preload.error';
+import { PreloadError } from './errors/preload.error';
 import { PreloadMessages } from './errors/preload.messages';
 import { EXIT_CODES, PRELOAD_ENV } from './preload.constants';
 import type { AppEntry } from './app-entry';
-import { oneShotFromEnv, resolveSupervisorOptions, type SupervisorOptions } from './supervisor/cluster.options';
+import { ENTRY_OPTION_TABLE, oneShotFromEnv, resolveSupervisorOptions, type SupervisorOptions } from './supervisor/cluster.options';
+import { resolveTable } from './option-table';
 import { nodePorts } from './supervisor/node-ports';
 import { Supervisor } from './supervisor/supervisor';
 import { exitProcess } from './process-exit';
@@ -17,7 +18,7 @@ export interface RunClusterOptions extends AppEntry, SupervisorOptions {
   /**
    * Run only the preload, in this process, then exit with its status (0 done, 6 a best-effort step
    * incomplete, 4 failed) — for a deployment job or init container; nothing is forked or served.
-   * @default the `NEST_PRELOAD_ONE_SHOT` environment variable (`true`/`1`/`yes`/`on` or `false`/`0`/`no`/`off`), else `false`
+   * @default `NEST_PRELOAD_ONE_SHOT` env (`true`/`1`/`yes`/`on` or `false`/`0`/`no`/`off`), else `false`
    */
   oneShot?: boolean;
 }
@@ -28,7 +29,8 @@ export { describeExit, Supervisor, type SupervisorState } from './supervisor/sup
 export type { ChildHandle, ClusterPort, ProcessPort, SupervisorLogger, TimerPort } from './supervisor/supervisor.ports';
 export { EXIT_CODES, PRELOAD_ENV, type PreloadRole } from './preload.constants';
 
-const ENTRY_KEYS = ['app', 'serve', 'nestOptions', 'oneShot'];
+const ENTRY_KEYS = Object.keys(ENTRY_OPTION_TABLE);
+const pick = (from: Record<string, unknown>, keys: string[]) => Object.fromEntries(Object.entries(from).filter(([k]) => keys.includes(k)));
 
 /**
  * Runs the app as a cluster. The same entry file runs in every process; the role comes from the
@@ -66,22 +68,12 @@ async function clusterMain(options: RunClusterOptions): Promise<number | null> {
   let resolved;
   let oneShot: boolean;
   try {
-    if (typeof options.app !== 'function')
-      throw new PreloadError(
-        'runCluster needs `app`: a function that loads the root module, e.g. () => import("./app.module").then((m) => m.AppModule).',
-        'ERR_PRELOAD_CONFIG',
-      );
-    if (typeof options.serve !== 'function')
-      throw new PreloadError(
-        'runCluster needs `serve`: a function that starts serving the app, e.g. (app) => app.listen(3000).',
-        'ERR_PRELOAD_CONFIG',
-      );
-    resolved = resolveSupervisorOptions(options as unknown as Record<string, unknown>, process.env, ENTRY_KEYS);
-    if (options.oneShot !== undefined && typeof options.oneShot !== 'boolean')
-      throw new PreloadConfigError(PreloadMessages.invalidClusterOption('oneShot', options.oneShot, 'true or false'));
+    const given = options as unknown as Record<string, unknown>;
+    const entry = resolveTable(ENTRY_OPTION_TABLE, pick(given, ENTRY_KEYS), PreloadMessages.invalidClusterOption);
+    resolved = resolveSupervisorOptions(given, process.env, ENTRY_KEYS);
     // The variable is checked even when the option overrides it: a typo in it is still a typo.
-    const fromEnv = oneShotFromEnv(process.env);
-    oneShot = options.oneShot ?? fromEnv;
+    oneShotFromEnv(process.env);
+    oneShot = entry.oneShot;
   } catch (error) {
     if (!(error instanceof PreloadError)) throw error;
     console.error(`[nest-preload] ${error.message}`);

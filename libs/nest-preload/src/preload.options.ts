@@ -1,8 +1,9 @@
 import { tmpdir } from 'node:os';
-import { isAbsolute, join } from 'node:path';
+import { join } from 'node:path';
 import { PreloadConfigError } from './errors/preload.error';
 import { PreloadMessages } from './errors/preload.messages';
 import { DEFAULT_LOCK_OPTIONS, isLockBackend, type LockBackend } from './locks/lock-backend';
+import { fixed, kinds, type OptionTable, resolveTable, tableDefaults } from './option-table';
 
 /** Options of `PreloadModule.forRoot()` / `forRootAsync()`. */
 export interface PreloadModuleOptions {
@@ -60,7 +61,7 @@ export interface PreloadModuleOptions {
    * `single` says that exactly one host runs it. Unset, one host is assumed — and on a platform
    * that runs several instances (Kubernetes, Heroku, ECS, Cloud Run, Fly.io, …, told by its
    * variables) the process that runs `database`-scope steps under the file lock warns at start.
-   * @default unset (one host, with that warning)
+   * @default unset
    */
   hosts?: 'single' | 'multiple';
 }
@@ -68,51 +69,60 @@ export interface PreloadModuleOptions {
 /** Every option with its default (`hosts` stays `null` when the app did not say). */
 export type ResolvedPreloadOptions = Required<Omit<PreloadModuleOptions, 'hosts'>> & { hosts: 'single' | 'multiple' | null };
 
-/** The defaults, in one place. */
-export const DEFAULT_PRELOAD_OPTIONS: Readonly<ResolvedPreloadOptions> = Object.freeze({
-  lockDir: join(tmpdir(), 'nest-preload-locks'),
-  lockTimeoutMs: DEFAULT_LOCK_OPTIONS.timeoutMs,
-  lockStaleMs: DEFAULT_LOCK_OPTIONS.staleMs,
-  tempRoot: tmpdir(),
-  healthDetails: false,
-  cacheTeardownTimeoutMs: 5_000,
-  artifactCacheBytes: 8 * 2 ** 20,
-  databaseLock: null,
-  hosts: null,
-});
+/**
+ * The options, one row each: the default (as computed, and as the TSDoc above and the README
+ * show it), what a valid value is. Defaults, validation and the unknown-key message come from
+ * here; `option-tables.spec.ts` keeps the TSDoc and the README equal to it.
+ */
+export const PRELOAD_OPTION_TABLE: OptionTable<PreloadModuleOptions> = {
+  lockDir: { shown: '`${os.tmpdir()}/nest-preload-locks`', default: () => join(tmpdir(), 'nest-preload-locks'), ...kinds.absolutePath },
+  lockTimeoutMs: { shown: '15000', default: fixed(DEFAULT_LOCK_OPTIONS.timeoutMs), ...kinds.positiveMs },
+  lockStaleMs: {
+    shown: '10000',
+    default: fixed(DEFAULT_LOCK_OPTIONS.staleMs),
+    expected: 'a whole number of milliseconds, at least 2000',
+    valid: (v) => Number.isInteger(v) && (v as number) >= 2_000,
+  },
+  tempRoot: { shown: 'os.tmpdir()', default: () => tmpdir(), ...kinds.absolutePath },
+  healthDetails: { shown: 'false', default: fixed(false), ...kinds.boolean },
+  cacheTeardownTimeoutMs: { shown: '5000', default: fixed(5_000), ...kinds.positiveMs },
+  artifactCacheBytes: {
+    shown: '8388608 (8 MiB)',
+    default: fixed(8 * 2 ** 20),
+    expected: 'a whole number of bytes, 0 or more',
+    valid: kinds.count.valid,
+  },
+  databaseLock: {
+    shown: 'null',
+    default: fixed(null),
+    expected: 'a lock backend (withLock, kind, crossHost), e.g. typeOrmAdvisoryLock(dataSource)',
+    valid: (v) => v === null || isLockBackend(v),
+    describe: describeValue,
+  },
+  // `null` when the app did not say.
+  hosts: {
+    shown: 'unset',
+    default: fixed(null),
+    expected: '"single" or "multiple"',
+    valid: (v) => v === null || v === 'single' || v === 'multiple',
+  },
+};
+
+/** The defaults, from the table. */
+export const DEFAULT_PRELOAD_OPTIONS: Readonly<ResolvedPreloadOptions> = Object.freeze(
+  tableDefaults(PRELOAD_OPTION_TABLE) as ResolvedPreloadOptions,
+);
 
 /**
  * Merges `options` over the defaults and validates every field.
  * @throws PreloadConfigError on an unknown key or a bad value.
  */
 export function resolvePreloadOptions(options: PreloadModuleOptions = {}): ResolvedPreloadOptions {
-  const known = Object.keys(DEFAULT_PRELOAD_OPTIONS);
-  for (const key of Object.keys(options)) {
-    // ConfigurableModuleBuilder passes its extras (isGlobal) through with the options.
-    if (!known.includes(key) && key !== 'isGlobal') throw new PreloadConfigError(PreloadMessages.unknownOption(key, known));
-  }
-  const defined = Object.fromEntries(Object.entries(options).filter(([k, v]) => v !== undefined && k !== 'isGlobal'));
-  const resolved = { ...DEFAULT_PRELOAD_OPTIONS, ...defined } as ResolvedPreloadOptions;
-  for (const key of ['lockDir', 'tempRoot'] as const) {
-    if (typeof resolved[key] !== 'string' || !isAbsolute(resolved[key])) {
-      throw new PreloadConfigError(PreloadMessages.invalidOption(key, resolved[key], 'an absolute path'));
-    }
-  }
-  for (const key of ['lockTimeoutMs', 'cacheTeardownTimeoutMs'] as const) {
-    if (!Number.isInteger(resolved[key]) || resolved[key] <= 0) {
-      throw new PreloadConfigError(PreloadMessages.invalidOption(key, resolved[key], 'a positive whole number of milliseconds'));
-    }
-  }
-  if (!Number.isInteger(resolved.artifactCacheBytes) || resolved.artifactCacheBytes < 0) {
-    throw new PreloadConfigError(
-      PreloadMessages.invalidOption('artifactCacheBytes', resolved.artifactCacheBytes, 'a whole number of bytes, 0 or more'),
-    );
-  }
-  if (!Number.isInteger(resolved.lockStaleMs) || resolved.lockStaleMs < 2_000) {
-    throw new PreloadConfigError(
-      PreloadMessages.invalidOption('lockStaleMs', resolved.lockStaleMs, 'a whole number of milliseconds, at least 2000'),
-    );
-  }
+  // ConfigurableModuleBuilder passes its extras (isGlobal) through with the options.
+  const given = Object.fromEntries(Object.entries(options).filter(([k]) => k !== 'isGlobal'));
+  const resolved = resolveTable(PRELOAD_OPTION_TABLE, given, (key, value, expected) =>
+    PreloadMessages.invalidOption(key, value, expected),
+  ) as ResolvedPreloadOptions;
   if (resolved.lockTimeoutMs <= resolved.lockStaleMs) {
     throw new PreloadConfigError(
       PreloadMessages.invalidOption(
@@ -121,21 +131,6 @@ export function resolvePreloadOptions(options: PreloadModuleOptions = {}): Resol
         `more than lockStaleMs (${resolved.lockStaleMs}), so that a lock left by a killed holder can be taken over in time`,
       ),
     );
-  }
-  if (typeof resolved.healthDetails !== 'boolean') {
-    throw new PreloadConfigError(PreloadMessages.invalidOption('healthDetails', resolved.healthDetails, 'true or false'));
-  }
-  if (resolved.databaseLock !== null && !isLockBackend(resolved.databaseLock)) {
-    throw new PreloadConfigError(
-      PreloadMessages.invalidOption(
-        'databaseLock',
-        describeValue(resolved.databaseLock),
-        'a lock backend (withLock, kind, crossHost), e.g. typeOrmAdvisoryLock(dataSource)',
-      ),
-    );
-  }
-  if (resolved.hosts !== null && resolved.hosts !== 'single' && resolved.hosts !== 'multiple') {
-    throw new PreloadConfigError(PreloadMessages.invalidOption('hosts', resolved.hosts, '"single" or "multiple"'));
   }
   if (resolved.hosts === 'multiple' && !resolved.databaseLock?.crossHost) {
     throw new PreloadConfigError(

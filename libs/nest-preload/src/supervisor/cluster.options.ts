@@ -6,6 +6,8 @@ import { controlFileFromEnv, timelineBeside, timelineFileFromEnv } from '../cont
 import { booleanFromEnv } from '../env-boolean';
 import { PRELOAD_ENV } from '../preload.constants';
 import type { SupervisorHooks } from './supervisor.hooks';
+import type { AppEntry } from '../app-entry';
+import { fixed, kinds, type OptionTable, resolveTable, tableDefaults } from '../option-table';
 
 /** The supervisor's own options (everything but how to load and serve the app). */
 export interface SupervisorOptions {
@@ -16,7 +18,7 @@ export interface SupervisorOptions {
   workers?: number;
   /**
    * Run the app's preload steps once, in a preloader child, before the workers start.
-   * @default the `NEST_PRELOAD` environment variable (`true`/`false`), else `true`
+   * @default `NEST_PRELOAD` env (`true`/`false`), else `true`
    */
   preload?: boolean;
   /**
@@ -132,7 +134,7 @@ export interface SupervisorOptions {
    * Pipelined start: how many workers build their apps at once while the preloader runs (it
    * needs a core of its own); the others are forked as those finish building, or when the
    * hand-over is ready. Keeps 8 workers on 2 cores from starving the preloader.
-   * @default max(1, os.availableParallelism() - 1)
+   * @default `max(1, os.availableParallelism() - 1)`
    */
   pipelineConcurrency?: number;
   /**
@@ -157,7 +159,7 @@ export interface SupervisorOptions {
   /**
    * Where the primary writes the file the `nest-preload` CLI finds its control socket by; `false`
    * turns the control socket off.
-   * @default the `NEST_PRELOAD_CONTROL_FILE` environment variable (as the CLI reads it), else `${process.cwd()}/.nest-preload/control.json`
+   * @default `NEST_PRELOAD_CONTROL_FILE` env, else `${process.cwd()}/.nest-preload/control.json`
    */
   controlFile?: string | false;
   /**
@@ -165,7 +167,7 @@ export interface SupervisorOptions {
    * build, each step and its lock wait, the hand-over wait, serve, ready) in Chrome's trace-event
    * format, which Perfetto and `chrome://tracing` open and `nest-preload timeline` prints; written
    * when the cluster is ready, after later changes, and when it stops. `false` records nothing.
-   * @default the `NEST_PRELOAD_TIMELINE_FILE` environment variable (as the CLI reads it; `off` for `false`), else beside the control file (`${process.cwd()}/.nest-preload/timeline.json`; `<name>.timeline.json` beside a control file `<name>.json`), else (`controlFile: false`) `false`
+   * @default `NEST_PRELOAD_TIMELINE_FILE` env (`off` for `false`), else beside `controlFile` (`timeline.json` beside `control.json`, `b.timeline.json` beside `b.json`), else — with `controlFile: false` — `false`
    */
   timeline?: string | false;
   /**
@@ -188,18 +190,6 @@ export interface SupervisorOptions {
 
 export type ResolvedSupervisorOptions = Required<Omit<SupervisorOptions, 'preloadStart'>> & { preloadStart: 'pipelined' | 'serial' };
 
-const MS_OPTIONS = [
-  'preloadTimeoutMs',
-  'gracefulTimeoutMs',
-  'drainTimeoutMs',
-  'minUptimeMs',
-  'restartDelayMs',
-  'maxRestartDelayMs',
-  'bootTimeoutMs',
-  'restartWindowMs',
-  'heartbeatIntervalMs',
-] as const;
-const COUNT_OPTIONS = ['maxRestarts', 'heartbeatTimeoutMs', 'maxRequests', 'maxRequestsJitter', 'maxRssMb'] as const;
 const HOOKS: ReadonlyArray<keyof SupervisorHooks> = [
   'onStarting',
   'whenReady',
@@ -211,53 +201,127 @@ const HOOKS: ReadonlyArray<keyof SupervisorHooks> = [
   'onExit',
 ];
 
-/** Defaults of the supervisor options, except `preload`, which comes from the environment. */
-export const DEFAULT_SUPERVISOR_OPTIONS: Readonly<
-  Omit<
-    ResolvedSupervisorOptions,
-    'preload' | 'workers' | 'runRoot' | 'preloadStart' | 'controlFile' | 'timeline' | 'sweepRoots' | 'pipelineConcurrency'
-  >
-> = Object.freeze({
-  reloadPreload: false,
-  preloader: 'serves',
-  heavyPreloaderRatio: 1.12,
-  drainTimeoutMs: 30_000,
-  minUptimeMs: 5_000,
-  bootTimeoutMs: 60_000,
-  maxRestarts: 5,
-  restartWindowMs: 60_000,
-  heartbeatIntervalMs: 1_000,
-  heartbeatTimeoutMs: 10_000,
-  maxRequests: 0,
-  maxRequestsJitter: 0,
-  maxRssMb: 0,
-  hooks: {},
-  preloadTimeoutMs: 120_000,
-  gracefulTimeoutMs: 30_000,
-  restartDelayMs: 100,
-  maxRestartDelayMs: 10_000,
-  workerExecArgv: [],
-  compileCache: false,
-});
+const ms = (value: number) => ({ shown: String(value), default: fixed(value), ...kinds.positiveMs });
+const count = (value: number) => ({ shown: String(value), default: fixed(value), ...kinds.count });
 
-const KEYS: ReadonlyArray<keyof SupervisorOptions> = [
-  'workers',
+/**
+ * The supervisor's options, one row each: the default (as computed, and as the TSDoc above and the
+ * README show it) and what a valid value is. Defaults, validation and the unknown-key message come
+ * from here; `option-tables.spec.ts` keeps the TSDoc and the README equal to it.
+ */
+export const SUPERVISOR_OPTION_TABLE: OptionTable<SupervisorOptions> = {
+  workers: {
+    shown: 'os.availableParallelism()',
+    default: () => availableParallelism(),
+    ...kinds.integerIn(0, 1024, 'a whole number from 1 to 1024, or 0 to run without a cluster'),
+  },
+  preload: { shown: '`NEST_PRELOAD` env (`true`/`false`), else `true`', default: (env) => preloadFromEnv(env), ...kinds.boolean },
+  preloadStart: { shown: "'auto'", default: fixed('auto'), ...kinds.oneOf('pipelined', 'serial', 'auto') },
+  preloader: { shown: "'serves'", default: fixed('serves'), ...kinds.oneOf('serves', 'exits') },
+  heavyPreloaderRatio: {
+    shown: '1.12',
+    default: fixed(1.12),
+    expected: 'a ratio of 1 or more (e.g. 1.12), or 0 never to replace the preloader',
+    valid: (v) => typeof v === 'number' && Number.isFinite(v) && (v === 0 || v >= 1),
+  },
+  reloadPreload: { shown: 'false', default: fixed(false), ...kinds.boolean },
+  preloadTimeoutMs: ms(120_000),
+  gracefulTimeoutMs: ms(30_000),
+  drainTimeoutMs: ms(30_000),
+  minUptimeMs: ms(5_000),
+  restartDelayMs: ms(100),
+  maxRestartDelayMs: ms(10_000),
+  bootTimeoutMs: ms(60_000),
+  maxRestarts: count(5),
+  restartWindowMs: ms(60_000),
+  heartbeatIntervalMs: ms(1_000),
+  heartbeatTimeoutMs: count(10_000),
+  maxRequests: count(0),
+  maxRequestsJitter: count(0),
+  maxRssMb: count(0),
+  pipelineConcurrency: {
+    shown: '`max(1, os.availableParallelism() - 1)`',
+    default: () => Math.max(1, availableParallelism() - 1),
+    ...kinds.integerIn(1, 1024),
+  },
+  workerExecArgv: {
+    shown: '[]',
+    default: () => [],
+    expected: 'a list of Node flags such as ["--max-semi-space-size=1"]',
+    valid: (v) => Array.isArray(v) && v.every((a) => typeof a === 'string' && /^--?[A-Za-z]/.test(a)),
+  },
+  compileCache: { shown: 'false', default: fixed(false), ...kinds.boolean },
+  controlFile: {
+    shown: '`NEST_PRELOAD_CONTROL_FILE` env, else `${process.cwd()}/.nest-preload/control.json`',
+    default: (env) => controlFileFromEnv(env),
+    ...kinds.absolutePathOrFalse,
+  },
+  timeline: {
+    shown:
+      '`NEST_PRELOAD_TIMELINE_FILE` env (`off` for `false`), else beside `controlFile` (`timeline.json` beside `control.json`, `b.timeline.json` beside `b.json`), else — with `controlFile: false` — `false`',
+    default: (env, given) => defaultTimelineFile(env, given.controlFile),
+    ...kinds.absolutePathOrFalse,
+  },
+  hooks: {
+    shown: '{}',
+    default: () => ({}),
+    expected: 'an object of hook functions',
+    valid: (v) => typeof v === 'object' && v !== null,
+  },
+  sweepRoots: {
+    shown: '[os.tmpdir()]',
+    default: () => [tmpdir()],
+    expected: 'a list of absolute paths',
+    valid: (v) => Array.isArray(v) && v.every((r) => typeof r === 'string' && isAbsolute(r)),
+  },
+  runRoot: { shown: 'os.tmpdir()', default: () => tmpdir(), ...kinds.absolutePath },
+};
+
+/**
+ * The options of `runCluster` that are not the supervisor's: how to load and serve the app, and
+ * `oneShot` (documented on `RunClusterOptions`).
+ */
+export const ENTRY_OPTION_TABLE: OptionTable<AppEntry & { oneShot?: boolean }> = {
+  app: {
+    shown: 'required',
+    expected: 'a function that loads the root module',
+    valid: (v) => typeof v === 'function',
+    required: 'runCluster needs `app`: a function that loads the root module, e.g. () => import("./app.module").then((m) => m.AppModule).',
+  },
+  serve: {
+    shown: 'required',
+    expected: 'a function that starts serving the app',
+    valid: (v) => typeof v === 'function',
+    required: 'runCluster needs `serve`: a function that starts serving the app, e.g. (app) => app.listen(3000).',
+  },
+  nestOptions: {
+    shown: '{}',
+    default: () => ({}),
+    expected: 'an object of Nest application options',
+    valid: (v) => typeof v === 'object' && v !== null,
+  },
+  oneShot: {
+    shown: '`NEST_PRELOAD_ONE_SHOT` env (`true`/`1`/`yes`/`on` or `false`/`0`/`no`/`off`), else `false`',
+    default: (env) => oneShotFromEnv(env),
+    ...kinds.boolean,
+  },
+};
+
+const MACHINE_DEFAULTS = [
   'preload',
+  'workers',
+  'runRoot',
   'preloadStart',
-  'preloader',
-  'heavyPreloaderRatio',
-  'reloadPreload',
-  ...MS_OPTIONS,
-  ...COUNT_OPTIONS,
-  'hooks',
   'controlFile',
   'timeline',
   'sweepRoots',
   'pipelineConcurrency',
-  'workerExecArgv',
-  'compileCache',
-  'runRoot',
-];
+] as const;
+
+/** The defaults that do not depend on the machine or the environment, from the table. */
+export const DEFAULT_SUPERVISOR_OPTIONS = Object.freeze(tableDefaults(SUPERVISOR_OPTION_TABLE, MACHINE_DEFAULTS)) as Readonly<
+  Omit<ResolvedSupervisorOptions, (typeof MACHINE_DEFAULTS)[number]>
+>;
 
 /**
  * Resolves and validates the supervisor options before anything is forked.
@@ -269,73 +333,12 @@ export function resolveSupervisorOptions(
   env: NodeJS.ProcessEnv = process.env,
   extraKeys: readonly string[] = [],
 ): ResolvedSupervisorOptions {
-  for (const key of Object.keys(options)) {
-    if (!KEYS.includes(key as keyof SupervisorOptions) && !extraKeys.includes(key)) {
-      throw new PreloadConfigError(PreloadMessages.unknownOption(key, [...KEYS, ...extraKeys]));
-    }
-  }
-  const given = Object.fromEntries(
-    Object.entries(options).filter(([k, v]) => v !== undefined && KEYS.includes(k as keyof SupervisorOptions)),
-  );
-  const merged = {
-    ...DEFAULT_SUPERVISOR_OPTIONS,
-    workers: availableParallelism(),
-    preload: preloadFromEnv(env),
-    preloadStart: 'auto',
-    runRoot: tmpdir(),
-    controlFile: controlFileFromEnv(env),
-    timeline: defaultTimelineFile(env, options.controlFile),
-    sweepRoots: [tmpdir()],
-    pipelineConcurrency: Math.max(1, availableParallelism() - 1),
-    ...given,
-  } as Omit<ResolvedSupervisorOptions, 'preloadStart'> & { preloadStart: unknown };
-  if (!['pipelined', 'serial', 'auto'].includes(merged.preloadStart as string)) {
-    throw new PreloadConfigError(
-      PreloadMessages.invalidClusterOption('preloadStart', merged.preloadStart, '"pipelined", "serial" or "auto"'),
-    );
-  }
+  const merged = resolveTable(SUPERVISOR_OPTION_TABLE, options, PreloadMessages.invalidClusterOption, env, extraKeys);
   const resolved: ResolvedSupervisorOptions = {
     ...merged,
     // Pipelined start with bounded concurrency beats serial at every worker count measured.
-    preloadStart: merged.preloadStart === 'auto' ? 'pipelined' : (merged.preloadStart as 'pipelined' | 'serial'),
+    preloadStart: merged.preloadStart === 'auto' ? 'pipelined' : merged.preloadStart,
   };
-  if (!Number.isInteger(resolved.workers) || resolved.workers < 0 || resolved.workers > 1024) {
-    throw new PreloadConfigError(
-      PreloadMessages.invalidClusterOption('workers', resolved.workers, 'a whole number from 1 to 1024, or 0 to run without a cluster'),
-    );
-  }
-  if (resolved.preloader !== 'serves' && resolved.preloader !== 'exits') {
-    throw new PreloadConfigError(PreloadMessages.invalidClusterOption('preloader', resolved.preloader, '"serves" or "exits"'));
-  }
-  if (
-    typeof resolved.heavyPreloaderRatio !== 'number' ||
-    !Number.isFinite(resolved.heavyPreloaderRatio) ||
-    (resolved.heavyPreloaderRatio !== 0 && resolved.heavyPreloaderRatio < 1)
-  ) {
-    throw new PreloadConfigError(
-      PreloadMessages.invalidClusterOption(
-        'heavyPreloaderRatio',
-        resolved.heavyPreloaderRatio,
-        'a ratio of 1 or more (e.g. 1.12), or 0 never to replace the preloader',
-      ),
-    );
-  }
-  if (typeof resolved.reloadPreload !== 'boolean') {
-    throw new PreloadConfigError(PreloadMessages.invalidClusterOption('reloadPreload', resolved.reloadPreload, 'true or false'));
-  }
-  if (typeof resolved.preload !== 'boolean') {
-    throw new PreloadConfigError(PreloadMessages.invalidClusterOption('preload', resolved.preload, 'true or false'));
-  }
-  for (const key of MS_OPTIONS) {
-    if (!Number.isInteger(resolved[key]) || resolved[key] <= 0) {
-      throw new PreloadConfigError(PreloadMessages.invalidClusterOption(key, resolved[key], 'a positive whole number of milliseconds'));
-    }
-  }
-  for (const key of COUNT_OPTIONS) {
-    if (!Number.isInteger(resolved[key]) || resolved[key] < 0) {
-      throw new PreloadConfigError(PreloadMessages.invalidClusterOption(key, resolved[key], 'a whole number, 0 or more'));
-    }
-  }
   if (resolved.heartbeatTimeoutMs > 0 && resolved.heartbeatTimeoutMs <= resolved.heartbeatIntervalMs) {
     throw new PreloadConfigError(
       PreloadMessages.invalidClusterOption(
@@ -344,9 +347,6 @@ export function resolveSupervisorOptions(
         `more than heartbeatIntervalMs (${resolved.heartbeatIntervalMs}), or 0 to turn the watchdog off`,
       ),
     );
-  }
-  if (typeof resolved.hooks !== 'object' || resolved.hooks === null) {
-    throw new PreloadConfigError(PreloadMessages.invalidClusterOption('hooks', resolved.hooks, 'an object of hook functions'));
   }
   for (const [name, hook] of Object.entries(resolved.hooks)) {
     if (!HOOKS.includes(name as keyof SupervisorHooks))
@@ -367,35 +367,6 @@ export function resolveSupervisorOptions(
         `at least restartDelayMs (${resolved.restartDelayMs})`,
       ),
     );
-  }
-  if (resolved.controlFile !== false && (typeof resolved.controlFile !== 'string' || !isAbsolute(resolved.controlFile))) {
-    throw new PreloadConfigError(PreloadMessages.invalidClusterOption('controlFile', resolved.controlFile, 'an absolute path, or false'));
-  }
-  if (resolved.timeline !== false && (typeof resolved.timeline !== 'string' || !isAbsolute(resolved.timeline))) {
-    throw new PreloadConfigError(PreloadMessages.invalidClusterOption('timeline', resolved.timeline, 'an absolute path, or false'));
-  }
-  if (typeof resolved.compileCache !== 'boolean') {
-    throw new PreloadConfigError(PreloadMessages.invalidClusterOption('compileCache', resolved.compileCache, 'true or false'));
-  }
-  if (!Number.isInteger(resolved.pipelineConcurrency) || resolved.pipelineConcurrency < 1 || resolved.pipelineConcurrency > 1024) {
-    throw new PreloadConfigError(
-      PreloadMessages.invalidClusterOption('pipelineConcurrency', resolved.pipelineConcurrency, 'a whole number from 1 to 1024'),
-    );
-  }
-  if (!Array.isArray(resolved.workerExecArgv) || !resolved.workerExecArgv.every((a) => typeof a === 'string' && /^--?[A-Za-z]/.test(a))) {
-    throw new PreloadConfigError(
-      PreloadMessages.invalidClusterOption(
-        'workerExecArgv',
-        resolved.workerExecArgv,
-        'a list of Node flags such as ["--max-semi-space-size=1"]',
-      ),
-    );
-  }
-  if (!Array.isArray(resolved.sweepRoots) || !resolved.sweepRoots.every((r) => typeof r === 'string' && isAbsolute(r))) {
-    throw new PreloadConfigError(PreloadMessages.invalidClusterOption('sweepRoots', resolved.sweepRoots, 'a list of absolute paths'));
-  }
-  if (typeof resolved.runRoot !== 'string' || !isAbsolute(resolved.runRoot)) {
-    throw new PreloadConfigError(PreloadMessages.invalidClusterOption('runRoot', resolved.runRoot, 'an absolute path'));
   }
   return resolved;
 }

@@ -4,6 +4,7 @@
  */
 import { Client, type ClientConfig } from 'pg';
 import { PreloadConfigError } from './errors/preload.error';
+import { PreloadMessages } from './errors/preload.messages';
 import {
   type AdvisoryLockSession,
   PgAdvisoryLock,
@@ -56,18 +57,13 @@ export function pgAdvisoryLock(options: PgLockOptions): PgAdvisoryLock {
   let config: ClientConfig;
   if (typeof connection === 'string') {
     if (!/^postgres(ql)?:\/\//.test(connection)) {
-      throw new PreloadConfigError(
-        `pgAdvisoryLock needs a postgres:// (or postgresql://) URL, got "${withoutCredentials(connection)}". ` +
-          'Pass the URL your ORM connects with (e.g. process.env.DATABASE_URL), or pg client settings ({ host, port, user, password, database }).',
-      );
+      throw new PreloadConfigError(PreloadMessages.pgUrlExpected(withoutCredentials(connection)));
     }
     config = { connectionString: connection };
   } else if (connection && typeof connection === 'object') {
     config = { ...connection };
   } else {
-    throw new PreloadConfigError(
-      'pgAdvisoryLock needs `connection`: the postgres:// URL your ORM connects with, or pg client settings ({ host, port, user, password, database }).',
-    );
+    throw new PreloadConfigError(PreloadMessages.pgConnectionMissing());
   }
   config.application_name = options.applicationName ?? config.application_name ?? `nest-preload:lock:${process.pid}`;
   return new PgAdvisoryLock({

@@ -133,10 +133,7 @@ export function resolvePreloadOptions(options: PreloadModuleOptions = {}): Resol
     );
   }
   if (resolved.hosts === 'multiple' && !resolved.databaseLock?.crossHost) {
-    throw new PreloadConfigError(
-      `hosts: "multiple" needs a databaseLock that excludes other hosts${resolved.databaseLock ? ` (the "${resolved.databaseLock.kind}" lock given does not)` : ''}: ` +
-        'file locks cannot see processes on other hosts. With PostgreSQL, use pgAdvisoryLock({ connection: process.env.DATABASE_URL }) from @lf/nest-preload/pg (any ORM), or typeOrmAdvisoryLock(dataSource) from @lf/nest-preload/typeorm (see "Several hosts" in the README); SQLite cannot be shared by several hosts.',
-    );
+    throw new PreloadConfigError(PreloadMessages.hostsMultipleNeedsCrossHostLock(resolved.databaseLock?.kind ?? null));
   }
   return resolved;
 }

@@ -4,6 +4,7 @@
  */
 import { DataSource, type DataSourceOptions, type QueryRunner } from 'typeorm';
 import { PreloadConfigError } from './errors/preload.error';
+import { PreloadMessages } from './errors/preload.messages';
 import {
   type AdvisoryLockSession,
   PgAdvisoryLock,
@@ -37,12 +38,7 @@ export interface TypeOrmAdvisoryLockOptions extends Pick<PgAdvisoryLockOptions, 
 export function typeOrmAdvisoryLock(dataSource: DataSource, options: TypeOrmAdvisoryLockOptions = {}): PgAdvisoryLock {
   const base = dataSource.options;
   if (base.type !== 'postgres') {
-    throw new PreloadConfigError(
-      `typeOrmAdvisoryLock needs a PostgreSQL DataSource, this one is "${base.type}". ` +
-        (base.type === 'better-sqlite3' || base.type === 'sqlite'
-          ? 'SQLite cannot be shared by several hosts: use PostgreSQL for a multi-host deployment, or run one host and leave databaseLock unset.'
-          : 'Leave databaseLock unset with one host (the file lock guards the work).'),
-    );
+    throw new PreloadConfigError(PreloadMessages.typeOrmNotPostgres(String(base.type)));
   }
   const applicationName =
     options.applicationName ?? (base.applicationName ? `${base.applicationName}:lock` : `nest-preload:lock:${process.pid}`);

@@ -50,6 +50,31 @@ export const PreloadMessages = {
       : `Critical preload step "${name}" failed in this ${role === 'worker' ? 'worker' : 'app'}: ${cause}. This process cannot serve without it and stops${role === 'worker' ? '' : '; fix the cause and start it again'}.`,
   prerequisiteIncomplete: (name: string, missing: string[]) =>
     `Preload step "${name}" was not run: its prerequisite(s) ${missing.join(', ')} did not complete.`,
+  missingEntry: (key: 'app' | 'serve') =>
+    key === 'app'
+      ? 'runCluster needs `app`: a function that loads the root module, e.g. () => import("./app.module").then((m) => m.AppModule).'
+      : 'runCluster needs `serve`: a function that starts serving the app, e.g. (app) => app.listen(3000).',
+  hostsMultipleNeedsCrossHostLock: (given: string | null) =>
+    `hosts: "multiple" needs a databaseLock that excludes other hosts${given ? ` (the "${given}" lock given does not)` : ''}: ` +
+    'file locks cannot see processes on other hosts. With PostgreSQL, use pgAdvisoryLock({ connection: process.env.DATABASE_URL }) from @lf/nest-preload/pg (any ORM), or typeOrmAdvisoryLock(dataSource) from @lf/nest-preload/typeorm (see "Several hosts" in the README); SQLite cannot be shared by several hosts.',
+  invalidStepScope: (name: string, owner: string, scope: unknown, scopes: readonly string[]) =>
+    `Preload step "${name}" (${owner}) has scope ${JSON.stringify(scope)}: expected one of ${scopes.map((s) => `"${s}"`).join(', ')}.`,
+  invalidStepLockTimeout: (name: string, owner: string, value: unknown) =>
+    `Preload step "${name}" (${owner}) has lockTimeoutMs ${JSON.stringify(value)}: expected a positive whole number of milliseconds.`,
+  resultUnreadable: (name: string, reason: string) => `The result of preload step "${name}" became unreadable: ${reason}.`,
+  pgUrlExpected: (shownUrl: string) =>
+    `pgAdvisoryLock needs a postgres:// (or postgresql://) URL, got "${shownUrl}". ` +
+    'Pass the URL your ORM connects with (e.g. process.env.DATABASE_URL), or pg client settings ({ host, port, user, password, database }).',
+  pgConnectionMissing: () =>
+    'pgAdvisoryLock needs `connection`: the postgres:// URL your ORM connects with, or pg client settings ({ host, port, user, password, database }).',
+  pgConnectMissing: () => 'PgAdvisoryLock needs `connect`: a function that opens a dedicated PostgreSQL connection.',
+  lockConnectFailed: (name: string, where: string, cause: string) =>
+    `Could not open the connection for the database lock "${name}"${where}: ${cause}. Check that PostgreSQL is reachable.`,
+  typeOrmNotPostgres: (type: string) =>
+    `typeOrmAdvisoryLock needs a PostgreSQL DataSource, this one is "${type}". ` +
+    (type === 'better-sqlite3' || type === 'sqlite'
+      ? 'SQLite cannot be shared by several hosts: use PostgreSQL for a multi-host deployment, or run one host and leave databaseLock unset.'
+      : 'Leave databaseLock unset with one host (the file lock guards the work).'),
   hostLocalLockOnPlatform: (platform: string, variable: string, steps: string[]) =>
     `This app runs on ${platform} (${variable} is set), where an app usually runs as several instances on several hosts, ` +
     `and its database step(s) ${steps.join(', ')} are guarded by a file lock that only excludes processes of this host: ` +

@@ -101,8 +101,7 @@ export class PgAdvisoryLock implements LockBackend {
   private readonly log: (message: string) => void;
 
   constructor(private readonly options: PgAdvisoryLockOptions) {
-    if (typeof options?.connect !== 'function')
-      throw new PreloadConfigError('PgAdvisoryLock needs `connect`: a function that opens a dedicated PostgreSQL connection.');
+    if (typeof options?.connect !== 'function') throw new PreloadConfigError(PreloadMessages.pgConnectMissing());
     this.namespace = options.namespace ?? 'nest-preload';
     const logger = new Logger('StartupLock');
     this.log = options.log ?? ((message) => logger.log(message));
@@ -121,11 +120,9 @@ export class PgAdvisoryLock implements LockBackend {
     try {
       session = await this.options.connect();
     } catch (error) {
-      throw new PreloadError(
-        `Could not open the connection for the database lock "${name}"${this.where()}: ${(error as Error).message}. Check that PostgreSQL is reachable.`,
-        'ERR_PRELOAD_LOCK_CONNECT',
-        { cause: error },
-      );
+      throw new PreloadError(PreloadMessages.lockConnectFailed(name, this.where(), (error as Error).message), 'ERR_PRELOAD_LOCK_CONNECT', {
+        cause: error,
+      });
     }
     const lost = new AbortController();
     session.onLost((error) => {

@@ -122,7 +122,7 @@ export class StepOrchestrator implements OnApplicationBootstrap, BeforeApplicati
     }
     if (!this.files?.has(name)) return undefined;
     const read = this.files.read(name);
-    if ('reason' in read) throw new ResultUnavailableError(`The result of preload step "${name}" became unreadable: ${read.reason}.`);
+    if ('reason' in read) throw new ResultUnavailableError(PreloadMessages.resultUnreadable(name, read.reason));
     return read.value;
   }
 

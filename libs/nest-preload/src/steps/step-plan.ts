@@ -27,14 +27,10 @@ export class StepPlan {
         throw new PreloadConfigError(PreloadMessages.invalidStepName(step.name, step.owner));
       }
       if (step.scope !== undefined && !SCOPES.includes(step.scope)) {
-        throw new PreloadConfigError(
-          `Preload step "${step.name}" (${step.owner}) has scope ${JSON.stringify(step.scope)}: expected one of ${SCOPES.map((s) => `"${s}"`).join(', ')}.`,
-        );
+        throw new PreloadConfigError(PreloadMessages.invalidStepScope(step.name, step.owner, step.scope, SCOPES));
       }
       if (step.lockTimeoutMs !== undefined && (!Number.isInteger(step.lockTimeoutMs) || step.lockTimeoutMs <= 0)) {
-        throw new PreloadConfigError(
-          `Preload step "${step.name}" (${step.owner}) has lockTimeoutMs ${JSON.stringify(step.lockTimeoutMs)}: expected a positive whole number of milliseconds.`,
-        );
+        throw new PreloadConfigError(PreloadMessages.invalidStepLockTimeout(step.name, step.owner, step.lockTimeoutMs));
       }
       const seen = byName.get(step.name);
       if (seen) throw new PreloadConfigError(PreloadMessages.duplicateStep(step.name, [seen.owner, step.owner]));

@@ -286,13 +286,13 @@ export const ENTRY_OPTION_TABLE: OptionTable<AppEntry & { oneShot?: boolean }> =
     shown: 'required',
     expected: 'a function that loads the root module',
     valid: (v) => typeof v === 'function',
-    required: 'runCluster needs `app`: a function that loads the root module, e.g. () => import("./app.module").then((m) => m.AppModule).',
+    required: PreloadMessages.missingEntry('app'),
   },
   serve: {
     shown: 'required',
     expected: 'a function that starts serving the app',
     valid: (v) => typeof v === 'function',
-    required: 'runCluster needs `serve`: a function that starts serving the app, e.g. (app) => app.listen(3000).',
+    required: PreloadMessages.missingEntry('serve'),
   },
   nestOptions: {
     shown: '{}',

@@ -1,11 +1,9 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { StepPlan } from '../steps/step-plan';
 import type { StepDefinition, StepState } from '../steps/step.types';
 import { readHandover } from './handover-reader';
-import { MANIFEST_VERSION, type ResultEntry, writeManifest } from './manifest';
-import { ResultFiles } from './result-files';
+import { writeHandover } from './testing/write-handover';
 
 const step = (name: string, after: string[] = []): StepDefinition => ({ name, after, critical: true, owner: `Steps.${name}` });
 /** migrations → superuser; bundles → types → starters; pictures alone. */
@@ -26,23 +24,7 @@ const record = (name: string, status: StepState['status'] = 'complete'): StepSta
   error: null,
 });
 
-async function handover(records: StepState[], values: Record<string, unknown>) {
-  const runDir = mkdtempSync(join(tmpdir(), 'reader-spec-'));
-  const files = new ResultFiles(runDir);
-  const results: Record<string, ResultEntry> = {};
-  for (const [name, value] of Object.entries(values)) results[name] = await files.write(name, value);
-  const path = await writeManifest(runDir, {
-    version: MANIFEST_VERSION,
-    generation: 'g1',
-    primaryPid: 500,
-    preloaderPid: 501,
-    createdAt: '',
-    steps: records,
-    results,
-    tempDirs: [],
-  });
-  return { path, runDir, results };
-}
+const handover = (records: StepState[], values: Record<string, unknown>) => writeHandover(records, values, 500);
 const names = (steps: ReadonlyArray<{ name: string }>) => steps.map((s) => s.name);
 
 describe('readHandover', () => {

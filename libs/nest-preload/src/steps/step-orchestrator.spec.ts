@@ -8,7 +8,7 @@ import { type ArtifactHandle, PreloadArtifact } from '../handover/artifact';
 import { FileArtifact } from '../handover/artifact';
 import { ResultUnavailableError } from '../errors/preload.error';
 import { MANIFEST_VERSION, type ResultEntry, writeManifest } from '../handover/manifest';
-import { ResultFiles } from '../handover/result-files';
+import { writeHandover } from '../handover/testing/write-handover';
 import { PreloadModule } from '../preload.module';
 import { PreloadService } from '../preload.service';
 import { PreloadStep } from './preload-step.decorator';
@@ -129,23 +129,8 @@ describe('StepOrchestrator by role', () => {
   });
 
   describe('worker', () => {
-    async function handover(steps: Array<Pick<StepState, 'name' | 'status'>>, values: Record<string, unknown> = {}) {
-      const runDir = mkdtempSync(join(tmpdir(), 'run-'));
-      const files = new ResultFiles(runDir);
-      const results: Record<string, ResultEntry> = {};
-      for (const [name, value] of Object.entries(values)) results[name] = await files.write(name, value);
-      const path = await writeManifest(runDir, {
-        version: MANIFEST_VERSION,
-        generation: 'g1',
-        primaryPid: 777,
-        preloaderPid: 778,
-        createdAt: '',
-        steps: steps.map((s) => ({ critical: false, ranIn: 'preloader', durationMs: 1, error: null, ...s })),
-        results,
-        tempDirs: [],
-      });
-      return { path, runDir };
-    }
+    const handover = (steps: Array<Pick<StepState, 'name' | 'status'>>, values: Record<string, unknown> = {}) =>
+      writeHandover(steps, values, 777);
     const allComplete = ['migrations', 'superuser', 'pictures', 'bundles', 'types'].map((name) => ({ name, status: 'complete' as const }));
 
     it('with a trusted manifest: skips completed steps, reads results from the hand-over, owns no temp dirs', async () => {

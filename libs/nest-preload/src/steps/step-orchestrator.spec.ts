@@ -7,7 +7,7 @@ import { ExternalCache } from '../cache/external-cache';
 import { type ArtifactHandle, PreloadArtifact } from '../handover/artifact';
 import { FileArtifact } from '../handover/artifact';
 import { ResultUnavailableError } from '../errors/preload.error';
-import { MANIFEST_VERSION, type ResultEntry, writeManifest } from '../handover/manifest';
+import { MANIFEST_VERSION, writeManifest } from '../handover/manifest';
 import { writeHandover } from '../handover/testing/write-handover';
 import { PreloadModule } from '../preload.module';
 import { PreloadService } from '../preload.service';

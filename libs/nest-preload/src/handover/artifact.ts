@@ -92,7 +92,8 @@ export class FileArtifact implements ArtifactHandle {
 
   /**
    * @param fd a descriptor already open on `path` (the one its checksum was verified through); the
-   *   handle takes it over. Without one, the handle opens the file itself.
+   *   handle takes it over once it is built (if building fails, it stays the caller's). Without
+   *   one, the handle opens the file itself.
    */
   constructor(
     readonly path: string,
@@ -110,7 +111,8 @@ export class FileArtifact implements ArtifactHandle {
       this.payloadStart = MAGIC.length + 4 + headerLength;
       this.size = fileSize - this.payloadStart;
     } catch (error) {
-      closeSync(this.fd);
+      // A descriptor lent by its owner stays the owner's to close.
+      if (fd === undefined) closeSync(this.fd);
       throw error;
     }
   }

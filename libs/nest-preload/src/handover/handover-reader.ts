@@ -10,7 +10,7 @@ export interface Adoption {
   manifest: Manifest;
   /** The preloader's records of the steps this worker skips: complete, with a verified result file where they returned a value. */
   adopted: StepState[];
-  /** The steps this worker runs itself, in plan order: what did not complete (or whose file failed its check), and every step after one of those. */
+  /** The steps this worker runs itself, in plan order: what did not complete (or whose file failed its check), and every step that depends on one of those, directly or not. */
   redo: StepDefinition[];
   /** The verified result files of the adopted steps, open, for `PreloadService.result()`. */
   files: ResultFiles;

@@ -90,6 +90,19 @@ describe('ResultFiles', () => {
     expect(worker.read('other')).toEqual({ reason: 'step other has no verified result file' });
   });
 
+  it('an artifact file that checks out but cannot be opened as one is refused, and its descriptor is closed once', async () => {
+    const entry = await new ResultFiles(dir).write('index', { not: 'an artifact' });
+    const worker = new ResultFiles(dir);
+    expect(worker.verify('index', { ...entry, kind: 'artifact' })).toBeNull();
+    expect(worker.read('index')).toEqual({
+      reason: `${join(dir, entry.file)} cannot be read (${join(dir, entry.file)} is not an artifact file)`,
+    });
+    const close = jest.spyOn(fs, 'closeSync');
+    worker.close();
+    expect(close).toHaveBeenCalledTimes(1);
+    expect(() => worker.close()).not.toThrow();
+  });
+
   it('forget closes a verified file and drops it (the step is redone)', async () => {
     const entry = await new ResultFiles(dir).write('x', 1);
     const worker = new ResultFiles(dir);

@@ -84,7 +84,10 @@ describe('resolveSupervisorOptions', () => {
     );
   });
 
-  it('an explicit option wins over NEST_PRELOAD', () => {
+  it('an explicit option wins over NEST_PRELOAD, and a typo in the variable is still refused', () => {
+    expect(() => resolveSupervisorOptions({ preload: true }, { NEST_PRELOAD: 'maybe' })).toThrow(
+      'Invalid environment variable NEST_PRELOAD="maybe"',
+    );
     expect(resolveSupervisorOptions({ preload: false }, { NEST_PRELOAD: 'true' }).preload).toBe(false);
   });
 

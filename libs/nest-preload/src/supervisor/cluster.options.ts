@@ -333,6 +333,8 @@ export function resolveSupervisorOptions(
   env: NodeJS.ProcessEnv = process.env,
   extraKeys: readonly string[] = [],
 ): ResolvedSupervisorOptions {
+  // The variable is checked even when the option overrides it: a typo in it is still a typo.
+  preloadFromEnv(env);
   const merged = resolveTable(SUPERVISOR_OPTION_TABLE, options, PreloadMessages.invalidClusterOption, env, extraKeys);
   const resolved: ResolvedSupervisorOptions = {
     ...merged,

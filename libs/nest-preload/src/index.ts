@@ -24,6 +24,7 @@ export {
   PreloadConfigError,
   LockTimeoutError,
   LockCompromisedError,
+  LockConnectError,
   CriticalStepError,
   ResultUnavailableError,
 } from './errors/preload.error';

@@ -30,6 +30,17 @@ export class LockTimeoutError extends PreloadError {
   }
 }
 
+/** The connection a database lock needs could not be opened (PostgreSQL unreachable, refused). */
+export class LockConnectError extends PreloadError {
+  constructor(
+    message: string,
+    readonly lockName: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, 'ERR_PRELOAD_LOCK_CONNECT', options);
+  }
+}
+
 /** A startup lock was lost (stale takeover, deleted lock dir) while its holder was working. */
 export class LockCompromisedError extends PreloadError {
   constructor(

@@ -1,4 +1,4 @@
-import { LockCompromisedError, LockTimeoutError, PreloadConfigError, PreloadError } from '../errors/preload.error';
+import { LockCompromisedError, LockConnectError, LockTimeoutError, PreloadConfigError, PreloadError } from '../errors/preload.error';
 import { type AdvisoryLockSession, PgAdvisoryLock, advisoryKeys } from './pg-advisory-lock';
 
 /**
@@ -177,6 +177,7 @@ describe('PgAdvisoryLock (fake server)', () => {
       target: '127.0.0.1:5432/app',
     });
     const error = (await failing.withLock('x', async () => 1).catch((e: unknown) => e)) as PreloadError;
+    expect(error).toBeInstanceOf(LockConnectError);
     expect(error.code).toBe('ERR_PRELOAD_LOCK_CONNECT');
     expect(error.message).toBe(
       'Could not open the connection for the database lock "x" on 127.0.0.1:5432/app: connect ECONNREFUSED 127.0.0.1:5432. Check that PostgreSQL is reachable.',

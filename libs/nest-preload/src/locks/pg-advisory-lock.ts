@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { LockCompromisedError, LockTimeoutError, PreloadConfigError, PreloadError } from '../errors/preload.error';
+import { LockCompromisedError, LockTimeoutError, LockConnectError, PreloadConfigError } from '../errors/preload.error';
 import { PreloadMessages } from '../errors/preload.messages';
 import { DEFAULT_LOCK_OPTIONS, type HeldLock, type LockBackend, type LockOptions } from './lock-backend';
 import { isSafeName, NAME_RULE_TEXT } from '../name-rule';
@@ -120,9 +120,7 @@ export class PgAdvisoryLock implements LockBackend {
     try {
       session = await this.options.connect();
     } catch (error) {
-      throw new PreloadError(PreloadMessages.lockConnectFailed(name, this.where(), (error as Error).message), 'ERR_PRELOAD_LOCK_CONNECT', {
-        cause: error,
-      });
+      throw new LockConnectError(PreloadMessages.lockConnectFailed(name, this.where(), (error as Error).message), name, { cause: error });
     }
     const lost = new AbortController();
     session.onLost((error) => {

@@ -92,6 +92,10 @@ describe('the start-up timeline (real processes)', () => {
     expect([...starts].sort((a, b) => a - b)).toEqual(starts);
     for (let i = 1; i < order.length; i++) expect(phase(pre, order[i]).ts).toBeGreaterThanOrEqual(end(phase(pre, order[i - 1])) - 1);
     expect(marksOf(trace, pid(0))).toEqual(['forked', 'handed over', 'ready']);
+    // Each value a step returned is written right after it, before the next step starts.
+    const written = phase(pre, 'write result types_cached');
+    expect(written.ts).toBeGreaterThanOrEqual(end(phase(pre, 'step types_cached')) - 1);
+    expect(end(written)).toBeLessThanOrEqual(phase(pre, 'write hand-over').ts + 1);
     // Each lock wait lies inside its step: the runner's step locks, and the lock the superuser step takes itself.
     for (const [lock, step] of [
       ['step-migrations', 'migrations'],

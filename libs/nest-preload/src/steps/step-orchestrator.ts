@@ -99,7 +99,7 @@ export class StepOrchestrator implements OnApplicationBootstrap, BeforeApplicati
       onComplete: async (step, value) => {
         if (this.strategy.handsOver && value !== undefined) {
           if (!files) throw new Error('the preloader was started without a run dir (NEST_PRELOAD_RUN_DIR)');
-          await files.write(step.name, value);
+          await recorder.time(`write result ${step.name}`, 'handover', () => files.write(step.name, value));
         }
         this.state.values.set(step.name, value instanceof PreloadArtifact ? new MemoryArtifact(value) : value);
       },

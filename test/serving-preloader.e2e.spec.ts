@@ -29,7 +29,7 @@ describe('the preloader that serves, and the restart policy (real processes)', (
     const replacement = async (c: DemoCluster) => {
       const preloaderPid = Number(/preloader started \(pid (\d+)/.exec(c.output())?.[1]);
       await c.waitFor(
-        /replacing the preloader \(worker 0, pid \d+\): its steps took its RSS from \d+ MB to \d+ MB, over 1\.08× \(heavyPreloaderRatio\)/,
+        /replacing the preloader \(worker 0, pid \d+\): its steps took its RSS from \d+ MB to \d+ MB, over 1\.12× \(heavyPreloaderRatio\)/,
         20_000,
       );
       await c.waitFor(new RegExp(`worker 0 \\(pid ${preloaderPid}\\) exited with code 0 \\(replaced\\)`), 30_000);
@@ -75,7 +75,7 @@ describe('the preloader that serves, and the restart policy (real processes)', (
     await c.waitReady(90_000);
     const preloaderPid = Number(/preloader started \(pid (\d+)/.exec(c.output())?.[1]);
     await c.waitFor(
-      /replacing the preloader \(worker 0, pid \d+\): its steps took its RSS from \d+ MB to \d+ MB, over 1\.08× \(heavyPreloaderRatio\)/,
+      /replacing the preloader \(worker 0, pid \d+\): its steps took its RSS from \d+ MB to \d+ MB, over 1\.12× \(heavyPreloaderRatio\)/,
       20_000,
     );
     await c.waitFor(new RegExp(`worker 0 \\(pid ${preloaderPid}\\) exited with code 0 \\(replaced\\)`), 30_000);

@@ -24,7 +24,7 @@ describe('resolveSupervisorOptions', () => {
       bootTimeoutMs: 60_000,
       drainTimeoutMs: 30_000,
       minUptimeMs: 5_000,
-      heavyPreloaderRatio: 1.08,
+      heavyPreloaderRatio: 1.12,
       preloader: 'serves',
       maxRestarts: 5,
       restartWindowMs: 60_000,

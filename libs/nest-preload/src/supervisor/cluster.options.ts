@@ -41,9 +41,9 @@ export interface SupervisorOptions {
    * Once the cluster is ready, a serving preloader whose RSS grew by more than this ratio during its
    * steps (what they left in its heap, e.g. hundreds of imported modules) is replaced gracefully,
    * off the critical path: its replacement starts from the hand-over like any worker. 0 never
-   * replaces it. Measured on the demo (2 cores): a lean app's preloader grows 1.02–1.07× in its
-   * steps, one that imports 300 components 1.10× (PostgreSQL) to 1.18×, 1000 components 1.23–1.33×.
-   * @default 1.08
+   * replaces it. Measured on the demo (2 cores): a lean app's preloader grows 1.03–1.07× in its
+   * steps, one that imports 300 components 1.14–1.18×, 1000 components 1.23–1.33×.
+   * @default 1.12
    */
   heavyPreloaderRatio?: number;
   /**
@@ -219,8 +219,8 @@ export const SUPERVISOR_OPTION_TABLE: OptionTable<SupervisorOptions> = {
   preloadStart: { shown: "'auto'", default: fixed('auto'), ...kinds.oneOf('pipelined', 'serial', 'auto') },
   preloader: { shown: "'serves'", default: fixed('serves'), ...kinds.oneOf('serves', 'exits') },
   heavyPreloaderRatio: {
-    shown: '1.08',
-    default: fixed(1.08),
+    shown: '1.12',
+    default: fixed(1.12),
     expected: 'a ratio of 1 or more (e.g. 1.12), or 0 never to replace the preloader',
     valid: (v) => typeof v === 'number' && Number.isFinite(v) && (v === 0 || v >= 1),
   },

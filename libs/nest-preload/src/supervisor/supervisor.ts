@@ -486,8 +486,9 @@ export class Supervisor {
   }
 
   /**
-   * Once the cluster is ready: a serving preloader whose memory is clearly above the median of the
-   * other workers (what its steps left in its heap) is replaced, off the critical path.
+   * Once the cluster is ready: a serving preloader whose RSS grew during its steps by more than
+   * `heavyPreloaderRatio` (what its steps left in its heap) is replaced, off the critical path. The
+   * other workers' median is logged beside it, not compared: it moves with the traffic they served.
    */
   private checkHeavyPreloader(): void {
     const ratio = this.options.heavyPreloaderRatio;

@@ -141,8 +141,9 @@ describe('cluster-wide Prometheus metrics (real processes)', () => {
     };
     const send = async (n: number) => {
       for (let i = 0; i < n; i++, sent++) {
-        const { status } = await c.get('/api/v1/flows');
-        check(status === 200, `request ${sent + 1} answered ${status}`);
+        const answer = await c.get('/api/v1/flows').catch((error: Error) => error);
+        check(!(answer instanceof Error), `request ${sent + 1} failed: ${String(answer)}`);
+        check((answer as { status: number }).status === 200, `request ${sent + 1} answered ${(answer as { status: number }).status}`);
       }
     };
     await send(30);

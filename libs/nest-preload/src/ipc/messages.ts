@@ -106,6 +106,16 @@ export interface StoppingMessage {
   reason: string;
 }
 
+/**
+ * Worker → primary: its server is closed. node:cluster's primary hands each connection to a worker;
+ * one handed to a worker that exits before reading it is never answered. The primary reads this
+ * after the worker's close (same channel, in order) and answers; a connection handed over before
+ * that answer reaches the worker first, which hands it back. So the worker exits only once answered.
+ */
+export const SERVER_CLOSED = `${IPC_PREFIX}server-closed` as const;
+/** Primary → worker: the answer to `SERVER_CLOSED`: no connection is on its way to this worker any more. */
+export const SERVER_CLOSED_ACK = `${IPC_PREFIX}server-closed-ack` as const;
+
 /** Worker → primary: creating or serving the app failed; it exits with the boot-error code next. */
 export const BOOT_FAILED = `${IPC_PREFIX}boot-failed` as const;
 export interface BootFailedMessage {
@@ -183,6 +193,7 @@ export interface ChildMessages {
   [CLUSTER_STATUS_REQUEST]: ClusterStatusRequest;
   [STOPPING]: StoppingMessage;
   [BOOT_FAILED]: BootFailedMessage;
+  [SERVER_CLOSED]: { type: typeof SERVER_CLOSED };
   [METRICS_REQUEST]: MetricsRequestMessage;
   [METRICS_REPORT]: MetricsReportMessage;
   [TIMELINE]: TimelineMessage;
@@ -193,6 +204,7 @@ export interface PrimaryMessages {
   [HANDOVER]: HandoverMessage;
   [SHUTDOWN]: ShutdownMessage;
   [LEADER]: LeaderMessage;
+  [SERVER_CLOSED_ACK]: { type: typeof SERVER_CLOSED_ACK };
   [CLUSTER_STATUS]: ClusterStatusMessage;
   [METRICS_COLLECT]: MetricsCollectMessage;
   [METRICS_RESULT]: MetricsResultMessage;
@@ -221,6 +233,7 @@ export function checkChildMessage(message: { type: string }): boolean {
     case READY:
       return count(msg.pid, 2 ** 31) && (msg.ran === undefined || validRan(msg.ran));
     case AWAIT_HANDOVER:
+    case SERVER_CLOSED:
       return true;
     case HEARTBEAT:
       return count(msg.requests, Number.MAX_SAFE_INTEGER) && count(msg.rssMb, 2 ** 24);

@@ -15,6 +15,8 @@ import {
   METRICS_RESULT,
   PRELOAD_DONE,
   READY,
+  SERVER_CLOSED,
+  SERVER_CLOSED_ACK,
   SHUTDOWN,
   STEPS_STARTED,
   STOPPING,
@@ -979,6 +981,20 @@ describe('Supervisor', () => {
       expect(leads(w1)).toEqual([]);
       w0.exit(null, 'SIGKILL');
       expect(leads(w1)).toEqual([{ type: LEADER, leader: true }]);
+    });
+
+    it("confirms a draining worker's server close at once: it exits only once answered", () => {
+      const t = start();
+      preloadOk(t);
+      readyAll(t);
+      const [w0] = t.cluster.workers;
+      t.proc.raise('SIGHUP');
+      t.cluster.workers[2].emit({ type: READY, pid: t.cluster.workers[2].pid, preloaded: true });
+      expect(w0.sent.some((m) => (m as { type: string }).type === SHUTDOWN)).toBe(true);
+      const confirms = () => w0.sent.filter((m) => (m as { type: string }).type === SERVER_CLOSED_ACK);
+      expect(confirms()).toEqual([]);
+      w0.emit({ type: SERVER_CLOSED });
+      expect(confirms()).toEqual([{ type: SERVER_CLOSED_ACK }]);
     });
 
     it('answers a cluster-status request with the view only the primary has', () => {

@@ -7,6 +7,8 @@ import {
   BOOT_FAILED,
   CLUSTER_STATUS,
   CLUSTER_STATUS_REQUEST,
+  SERVER_CLOSED,
+  SERVER_CLOSED_ACK,
   type ClusterView,
   HANDOVER,
   type HandoverMessage,
@@ -51,7 +53,7 @@ const KILL_GRACE_MS = 2_000;
 /** The id of the report a process sends as its app closes (collections are numbered from 1). */
 const FINAL_METRICS_REPORT = 0;
 /** Messages after which there is nothing to reconcile: a scrape's and a status request's, a timeline. */
-const OBSERVING = new Set<string>([METRICS_REQUEST, METRICS_REPORT, CLUSTER_STATUS_REQUEST, TIMELINE]);
+const OBSERVING = new Set<string>([METRICS_REQUEST, METRICS_REPORT, CLUSTER_STATUS_REQUEST, TIMELINE, SERVER_CLOSED]);
 /** After the cluster is ready, changes to the timeline (a replacement, a reload) are written at most this often. */
 const TIMELINE_WRITE_MS = 500;
 
@@ -619,6 +621,8 @@ export class Supervisor {
         [METRICS_REQUEST]: (m) => this.collectMetrics(p, m),
         [METRICS_REPORT]: (m) => this.metricsReported(p, m),
         [CLUSTER_STATUS_REQUEST]: (m) => p.child.send({ type: CLUSTER_STATUS, id: m.id, view: this.clusterView() }),
+        // node:cluster read this worker's server close before this: nothing more is handed to it.
+        [SERVER_CLOSED]: () => p.child.send({ type: SERVER_CLOSED_ACK }),
         [READY]: (m) => this.handleReady(p, m),
       },
       checkChildMessage,

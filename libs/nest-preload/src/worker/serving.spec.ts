@@ -1,5 +1,26 @@
-import type { Logger } from '@nestjs/common';
+import type { INestApplication, Logger } from '@nestjs/common';
+import { createServer } from 'node:http';
+import type { DispatchTable } from '../ipc/dispatch';
+import { SERVER_CLOSED, SERVER_CLOSED_ACK, SHUTDOWN, type PrimaryMessages } from '../ipc/messages';
+import type { PrimaryLink } from '../ipc/primary-link';
 import { ServingLink } from './serving';
+
+/** A link to a primary that records what it was sent; `answer` plays the primary's messages. */
+class FakeLink implements PrimaryLink {
+  connected = true;
+  sent: Array<{ type: string }> = [];
+  private table: DispatchTable<PrimaryMessages> = {};
+  async send(message: { type: string }): Promise<void> {
+    this.sent.push(message);
+  }
+  listen(table: DispatchTable<PrimaryMessages>): () => void {
+    this.table = table;
+    return () => undefined;
+  }
+  answer(message: { type: string }): void {
+    (this.table as Record<string, (m: unknown) => void>)[message.type]?.(message);
+  }
+}
 
 describe('ServingLink', () => {
   const added: Array<[string, (...args: unknown[]) => void]> = [];
@@ -59,5 +80,58 @@ describe('ServingLink', () => {
     } finally {
       for (const l of before.SIGTERM) process.on('SIGTERM', l as never);
     }
+  });
+
+  describe('a drain ends only once the primary confirmed the server close (no connection stranded on the way)', () => {
+    async function draining() {
+      const link = new FakeLink();
+      const exits: number[] = [];
+      const serving = new ServingLink(logger(), link, (code) => exits.push(code));
+      const server = createServer((_req, res) => res.end('ok'));
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+      const app = { getHttpServer: () => server, get: () => undefined, close: jest.fn(async () => undefined) };
+      serving.attach(app as unknown as INestApplication);
+      link.answer({ type: SHUTDOWN });
+      return { link, exits, app };
+    }
+    const settle = () => new Promise((r) => setTimeout(r, 50));
+
+    it('asks after closing, and exits once answered', async () => {
+      const { link, exits, app } = await draining();
+      await settle();
+      expect(app.close).toHaveBeenCalled();
+      expect(link.sent).toContainEqual({ type: SERVER_CLOSED });
+      expect(exits).toEqual([]);
+      link.answer({ type: SERVER_CLOSED_ACK });
+      await settle();
+      expect(exits).toEqual([0]);
+    });
+
+    it('exits within its bound when the primary never answers', async () => {
+      jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate'] });
+      try {
+        const { exits } = await draining();
+        for (let i = 0; i < 5; i++) await Promise.resolve();
+        await jest.advanceTimersByTimeAsync(1_900);
+        expect(exits).toEqual([]);
+        await jest.advanceTimersByTimeAsync(200);
+        expect(exits).toEqual([0]);
+      } finally {
+        jest.useRealTimers();
+      }
+    });
+
+    it('does not wait with no primary to ask', async () => {
+      const link = new FakeLink();
+      link.connected = false;
+      const exits: number[] = [];
+      const serving = new ServingLink(logger(), link, (code) => exits.push(code));
+      const server = createServer();
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+      serving.attach({ getHttpServer: () => server, get: () => undefined, close: async () => undefined } as unknown as INestApplication);
+      await serving.shutdown('test');
+      expect(exits).toEqual([0]);
+      expect(link.sent).toEqual([]);
+    });
   });
 });

@@ -13,6 +13,8 @@ import {
   type RanStep,
   READY,
   type ReadyMessage,
+  SERVER_CLOSED,
+  SERVER_CLOSED_ACK,
   SHUTDOWN,
   STOPPING,
   type StoppingMessage,
@@ -27,6 +29,8 @@ import { exitProcess } from '../process-exit';
 const IDLE_GRACE_MS = 1_000;
 /** How long a process that failed to boot may take to release what did start. */
 const RELEASE_BOUND_MS = 5_000;
+/** How long a drained worker waits for the primary to confirm its server close (a primary that is gone never does). */
+const CLOSE_CONFIRM_BOUND_MS = 2_000;
 
 /**
  * A serving child's side of the supervision protocol: drains on the primary's request or a
@@ -38,6 +42,9 @@ export class ServingLink {
   private state: PreloadState | undefined;
   private closing: Promise<void> | null = null;
   private draining = false;
+  /** Resolves once the primary confirmed this server's close (see `SERVER_CLOSED`), or at once without a server. */
+  private closeConfirmed: Promise<void> = Promise.resolve();
+  private onCloseConfirmed: (() => void) | null = null;
   private requests = 0;
   private listenersBeforeServe: Set<NodeJS.SignalsListener> | null = null;
   private readonly onSignal = (signal: NodeJS.Signals) => {
@@ -58,6 +65,7 @@ export class ServingLink {
     link?.listen({
       [SHUTDOWN]: (message) => void (message.cut ? this.cut() : this.shutdown('asked by the primary')),
       // The primary names a leader only among ready workers, so `state` is set by then.
+      [SERVER_CLOSED_ACK]: () => this.onCloseConfirmed?.(),
       [LEADER]: (message) => {
         if (!this.state) return;
         this.state.leader = message.leader;
@@ -151,6 +159,8 @@ export class ServingLink {
         code = 1;
         this.logger.error(`error while stopping: ${String(error)}`);
       }
+      // A connection the primary handed over before it read the close is handed back, not stranded.
+      await this.closeConfirmed;
       this.exit(code);
     })());
   }
@@ -160,7 +170,25 @@ export class ServingLink {
     return new Promise((resolve) => {
       if (!server.listening) return resolve();
       NetServer.prototype.close.call(server, () => resolve());
+      // On the same channel after node:cluster's own close message, so answered after it was read.
+      this.closeConfirmed = this.confirmClose();
       setTimeout(() => server.closeIdleConnections(), IDLE_GRACE_MS).unref();
+    });
+  }
+
+  /** Asks the primary to confirm this server's close; resolves when it does, within a bound. */
+  private confirmClose(): Promise<void> {
+    const link = this.link;
+    if (!link?.connected) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.onCloseConfirmed = null;
+        resolve();
+      };
+      const timer = setTimeout(done, CLOSE_CONFIRM_BOUND_MS);
+      this.onCloseConfirmed = done;
+      void link.send({ type: SERVER_CLOSED });
     });
   }
 

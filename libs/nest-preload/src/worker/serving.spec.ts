@@ -1,8 +1,9 @@
 import type { INestApplication, Logger } from '@nestjs/common';
-import { createServer } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { DispatchTable } from '../ipc/dispatch';
 import { SERVER_CLOSED, SERVER_CLOSED_ACK, SHUTDOWN, type PrimaryMessages } from '../ipc/messages';
 import type { PrimaryLink } from '../ipc/primary-link';
+import { EXIT_CODES } from '../preload.constants';
 import { ServingLink } from './serving';
 
 /** A link to a primary that records what it was sent; `answer` plays the primary's messages. */
@@ -83,12 +84,22 @@ describe('ServingLink', () => {
   });
 
   describe('a drain ends only once the primary confirmed the server close (no connection stranded on the way)', () => {
+    // Closed after each test even when the code under test failed to close one.
+    const servers: Server[] = [];
+    afterEach(() => {
+      for (const server of servers.splice(0)) if (server.listening) server.close();
+    });
+    const listening = async (handler?: (req: IncomingMessage, res: ServerResponse) => void) => {
+      const server = createServer(handler);
+      servers.push(server);
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+      return server;
+    };
     async function draining() {
       const link = new FakeLink();
       const exits: number[] = [];
       const serving = new ServingLink(logger(), link, (code) => exits.push(code));
-      const server = createServer((_req, res) => res.end('ok'));
-      await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+      const server = await listening((_req, res) => res.end('ok'));
       const app = { getHttpServer: () => server, get: () => undefined, close: jest.fn(async () => undefined) };
       serving.attach(app as unknown as INestApplication);
       link.answer({ type: SHUTDOWN });
@@ -121,13 +132,28 @@ describe('ServingLink', () => {
       }
     });
 
+    it('a serve that listened and then failed: the server is closed and confirmed before the boot-error exit', async () => {
+      const link = new FakeLink();
+      const serving = new ServingLink(logger(), link, () => undefined);
+      const server = await listening();
+      serving.attach({ getHttpServer: () => server, get: () => undefined, close: async () => undefined } as unknown as INestApplication);
+      let code: number | null = null;
+      void serving.bootFailed(new Error('after listen')).then((c) => (code = c));
+      await settle();
+      expect(server.listening).toBe(false);
+      expect(link.sent.map((m) => m.type)).toContain(SERVER_CLOSED);
+      expect(code).toBeNull();
+      link.answer({ type: SERVER_CLOSED_ACK });
+      await settle();
+      expect(code).toBe(EXIT_CODES.WORKER_BOOT_ERROR);
+    });
+
     it('does not wait with no primary to ask', async () => {
       const link = new FakeLink();
       link.connected = false;
       const exits: number[] = [];
       const serving = new ServingLink(logger(), link, (code) => exits.push(code));
-      const server = createServer();
-      await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+      const server = await listening();
       serving.attach({ getHttpServer: () => server, get: () => undefined, close: async () => undefined } as unknown as INestApplication);
       await serving.shutdown('test');
       expect(exits).toEqual([0]);

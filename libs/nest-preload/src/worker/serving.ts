@@ -101,7 +101,14 @@ export class ServingLink {
     const report: BootFailedMessage = { type: BOOT_FAILED, reason: summarize(error) };
     startRecorder.send(this.link);
     await this.link?.send(report);
+    // `serve` may have listened before it failed: connections may be on their way here already.
+    const server = this.app?.getHttpServer() as Server | undefined;
+    if (server?.listening) {
+      NetServer.prototype.close.call(server);
+      this.closeConfirmed = this.confirmClose();
+    }
     await Promise.race([this.app?.close().catch(() => undefined), new Promise((r) => setTimeout(r, RELEASE_BOUND_MS).unref())]);
+    await this.closeConfirmed;
     return EXIT_CODES.WORKER_BOOT_ERROR;
   }
 

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { DemoCluster, get } from './support/demo-cluster';
+import { DemoCluster, eventually, get } from './support/demo-cluster';
 
 const FIXTURE = join(__dirname, 'fixtures', 'configurable-app.cjs');
 
@@ -43,7 +43,7 @@ describe('drained workers never strand a connection (real processes)', () => {
     const clients = Array.from({ length: 6 }, client);
     for (let i = 1; i <= reloads; i++) {
       process.kill(c.pid, 'SIGHUP');
-      await eventuallyCount(c, /\breload complete in \d+ ms/g, i);
+      await eventually(() => (c.output().match(/\breload complete in \d+ ms/g) ?? []).length >= i, 30_000, `reload ${i} complete`);
     }
     done = true;
     await Promise.all(clients);
@@ -51,11 +51,3 @@ describe('drained workers never strand a connection (real processes)', () => {
     expect({ sent: sent > 200, failures: failures.slice(0, 5), failed: failures.length }).toEqual({ sent: true, failures: [], failed: 0 });
   }, 240_000);
 });
-
-async function eventuallyCount(c: DemoCluster, pattern: RegExp, n: number): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while ((c.output().match(pattern) ?? []).length < n) {
-    if (Date.now() > deadline) throw new Error(`fewer than ${n} matches of ${pattern}; output:\n${c.output().slice(-4000)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}

@@ -52,7 +52,7 @@ import type { ChildHandle, ClusterPort, HostPort, ProcessPort, StepLine, Supervi
 const KILL_GRACE_MS = 2_000;
 /** The id of the report a process sends as its app closes (collections are numbered from 1). */
 const FINAL_METRICS_REPORT = 0;
-/** Messages after which there is nothing to reconcile: a scrape's and a status request's, a timeline. */
+/** Messages after which there is nothing to reconcile: a scrape's and a status request's, a timeline, a server-close confirmation. */
 const OBSERVING = new Set<string>([METRICS_REQUEST, METRICS_REPORT, CLUSTER_STATUS_REQUEST, TIMELINE, SERVER_CLOSED]);
 /** After the cluster is ready, changes to the timeline (a replacement, a reload) are written at most this often. */
 const TIMELINE_WRITE_MS = 500;

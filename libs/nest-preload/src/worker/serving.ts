@@ -103,10 +103,7 @@ export class ServingLink {
     await this.link?.send(report);
     // `serve` may have listened before it failed: connections may be on their way here already.
     const server = this.app?.getHttpServer() as Server | undefined;
-    if (server?.listening) {
-      NetServer.prototype.close.call(server);
-      this.closeConfirmed = this.confirmClose();
-    }
+    if (server?.listening) this.closeServer(server);
     await Promise.race([this.app?.close().catch(() => undefined), new Promise((r) => setTimeout(r, RELEASE_BOUND_MS).unref())]);
     await this.closeConfirmed;
     return EXIT_CODES.WORKER_BOOT_ERROR;
@@ -176,14 +173,21 @@ export class ServingLink {
     this.draining = true;
     return new Promise((resolve) => {
       if (!server.listening) return resolve();
-      NetServer.prototype.close.call(server, () => resolve());
-      // On the same channel after node:cluster's own close message, so answered after it was read.
-      this.closeConfirmed = this.confirmClose();
+      this.closeServer(server, () => resolve());
       setTimeout(() => server.closeIdleConnections(), IDLE_GRACE_MS).unref();
     });
   }
 
-  /** Asks the primary to confirm this server's close; resolves when it does, within a bound. */
+  /**
+   * Stops accepting (`http.Server#close` would also cut idle keep-alive sockets) and asks the
+   * primary to confirm: the ask goes on the same channel after node:cluster's own close message,
+   * so it is answered after that was read. `closeConfirmed` resolves then, within a bound.
+   */
+  private closeServer(server: Server, closed?: () => void): void {
+    NetServer.prototype.close.call(server, closed);
+    this.closeConfirmed = this.confirmClose();
+  }
+
   private confirmClose(): Promise<void> {
     const link = this.link;
     if (!link?.connected) return Promise.resolve();
